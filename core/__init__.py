@@ -1,0 +1,20 @@
+"""BBGRUPPEN Portal core: what a request-type plugin imports lives here."""
+
+from core.context import FormContext, FulfilmentContext, HookContext
+from core.fields import PhoneNumber, long_text, render_time_choices
+from core.hookspecs import hookimpl
+from core.request_types import Choice, FulfilmentMode, FulfilmentResult, RequestType
+
+__all__ = [
+    "Choice",
+    "FormContext",
+    "FulfilmentContext",
+    "FulfilmentMode",
+    "FulfilmentResult",
+    "HookContext",
+    "PhoneNumber",
+    "RequestType",
+    "hookimpl",
+    "long_text",
+    "render_time_choices",
+]

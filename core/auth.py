@@ -1,0 +1,162 @@
+"""Log-in, server-side sessions, API tokens and throttling of password guessing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from core.clock import Clock, as_utc
+from core.errors import Throttled
+from core.models import ApiToken, LoginAttempt, User, WebSession
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verifying against this keeps an unknown address as slow as a wrong password (no user enumeration by timing).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+TOKEN_PREFIX = "bbp_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def digest(secret_key: str, token: str) -> str:
+    """Keyed digest of a random token: a stolen table alone does not let anyone in."""
+    return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class LoginPolicy:
+    per_account: int
+    per_address: int
+    window: timedelta
+
+
+def _recent_failures(session: Session, key: str, since: object) -> int:
+    return int(
+        session.exec(
+            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key == key, LoginAttempt.at >= since)
+        ).one()
+    )
+
+
+def authenticate(
+    session: Session, email: str, password: str, client: str, *, clock: Clock, policy: LoginPolicy
+) -> User | None:
+    """The user for these credentials, or None. Raises ``Throttled`` after too many failures.
+
+    Failures are counted per account *and* per client address, whether or not the account exists, so
+    the answer never tells which addresses have accounts.
+    """
+    now = clock.now()
+    since = now - policy.window
+    account_key = f"account:{normalise_email(email)}"
+    address_key = f"address:{client}"
+    if (
+        _recent_failures(session, account_key, since) >= policy.per_account
+        or _recent_failures(session, address_key, since) >= policy.per_address
+    ):
+        raise Throttled("Too many failed attempts. Wait %(minutes)s minutes and try again.",
+                        minutes=int(policy.window.total_seconds() // 60))
+    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    if ok and user is not None and user.active:
+        session.execute(delete(LoginAttempt).where(col(LoginAttempt.key) == account_key))
+        return user
+    session.add(LoginAttempt(key=account_key, at=now))
+    session.add(LoginAttempt(key=address_key, at=now))
+    return None
+
+
+def start_session(session: Session, user: User, *, secret_key: str, clock: Clock, days: int) -> str:
+    """A new session for ``user``; returns the cookie value (a fresh token on every log-in)."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(
+        WebSession(
+            token_digest=digest(secret_key, token), user_id=user.id,  # type: ignore[arg-type]
+            created_at=now, last_seen_at=now, expires_at=now + timedelta(days=days),
+        )
+    )
+    return token
+
+
+def user_for_session(session: Session, token: str, *, secret_key: str, clock: Clock) -> User | None:
+    row = session.exec(
+        select(WebSession, User)
+        .join(User, col(WebSession.user_id) == col(User.id))
+        .where(WebSession.token_digest == digest(secret_key, token))
+    ).first()
+    if row is None:
+        return None
+    web_session, user = row
+    if as_utc(web_session.expires_at) <= clock.now() or not user.active:
+        return None
+    return user
+
+
+def end_session(session: Session, token: str, *, secret_key: str) -> None:
+    session.execute(delete(WebSession).where(col(WebSession.token_digest) == digest(secret_key, token)))
+
+
+def end_all_sessions(session: Session, user_id: int) -> None:
+    """Deactivating a user or changing their password ends every session they have, everywhere."""
+    session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id))
+
+
+def create_api_token(session: Session, user: User, name: str, *, secret_key: str, clock: Clock) -> str:
+    """Returns the token once; only its keyed digest is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            user_id=user.id,  # type: ignore[arg-type]
+            name=name.strip()[:100] or "API",
+            digest=digest(secret_key, token),
+            prefix=token[:12],
+            created_at=clock.now(),
+        )
+    )
+    return token
+
+
+def user_for_token(session: Session, token: str, *, secret_key: str) -> User | None:
+    row = session.exec(
+        select(ApiToken, User)
+        .join(User, col(ApiToken.user_id) == col(User.id))
+        .where(ApiToken.digest == digest(secret_key, token))
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.revoked_at is not None or not user.active:
+        return None
+    return user
+
+
+def revoke_all_tokens(session: Session, user_id: int, *, clock: Clock) -> None:
+    for api_token in session.exec(select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))):
+        api_token.revoked_at = clock.now()
+        session.add(api_token)
+
+
+def csrf_token(secret_key: str, session_token: str) -> str:
+    """Bound to the session cookie: a page from another site cannot know it (no extra state needed)."""
+    return hmac.new(secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()

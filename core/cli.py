@@ -1,0 +1,151 @@
+"""The ``bbportal`` command: serve, database, demo data, staff users, plugins."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from core.errors import ConfigurationError, PortalError
+
+
+def _portal():  # type: ignore[no-untyped-def]
+    from core.portal import build_portal
+
+    try:
+        return build_portal()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """BBGRUPPEN Portal. Settings come from BBPORTAL_* environment variables (or a .env file)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Load demo data into an empty embedded database on first start.")
+def serve(host: str, port: int, demo: bool) -> None:
+    """Start the web portal (embedded mode: migrates the SQLite database and loads demo data first)."""
+    import uvicorn
+
+    from core import demo as demo_data
+    from core.migrate import upgrade
+    from core.web.app import create_app
+
+    portal = _portal()
+    if not portal.settings.production:
+        upgrade(portal.database)
+        if demo:
+            with portal.database.writing() as session:
+                fresh = not demo_data.has_data(session)
+                if fresh:
+                    demo_data.load(session, portal.clock)
+            if fresh:
+                click.echo("Demo data loaded.")
+        url = f"http://{host}:{port}" if host not in ("0.0.0.0", "::") else portal.settings.base_url
+        click.echo(f"\nBBGRUPPEN Portal: {url}  (data in {portal.settings.data_dir.resolve()})")
+        if demo:
+            click.echo("Demo logins:")
+            for login in demo_data.DEMO_LOGINS:
+                click.echo(f"  {login.role:26} {login.email:38} password: {login.password}")
+        click.echo("")
+    app = create_app(portal)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@main.group()
+def db() -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Create the database, or bring it up to the newest schema."""
+    from core.migrate import upgrade
+
+    portal = _portal()
+    upgrade(portal.database, revision)
+    click.echo(f"Database at {revision}.")
+
+
+@main.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Load the demo organisations, users and staff (does nothing if they exist)."""
+    from core import demo as demo_data
+
+    portal = _portal()
+    if portal.settings.production:
+        raise click.ClickException("Demo data is not loaded in production mode.")
+    with portal.database.writing() as session:
+        demo_data.load(session, portal.clock)
+    click.echo("Demo data loaded.")
+
+
+@main.group()
+def staff() -> None:
+    """BBGRUPPEN staff users."""
+
+
+@staff.command("create")
+@click.option("--email", required=True, help="Log-in address.")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--admin", is_flag=True, help="Administrator (keeps organisations, price lists, …).")
+@click.option("--language", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
+@click.password_option(help="Password (asked for when not given).")
+def staff_create(email: str, name: str, admin: bool, language: str, password: str) -> None:
+    """Create a staff user."""
+    from core import administration
+    from core.errors import ValidationFailed
+
+    portal = _portal()
+    try:
+        with portal.database.writing() as session:
+            user = administration.create_staff_user(
+                session, {"email": email, "name": name, "password": password, "language": language,
+                          "role": "admin" if admin else "handlaggare"}, clock=portal.clock)
+    except ValidationFailed as exc:
+        for field, messages in exc.errors.items():
+            click.echo(f"{field}: {'; '.join(messages)}", err=True)
+        sys.exit(1)
+    click.echo(f"Staff user {user.email} created ({user.role}).")
+
+
+@main.group()
+def plugins() -> None:
+    """Installed plugins and request types."""
+
+
+@plugins.command("list")
+def plugins_list() -> None:
+    """List the loaded plugins and the request types they register."""
+    from core.i18n import gettext, use_language
+    from core.plugins import build_registry, create_plugin_manager, plugin_names
+
+    manager = create_plugin_manager()
+    registry = build_registry(manager)
+    click.echo("Plugins:")
+    for name in plugin_names(manager):
+        click.echo(f"  {name}")
+    click.echo("Request types:")
+    with use_language("sv"):
+        for request_type in registry:
+            click.echo(f"  {request_type.key:16} v{request_type.version}  {request_type.fulfilment_mode.value:12} "
+                       f"{gettext(request_type.name)}")
+
+
+def run() -> None:
+    try:
+        main()
+    except PortalError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)

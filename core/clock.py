@@ -1,0 +1,46 @@
+"""The clock behind every "now" in the core, so tests can move time instead of sleeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+LOCAL_ZONE = ZoneInfo("Europe/Stockholm")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current moment, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that only moves when told to (tests, simulations)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+    def set(self, moment: datetime) -> None:
+        self._now = moment.astimezone(UTC)
+
+
+def local_today(clock: Clock) -> date:
+    """Today's date where the customers are (Europe/Stockholm), which is what "carry out on" dates mean."""
+    return clock.now().astimezone(LOCAL_ZONE).date()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Stored datetimes come back naive from SQLite; they are UTC by convention."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,63 @@
+"""Showing what a request stored, under the schema version it was filed with, or raw if its type is gone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.forms import FormField, build_fields
+from core.i18n import gettext as _
+from core.request_types import RequestType
+
+
+@dataclass
+class DisplayRow:
+    label: str
+    value: str
+    multiline: bool = False
+
+
+def display_rows(
+    request_type: RequestType | None, schema_version: int, data: Mapping[str, Any], system_name: str = ""
+) -> list[DisplayRow]:
+    if request_type is None or request_type.version != schema_version:
+        return _raw_rows(data)
+    return _rows(build_fields(request_type.schema), data, system_name, request_type.system_field)
+
+
+def _rows(fields: list[FormField], data: Mapping[str, Any], system_name: str, system_field: str | None) -> list[DisplayRow]:
+    rows: list[DisplayRow] = []
+    for form_field in fields:
+        key = form_field.name.rsplit(".", 1)[-1]
+        if key not in data or data[key] in (None, ""):
+            continue
+        value = data[key]
+        if form_field.kind == "variant" and isinstance(value, Mapping):
+            chosen = str(value.get(form_field.discriminator, ""))
+            variant = next((v for v in form_field.variants if v.value == chosen), None)
+            rows.append(DisplayRow(form_field.label, variant.label if variant else chosen))
+            if variant:
+                rows.extend(_rows(variant.fields, value, system_name, system_field))
+            continue
+        if key == system_field and system_name:
+            text = system_name
+        elif form_field.kind == "checkbox":
+            text = _("Yes") if value else _("No")
+        elif form_field.options:
+            text = next((o.label for o in form_field.options if o.value == str(value)), str(value))
+        else:
+            text = str(value)
+        rows.append(DisplayRow(form_field.label, text, form_field.kind == "textarea"))
+    return rows
+
+
+def _raw_rows(data: Mapping[str, Any], prefix: str = "") -> list[DisplayRow]:
+    rows: list[DisplayRow] = []
+    for key, value in data.items():
+        label = prefix + key.replace("_", " ").capitalize()
+        if isinstance(value, Mapping):
+            rows.extend(_raw_rows(value, label + " › "))
+        else:
+            rows.append(DisplayRow(label, "" if value is None else str(value), "\n" in str(value)))
+    return rows

@@ -1,0 +1,48 @@
+"""The application's error base and its kinds; the web layer maps them to responses in one place."""
+
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    """An error the user may see: ``detail`` is a message id, translated when shown."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, **params: object) -> None:
+        super().__init__(detail % params if params else detail)
+        self.detail = detail
+        self.params = params
+
+
+class ConfigurationError(PortalError):
+    """A setting that makes the installation refuse to start."""
+
+
+class NotFound(PortalError):
+    """Missing, or outside the viewer's organisation: both look the same to the viewer."""
+
+    status_code = 404
+
+
+class Forbidden(PortalError):
+    status_code = 403
+
+
+class Conflict(PortalError):
+    """The action does not fit the request's current state (an illegal transition, a lost race)."""
+
+    status_code = 409
+
+
+class ValidationFailed(PortalError):
+    """Input that does not validate; ``errors`` maps a field path to its messages."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict[str, list[str]], detail: str = "Please correct the marked fields.") -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class Throttled(PortalError):
+    status_code = 429

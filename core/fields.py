@@ -1,0 +1,39 @@
+"""Field types that request-type schemas share: Swedish phone numbers, long text, render-time choices."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import phonenumbers
+from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+
+def normalise_swedish_phone(value: str) -> str:
+    """Accept the ways Swedes write numbers (070-123 45 67, +46 70 123 45 67, 0046…) and store E.164."""
+    try:
+        number = phonenumbers.parse(value, "SE")
+    except phonenumbers.NumberParseException:
+        raise PydanticCustomError("phone_invalid", "Enter a Swedish phone number, e.g. 070-123 45 67.") from None
+    if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) != "SE":
+        raise PydanticCustomError("phone_invalid", "Enter a Swedish phone number, e.g. 070-123 45 67.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+PhoneNumber = Annotated[
+    str,
+    Field(max_length=40),
+    AfterValidator(normalise_swedish_phone),
+    WithJsonSchema({"type": "string", "format": "phone", "maxLength": 40}),
+]
+"""A Swedish phone number, stored in E.164 (+46701234567)."""
+
+
+def long_text(**extra: Any) -> dict[str, Any]:
+    """json_schema_extra for a multi-line text field."""
+    return {"widget": "textarea", **extra}
+
+
+def render_time_choices(name: str) -> dict[str, Any]:
+    """json_schema_extra for a field whose options the request type gives at render time."""
+    return {"choices": name}

@@ -1,0 +1,124 @@
+"""Filing a request: schema validation, the type's own checks, the date rules, then one transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from core.clock import Clock, local_today
+from core.context import FormContext, HookContext
+from core.errors import Forbidden, ValidationFailed
+from core.forms import build_fields, error_paths
+from core.i18n import gettext as _
+from core.lifecycle import Action
+from core.models import Organisation, Request, RequestHistory, User
+from core.request_types import FulfilmentMode, RequestType
+from core.statuses import Status
+
+CARRY_OUT_ON = "carry_out_on"
+
+
+def parse_carry_out_on(value: Any) -> tuple[date | None, str | None]:
+    """The optional "carry out on" date from a form or JSON body, or the message that explains the error."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, date):
+        return value, None
+    try:
+        return date.fromisoformat(str(value).strip()), None
+    except ValueError:
+        return None, _("Enter a date as YYYY-MM-DD.")
+
+
+def validate_submission(
+    request_type: RequestType, payload: dict[str, Any], context: FormContext, carry_out_on: Any = None
+) -> tuple[BaseModel, date | None]:
+    """Everything the customer must correct, all at once, keyed by field path; nothing is written."""
+    errors: dict[str, list[str]] = {}
+    data: BaseModel | None = None
+    try:
+        data = request_type.schema.model_validate(payload)
+    except ValidationError as exc:
+        errors.update(error_paths(build_fields(request_type.schema), exc))
+    if data is not None:
+        for path, message in request_type.validate(data, context).items():
+            errors.setdefault(path, []).append(_(message))
+
+    when, date_error = parse_carry_out_on(carry_out_on)
+    if date_error:
+        errors.setdefault(CARRY_OUT_ON, []).append(date_error)
+    elif when is not None:
+        today = local_today(context.clock)
+        if when < today:
+            errors.setdefault(CARRY_OUT_ON, []).append(_("The date has passed; choose today or a later date."))
+        elif when > today and not request_type.allows_carry_out_on:
+            errors.setdefault(CARRY_OUT_ON, []).append(
+                _("This request is carried out at once and cannot be scheduled for later.")
+            )
+    if errors or data is None:
+        raise ValidationFailed(errors)
+    return data, when
+
+
+def file_request(
+    session: Session,
+    *,
+    request_type: RequestType,
+    user: User,
+    organisation: Organisation,
+    payload: dict[str, Any],
+    carry_out_on: Any,
+    clock: Clock,
+    hooks: pluggy.HookRelay | None = None,
+) -> Request:
+    """Validate and write the request, its first history row and its outbox rows in the caller's transaction."""
+    if user.is_staff or user.organisation_id != organisation.id:
+        raise Forbidden("Only users of the organisation can file its requests.")
+    if request_type.administrators_only and not user.is_org_admin:
+        raise Forbidden("Only your organisation's administrators can file this request.")
+    context = FormContext(session=session, user=user, organisation=organisation, clock=clock)
+    data, when = validate_submission(request_type, payload, context, carry_out_on)
+
+    now = clock.now()
+    today = local_today(clock)
+    status = Status.SCHEDULED if when is not None and when > today else Status.PENDING
+    system_id = getattr(data, request_type.system_field) if request_type.system_field else None
+    request = Request(
+        type_key=request_type.key,
+        schema_version=request_type.version,
+        data=data.model_dump(mode="json"),
+        summary=(request_type.summary(data) or "")[:300],
+        status=status,
+        carry_out_on=when,
+        queued_at=now if status == Status.PENDING else None,
+        priority=1 if request_type.is_urgent(data) else 0,
+        organisation_id=organisation.id,  # type: ignore[arg-type]
+        requester_id=user.id,  # type: ignore[arg-type]
+        system_id=int(system_id) if system_id is not None else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    session.add(
+        RequestHistory(
+            request_id=request.id,  # type: ignore[arg-type]
+            at=now,
+            actor_id=user.id,
+            action=Action.FILE.value,
+            from_status=None,
+            to_status=status,
+        )
+    )
+    hook_context = HookContext(session=session, actor=user, clock=clock)
+    hook_context.enqueue("request_filed", request_id=request.id)
+    if status == Status.PENDING and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC:
+        hook_context.enqueue("start_fulfilment", request_id=request.id)
+    if hooks is not None:
+        hooks.bbportal_request_filed(request=request, context=hook_context)
+    session.flush()
+    return request

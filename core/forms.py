@@ -1,0 +1,286 @@
+"""Forms generated from a request type's schema: fields to render, form data to validate, errors to show.
+
+The schema's JSON Schema drives the fields, so what a browser sees, what the API documents and what
+validation enforces come from one Pydantic model. Variants (a discriminated union) render as a choice
+plus one fieldset per variant; every fieldset is in the page, so the form works without JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from core.i18n import N_
+from core.i18n import gettext as _
+from core.request_types import Choice, RequestType
+
+Kind = str  # text, textarea, select, date, datetime, checkbox, number, email, tel, variant
+
+
+@dataclass
+class Variant:
+    value: str
+    label: str
+    fields: list[FormField]
+
+
+@dataclass
+class FormField:
+    name: str
+    """Form name: ``field`` or ``variantfield.subfield``."""
+    kind: Kind
+    label: str
+    help: str = ""
+    required: bool = False
+    options: list[Choice] = field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    choices_source: str | None = None
+    variants: list[Variant] = field(default_factory=list)
+    discriminator: str = ""
+
+    @property
+    def dom_id(self) -> str:
+        return "f-" + self.name.replace(".", "-").replace("_", "-")
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref:
+        name = ref.rsplit("/", 1)[-1]
+        resolved = dict(schema.get("$defs", {}).get(name, {}))
+        return {**resolved, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _unwrap_optional(schema: dict[str, Any], node: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    options = node.get("anyOf")
+    if options and any(o.get("type") == "null" for o in options):
+        rest = [o for o in options if o.get("type") != "null"]
+        if len(rest) == 1:
+            inner = _resolve(schema, rest[0])
+            merged = {**inner, **{k: v for k, v in node.items() if k not in ("anyOf", "default")}}
+            return merged, True
+    return node, False
+
+
+def _kind_of(node: dict[str, Any]) -> Kind:
+    if node.get("oneOf") and node.get("discriminator"):
+        return "variant"
+    if "enum" in node or node.get("choices"):
+        return "select"
+    json_type = node.get("type")
+    fmt = node.get("format")
+    if json_type == "boolean":
+        return "checkbox"
+    if json_type in ("integer", "number"):
+        return "number"
+    if fmt == "date":
+        return "date"
+    if fmt == "date-time":
+        return "datetime"
+    if fmt == "email":
+        return "email"
+    if fmt == "phone":
+        return "tel"
+    if node.get("widget") == "textarea":
+        return "textarea"
+    return "text"
+
+
+def _enum_labels(node: dict[str, Any]) -> list[Choice]:
+    labels = node.get("enum_labels", {})
+    return [Choice(str(value), _(labels.get(str(value), str(value)))) for value in node.get("enum", [])]
+
+
+def build_fields(
+    model: type[BaseModel], choices: Mapping[str, list[Choice]] | None = None, prefix: str = ""
+) -> list[FormField]:
+    """The fields of ``model`` in declaration order, labels translated into the current language."""
+    schema = model.model_json_schema()
+    return _fields_of(schema, schema, choices or {}, prefix)
+
+
+def _fields_of(
+    root: dict[str, Any], node: dict[str, Any], choices: Mapping[str, list[Choice]], prefix: str,
+    skip: str = "",
+) -> list[FormField]:
+    required = set(node.get("required", []))
+    result: list[FormField] = []
+    for name, raw in node.get("properties", {}).items():
+        if name == skip:
+            continue
+        prop, optional = _unwrap_optional(root, _resolve(root, raw))
+        kind = _kind_of(prop)
+        path = f"{prefix}{name}"
+        form_field = FormField(
+            name=path,
+            kind=kind,
+            label=_(prop.get("title", name)),
+            help=_(prop["description"]) if prop.get("description") else "",
+            required=name in required and not optional and kind != "checkbox",
+            minimum=prop.get("minimum"),
+            maximum=prop.get("maximum"),
+            max_length=prop.get("maxLength"),
+            choices_source=prop.get("choices"),
+        )
+        if kind == "select":
+            form_field.options = list(choices.get(path, [])) if prop.get("choices") else _enum_labels(prop)
+        if kind == "variant":
+            form_field.discriminator = prop["discriminator"]["propertyName"]
+            for option in prop["oneOf"]:
+                variant_node = _resolve(root, option)
+                tag = variant_node["properties"][form_field.discriminator]
+                value = tag.get("const") or tag.get("enum", [""])[0]
+                form_field.variants.append(
+                    Variant(
+                        value=str(value),
+                        label=_(variant_node.get("title", str(value))),
+                        fields=_fields_of(root, variant_node, choices, f"{path}.", skip=form_field.discriminator),
+                    )
+                )
+        result.append(form_field)
+    return result
+
+
+def render_choices(request_type: RequestType, model: type[BaseModel], context: Any) -> dict[str, list[Choice]]:
+    """Ask the request type for the options of every field marked as filled at render time."""
+    found: dict[str, list[Choice]] = {}
+    for form_field in _walk(build_fields(model)):
+        if form_field.choices_source:
+            options = request_type.choices(form_field.name, context)
+            found[form_field.name] = options or []
+    return found
+
+
+def _walk(fields: list[FormField]) -> list[FormField]:
+    flat: list[FormField] = []
+    for form_field in fields:
+        flat.append(form_field)
+        for variant in form_field.variants:
+            flat.extend(_walk(variant.fields))
+    return flat
+
+
+def decode(fields: list[FormField], form: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn flat form data into the nested payload the schema expects (only the chosen variant's fields)."""
+    payload: dict[str, Any] = {}
+    for form_field in fields:
+        key = form_field.name.rsplit(".", 1)[-1]
+        if form_field.kind == "variant":
+            chosen = str(form.get(form_field.name, "") or "").strip()
+            if not chosen:
+                continue
+            variant = next((v for v in form_field.variants if v.value == chosen), None)
+            nested: dict[str, Any] = {form_field.discriminator: chosen}
+            if variant is not None:
+                nested.update(decode(variant.fields, form))
+            payload[key] = nested
+        elif form_field.kind == "checkbox":
+            payload[key] = str(form.get(form_field.name, "")).lower() in ("on", "true", "1", "yes")
+        else:
+            value = form.get(form_field.name)
+            if value is None:
+                continue
+            text = str(value).strip() if form_field.kind != "textarea" else str(value).strip("\r\n ").replace("\r\n", "\n")
+            if text == "":
+                continue
+            payload[key] = text
+    return payload
+
+
+def encode(fields: list[FormField], data: Mapping[str, Any]) -> dict[str, str]:
+    """The inverse of ``decode``: the form values that reproduce ``data`` (for re-rendering and tests)."""
+    form: dict[str, str] = {}
+    for form_field in fields:
+        key = form_field.name.rsplit(".", 1)[-1]
+        value = data.get(key)
+        if form_field.kind == "variant":
+            if isinstance(value, Mapping):
+                chosen = str(value.get(form_field.discriminator, ""))
+                form[form_field.name] = chosen
+                variant = next((v for v in form_field.variants if v.value == chosen), None)
+                if variant is not None:
+                    form.update(encode(variant.fields, value))
+        elif form_field.kind == "checkbox":
+            if value:
+                form[form_field.name] = "on"
+        elif value is not None:
+            form[form_field.name] = _format_value(value)
+    return form
+
+
+def _format_value(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:16] if "T" in text else text  # datetime-local wants minutes
+    return str(value)
+
+
+# Pydantic's error types turned into messages a customer understands, in their language.
+_MESSAGES: dict[str, str] = {
+    "missing": N_("This field is required."),
+    "string_too_long": N_("Use at most %(max_length)s characters."),
+    "greater_than_equal": N_("Enter %(ge)s or more."),
+    "less_than_equal": N_("Enter %(le)s or less."),
+    "greater_than": N_("Enter more than %(gt)s."),
+    "less_than": N_("Enter less than %(lt)s."),
+    "int_parsing": N_("Enter a whole number."),
+    "int_type": N_("Enter a whole number."),
+    "int_from_float": N_("Enter a whole number."),
+    "float_parsing": N_("Enter a number."),
+    "date_parsing": N_("Enter a date as YYYY-MM-DD."),
+    "date_from_datetime_parsing": N_("Enter a date as YYYY-MM-DD."),
+    "date_type": N_("Enter a date as YYYY-MM-DD."),
+    "datetime_parsing": N_("Enter a date and time."),
+    "datetime_from_date_parsing": N_("Enter a date and time."),
+    "datetime_type": N_("Enter a date and time."),
+    "literal_error": N_("Choose one of the options."),
+    "enum": N_("Choose one of the options."),
+    "union_tag_invalid": N_("Choose one of the options."),
+    "union_tag_not_found": N_("Choose one of the options."),
+    "bool_parsing": N_("Answer yes or no."),
+    "string_type": N_("Enter text."),
+    "extra_forbidden": N_("This field is not part of the form."),
+    "model_attributes_type": N_("Fill in this part of the form."),
+    "model_type": N_("Fill in this part of the form."),
+}
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = dict(error.get("ctx") or {})
+    if kind == "string_too_short":
+        if ctx.get("min_length", 1) <= 1:
+            return _("This field is required.")
+        return _("Use at least %(min_length)s characters.", min_length=ctx["min_length"])
+    if kind == "value_error" and "email" in str(error.get("msg", "")).lower():
+        return _("Enter a valid e-mail address, e.g. name@example.se.")
+    template = _MESSAGES.get(kind)
+    if template:
+        params = {k: v for k, v in ctx.items() if f"%({k})s" in template}
+        return _(template, **params) if params else _(template)
+    message = str(error.get("msg", ""))
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return _(message)
+
+
+def error_paths(fields: list[FormField], exc: ValidationError) -> dict[str, list[str]]:
+    """Field path → messages. Discriminator tags in the error location are dropped to match form names."""
+    variant_tags = {f.name: {v.value for v in f.variants} for f in _walk(fields) if f.kind == "variant"}
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors():
+        parts: list[str] = []
+        for piece in error.get("loc", ()):
+            candidate = ".".join(parts)
+            if candidate in variant_tags and str(piece) in variant_tags[candidate]:
+                continue
+            parts.append(str(piece))
+        path = ".".join(parts) or "__all__"
+        errors.setdefault(path, []).append(error_message(error))
+    return errors

@@ -1,0 +1,88 @@
+"""Every hook a plugin can implement, grouped by lifecycle phase, each saying when it is called."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from core.context import HookContext
+    from core.models import ChatMessage, Request
+    from core.request_types import RequestType
+    from core.statuses import Status
+
+PROJECT = "bbportal"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- Registration (called once, when the plugin manager is built) ---------------------------------
+
+
+@hookspec
+def bbportal_request_types() -> list[RequestType]:
+    """Register request types.
+
+    Called once at start-up, when the registry is built from the plugin manager.
+
+    :return: a list of :class:`core.request_types.RequestType` instances. Each key must be unique across
+        all plugins; a duplicate stops the portal from starting with an error naming the key.
+    """
+
+
+# --- Lifecycle observers (called inside the transaction that makes the change) ---------------------
+
+
+@hookspec
+def bbportal_request_filed(request: Request, context: HookContext) -> None:
+    """Observe a newly filed request.
+
+    Called after the request and its first history row are written, inside the same database
+    transaction (``context.session``): rows the hook adds commit or roll back with the request. An
+    exception aborts the filing, so observers must not call slow or unreliable services here; write an
+    outbox row (``context.enqueue``) instead.
+
+    :param request: the new request, with its id, status and validated data.
+    :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
+    :return: nothing.
+    """
+
+
+@hookspec
+def bbportal_status_changed(
+    request: Request, from_status: Status, to_status: Status, action: str, context: HookContext
+) -> None:
+    """Observe a status change.
+
+    Called for every transition that changes the status, after the request row and its history row
+    are updated, inside the same transaction (see :func:`bbportal_request_filed` for what that means).
+
+    :param request: the request as it is after the change.
+    :param from_status: the status before.
+    :param to_status: the status after (equals ``request.status``).
+    :param action: the lifecycle action that caused it (``take``, ``complete``, ``release`` …).
+    :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
+    :return: nothing.
+    """
+
+
+@hookspec
+def bbportal_message_posted(request: Request, message: ChatMessage, context: HookContext) -> None:
+    """Observe a chat message (customer, staff, internal note or automatic).
+
+    Called inside the transaction that stores the message.
+
+    :param request: the request the message belongs to.
+    :param message: the stored message; ``message.internal`` marks staff-only notes.
+    :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
+    :return: nothing.
+    """
+
+
+def all_hook_names() -> list[str]:
+    """The names of every hookspec in this module (the docs test checks each has a reference entry)."""
+    return sorted(name for name, value in globals().items() if name.startswith("bbportal_") and callable(value))
+
+
+__all__: list[Any] = ["all_hook_names", "hookimpl", "hookspec"]

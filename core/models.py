@@ -1,0 +1,246 @@
+"""The database tables (SQLModel). Validation happens in input models before rows are built from them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+
+def utc_column(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+class UserKind(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    ADMINISTRATOR = "administrator"
+    HANDLAGGARE = "handlaggare"
+    ADMIN = "admin"
+
+
+CUSTOMER_ROLES = frozenset({Role.MEMBER, Role.ADMINISTRATOR})
+STAFF_ROLES = frozenset({Role.HANDLAGGARE, Role.ADMIN})
+
+
+class Office(SQLModel, table=True):
+    """A local BBGRUPPEN office: the contact an organisation is pointed to for questions."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    email: str = Field(max_length=254)
+    phone: str = Field(max_length=32)
+    address: str = Field(default="", max_length=300)
+
+
+class Store(SQLModel, table=True):
+    """A BBGRUPPEN shop where ordered tags can be picked up."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    address: str = Field(max_length=300)
+    opening_hours: str = Field(default="", max_length=200)
+    active: bool = True
+
+
+class Organisation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    org_number: str = Field(default="", max_length=20)
+    office_id: int = Field(foreign_key="office.id", index=True)
+    active: bool = True
+    created_at: datetime = utc_column()
+
+
+class System(SQLModel, table=True):
+    """A hosted access-control or door-phone installation of one organisation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(default="access_control", max_length=40)
+    identifier: str = Field(default="", max_length=80)
+    active: bool = True
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    """Stored lower-cased: addresses compare case-insensitively."""
+    name: str = Field(max_length=200)
+    password_hash: str | None = Field(default=None, max_length=200)
+    kind: str = Field(max_length=16)
+    """A :class:`UserKind` value (stored as plain text, as are all enums here)."""
+    role: str = Field(max_length=16)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    language: str = Field(default="sv", max_length=5)
+    active: bool = True
+    created_at: datetime = utc_column()
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == UserKind.STAFF
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_org_admin(self) -> bool:
+        return self.role == Role.ADMINISTRATOR
+
+
+class Request(SQLModel, table=True):
+    """One customer request. ``status`` always equals ``to_status`` of its newest history row."""
+
+    __table_args__ = (
+        Index("ix_request_queue", "status", "priority", "queued_at", "id"),
+        Index("ix_request_org_id", "organisation_id", "id"),
+        Index("ix_request_org_status_id", "organisation_id", "status", "id"),
+        Index("ix_request_type_id", "type_key", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    type_key: str = Field(max_length=64)
+    schema_version: int
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    summary: str = Field(default="", max_length=300)
+    status: str = Field(max_length=32)
+    carry_out_on: date | None = None
+    queued_at: datetime | None = utc_column(nullable=True)
+    priority: int = 0
+    """Higher is handled first: a request type may mark a request urgent (1)."""
+    assignee_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    requester_id: int = Field(foreign_key="user.id", index=True)
+    system_id: int | None = Field(default=None, foreign_key="system.id")
+    fulfilment_running: bool = False
+    needs_attention: bool = False
+    """Set when an automatic step failed: staff must look at it."""
+    version: int = 1
+    """Bumped by every transition; a transition applies only to the version it read (no lost races)."""
+    created_at: datetime = utc_column()
+    updated_at: datetime = utc_column()
+
+    @property
+    def number(self) -> str:
+        return f"BB-{self.id}"
+
+
+class RequestHistory(SQLModel, table=True):
+    """Who did what to a request, when; ``actor_id`` empty means the ``system`` actor."""
+
+    __tablename__ = "request_history"
+    __table_args__ = (Index("ix_request_history_request", "request_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id")
+    at: datetime = utc_column()
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str = Field(max_length=40)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=2000)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ChatMessage(SQLModel, table=True):
+    __tablename__ = "chat_message"
+    __table_args__ = (Index("ix_chat_message_request", "request_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id")
+    author_id: int | None = Field(default=None, foreign_key="user.id")
+    body: str
+    internal: bool = False
+    """Staff-only note: never shown to customers, in pages, API, mails or exports."""
+    via: str = Field(default="portal", max_length=16)
+    created_at: datetime = utc_column()
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A side effect recorded in the transaction that causes it; a relay hands it to the workers."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "available_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=4000)
+    created_at: datetime = utc_column()
+    available_at: datetime = utc_column()
+    done_at: datetime | None = utc_column(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A server-side log-in session; the cookie holds a random token, the table only its digest."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_digest: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = utc_column()
+    last_seen_at: datetime = utc_column()
+    expires_at: datetime = utc_column()
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token: random and long, so a keyed SHA-256 digest is enough (no slow hash)."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=100)
+    digest: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)
+    created_at: datetime = utc_column()
+    last_used_at: datetime | None = utc_column(nullable=True)
+    revoked_at: datetime | None = utc_column(nullable=True)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A failed log-in, counted per account and per client address to throttle guessing."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300)
+    at: datetime = utc_column()
+
+
+__all__ = [
+    "ApiToken",
+    "ChatMessage",
+    "LoginAttempt",
+    "Office",
+    "Organisation",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Request",
+    "RequestHistory",
+    "Role",
+    "Store",
+    "System",
+    "User",
+    "UserKind",
+    "WebSession",
+]

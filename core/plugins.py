@@ -1,0 +1,62 @@
+"""The plugin manager factory: specs, entry points, extra plugins; no global built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from core import hookspecs
+from core.errors import ConfigurationError
+from core.i18n import register_catalog
+from core.request_types import RequestType, RequestTypeRegistry
+
+ENTRY_POINT_GROUP = "bbportal.request_types"
+
+
+def create_plugin_manager(
+    *, load_entry_points: bool = True, extra_plugins: Iterable[Any] = (), blocked: Iterable[str] = ()
+) -> pluggy.PluginManager:
+    """Build a plugin manager: built-in and third-party types both come through ``ENTRY_POINT_GROUP``.
+
+    ``blocked`` names entry points to leave out (tests use it to show a type that is no longer installed).
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    for name in blocked:
+        manager.set_blocked(name)
+    if load_entry_points:
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            if manager.is_blocked(entry_point.name) or manager.get_plugin(entry_point.name) is not None:
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:  # a broken plugin must say which one it is
+                raise ConfigurationError(
+                    "The plugin %(name)s could not be loaded: %(error)s", name=entry_point.name, error=exc
+                ) from exc
+            manager.register(plugin, name=entry_point.name)
+    for plugin in extra_plugins:
+        manager.register(plugin)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConfigurationError("A plugin implements a hook that does not exist: %(error)s", error=exc) from exc
+    return manager
+
+
+def build_registry(manager: pluggy.PluginManager) -> RequestTypeRegistry:
+    types: list[RequestType] = [
+        request_type for contributed in manager.hook.bbportal_request_types() for request_type in contributed or ()
+    ]
+    registry = RequestTypeRegistry(types)
+    for request_type in registry:
+        if request_type.translation_domain and request_type.locale_dir:
+            register_catalog(request_type.translation_domain, request_type.locale_dir)
+    return registry
+
+
+def plugin_names(manager: pluggy.PluginManager) -> list[str]:
+    return sorted(name for name, _plugin in manager.list_name_plugin() if name)

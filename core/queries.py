@@ -1,0 +1,157 @@
+"""Reading requests: the one place customer queries are scoped to the viewer's organisation, and the queue.
+
+Lists use keyset pagination (a cursor of the last row's sort key), so a page costs the same on row
+100,000 as on row 1, and they join the names they show instead of loading them row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from core.clock import as_utc
+from core.errors import NotFound
+from core.models import Organisation, Request, RequestHistory, User
+from core.statuses import Status
+
+
+@dataclass
+class RequestRow:
+    request: Request
+    requester_name: str
+    organisation_name: str = ""
+    assignee_name: str = ""
+
+
+@dataclass
+class Page:
+    rows: list[RequestRow]
+    next_cursor: str | None
+
+
+def visible_to(user: User) -> Any:
+    """The filter every customer-facing request query goes through: staff see all, customers their own."""
+    if user.is_staff:
+        return True
+    return Request.organisation_id == (user.organisation_id if user.organisation_id is not None else -1)
+
+
+def get_request(session: Session, user: User, request_id: int) -> Request:
+    """The request, or NotFound when it does not exist *or* belongs to another organisation."""
+    request = session.exec(select(Request).where(Request.id == request_id, visible_to(user))).first()
+    if request is None:
+        raise NotFound("There is no such request.")
+    return request
+
+
+def list_requests(
+    session: Session,
+    user: User,
+    *,
+    statuses: list[Status] | None = None,
+    type_key: str | None = None,
+    organisation_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 25,
+) -> Page:
+    """Newest first. Customers get their organisation's requests; staff may filter by organisation."""
+    assignee = aliased(User)
+    query = (
+        select(Request, User.name, Organisation.name, assignee.name)
+        .join(User, col(Request.requester_id) == col(User.id))
+        .join(Organisation, col(Request.organisation_id) == col(Organisation.id))
+        .outerjoin(assignee, col(Request.assignee_id) == col(assignee.id))
+        .where(visible_to(user))
+    )
+    if statuses:
+        query = query.where(col(Request.status).in_([s.value for s in statuses]))
+    if type_key:
+        query = query.where(Request.type_key == type_key)
+    if organisation_id is not None and user.is_staff:
+        query = query.where(Request.organisation_id == organisation_id)
+    before = _int_cursor(cursor)
+    if before is not None:
+        query = query.where(col(Request.id) < before)
+    rows = session.exec(query.order_by(col(Request.id).desc()).limit(limit + 1)).all()
+    page = [RequestRow(r, requester or "", org or "", held or "") for r, requester, org, held in rows[:limit]]
+    next_cursor = str(page[-1].request.id) if len(rows) > limit and page else None
+    return Page(page, next_cursor)
+
+
+def queue(
+    session: Session,
+    *,
+    statuses: list[Status] | None = None,
+    type_key: str | None = None,
+    organisation_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 25,
+) -> Page:
+    """The staff queue: urgent first, then by the moment each request joined the queue, ties by id."""
+    wanted = statuses or [Status.PENDING]
+    assignee = aliased(User)
+    query = (
+        select(Request, User.name, Organisation.name, assignee.name)
+        .join(User, col(Request.requester_id) == col(User.id))
+        .join(Organisation, col(Request.organisation_id) == col(Organisation.id))
+        .outerjoin(assignee, col(Request.assignee_id) == col(assignee.id))
+        .where(col(Request.status).in_([s.value for s in wanted]))
+    )
+    if type_key:
+        query = query.where(Request.type_key == type_key)
+    if organisation_id is not None:
+        query = query.where(Request.organisation_id == organisation_id)
+    after = _queue_cursor(cursor)
+    if after is not None:
+        priority, queued_at, request_id = after
+        query = query.where(
+            or_(
+                col(Request.priority) < priority,
+                and_(col(Request.priority) == priority, col(Request.queued_at) > queued_at),
+                and_(col(Request.priority) == priority, col(Request.queued_at) == queued_at,
+                     col(Request.id) > request_id),
+            )
+        )
+    query = query.order_by(col(Request.priority).desc(), col(Request.queued_at).asc(), col(Request.id).asc())
+    rows = session.exec(query.limit(limit + 1)).all()
+    page = [RequestRow(r, requester or "", org or "", held or "") for r, requester, org, held in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit and page:
+        last = page[-1].request
+        stamp = as_utc(last.queued_at).isoformat() if last.queued_at else ""
+        next_cursor = f"{last.priority}|{stamp}|{last.id}"
+    return Page(page, next_cursor)
+
+
+def history(session: Session, request_id: int) -> list[tuple[RequestHistory, str | None]]:
+    rows = session.exec(
+        select(RequestHistory, User.name)
+        .outerjoin(User, col(RequestHistory.actor_id) == col(User.id))
+        .where(RequestHistory.request_id == request_id)
+        .order_by(col(RequestHistory.id))
+    ).all()
+    return [(row, name) for row, name in rows]
+
+
+def _int_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(cursor)
+    except ValueError:
+        return None
+
+
+def _queue_cursor(cursor: str | None) -> tuple[int, datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        priority, stamp, request_id = cursor.split("|")
+        return int(priority), datetime.fromisoformat(stamp), int(request_id)
+    except ValueError:
+        return None

@@ -1,0 +1,149 @@
+"""What a request type is: the descriptor a plugin registers, and the registry the core looks types up in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+from core.errors import ConfigurationError, NotFound
+from core.i18n import N_
+
+if TYPE_CHECKING:
+    from core.context import FormContext, FulfilmentContext
+    from core.models import Request
+
+
+class FulfilmentMode(StrEnum):
+    AUTOMATIC = "automatic"
+    """The worker carries it out as soon as it reaches the queue."""
+    ON_APPROVAL = "on_approval"
+    """Staff take it, review it and press *Utför*; the hook then runs in the background."""
+    MANUAL = "manual"
+    """Staff do the work outside the portal and complete the request."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FulfilmentResult:
+    """What a fulfilment hook reports: ``ok`` completes the request; otherwise it stays open for staff."""
+
+    ok: bool
+    customer_message: str = ""
+    """One line for the customer's chat (empty: none)."""
+    internal_note: str = ""
+    """Details for staff only (adapter output, the failure)."""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class RequestType:
+    """Base for request-type descriptors: subclass it, set the class attributes, override what you need.
+
+    Texts (``name``, ``description``, the schema's field titles and descriptions) are English msgids;
+    the plugin's own gettext catalog (``locale_dir``/``translation_domain``) gives the Swedish.
+    """
+
+    key: ClassVar[str]
+    """Stable identifier stored on every request (``fault_report``); never change it once used."""
+    version: ClassVar[int] = 1
+    """Schema version: bump it when the schema changes so old requests still display from what they stored."""
+    schema: ClassVar[type[BaseModel]]
+    fulfilment_mode: ClassVar[FulfilmentMode] = FulfilmentMode.MANUAL
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    icon: ClassVar[str] = "📄"
+    translation_domain: ClassVar[str | None] = None
+    locale_dir: ClassVar[Path | None] = None
+    allows_carry_out_on: ClassVar[bool] = True
+    """False when the request must be carried out now (a lost-tag block cannot wait)."""
+    system_field: ClassVar[str | None] = None
+    """The schema field that names one of the organisation's systems; stored on the request as well."""
+    administrators_only: ClassVar[bool] = False
+    """Only the organisation's administrators may file it."""
+    order: ClassVar[int] = 100
+    """Position on the start page (lower first)."""
+
+    def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
+        """The options of a field that refers to the world, at render time; None: the schema's own."""
+        if field_name == self.system_field:
+            return context.system_choices()
+        return None
+
+    def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
+        """Checks beyond the schema that need the world; returns field path → message id (empty: valid)."""
+        errors: dict[str, str] = {}
+        if self.system_field:
+            system_id = getattr(data, self.system_field, None)
+            if system_id is not None and not context.owns_system(int(system_id)):
+                errors[self.system_field] = N_("Choose one of your organisation's systems.")
+        return errors
+
+    def is_urgent(self, data: BaseModel) -> bool:
+        return False
+
+    def summary(self, data: BaseModel) -> str:
+        """One line for lists and mail subjects."""
+        return ""
+
+    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+        """Carry the request out. Must be idempotent: it may run again after a crash or a retry."""
+        return FulfilmentResult(ok=True)
+
+
+class RequestTypeRegistry:
+    """The request types the plugin manager found, by key; duplicates are refused at start-up."""
+
+    def __init__(self, types: Iterable[RequestType]) -> None:
+        self._types: dict[str, RequestType] = {}
+        for request_type in types:
+            _check_descriptor(request_type)
+            if request_type.key in self._types:
+                raise ConfigurationError(
+                    "Two plugins register the request type %(key)s.", key=request_type.key
+                )
+            self._types[request_type.key] = request_type
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._types
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._types.values(), key=lambda t: (t.order, t.key)))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def get(self, key: str) -> RequestType | None:
+        return self._types.get(key)
+
+    def require(self, key: str) -> RequestType:
+        request_type = self._types.get(key)
+        if request_type is None:
+            raise NotFound("There is no request type %(key)s.", key=key)
+        return request_type
+
+    @property
+    def keys(self) -> Mapping[str, RequestType]:
+        return dict(self._types)
+
+
+def _check_descriptor(request_type: RequestType) -> None:
+    for attribute in ("key", "schema", "name"):
+        if not getattr(request_type, attribute, None):
+            raise ConfigurationError(
+                "Request type %(cls)s lacks %(attr)s.", cls=type(request_type).__name__, attr=attribute
+            )
+    if not isinstance(request_type.schema, type) or not issubclass(request_type.schema, BaseModel):
+        raise ConfigurationError("The schema of %(key)s must be a Pydantic model.", key=request_type.key)
+    if request_type.system_field and request_type.system_field not in request_type.schema.model_fields:
+        raise ConfigurationError(
+            "system_field %(field)s is not a field of %(key)s.", field=request_type.system_field, key=request_type.key
+        )

@@ -1,0 +1,107 @@
+"""Settings of one installation, read once from BBPORTAL_* environment variables (and an optional .env)."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigurationError
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_ENTROPY_BITS = 128
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; nothing else in the code reads ``os.environ``."""
+
+    model_config = SettingsConfigDict(env_prefix="BBPORTAL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"))
+    """Local folder for the SQLite file, mail files, attachments and the generated embedded secret."""
+
+    database_url: str = ""
+    """SQLAlchemy URL; empty means the embedded SQLite file in ``data_dir``."""
+
+    secret_key: str = ""
+    """Signs sessions, CSRF tokens and reply addresses. Empty (embedded only) means one generated per data folder."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    """The address people reach the portal at; used in mails and printed on start."""
+
+    default_language: str = "sv"
+    """Language for visitors and new users: ``sv`` or ``en``."""
+
+    production: bool = False
+    """Production mode refuses unsafe settings instead of filling them in."""
+
+    session_days: int = 14
+    """How long a log-in session lives without use."""
+
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    login_throttle_minutes: int = 15
+
+    page_size: int = 25
+    """Rows per page on lists."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'bbportal.db').resolve()}"
+
+    @property
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        if self.production:
+            raise ConfigurationError("BBPORTAL_SECRET_KEY is required in production mode.")
+        return _embedded_secret(self.data_dir)
+
+    def check_production(self) -> None:
+        """Refuse to start in production with a setting that would be unsafe there (one-line reason)."""
+        if not self.production:
+            return
+        if not self.secret_key:
+            raise ConfigurationError("BBPORTAL_SECRET_KEY is required in production mode.")
+        if len(self.secret_key) < MIN_SECRET_LENGTH or _entropy_bits(self.secret_key) < MIN_SECRET_ENTROPY_BITS:
+            raise ConfigurationError(
+                f"BBPORTAL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        if self.resolved_database_url.startswith("sqlite"):
+            raise ConfigurationError(
+                "SQLite is the embedded default only: set BBPORTAL_DATABASE_URL to PostgreSQL in production mode."
+            )
+        if self.default_language not in ("sv", "en"):
+            raise ConfigurationError("BBPORTAL_DEFAULT_LANGUAGE must be 'sv' or 'en'.")
+
+
+def _entropy_bits(value: str) -> float:
+    """Shannon estimate of the secret's entropy: catches 'aaaa…' and short alphabets, not a proof of randomness."""
+    counts = Counter(value)
+    per_char = -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
+    return per_char * len(value)
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """One random secret per data folder, so that an embedded portal keeps its sessions over restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

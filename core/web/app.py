@@ -1,0 +1,53 @@
+"""The Litestar application factory: wiring only; each area lives in its own controller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from core.portal import Portal, build_portal
+from core.web.controllers.admin import AdminController
+from core.web.controllers.api import ApiController
+from core.web.controllers.auth import AuthController
+from core.web.controllers.customer import CustomerController, HomeController
+from core.web.controllers.profile import ProfileController
+from core.web.controllers.staff import StaffController
+from core.web.errors import EXCEPTION_HANDLERS
+from core.web.rendering import build_environment
+from core.web.viewer import check_csrf, viewer_middleware
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(portal: Portal | None = None) -> Litestar:
+    portal = portal or build_portal()
+    template_dirs = [t.locale_dir.parent / "templates" for t in portal.registry if t.locale_dir is not None]
+    environment = build_environment([d for d in template_dirs if d.is_dir()])
+    app = Litestar(
+        route_handlers=[
+            AuthController, HomeController, CustomerController, StaffController, AdminController, ProfileController, ApiController,
+            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        ],
+        middleware=[viewer_middleware],
+        before_request=check_csrf,
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)),
+        openapi_config=OpenAPIConfig(
+            title="BBGRUPPEN Portal API", version="1",
+            components=Components(security_schemes={"token": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"token": []}],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        logging_config=LoggingConfig(log_exceptions="debug"),
+        debug=False,
+    )
+    app.state.portal = portal
+    return app

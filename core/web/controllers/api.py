@@ -1,0 +1,161 @@
+"""The JSON API under /api/v1: the same actions and rules as the pages, for token or cookie clients."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath, FromQuery, JSONBody
+from pydantic import BaseModel, Field
+
+from core import workflow
+from core.errors import NotFound
+from core.lifecycle import Action
+from core.models import Request as RequestRow
+from core.queries import Page, get_request, list_requests, queue
+from core.statuses import Status
+from core.web.controllers.common import portal, user
+from core.web.controllers.customer import _parse_statuses
+from core.web.viewer import require_staff, require_user
+
+
+class RequestTypeOut(BaseModel):
+    key: str
+    name: str
+    description: str
+    version: int
+    fulfilment_mode: str
+    allows_carry_out_on: bool
+    json_schema: dict[str, Any] | None = None
+
+
+class FileRequestIn(BaseModel):
+    type: str = Field(description="The request type's key, e.g. fault_report")
+    data: dict[str, Any] = Field(description="The form data; see GET /api/v1/request-types/{key} for its schema")
+    carry_out_on: date | None = Field(default=None, description="Empty or today: now; a later date schedules it")
+
+
+class ActionIn(BaseModel):
+    reason: str = ""
+    assignee_id: int | None = None
+
+
+class RequestOut(BaseModel):
+    id: int
+    number: str
+    type: str
+    schema_version: int
+    status: str
+    status_label: str
+    summary: str
+    data: dict[str, Any]
+    carry_out_on: date | None
+    queued_at: datetime | None
+    priority: int
+    organisation_id: int
+    requester_id: int
+    assignee_id: int | None
+    system_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RequestPageOut(BaseModel):
+    items: list[RequestOut]
+    next_cursor: str | None
+
+
+def _out(request: RequestRow) -> RequestOut:
+    return RequestOut(
+        id=request.id or 0, number=request.number, type=request.type_key, schema_version=request.schema_version,
+        status=request.status, status_label=Status(request.status).label, summary=request.summary,
+        data=request.data, carry_out_on=request.carry_out_on, queued_at=request.queued_at,
+        priority=request.priority, organisation_id=request.organisation_id, requester_id=request.requester_id,
+        assignee_id=request.assignee_id, system_id=request.system_id, created_at=request.created_at,
+        updated_at=request.updated_at,
+    )
+
+
+def _page_out(result: Page) -> RequestPageOut:
+    return RequestPageOut(items=[_out(row.request) for row in result.rows], next_cursor=result.next_cursor)
+
+
+API_ACTIONS = {
+    "take": Action.TAKE, "hand-back": Action.HAND_BACK, "assign": Action.ASSIGN, "carry-out": Action.CARRY_OUT,
+    "complete": Action.COMPLETE, "reject": Action.REJECT,
+}
+
+
+class ApiController(Controller):
+    path = "/api/v1"
+    guards = [require_user]
+    tags = ["requests"]
+
+    @get("/request-types", sync_to_thread=False)
+    def request_types(self, request: Request) -> list[RequestTypeOut]:  # type: ignore[type-arg]
+        current = user(request)
+        return [
+            RequestTypeOut(key=t.key, name=_t(t.name), description=_t(t.description), version=t.version,
+                           fulfilment_mode=t.fulfilment_mode.value, allows_carry_out_on=t.allows_carry_out_on)
+            for t in portal(request).registry if not t.administrators_only or current.is_org_admin
+        ]
+
+    @get("/request-types/{key:str}", sync_to_thread=False)
+    def request_type(self, request: Request, key: FromPath[str]) -> RequestTypeOut:  # type: ignore[type-arg]
+        found = portal(request).registry.get(key)
+        if found is None:
+            raise NotFound("There is no request type %(key)s.", key=key)
+        return RequestTypeOut(key=found.key, name=_t(found.name), description=_t(found.description),
+                              version=found.version, fulfilment_mode=found.fulfilment_mode.value,
+                              allows_carry_out_on=found.allows_carry_out_on,
+                              json_schema=found.schema.model_json_schema())
+
+    @post("/requests", sync_to_thread=True, status_code=201)
+    def file_request(self, request: Request, data: JSONBody[FileRequestIn]) -> RequestOut:  # type: ignore[type-arg]
+        current = user(request)
+        if current.is_staff:
+            raise NotFound("There is no request type %(key)s.", key=data.type)
+        return _out(workflow.file(portal(request), current, data.type, data.data, data.carry_out_on))
+
+    @get("/requests", sync_to_thread=True)
+    def list_requests(self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", cursor: FromQuery[str] = "",  # type: ignore[type-arg]
+                      limit: FromQuery[int] = 25) -> RequestPageOut:
+        with portal(request).database.reading() as session:
+            return _page_out(list_requests(session, user(request), statuses=_parse_statuses(status),
+                                           type_key=type or None, cursor=cursor or None, limit=max(1, min(limit, 100))))
+
+    @get("/requests/{request_id:int}", sync_to_thread=True)
+    def get_request(self, request: Request, request_id: FromPath[int]) -> RequestOut:  # type: ignore[type-arg]
+        with portal(request).database.reading() as session:
+            return _out(get_request(session, user(request), request_id))
+
+    @post("/requests/{request_id:int}/withdraw", sync_to_thread=True, status_code=200)
+    def withdraw(self, request: Request, request_id: FromPath[int]) -> RequestOut:  # type: ignore[type-arg]
+        return _out(workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW))
+
+    @get("/queue", sync_to_thread=True, guards=[require_staff])
+    def queue(self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", cursor: FromQuery[str] = "",  # type: ignore[type-arg]
+              limit: FromQuery[int] = 25) -> RequestPageOut:
+        with portal(request).database.reading() as session:
+            return _page_out(queue(session, statuses=_parse_statuses(status) or None, type_key=type or None,
+                                   cursor=cursor or None, limit=max(1, min(limit, 100))))
+
+    @post("/requests/{request_id:int}/{action:str}", sync_to_thread=True, status_code=200, guards=[require_staff])
+    def act(self, request: Request, request_id: FromPath[int], action: FromPath[str], data: JSONBody[ActionIn | None] = None) -> RequestOut:  # type: ignore[type-arg]
+        chosen = API_ACTIONS.get(action)
+        if chosen is None:
+            raise NotFound("There is no such action.")
+        body = data or ActionIn()
+        return _out(workflow.perform(portal(request), user(request), request_id, chosen, reason=body.reason,
+                                     assignee_id=body.assignee_id))
+
+
+def _t(message: str) -> str:
+    from core.i18n import gettext
+
+    return gettext(message) if message else ""
+
+
+__all__ = ["ApiController", "NotAuthorizedException"]

@@ -1,0 +1,115 @@
+"""Log in, log out and the language of anonymous visitors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlparse
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from core import auth
+from core.errors import Throttled
+from core.i18n import LANGUAGES, set_language
+from core.i18n import gettext as _
+from core.web.controllers.common import FormBody, client_address, form_value, portal, viewer
+from core.web.rendering import page
+from core.web.viewer import ANON_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_anon_token
+
+
+def _safe_next(target: str) -> str:
+    """Only paths on this site: an open redirect would help phishing."""
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _cookie(request: Request, key: FromPath[str], value: str, max_age: int | None) -> Cookie:  # type: ignore[type-arg]
+    return Cookie(
+        key=key, value=value, httponly=True, samesite="lax", path="/", max_age=max_age,
+        secure=portal(request).settings.base_url.startswith("https://"),
+    )
+
+
+class AuthController(Controller):
+    @get("/login", sync_to_thread=False)
+    def login_page(self, request: Request, next: FromQuery[str] = "/", notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+        current = viewer(request)
+        cookies = []
+        if not current.anon_token:
+            token = new_anon_token()
+            current.anon_token = token
+            current.csrf = auth.csrf_token(portal(request).secret_key, token)
+            cookies.append(_cookie(request, ANON_COOKIE, token, None))
+        response = page("login.html", current, next=_safe_next(next), error="", email="", notice=notice)
+        response.cookies = cookies
+        return response
+
+    @post("/login", sync_to_thread=True)
+    def login(self, request: Request, data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+        the_portal = portal(request)
+        settings = the_portal.settings
+        email = form_value(data, "email")
+        password = form_value(data, "password")
+        target = _safe_next(form_value(data, "next") or "/")
+        policy = auth.LoginPolicy(
+            settings.login_attempts_per_account, settings.login_attempts_per_address,
+            timedelta(minutes=settings.login_throttle_minutes),
+        )
+        error = ""
+        user = None
+        try:
+            with the_portal.database.writing() as session:
+                user = auth.authenticate(
+                    session, email, password, client_address(request), clock=the_portal.clock, policy=policy
+                )
+                if user is not None:
+                    old = request.cookies.get(SESSION_COOKIE)
+                    if old:
+                        auth.end_session(session, old, secret_key=the_portal.secret_key)
+                    token = auth.start_session(
+                        session, user, secret_key=the_portal.secret_key, clock=the_portal.clock,
+                        days=settings.session_days,
+                    )
+        except Throttled as exc:
+            error = _(exc.detail, **exc.params)
+        if user is None:
+            error = error or _("The e-mail address or the password is wrong.")
+            return page("login.html", viewer(request), status_code=401, next=target, error=error, email=email,
+                        notice="")
+        response = Redirect(target)
+        response.cookies = [_cookie(request, SESSION_COOKIE, token, settings.session_days * 86400)]
+        return response
+
+    @post("/logout", sync_to_thread=True)
+    def logout(self, request: Request) -> Redirect:  # type: ignore[type-arg]
+        the_portal = portal(request)
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            with the_portal.database.writing() as session:
+                auth.end_session(session, token, secret_key=the_portal.secret_key)
+        response = Redirect("/login?notice=logged_out")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @post("/language", sync_to_thread=True)
+    def change_language(self, request: Request, data: FormBody) -> Redirect:  # type: ignore[type-arg]
+        language = form_value(data, "language")
+        if language not in LANGUAGES:
+            language = portal(request).settings.default_language
+        current = viewer(request)
+        if current.user is not None:
+            from core.models import User
+
+            with portal(request).database.writing() as session:
+                stored = session.get(User, current.user.id)
+                if stored is not None:
+                    stored.language = language
+                    session.add(stored)
+        set_language(language)
+        response = Redirect(_safe_next(form_value(data, "next") or "/"))
+        response.cookies = [_cookie(request, LANGUAGE_COOKIE, language, 365 * 86400)]
+        return response

@@ -1,0 +1,65 @@
+"""Small helpers the page controllers share."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+
+from core.i18n import N_
+from core.models import User
+from core.portal import Portal
+from core.web.viewer import Viewer
+
+FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def portal(request: Request) -> Portal:  # type: ignore[type-arg]
+    value: Portal = request.app.state.portal
+    return value
+
+
+def viewer(request: Request) -> Viewer:  # type: ignore[type-arg]
+    value: Viewer = request.state.viewer
+    return value
+
+
+def user(request: Request) -> User:  # type: ignore[type-arg]
+    found = viewer(request).user
+    assert found is not None, "guarded routes always have a user"
+    return found
+
+
+def client_address(request: Request) -> str:  # type: ignore[type-arg]
+    return request.client.host if request.client else "unknown"
+
+
+def form_value(data: dict[str, Any], key: FromPath[str]) -> str:
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value)
+
+
+def flat_form(data: dict[str, Any]) -> dict[str, str]:
+    return {key: form_value(data, key) for key in data if key != "_csrf"}
+
+
+# Notices after a redirect are chosen from this list by key, so no text travels in the URL.
+NOTICES = {
+    "filed": N_("Your request has been filed."),
+    "withdrawn": N_("The request has been withdrawn."),
+    "taken": N_("You now hold the request."),
+    "handed_back": N_("The request is back in the queue."),
+    "assigned": N_("The request has been passed on."),
+    "carried_out": N_("The request is being carried out in the background."),
+    "completed": N_("The request is completed."),
+    "rejected": N_("The request has been rejected."),
+    "saved": N_("Saved."),
+    "language": N_("Language changed."),
+    "token_revoked": N_("The token has been revoked."),
+    "deactivated": N_("The user has been deactivated."),
+    "logged_out": N_("You are logged out."),
+}

@@ -1,0 +1,161 @@
+"""The customer's pages: start page, request forms, "our requests", a request, withdrawing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlmodel import select
+
+from core import workflow
+from core.context import FormContext
+from core.display import display_rows
+from core.errors import ValidationFailed
+from core.filing import CARRY_OUT_ON
+from core.forms import build_fields, decode, render_choices
+from core.lifecycle import Action, allowed_actions
+from core.models import ChatMessage, Office, System, User
+from core.queries import get_request, history, list_requests
+from core.request_types import RequestType
+from core.statuses import Status
+from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, user, viewer
+from core.web.rendering import page
+from core.web.viewer import require_customer, require_user
+
+
+def _parse_statuses(raw: str) -> list[Status]:
+    return [Status(s) for s in raw.split(",") if s in Status._value2member_map_]
+
+
+class HomeController(Controller):
+    guards = [require_user]
+
+    @get("/", sync_to_thread=True)
+    def start(self, request: Request) -> Template | Redirect:  # type: ignore[type-arg]
+        the_portal, current = portal(request), user(request)
+        if current.is_staff:
+            return Redirect("/staff/queue")
+        organisation = viewer(request).organisation
+        with the_portal.database.reading() as session:
+            office = session.get(Office, organisation.office_id) if organisation else None
+        types = [t for t in the_portal.registry if not t.administrators_only or current.is_org_admin]
+        return page("start.html", viewer(request), types=types, office=office, organisation=organisation)
+
+
+class CustomerController(Controller):
+    guards = [require_customer]
+
+    @get("/requests", sync_to_thread=True)
+    def our_requests(
+        self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", cursor: FromQuery[str] = "", notice: FromQuery[str] = ""  # type: ignore[type-arg]
+    ) -> Template:
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            result = list_requests(
+                session, user(request), statuses=_parse_statuses(status), type_key=type or None, cursor=cursor or None,
+                limit=the_portal.settings.page_size,
+            )
+        return page(
+            "requests.html", viewer(request), page_=result, registry=the_portal.registry, status=status,
+            type_key=type, cursor=cursor, statuses=list(Status), notice=NOTICES.get(notice, ""),
+        )
+
+    @get("/requests/new/{type_key:str}", sync_to_thread=True)
+    def new_request(self, request: Request, type_key: FromPath[str]) -> Template:  # type: ignore[type-arg]
+        request_type = self._type(request, type_key)
+        return self._form(request, request_type, values={}, errors={})
+
+    @post("/requests/new/{type_key:str}", sync_to_thread=True)
+    def file_request(self, request: Request, type_key: FromPath[str], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+        request_type = self._type(request, type_key)
+        values = flat_form(data)
+        fields = build_fields(request_type.schema)
+        payload = decode(fields, values)
+        try:
+            filed = workflow.file(portal(request), user(request), type_key, payload, values.get(CARRY_OUT_ON, ""))
+        except ValidationFailed as exc:
+            return self._form(request, request_type, values=values, errors=exc.errors, status_code=422)
+        return Redirect(f"/requests/{filed.id}?notice=filed")
+
+    def _type(self, request: Request, type_key: FromPath[str]) -> RequestType:  # type: ignore[type-arg]
+        request_type = portal(request).registry.get(type_key)
+        if request_type is None or (request_type.administrators_only and not user(request).is_org_admin):
+            from core.errors import NotFound
+
+            raise NotFound("There is no request type %(key)s.", key=type_key)
+        return request_type
+
+    def _form(
+        self, request: Request, request_type: RequestType, *, values: dict[str, Any],  # type: ignore[type-arg]
+        errors: dict[str, list[str]], status_code: int = 200,
+    ) -> Template:
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            context = FormContext(session=session, user=user(request), organisation=viewer(request).organisation,
+                                  clock=the_portal.clock)
+            choices = render_choices(request_type, request_type.schema, context)
+            today = context.today()
+        fields = build_fields(request_type.schema, choices)
+        labels = {f.name: f.label for f in _all_fields(fields)}
+        return page(
+            "request_form.html", viewer(request), status_code=status_code, request_type=request_type, fields=fields,
+            values=values, errors=errors, labels=labels, today=today.isoformat(),
+        )
+
+    @get("/requests/{request_id:int}", sync_to_thread=True)
+    def show(self, request: Request, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+        return _request_page(request, request_id, notice=NOTICES.get(notice, ""))
+
+    @get("/requests/{request_id:int}/withdraw", sync_to_thread=True)
+    def confirm_withdraw(self, request: Request, request_id: FromPath[int]) -> Template:  # type: ignore[type-arg]
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            found = get_request(session, user(request), request_id)
+        return page("confirm_withdraw.html", viewer(request), request_=found,
+                    request_type=the_portal.registry.get(found.type_key))
+
+    @post("/requests/{request_id:int}/withdraw", sync_to_thread=True)
+    def withdraw(self, request: Request, request_id: FromPath[int]) -> Redirect:  # type: ignore[type-arg]
+        workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW)
+        return Redirect(f"/requests/{request_id}?notice=withdrawn")
+
+
+def _all_fields(fields: list[Any]) -> list[Any]:
+    flat = []
+    for form_field in fields:
+        flat.append(form_field)
+        for variant in form_field.variants:
+            flat.extend(_all_fields(variant.fields))
+    return flat
+
+
+def _request_page(request: Request, request_id: FromPath[int], *, notice: FromQuery[str] = "", error: str = "",  # type: ignore[type-arg]
+                  status_code: int = 200, staff: bool = False) -> Template:
+    the_portal, current = portal(request), user(request)
+    with the_portal.database.reading() as session:
+        found = get_request(session, current, request_id)
+        request_type = the_portal.registry.get(found.type_key)
+        system = session.get(System, found.system_id) if found.system_id else None
+        requester = session.get(User, found.requester_id)
+        assignee = session.get(User, found.assignee_id) if found.assignee_id else None
+        rows = display_rows(request_type, found.schema_version, found.data, system.name if system else "")
+        events = history(session, request_id)
+        messages_query = select(ChatMessage).where(ChatMessage.request_id == request_id)
+        if not current.is_staff:
+            messages_query = messages_query.where(ChatMessage.internal == False)  # noqa: E712
+        messages = list(session.exec(messages_query.order_by(ChatMessage.id)))  # type: ignore[arg-type]
+        colleagues = workflow.staff_colleagues(session) if current.is_staff else []
+        organisation_name = ""
+        if current.is_staff:
+            from core.models import Organisation
+
+            org = session.get(Organisation, found.organisation_id)
+            organisation_name = org.name if org else ""
+    return page(
+        "staff_request.html" if staff else "request.html", viewer(request), status_code=status_code,
+        request_=found, request_type=request_type, system=system, requester=requester, assignee=assignee,
+        rows=rows, events=events, messages=messages, actions=allowed_actions(found, current, request_type),
+        notice=notice, error=error, colleagues=colleagues, organisation_name=organisation_name, Action=Action,
+    )

@@ -1,0 +1,85 @@
+"""Errors to responses, in one place: JSON for the API, a page (or the log-in page) for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from core.errors import PortalError, ValidationFailed
+from core.i18n import gettext as _
+from core.web.rendering import csrf_input
+from core.web.viewer import resolve_viewer
+
+
+def _is_api(request: Request) -> bool:  # type: ignore[type-arg]
+    return request.url.path.startswith("/api/")
+
+
+def _viewer(request: Request) -> Any:  # type: ignore[type-arg]
+    viewer = request.state.get("viewer")
+    if viewer is None:
+        try:
+            viewer = resolve_viewer(request)
+        except HTTPException:
+            viewer = None
+    return viewer
+
+
+def portal_error(request: Request, exc: PortalError) -> Response[Any]:  # type: ignore[type-arg]
+    message = _(exc.detail, **exc.params) if exc.params else _(exc.detail)
+    if _is_api(request):
+        body: dict[str, Any] = {"detail": message, "status_code": exc.status_code}
+        if isinstance(exc, ValidationFailed):
+            body["errors"] = exc.errors
+        return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
+    return _page_response(request, exc.status_code, message)
+
+
+def _page_response(request: Request, status_code: int, message: str) -> Response[Any]:  # type: ignore[type-arg]
+    viewer = _viewer(request)
+    template = request.app.template_engine.get_template("error.html")  # type: ignore[union-attr]
+    html = template.render(
+        viewer=viewer, user=getattr(viewer, "user", None), csrf_field=csrf_input(viewer) if viewer else "",
+        message=message, status_code=status_code,
+    )
+    return Response(html, status_code=status_code, media_type=MediaType.HTML)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response[Any]:  # type: ignore[type-arg]
+    if _is_api(request) or request.url.path.startswith("/schema"):
+        body: dict[str, Any] = {"detail": _(exc.detail), "status_code": exc.status_code}
+        if getattr(exc, "extra", None):
+            body["extra"] = exc.extra
+        return Response(body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers)
+    if isinstance(exc, NotAuthorizedException):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?next={target}" if request.method == "GET" else "/login")  # type: ignore[return-value]
+    if isinstance(exc, NotFoundException):
+        return _page_response(request, 404, _("There is no such page."))
+    if isinstance(exc, PermissionDeniedException):
+        return _page_response(request, 403, _(exc.detail))
+    return _page_response(request, exc.status_code, _(exc.detail))
+
+
+def server_error(request: Request, exc: Exception) -> Response[Any]:  # type: ignore[type-arg]
+    request.logger.exception("Unhandled error on %s", request.url.path)
+    message = _("Something went wrong on our side. Nothing you entered was saved; please try again.")
+    if _is_api(request):
+        return Response({"detail": message, "status_code": 500}, status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+    return _page_response(request, 500, message)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    PortalError: portal_error,
+    HTTPException: http_error,
+    HTTP_500_INTERNAL_SERVER_ERROR: server_error,
+}

@@ -1,0 +1,78 @@
+"""Page rendering: the Jinja environment with gettext, the local-time filters, and the base context."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from litestar.response import Template
+from markupsafe import Markup, escape
+
+from core import i18n
+from core.clock import LOCAL_ZONE, as_utc
+from core.statuses import Status
+from core.web.viewer import Viewer
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def local_datetime(value: datetime | None, with_seconds: bool = False) -> str:
+    if value is None:
+        return ""
+    pattern = "yyyy-MM-dd HH:mm:ss" if with_seconds else "yyyy-MM-dd HH:mm"
+    return format_datetime(as_utc(value), pattern, tzinfo=LOCAL_ZONE, locale=_babel_locale())
+
+
+def local_date(value: date | None) -> str:
+    if value is None:
+        return ""
+    return format_date(value, "yyyy-MM-dd", locale=_babel_locale())
+
+
+def number(value: float | int) -> str:
+    return format_decimal(value, locale=_babel_locale())
+
+
+def _babel_locale() -> str:
+    return "sv_SE" if i18n.current_language() == "sv" else "en_GB"
+
+
+def status_label(value: str) -> str:
+    return Status(value).label
+
+
+def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
+    loaders = [FileSystemLoader(str(d)) for d in (extra_dirs or [])] + [FileSystemLoader(str(TEMPLATES))]
+    environment = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: i18n.gettext(message),
+        lambda singular, plural, n: i18n.ngettext(singular, plural, n),
+        newstyle=True,
+    )
+    environment.filters.update(
+        local_datetime=local_datetime, local_date=local_date, status_label=status_label, number=number
+    )
+    environment.globals.update(Status=Status, current_language=i18n.current_language)
+    return environment
+
+
+def csrf_input(viewer: Viewer) -> Markup:
+    return Markup('<input type="hidden" name="_csrf" value="%s">') % escape(viewer.csrf)
+
+
+def page(template: str, viewer: Viewer, *, status_code: int = 200, **context: Any) -> Template:
+    return Template(
+        template_name=template,
+        context={"viewer": viewer, "user": viewer.user, "csrf_field": csrf_input(viewer), **context},
+        status_code=status_code,
+    )

@@ -1,0 +1,133 @@
+"""Who is asking: resolved once per HTTP request from the session cookie or an API token, plus CSRF."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from core import auth
+from core.errors import NotFound
+from core.i18n import LANGUAGES, set_language
+from core.models import Organisation, User
+from core.portal import Portal
+
+SESSION_COOKIE = "bb_session"
+ANON_COOKIE = "bb_anon"
+LANGUAGE_COOKIE = "bb_lang"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class Viewer:
+    user: User | None
+    organisation: Organisation | None
+    via_token: bool
+    session_token: str | None
+    anon_token: str | None
+    language: str
+    csrf: str
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user is not None
+
+
+def portal_of(connection: ASGIConnection) -> Portal:  # type: ignore[type-arg]
+    portal: Portal = connection.app.state.portal
+    return portal
+
+
+def resolve_viewer(request: Request) -> Viewer:  # type: ignore[type-arg]
+    """Look the user up by API token (``Authorization: Bearer``) or session cookie; set the language."""
+    portal = portal_of(request)
+    secret = portal.secret_key
+    user: User | None = None
+    organisation: Organisation | None = None
+    via_token = False
+    session_token = request.cookies.get(SESSION_COOKIE)
+    header = request.headers.get("authorization", "")
+    with portal.database.reading() as session:
+        if header.lower().startswith("bearer "):
+            user = auth.user_for_token(session, header[7:].strip(), secret_key=secret)
+            via_token = True
+            if user is None:
+                raise NotAuthorizedException("The API token is unknown, revoked or its owner deactivated.")
+        elif session_token:
+            user = auth.user_for_session(session, session_token, secret_key=secret, clock=portal.clock)
+        if user is not None and user.organisation_id is not None:
+            organisation = session.get(Organisation, user.organisation_id)
+    language = (
+        user.language if user is not None else request.cookies.get(LANGUAGE_COOKIE, portal.settings.default_language)
+    )
+    language = language if language in LANGUAGES else "sv"
+    set_language(language)
+    anon = request.cookies.get(ANON_COOKIE)
+    binding = session_token if user is not None and session_token else anon
+    csrf = auth.csrf_token(secret, binding) if binding else ""
+    return Viewer(user, organisation, via_token, session_token if user else None, anon, language, csrf)
+
+
+def viewer_middleware(app: ASGIApp) -> ASGIApp:
+    """Resolve the viewer before guards run, in the task that also renders the page (language context)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request: Request = Request(scope, receive)  # type: ignore[type-arg]
+            request.state.viewer = resolve_viewer(request)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+async def check_csrf(request: Request) -> None:  # type: ignore[type-arg]
+    """Every unsafe request made with cookies carries the CSRF token of its session (form field or header)."""
+    viewer: Viewer = request.state.viewer
+    if request.method in UNSAFE_METHODS and not viewer.via_token:
+        provided = request.headers.get("x-csrf-token", "")
+        if not provided and "form" in request.headers.get("content-type", ""):
+            form = await request.form()
+            provided = str(form.get("_csrf", ""))
+        if not viewer.csrf or not hmac.compare_digest(provided, viewer.csrf):
+            raise PermissionDeniedException(
+                "The form had expired or came from another site. Reload the page and try again."
+            )
+
+
+def new_anon_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def current_viewer(request: Request) -> Viewer:  # type: ignore[type-arg]
+    viewer: Viewer = request.state.viewer
+    return viewer
+
+
+def require_user(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    if connection.state.viewer.user is None:
+        raise NotAuthorizedException("Log in to continue.")
+
+
+def require_customer(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    require_user(connection, handler)
+    user: User = connection.state.viewer.user
+    if user.is_staff:
+        raise NotFound("This page is for customers.")
+
+
+def require_staff(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    require_user(connection, handler)
+    if not connection.state.viewer.user.is_staff:
+        raise NotFound("There is no such page.")
+
+
+def require_admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    require_staff(connection, handler)
+    if not connection.state.viewer.user.is_admin:
+        raise PermissionDeniedException("Only BBGRUPPEN administrators can do that.")

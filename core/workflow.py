@@ -1,0 +1,71 @@
+"""The actions people take on requests, each in its own transaction; shared by pages, API and CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from core.errors import Conflict, NotFound
+from core.filing import file_request
+from core.lifecycle import Action, apply
+from core.models import Organisation, Request, User
+from core.portal import Portal
+from core.queries import get_request
+
+
+def file(portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any) -> Request:
+    request_type = portal.registry.get(type_key)
+    if request_type is None or (request_type.administrators_only and not user.is_org_admin):
+        raise NotFound("There is no request type %(key)s.", key=type_key)
+    with portal.database.writing() as session:
+        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+        if organisation is None:
+            raise NotFound("There is no request type %(key)s.", key=type_key)
+        return file_request(
+            session, request_type=request_type, user=user, organisation=organisation, payload=payload,
+            carry_out_on=carry_out_on, clock=portal.clock, hooks=portal.hooks,
+        )
+
+
+def perform(
+    portal: Portal,
+    actor: User | None,
+    request_id: int,
+    action: Action,
+    *,
+    reason: str = "",
+    assignee_id: int | None = None,
+    **extra: Any,
+) -> Request:
+    """Load the request as ``actor`` may see it and apply ``action``; ``Conflict`` says why it cannot be done."""
+    with portal.database.writing() as session:
+        request = _load(session, actor, request_id)
+        assignee = None
+        if action == Action.ASSIGN:
+            assignee = session.get(User, assignee_id) if assignee_id else None
+            if assignee is None:
+                raise Conflict("Choose an active colleague to pass the request to.")
+        try:
+            return apply(
+                session, request, action, actor, request_type=portal.registry.get(request.type_key),
+                clock=portal.clock, hooks=portal.hooks, reason=reason, assignee=assignee, **extra,
+            )
+        except Conflict as exc:
+            if action == Action.TAKE and request.assignee_id is not None:
+                holder = session.get(User, request.assignee_id)
+                raise Conflict("%(name)s already has this request.", name=holder.name if holder else "?") from exc
+            raise
+
+
+def _load(session: Session, actor: User | None, request_id: int) -> Request:
+    if actor is None:
+        request = session.get(Request, request_id)
+        if request is None:
+            raise NotFound("There is no such request.")
+        return request
+    return get_request(session, actor, request_id)
+
+
+def staff_colleagues(session: Session) -> list[User]:
+    return list(session.exec(select(User).where(User.kind == "staff", User.active == True).order_by(User.name)))  # noqa: E712

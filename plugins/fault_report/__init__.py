@@ -1,0 +1,44 @@
+"""Felanmälan: report a fault in a hosted system. Handled by hand (manual fulfilment)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from core import FormContext, FulfilmentMode, RequestType, hookimpl
+from plugins.fault_report.schema import FaultReportForm
+
+
+class FaultReport(RequestType):
+    key = "fault_report"
+    version = 1
+    schema = FaultReportForm
+    fulfilment_mode = FulfilmentMode.MANUAL
+    name = "Fault report"
+    description = "Report a fault in your system, e.g. the entrance lock does not always open or the door phone does not ring."
+    icon = "🛠"
+    translation_domain = "fault_report"
+    locale_dir = Path(__file__).parent / "locale"
+    system_field = "system_id"
+    order = 30
+
+    def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
+        errors = super().validate(data, context)
+        assert isinstance(data, FaultReportForm)
+        if data.since is not None and data.since > context.today():
+            errors["since"] = "The date cannot be in the future."
+        return errors
+
+    def is_urgent(self, data: BaseModel) -> bool:
+        return isinstance(data, FaultReportForm) and data.urgency == "urgent"
+
+    def summary(self, data: BaseModel) -> str:
+        assert isinstance(data, FaultReportForm)
+        first_line = data.description.splitlines()[0] if data.description else ""
+        return f"{data.location}: {first_line}"[:300]
+
+
+@hookimpl
+def bbportal_request_types() -> list[RequestType]:
+    return [FaultReport()]
