@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     production: bool = False
     """Production mode refuses unsafe settings instead of filling them in."""
 
+    redis_url: str = ""
+    """Redis for the Dramatiq broker (production); empty means the in-process embedded worker."""
+
+    embedded_worker: bool | None = None
+    """Run the worker and relay inside the web process; default: yes unless in production mode."""
+
     session_days: int = 14
     """How long a log-in session lives without use."""
 
@@ -63,6 +69,10 @@ class Settings(BaseSettings):
         if self.production:
             raise ConfigurationError("BBPORTAL_SECRET_KEY is required in production mode.")
         return _embedded_secret(self.data_dir)
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return (not self.production) if self.embedded_worker is None else self.embedded_worker
 
     def check_production(self) -> None:
         """Refuse to start in production with a setting that would be unsafe there (one-line reason)."""

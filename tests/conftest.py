@@ -30,6 +30,22 @@ settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """Hash each test password once per run: argon2 stays real, but 300 test users cost one hash each."""
+    from functools import lru_cache
+
+    import core.administration
+    import core.auth
+
+    original = core.auth.hash_password
+    cached = lru_cache(maxsize=64)(original)
+    core.auth.hash_password = cached
+    core.administration.auth.hash_password = cached  # same module object; kept explicit for readers
+    yield
+    core.auth.hash_password = original
+
+
 PG_URL = os.environ.get("BBPORTAL_TEST_DATABASE_URL", "")
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -113,7 +129,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def test_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", secret_key="test-secret-" + "x" * 40, base_url="http://testserver.local",
-                    _env_file=None)  # type: ignore[call-arg]
+                    embedded_worker=False, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -159,14 +175,13 @@ def make_web(app: Any) -> Iterator[Any]:
 
     from tests.support import WebClient
 
-    clients: list[Any] = []
+    # Only the first client runs the app's lifespan: two lifespans of one app must not overlap.
+    with TestClient(app, base_url="http://testserver.local") as first:
+        clients = [first]
 
-    def factory() -> Any:
-        client = TestClient(app, base_url="http://testserver.local")
-        client.__enter__()
-        clients.append(client)
-        return WebClient(client)
+        def factory() -> Any:
+            if clients:
+                return WebClient(clients.pop())
+            return WebClient(TestClient(app, base_url="http://testserver.local"))
 
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+        yield factory

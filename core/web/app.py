@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Litestar
@@ -27,6 +29,23 @@ from core.web.viewer import check_csrf, viewer_middleware
 STATIC = Path(__file__).parent / "static"
 
 
+@asynccontextmanager
+async def _embedded_worker(app: Litestar) -> AsyncIterator[None]:
+    """Embedded mode: the web process also runs the Dramatiq worker and the outbox relay."""
+    portal: Portal = app.state.portal
+    if not portal.settings.runs_embedded_worker:
+        yield
+        return
+    from core.worker.runner import EmbeddedWorker
+
+    worker = EmbeddedWorker(portal)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.stop()
+
+
 def create_app(portal: Portal | None = None) -> Litestar:
     portal = portal or build_portal()
     template_dirs = [t.locale_dir.parent / "templates" for t in portal.registry if t.locale_dir is not None]
@@ -48,6 +67,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         logging_config=LoggingConfig(log_exceptions="debug"),
         debug=False,
+        lifespan=[_embedded_worker],
     )
     app.state.portal = portal
     return app

@@ -1,0 +1,126 @@
+"""The outbox: side effects recorded with the change that causes them, handed out, retried, never lost.
+
+A row is *pending* until a handler finished it (*done*) or it failed too often (*failed*, visible to staff,
+who can retry it). Handlers are keyed by topic; a topic nobody handles yet stays pending untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import col, select
+
+from core import fulfilment
+from core.models import OutboxMessage, OutboxStatus
+from core.portal import Portal
+
+Handler = Callable[[Portal, OutboxMessage], None]
+MAX_ATTEMPTS = 8
+REDELIVER_AFTER = timedelta(minutes=2)
+"""A message handed to the broker but not done after this long is handed out again (its worker died)."""
+
+
+def _start_fulfilment(portal: Portal, message: OutboxMessage) -> None:
+    fulfilment.start_automatic(portal, int(message.payload["request_id"]))
+
+
+def _fulfil(portal: Portal, message: OutboxMessage) -> None:
+    fulfilment.run(portal, int(message.payload["request_id"]))
+
+
+HANDLERS: dict[str, Handler] = {
+    "start_fulfilment": _start_fulfilment,
+    "fulfil": _fulfil,
+}
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … capped at 30 minutes."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 1800))
+
+
+def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
+    """Pending rows with a handler whose time has come and that no live worker holds; marks them relayed."""
+    now = portal.clock.now()
+    with portal.database.writing() as session:
+        ids = list(session.exec(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                col(OutboxMessage.topic).in_(list(HANDLERS)),
+                col(OutboxMessage.available_at) <= now,
+                or_(col(OutboxMessage.relayed_at).is_(None), col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(limit)
+        ))
+        if ids:
+            session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=now))
+    return [i for i in ids if i is not None]
+
+
+def process(portal: Portal, message_id: int) -> bool:
+    """Run the handler of one outbox row unless it is already done; record success or a retry with backoff."""
+    with portal.database.reading() as session:
+        message = session.get(OutboxMessage, message_id)
+    if message is None or message.status != OutboxStatus.PENDING.value:
+        return False
+    handler = HANDLERS.get(message.topic)
+    if handler is None:
+        return False
+    try:
+        handler(portal, message)
+    except Exception as exc:
+        _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
+        return False
+    now = portal.clock.now()
+    with portal.database.writing() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(and_(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == OutboxStatus.PENDING.value))
+            .values(status=OutboxStatus.DONE.value, done_at=now, attempts=OutboxMessage.attempts + 1)
+        )
+    return True
+
+
+def _record_failure(portal: Portal, message_id: int, error: str) -> None:
+    now = portal.clock.now()
+    with portal.database.writing() as session:
+        message = session.get(OutboxMessage, message_id)
+        if message is None or message.status != OutboxStatus.PENDING.value:
+            return
+        message.attempts += 1
+        message.last_error = error[:4000]
+        message.relayed_at = None
+        if message.attempts >= MAX_ATTEMPTS:
+            message.status = OutboxStatus.FAILED.value
+        else:
+            message.available_at = now + backoff(message.attempts)
+        session.add(message)
+
+
+def retry(portal: Portal, message_id: int) -> None:
+    """Staff retry a failed message: it is pending again, due now, with a fresh attempt count."""
+    with portal.database.writing() as session:
+        message = session.get(OutboxMessage, message_id)
+        if message is None:
+            return
+        message.status = OutboxStatus.PENDING.value
+        message.attempts = 0
+        message.available_at = portal.clock.now()
+        message.relayed_at = None
+        session.add(message)
+
+
+def drain(portal: Portal, rounds: int = 20) -> int:
+    """Process everything due now, synchronously (tests, CLI); returns how many rows were handled."""
+    handled = 0
+    for _ in range(rounds):
+        ids = due_for_relay(portal)
+        if not ids:
+            break
+        for message_id in ids:
+            handled += process(portal, message_id)
+    return handled

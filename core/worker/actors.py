@@ -1,0 +1,31 @@
+"""Dramatiq actors. They take outbox ids and are idempotent: the outbox row says whether work is owed."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from core import outbox
+from core.portal import Portal
+
+_portal: Portal | None = None
+
+
+def bind_portal(portal: Portal) -> None:
+    """Each worker process (or the embedded worker) binds the portal its actors work with."""
+    global _portal
+    _portal = portal
+
+
+def _bound() -> Portal:
+    global _portal
+    if _portal is None:
+        from core.portal import build_portal
+
+        _portal = build_portal()
+    return _portal
+
+
+# Retries are the outbox's (durable, with backoff, visible to staff), not Dramatiq's.
+@dramatiq.actor(queue_name="outbox", max_retries=0, time_limit=10 * 60 * 1000)
+def handle_outbox_message(message_id: int) -> None:
+    outbox.process(_bound(), message_id)

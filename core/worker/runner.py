@@ -1,0 +1,71 @@
+"""The relay loop and the embedded (in-process) worker that the web process runs in embedded mode."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+from dramatiq import Worker
+
+from core import outbox
+from core.portal import Portal
+
+log = logging.getLogger(__name__)
+
+
+def relay_once(portal: Portal) -> int:
+    """Hand every due outbox row to the broker; returns how many were sent."""
+    from core.worker.actors import handle_outbox_message
+
+    ids = outbox.due_for_relay(portal)
+    for message_id in ids:
+        handle_outbox_message.send(message_id)
+    return len(ids)
+
+
+class Relay(threading.Thread):
+    """Polls the outbox every ``interval`` seconds; a broker outage only delays delivery."""
+
+    def __init__(self, portal: Portal, interval: float = 0.5) -> None:
+        super().__init__(name="bbportal-relay", daemon=True)
+        self.portal = portal
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                relay_once(self.portal)
+            except Exception:  # the broker or the database is away for a moment: try again next round
+                log.exception("outbox relay round failed")
+            self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+
+
+class EmbeddedWorker:
+    """Embedded mode: an in-memory broker, a Dramatiq worker and the relay, all inside the web process."""
+
+    def __init__(self, portal: Portal, worker_threads: int = 2) -> None:
+        from core.worker.broker import configure_broker
+
+        self.broker = configure_broker()
+        from core.worker.actors import bind_portal
+
+        bind_portal(portal)
+        self.worker = Worker(self.broker, worker_threads=worker_threads, worker_timeout=100)
+        self.relay = Relay(portal)
+
+    def start(self) -> None:
+        self.worker.start()
+        self.relay.start()
+
+    def stop(self) -> None:
+        self.relay.stop()
+        self.worker.stop()
+
+
+__all__ = ["EmbeddedWorker", "Relay", "dramatiq", "relay_once"]
