@@ -143,6 +143,20 @@ def plugins_list() -> None:
                        f"{gettext(request_type.name)}")
 
 
+@main.group()
+def catalogs() -> None:
+    """Translations (gettext catalogs)."""
+
+
+@catalogs.command("compile")
+def catalogs_compile() -> None:
+    """Compile the core's and every installed plugin's .po catalogs into .mo files."""
+    from core.i18n import compile_all
+
+    for path in compile_all():
+        click.echo(f"compiled {path}")
+
+
 def run() -> None:
     try:
         main()

@@ -118,3 +118,18 @@ _ = gettext
 def N_(message: str) -> str:  # noqa: N802  (the gettext convention)
     """Mark a message for extraction; it is translated later, where it is shown."""
     return message
+
+
+def compile_all() -> list[Path]:
+    """Compile the core's and every installed plugin's catalogs (run at install time by dev.py)."""
+    from core.plugins import build_registry, create_plugin_manager
+
+    build_registry(create_plugin_manager())
+    compiled = []
+    for domain, locale_dir in [(CORE_DOMAIN, CORE_LOCALE_DIR), *_plugin_catalogs.items()]:
+        for language in LANGUAGES:
+            mo = compile_catalog(locale_dir, domain, language)
+            if mo is not None:
+                compiled.append(mo)
+    return compiled
+

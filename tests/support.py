@@ -100,6 +100,6 @@ class WebClient:
 
     def login(self, email: str, password: str = PASSWORD) -> Any:
         self.get("/login")
-        response = self.post("/login", {"email": email, "password": password})
+        response = self.post("/login", {"email": email, "password": password}, follow_redirects=False)
         self.get("/profile")
         return response

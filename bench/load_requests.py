@@ -1,0 +1,313 @@
+"""Bulk-load N requests into a fresh embedded data folder, fast (benchmark data, not a migration tool).
+
+    .venv/bin/python bench/load_requests.py --n 100000 --data-dir /tmp/bb-bench-100k
+
+Creates the folder (refuses a non-empty one unless ``--force``), migrates the schema, loads the demo data
+(core.demo.load) and then inserts N fault reports spread over the demo organisations, their systems and
+requesters, with matching history rows, in a realistic mix of statuses and times over the past two years:
+
+* ids follow ``created_at`` (oldest first), as they would in a real installation;
+* open requests (pending, in progress, waiting, scheduled) are recent; closed ones span two years;
+* every request has its ``file`` history row; a request whose status differs from the one it was filed
+  in has a second row that leads to its current status (``status`` == ``to_status`` of its newest row);
+* ``--outbox`` also writes the outbox rows the portal itself would have left behind: one ``request_filed``
+  per request and one ``status_changed`` per later transition. No handler exists for these topics, so
+  in a real installation they stay *pending* forever; this option lets the benchmark show what that costs.
+
+Inserts go through SQLAlchemy Core ``insert()`` with executemany, 10,000 rows per batch, one transaction
+per ``--commit-every`` rows. To keep SQLAlchemy's per-value bind processing (JSON, the UTC datetime type)
+out of the hot loop, the inserts target untyped ``table()`` clauses of the same tables and the values are
+encoded here exactly as the model's column types store them on SQLite (naive-UTC ``YYYY-MM-DD
+HH:MM:SS.ffffff`` text, ``json.dumps`` text, 0/1); ``_check`` reads rows back through the models to prove it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BATCH = 10_000
+
+# Status mix: mostly completed, some open. Fractions of N.
+STATUS_MIX = (
+    ("completed", 0.85),
+    ("cancelled", 0.05),
+    ("pending", 0.04),
+    ("in_progress", 0.03),
+    ("scheduled", 0.02),
+    ("waiting_for_customer", 0.01),
+)
+# How many days back each status's requests were filed (open requests are recent).
+AGE_DAYS = {
+    "completed": (2, 730),
+    "cancelled": (1, 730),
+    "pending": (0, 14),
+    "in_progress": (0, 30),
+    "waiting_for_customer": (0, 45),
+    "scheduled": (0, 20),
+}
+# The last transition that led to each status: (action, from_status, done by staff?).
+LAST_STEP = {
+    "completed": ("complete", "in_progress", True),
+    "in_progress": ("take", "pending", True),
+    "waiting_for_customer": ("ask_customer", "in_progress", True),
+}
+
+LOCATIONS = (
+    "Huvudentrén, Storgatan 1", "Port B, Storgatan 3", "Garageporten", "Cykelrummet", "Tvättstugan",
+    "Soprummet", "Entré Hamngatan 12", "Källardörren", "Port A, Kajen 4", "Lastkajen",
+)
+DESCRIPTIONS = (
+    "Låset i entrén öppnar inte alltid.",
+    "Porttelefonen ringer inte hos de boende.",
+    "Taggen fungerar inte i läsaren.",
+    "Dörren går inte i lås efter kl 22.",
+    "Displayen på porttelefonen är svart.",
+    "Läsaren blinkar rött och inget händer.",
+)
+CONTACTS = (("Anna Kund", "070-123 45 67"), ("Erik Medlem", "073-555 12 34"), ("Hanna Hamn", "031-123 45 67"))
+
+
+def _ts(moment: datetime | None) -> str | None:
+    """A naive-UTC datetime as SQLAlchemy's SQLite DateTime stores it."""
+    return None if moment is None else moment.isoformat(sep=" ", timespec="microseconds")
+
+
+def _world(database: Any) -> dict[str, Any]:
+    """The demo organisations with their active systems and customer users, and the staff."""
+    from sqlmodel import select
+
+    from core.models import Organisation, System, User
+
+    with database.reading() as session:
+        orgs = list(session.exec(select(Organisation).order_by(Organisation.id)))
+        world = []
+        for org in orgs:
+            systems = [s.id for s in session.exec(select(System).where(System.organisation_id == org.id))]
+            users = [u.id for u in session.exec(select(User).where(User.organisation_id == org.id))]
+            if systems and users:
+                world.append({"id": org.id, "systems": systems, "users": users})
+        staff = [u.id for u in session.exec(select(User).where(User.kind == "staff").order_by(User.id))]
+    if not world or not staff:
+        raise SystemExit("the demo data has no organisation with systems and users, or no staff")
+    return {"orgs": world, "staff": staff}
+
+
+def _plan(n: int, rng: random.Random, now: datetime) -> list[tuple[datetime, str]]:
+    """(created_at, status) for N requests, oldest first."""
+    plan: list[tuple[datetime, str]] = []
+    remaining = n
+    for index, (status, share) in enumerate(STATUS_MIX):
+        count = remaining if index == len(STATUS_MIX) - 1 else min(remaining, round(n * share))
+        remaining -= count
+        low, high = AGE_DAYS[status]
+        for _ in range(count):
+            plan.append((now - timedelta(seconds=rng.uniform(low * 86400, high * 86400 + 3600)), status))
+    plan.sort(key=lambda item: item[0])
+    return plan
+
+
+def _rows(
+    start_id: int, chunk: list[tuple[datetime, str]], world: dict[str, Any], rng: random.Random, now: datetime,
+    with_outbox: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Encoded rows of one batch; ``now`` and the planned times are naive UTC."""
+    requests: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
+    orgs = world["orgs"]
+    weights = [len(o["users"]) for o in orgs]  # organisations with more users file more
+    staff = world["staff"]
+    today = (now + timedelta(hours=1)).date()
+    dumps = json.dumps
+    for offset, (created, status) in enumerate(chunk):
+        request_id = start_id + offset
+        org = rng.choices(orgs, weights)[0]
+        system_id = rng.choice(org["systems"])
+        requester = rng.choice(org["users"])
+        location = rng.choice(LOCATIONS)
+        description = rng.choice(DESCRIPTIONS)
+        urgency = "urgent" if rng.random() < 0.05 else ("low" if rng.random() < 0.2 else "normal")
+        contact, phone = rng.choice(CONTACTS)
+        data = {
+            "system_id": system_id, "location": location, "description": description, "since": None,
+            "urgency": urgency, "contact_name": contact, "contact_phone": phone, "technician_access": "",
+        }
+        first_status = "scheduled" if status == "scheduled" else "pending"
+        carry_out_on = (today + timedelta(days=rng.randint(1, 60))).isoformat() if status == "scheduled" else None
+        created_s = _ts(created)
+        steps = [(created_s, requester, "file", None, first_status, "")]
+        assignee = None
+        if status in LAST_STEP:
+            action, from_status, _by_staff = LAST_STEP[status]
+            assignee = staff[0] if rng.random() < 0.8 else rng.choice(staff)
+            at = min(created + timedelta(minutes=rng.uniform(10, 5 * 24 * 60)), now)
+            steps.append((_ts(at), assignee, action, from_status, status, ""))
+        elif status == "cancelled":
+            withdrawn = rng.random() < 0.7
+            at = min(created + timedelta(minutes=rng.uniform(5, 3 * 24 * 60)), now)
+            steps.append((_ts(at), requester if withdrawn else staff[0], "withdraw" if withdrawn else "reject",
+                          "pending", "cancelled", "" if withdrawn else "Dubblett."))
+        requests.append({
+            "id": request_id, "type_key": "fault_report", "schema_version": 1, "data": dumps(data),
+            "summary": f"{location}: {description}"[:300], "status": status, "carry_out_on": carry_out_on,
+            "queued_at": None if status == "scheduled" else created_s, "priority": 1 if urgency == "urgent" else 0,
+            "assignee_id": assignee, "organisation_id": org["id"], "requester_id": requester,
+            "system_id": system_id, "fulfilment_running": 0, "needs_attention": 0, "version": len(steps),
+            "created_at": created_s, "updated_at": steps[-1][0],
+        })
+        for at_s, actor, action, from_status, to_status, reason in steps:
+            history.append({"request_id": request_id, "at": at_s, "actor_id": actor, "action": action,
+                            "from_status": from_status, "to_status": to_status, "reason": reason, "details": "{}"})
+            if with_outbox:
+                if action == "file":
+                    topic, payload = "request_filed", {"request_id": request_id}
+                else:
+                    topic, payload = "status_changed", {
+                        "request_id": request_id, "from_status": from_status, "to_status": to_status,
+                        "action": action}
+                outbox.append({"topic": topic, "payload": dumps(payload), "status": "pending", "attempts": 0,
+                               "last_error": "", "created_at": at_s, "available_at": at_s,
+                               "relayed_at": None, "done_at": None})
+    return requests, history, outbox
+
+
+def _untyped(model: Any) -> Any:
+    """A ``table()`` clause with the model table's name and columns but no types (no bind processing)."""
+    from sqlalchemy import column, table
+
+    real = model.__table__
+    return table(real.name, *(column(c.name) for c in real.columns))
+
+
+def _check(database: Any, first_id: int, last_id: int) -> None:
+    """Read loaded rows back through the models: the encoding must be what the column types produce."""
+    from sqlmodel import col, select
+
+    from core.models import Request, RequestHistory
+
+    with database.reading() as session:
+        for request_id in {first_id, (first_id + last_id) // 2, last_id}:
+            request = session.get(Request, request_id)
+            assert request is not None and request.created_at.tzinfo is not None, request_id
+            assert isinstance(request.data, dict) and request.data["system_id"] == request.system_id
+            rows = list(session.exec(select(RequestHistory).where(RequestHistory.request_id == request_id)
+                                     .order_by(col(RequestHistory.id))))
+            assert rows and rows[0].action == "file" and rows[-1].to_status == request.status, request_id
+            assert rows[-1].at == request.updated_at and rows[0].at == request.created_at, request_id
+
+
+def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_000, with_outbox: bool = False,
+         force: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Create, migrate and fill ``data_dir``; returns timings and counts."""
+    data_dir = data_dir.resolve()
+    if data_dir.exists() and any(data_dir.iterdir()) and not force:
+        raise SystemExit(f"{data_dir} is not empty (use --force to load into it anyway)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["BBPORTAL_DATA_DIR"] = str(data_dir)
+
+    from sqlalchemy import insert, text
+
+    from core import demo
+    from core.clock import SystemClock
+    from core.db import create_database
+    from core.migrate import upgrade
+    from core.models import OutboxMessage, Request, RequestHistory
+
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    database = create_database(f"sqlite:///{data_dir / 'bbportal.db'}")
+    try:
+        upgrade(database)
+        with database.writing() as session:
+            demo.load(session, SystemClock())
+        setup_s = time.perf_counter() - started
+        world = _world(database)
+        rng = random.Random(seed)
+        now = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as stored
+        plan = _plan(n, rng, now)
+        with database.read_engine.connect() as connection:
+            start_id = int(connection.execute(text("SELECT coalesce(max(id), 0) FROM request")).scalar_one()) + 1
+
+        insert_started = time.perf_counter()
+        counts = {"request": 0, "request_history": 0, "outbox": 0}
+        request_insert = insert(_untyped(Request))
+        history_insert = insert(_untyped(RequestHistory))
+        outbox_insert = insert(_untyped(OutboxMessage))
+        position = 0
+        while position < n:
+            transaction_end = min(n, position + commit_every)
+            with database.write_engine.begin() as connection:
+                connection.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache for index upkeep
+                while position < transaction_end:
+                    chunk = plan[position:min(transaction_end, position + BATCH)]
+                    requests, history, outbox = _rows(start_id + position, chunk, world, rng, now, with_outbox)
+                    connection.execute(request_insert, requests)
+                    connection.execute(history_insert, history)
+                    if outbox:
+                        connection.execute(outbox_insert, outbox)
+                    counts["request"] += len(requests)
+                    counts["request_history"] += len(history)
+                    counts["outbox"] += len(outbox)
+                    position += len(chunk)
+            elapsed = time.perf_counter() - insert_started
+            say(f"  {position:>9,} requests  {elapsed:7.1f} s  {position / elapsed:9,.0f} requests/s")
+        insert_s = time.perf_counter() - insert_started
+        if n:
+            _check(database, start_id, start_id + n - 1)
+    finally:
+        database.dispose()
+    # Outside SQLAlchemy (whose connections always open a transaction): fold the WAL into the file.
+    raw = sqlite3.connect(data_dir / "bbportal.db", isolation_level=None)
+    try:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw.execute("PRAGMA optimize")
+    finally:
+        raw.close()
+    total_s = time.perf_counter() - started
+    rows = sum(counts.values())
+    summary = {
+        "n": n, "data_dir": str(data_dir), "setup_s": round(setup_s, 2), "insert_s": round(insert_s, 2),
+        "total_s": round(total_s, 2), "rows": counts,
+        "requests_per_s": round(n / insert_s) if insert_s else None,
+        "rows_per_s": round(rows / insert_s) if insert_s else None,
+        "db_bytes": (data_dir / "bbportal.db").stat().st_size,
+        "statuses": {s: sum(1 for _, st in plan if st == s) for s, _ in STATUS_MIX},
+    }
+    say(f"loaded {n:,} requests ({rows:,} rows) in {insert_s:.1f} s: {summary['requests_per_s']:,} requests/s, "
+        f"{summary['rows_per_s']:,} rows/s; database {summary['db_bytes'] / 1e6:.0f} MB; total {total_s:.1f} s")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="requests to insert (default 100,000)")
+    parser.add_argument("--data-dir", type=Path, required=True, help="a new (empty) folder for the data")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--commit-every", type=int, default=100_000, help="requests per transaction")
+    parser.add_argument("--outbox", action="store_true",
+                        help="also write the pending request_filed/status_changed outbox rows the portal leaves")
+    parser.add_argument("--force", action="store_true", help="load into a non-empty folder")
+    args = parser.parse_args(argv)
+    summary = load(args.data_dir, args.n, seed=args.seed, commit_every=args.commit_every,
+                   with_outbox=args.outbox, force=args.force)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

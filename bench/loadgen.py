@@ -1,0 +1,159 @@
+"""The load generator: a separate process that drives a running portal with C concurrent HTTP clients.
+
+bench/run.py starts it with a JSON job on stdin and reads a JSON result from stdout. Each client is a
+thread with its own keep-alive ``httpx.Client`` (like a browser tab or an API integration); the time of
+every request is taken around the whole call, so it includes queueing in the server.
+
+Phases, in order:
+
+* ``file``: ``posts`` × ``POST /api/v1/requests`` (Bearer token), throughput = 201 answers / wall time;
+* ``queue``: ``gets`` × ``GET /staff/queue`` with the staff session cookie;
+* ``requests``: ``gets`` × ``GET /requests`` with the customer session cookie.
+
+Every answer is checked: the status code, and for pages that the request table has rows. The server's
+CPU time (``/proc/<pid>/stat``) is read around each phase, giving server CPU milliseconds per request.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+ROW = re.compile(r"<tr[ >]")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the server process so far."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = math.ceil(q / 100 * len(sorted_values))
+    return sorted_values[max(0, min(len(sorted_values), rank) - 1)]
+
+
+def run_phase(
+    name: str, total: int, clients: int, make_client: Callable[[], httpx.Client],
+    call: Callable[[httpx.Client, int], tuple[bool, str]], pid: int, warmup: int,
+) -> dict[str, Any]:
+    """``total`` calls spread over ``clients`` threads; returns throughput, latencies and errors."""
+    counter = iter(range(total))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def worker() -> None:
+        with make_client() as client:
+            for i in range(warmup):  # connection set-up and first-use costs stay out of the figures
+                call(client, -1 - i)
+            barrier.wait()
+            mine: list[float] = []
+            while True:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    break
+                started = time.perf_counter()
+                try:
+                    ok, detail = call(client, index)
+                except httpx.HTTPError as exc:
+                    ok, detail = False, f"{type(exc).__name__}: {exc}"
+                mine.append(time.perf_counter() - started)
+                if not ok:
+                    with lock:
+                        errors.append(detail)
+            with lock:
+                latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, name=f"{name}-{i}") for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    cpu_before = server_cpu_s(pid)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    cpu = server_cpu_s(pid) - cpu_before
+    ms = sorted(v * 1000 for v in latencies)
+    ok = len(ms) - len(errors)
+    return {
+        "requests": len(ms), "ok": ok, "errors": len(errors), "error_samples": sorted(set(errors))[:5],
+        "wall_s": round(wall, 3), "per_s": round(ok / wall, 1) if wall else None,
+        "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2), "max_ms": round(ms[-1], 2) if ms else None,
+        "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
+        "server_cpu_ms_per_request": round(cpu * 1000 / len(ms), 2) if ms else None,
+        "server_cpu_share": round(cpu / wall, 2) if wall else None,
+    }
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    base = job["base_url"]
+    clients = job["clients"]
+    pid = job["server_pid"]
+    warmup = job.get("warmup", 5)
+    timeout = httpx.Timeout(60.0)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    fault = job["fault_report"]
+    seen_rows: dict[str, list[int]] = {"queue": [], "requests": []}
+
+    def api_client() -> httpx.Client:
+        return httpx.Client(base_url=base, timeout=timeout, limits=limits,
+                            headers={"Authorization": f"Bearer {job['api_token']}"})
+
+    def cookie_client(cookies: dict[str, str]) -> Callable[[], httpx.Client]:
+        return lambda: httpx.Client(base_url=base, timeout=timeout, limits=limits, cookies=cookies)
+
+    def file_one(client: httpx.Client, index: int) -> tuple[bool, str]:
+        body = {"type": "fault_report", "carry_out_on": None,
+                "data": {**fault, "description": f"{fault['description']} (bench {index})"}}
+        response = client.post("/api/v1/requests", json=body)
+        if response.status_code != 201:
+            return False, f"{response.status_code}: {response.text[:200]}"
+        return True, ""
+
+    def page(path: str, key: str) -> Callable[[httpx.Client, int], tuple[bool, str]]:
+        def get(client: httpx.Client, _index: int) -> tuple[bool, str]:
+            response = client.get(path)
+            if response.status_code != 200:
+                return False, f"{response.status_code}: {response.text[:200]}"
+            text = response.text
+            rows = len(ROW.findall(text)) - 1  # minus the header row
+            seen_rows[key].append(rows)
+            if rows < 1 or 'class="list"' not in text:
+                return False, f"200 without request rows ({rows})"
+            return True, ""
+        return get
+
+    results: dict[str, Any] = {}
+    results["file"] = run_phase("file", job["posts"], clients, api_client, file_one, pid, warmup)
+    results["queue"] = run_phase("queue", job["gets"], clients, cookie_client(job["staff_cookies"]),
+                                 page("/staff/queue", "queue"), pid, warmup)
+    results["requests"] = run_phase("requests", job["gets"], clients, cookie_client(job["customer_cookies"]),
+                                    page("/requests", "requests"), pid, warmup)
+    for key, rows in seen_rows.items():
+        results[key]["rows_per_page"] = [min(rows), max(rows)] if rows else None
+    json.dump(results, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

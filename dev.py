@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Install and run the portal or its tests with nothing but Python 3.11+ and git on the machine.
+
+    python3 dev.py serve     # install (pinned by uv.lock) into .venv, then start the embedded portal
+    python3 dev.py test      # install, then run the whole test suite (extra arguments go to pytest)
+    python3 dev.py lint      # ruff and mypy
+
+The environment is .venv in the repository; uv (pinned below) installs exactly what uv.lock says.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+UV_VERSION = "0.13.8"
+
+
+def _run(*command: str | Path, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run([str(c) for c in command], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["UV_PROJECT_ENVIRONMENT"] = str(VENV)
+    env.setdefault("UV_LINK_MODE", "copy")
+    ca_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    if "SSL_CERT_FILE" not in env and ca_bundle.exists():
+        env["SSL_CERT_FILE"] = str(ca_bundle)  # uv uses its own CA list unless told otherwise
+    return env
+
+
+def install() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("Python 3.11 or newer is needed.")
+    if not (BIN / "python").exists():
+        print("Creating .venv …", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if not (BIN / "uv").exists():
+        _run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
+    _run(BIN / "uv", "sync", "--locked", "--all-extras", "--quiet", env=_env())
+    _run(BIN / "bbportal", "catalogs", "compile")
+
+
+def main(argv: list[str]) -> None:
+    command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command == "serve":
+        install()
+        os.execv(str(BIN / "bbportal"), [str(BIN / "bbportal"), "serve", *rest])
+    elif command == "test":
+        install()
+        os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "pytest", *rest])
+    elif command == "lint":
+        install()
+        _run(BIN / "ruff", "check", "core", "plugins", "tests", "bench", "dev.py")
+        _run(BIN / "mypy")
+    else:
+        print(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,59 @@
+"""Parkeringstillstånd: a third-party request type that lives outside ``plugins/`` (tests register it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from core import Choice, FormContext, FulfilmentMode, HookContext, RequestType, hookimpl
+from tests.plugins.parking_permit.schema import ParkingPermitForm, PickUp
+
+if TYPE_CHECKING:  # core/__init__ does not re-export these; only the annotations need them
+    from core.models import Request
+    from core.statuses import Status
+
+
+class ParkingPermit(RequestType):
+    key = "parking_permit"
+    version = 1
+    schema = ParkingPermitForm
+    fulfilment_mode = FulfilmentMode.MANUAL
+    name = "Parking permit"
+    description = "Apply for a permit to park in your property's car park."
+    icon = "🅿"
+    translation_domain = "parking_permit"
+    locale_dir = Path(__file__).parent / "locale"
+    order = 80
+
+    def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
+        if field_name == "delivery.store_id":
+            return context.store_choices()
+        return super().choices(field_name, context)
+
+    def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
+        errors = super().validate(data, context)
+        assert isinstance(data, ParkingPermitForm)
+        if isinstance(data.delivery, PickUp):
+            if not any(store.id == data.delivery.store_id for store in context.stores()):
+                errors["delivery.store_id"] = "Choose one of the stores."
+            if data.delivery.pickup_on is not None and data.delivery.pickup_on < context.today():
+                errors["delivery.pickup_on"] = "The date has passed."
+        return errors
+
+    def summary(self, data: BaseModel) -> str:
+        assert isinstance(data, ParkingPermitForm)
+        return f"{data.registration.upper()} – {data.holder_name}"
+
+
+@hookimpl
+def bbportal_request_types() -> list[RequestType]:
+    return [ParkingPermit()]
+
+
+@hookimpl
+def bbportal_status_changed(request: Request, to_status: Status, context: HookContext) -> None:
+    """Observers see every type's requests: act on your own only. Takes fewer arguments than the spec."""
+    if request.type_key == ParkingPermit.key and to_status == "completed":
+        context.enqueue("parking_permit.issued", request_id=request.id)

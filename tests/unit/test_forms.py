@@ -1,0 +1,100 @@
+"""Generated forms: fields from the schema, form data to payload and back, errors in the user's language."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import phonenumbers
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, EmailStr, Field, ValidationError
+
+from core.fields import PhoneNumber, long_text, normalise_swedish_phone
+from core.forms import build_fields, decode, encode, error_paths
+from core.i18n import use_language
+from plugins.fault_report.schema import FaultReportForm
+
+
+class Post(BaseModel):
+    model_config = {"title": "By post"}
+    kind: Literal["post"]
+    address: str = Field(min_length=1, title="Address")
+
+
+class Pickup(BaseModel):
+    model_config = {"title": "Pick up"}
+    kind: Literal["pickup"]
+    store: int = Field(title="Store", json_schema_extra={"choices": "stores"})
+
+
+class Everything(BaseModel):
+    name: str = Field(min_length=1, max_length=50, title="Name")
+    notes: str = Field(default="", title="Notes", json_schema_extra=long_text())
+    colour: Literal["red", "blue"] = Field(title="Colour")
+    when: date | None = Field(default=None, title="When")
+    agree: bool = Field(default=False, title="Agree")
+    count: int = Field(ge=1, le=500, title="Count")
+    email: EmailStr = Field(title="E-mail")
+    phone: PhoneNumber = Field(title="Phone")
+    delivery: Annotated[Post | Pickup, Field(discriminator="kind", title="Delivery")]
+
+
+def test_field_kinds_from_the_schema() -> None:
+    fields = {f.name: f for f in build_fields(Everything)}
+    kinds = {name: f.kind for name, f in fields.items()}
+    assert kinds == {"name": "text", "notes": "textarea", "colour": "select", "when": "date", "agree": "checkbox",
+                     "count": "number", "email": "email", "phone": "tel", "delivery": "variant"}
+    assert fields["name"].required and not fields["when"].required and fields["count"].maximum == 500
+    delivery = fields["delivery"]
+    assert [v.value for v in delivery.variants] == ["post", "pickup"]
+    assert [f.name for f in delivery.variants[0].fields] == ["delivery.address"]
+    assert delivery.variants[1].fields[0].choices_source == "stores"
+
+
+def test_decode_takes_only_the_chosen_variant() -> None:
+    fields = build_fields(Everything)
+    form = {"name": " Anna ", "colour": "red", "count": "3", "email": "a@b.se", "phone": "0701234567",
+            "delivery": "pickup", "delivery.address": "left over", "delivery.store": "2", "agree": "on"}
+    payload = decode(fields, form)
+    assert payload["delivery"] == {"kind": "pickup", "store": "2"}
+    assert payload["name"] == "Anna" and payload["agree"] is True and "when" not in payload
+    model = Everything.model_validate(payload)
+    assert model.phone == "+46701234567"
+
+
+def test_errors_are_keyed_by_form_name_and_translated() -> None:
+    fields = build_fields(Everything)
+    payload = decode(fields, {"delivery": "post", "count": "0", "phone": "123", "email": "nope"})
+    try:
+        Everything.model_validate(payload)
+    except ValidationError as exc:
+        with use_language("sv"):
+            errors = error_paths(fields, exc)
+    assert errors["delivery.address"] == ["Fältet är obligatoriskt."]
+    assert set(errors) >= {"name", "colour", "count", "email", "phone", "delivery.address"}
+    assert errors["name"] == ["Fältet är obligatoriskt."]
+    assert "070-123 45 67" in errors["phone"][0]
+
+
+def test_encode_then_decode_round_trips_the_fault_report() -> None:
+    data = FaultReportForm.model_validate({
+        "system_id": 3, "location": "Entré", "description": "Låset\nkärvar", "since": "2026-11-01",
+        "urgency": "urgent", "contact_name": "Anna", "contact_phone": "08-123 456 78",
+    })
+    fields = build_fields(FaultReportForm)
+    again = FaultReportForm.model_validate(decode(fields, encode(fields, data.model_dump(mode="json"))))
+    assert again == data
+
+
+swedish_mobiles = st.integers(min_value=0, max_value=9_999_999).map(lambda n: f"070{n:07d}")
+
+
+@given(swedish_mobiles, st.sampled_from(["{}", "+46{}", "0046{}", "{} ", "{}"]))
+def test_phone_numbers_normalise_to_e164(number: str, pattern: str) -> None:
+    national = number
+    written = pattern.format(national[1:] if pattern.startswith(("+46", "0046")) else national)
+    normalised = normalise_swedish_phone(written)
+    assert normalised == "+46" + national[1:]
+    assert phonenumbers.is_valid_number(phonenumbers.parse(normalised))
+    assert normalise_swedish_phone(normalised) == normalised  # idempotent
