@@ -52,10 +52,18 @@ def perform(
                 clock=portal.clock, hooks=portal.hooks, reason=reason, assignee=assignee, **extra,
             )
         except Conflict as exc:
-            if action == Action.TAKE and request.assignee_id is not None:
-                holder = session.get(User, request.assignee_id)
-                raise Conflict("%(name)s already has this request.", name=holder.name if holder else "?") from exc
+            if action == Action.TAKE:
+                _explain_lost_take(portal, request_id, exc)
             raise
+
+
+def _explain_lost_take(portal: Portal, request_id: int, exc: Conflict) -> None:
+    """Two staff took the same request: the one who lost is told who has it (read after the winner's commit)."""
+    with portal.database.reading() as session:
+        current = session.get(Request, request_id)
+        holder = session.get(User, current.assignee_id) if current and current.assignee_id else None
+    if holder is not None:
+        raise Conflict("%(name)s already has this request.", name=holder.name) from exc
 
 
 def _load(session: Session, actor: User | None, request_id: int) -> Request:

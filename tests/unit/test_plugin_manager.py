@@ -1,4 +1,4 @@
-"""The plugin manager factory: fresh per call, typos and duplicate keys refused, built-ins via entry points."""
+"""The plugin manager factory: a fresh one per call, typos and duplicate keys refused, entry points read."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def test_a_hookimpl_with_a_misspelt_name_is_refused() -> None:
 
 
 def test_two_plugins_with_the_same_key_are_refused_naming_the_key() -> None:
-    manager = create_plugin_manager(load_entry_points=False, extra_plugins=[SamplePlugin(), DuplicatePlugin()])
+    plugins = [SamplePlugin(), DuplicatePlugin()]
+    manager = create_plugin_manager(load_entry_points=False, extra_plugins=plugins)
 
     with pytest.raises(ConfigurationError) as raised:
         build_registry(manager)
@@ -80,4 +81,5 @@ def test_a_blocked_entry_point_is_left_out() -> None:
 def test_without_entry_points_only_extra_plugins_count() -> None:
     manager = create_plugin_manager(load_entry_points=False, extra_plugins=[SamplePlugin()])
 
-    assert [t.key for t in build_registry(manager)] == ["sample_approval", "sample_automatic", "sample_manual"]
+    keys = [t.key for t in build_registry(manager)]
+    assert keys == ["sample_approval", "sample_automatic", "sample_manual"]

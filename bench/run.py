@@ -1,0 +1,337 @@
+"""One benchmark run of the embedded portal: filing throughput, page latency and memory at N requests.
+
+    .venv/bin/python bench/run.py                      # N = 100,000, 3 runs, 8 clients
+    .venv/bin/python bench/run.py --n 20000 --runs 1   # a quick look
+
+What it does:
+
+1. loads N requests into a fresh data folder (bench/load_requests.py: migrate, demo data, bulk insert);
+2. creates a personal API token for the demo customer (core.auth.create_api_token, straight on the DB);
+3. starts the server as ``bbportal serve --port <free port> --no-demo`` (uvicorn, one process, embedded
+   worker on as by default) with BBPORTAL_DATA_DIR and BBPORTAL_SECRET_KEY set, and no other BBPORTAL_*;
+4. logs the demo staff user and the demo customer in through the login form (session cookies);
+5. per run, starts bench/loadgen.py as a separate process: filing throughput (POST /api/v1/requests),
+   then latency of GET /staff/queue and GET /requests; then reads the server's VmRSS / VmHWM;
+6. prints a JSON summary (medians over the runs, compared with the targets) and writes it to
+   bench/results/<timestamp>.json. The server is stopped at the end, also on errors or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+VENV_BIN = Path(sys.executable).parent
+CSRF = re.compile(r'name="_csrf" value="([^"]*)"')
+TARGETS = {
+    "file_per_s_min": 300,
+    "queue_p95_ms_max": 50,
+    "requests_p95_ms_max": 50,
+    "rss_mb_max": 150,
+}
+FAULT = {
+    "location": "Huvudentrén, Storgatan 1",
+    "description": "Låset i entrén öppnar inte alltid.",
+    "urgency": "normal",
+    "contact_name": "Anna Kund",
+    "contact_phone": "070-123 45 67",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of a process, in MB (10^6 bytes)."""
+    values: dict[str, float] = {}
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = round(int(rest.split()[0]) * 1024 / 1e6, 1)
+    return {"rss_mb": values.get("VmRSS", float("nan")), "peak_rss_mb": values.get("VmHWM", float("nan"))}
+
+
+def machine() -> dict[str, Any]:
+    def run(command: list[str]) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return ""
+
+    cpu_model = ""
+    try:
+        cpu_model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "nproc": run(["nproc"]), "cpu": cpu_model,
+        "free_h": run(["free", "-h"]), "python": platform.python_version(), "platform": platform.platform(),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def prepare(data_dir: Path, n: int, secret_key: str, with_outbox: bool, reuse: bool) -> dict[str, Any]:
+    """Load the data (unless reusing a loaded folder), create the customer's API token, find its system."""
+    from sqlmodel import select
+
+    from bench import load_requests
+    from core import auth
+    from core.clock import SystemClock
+    from core.db import create_database
+    from core.demo import DEMO_LOGINS
+    from core.models import System, User
+
+    load_summary: dict[str, Any] | None = None
+    if not (reuse and (data_dir / "bbportal.db").exists()):
+        load_summary = load_requests.load(data_dir, n, with_outbox=with_outbox)
+    database = create_database(f"sqlite:///{data_dir / 'bbportal.db'}")
+    try:
+        with database.writing() as session:
+            customer = session.exec(select(User).where(User.email == DEMO_LOGINS[0].email)).one()
+            token = auth.create_api_token(session, customer, "benchmark", secret_key=secret_key, clock=SystemClock())
+            system = session.exec(select(System).where(System.organisation_id == customer.organisation_id)
+                                  .order_by(System.id)).first()
+            assert system is not None
+            system_id = system.id
+    finally:
+        database.dispose()
+    return {"load": load_summary, "api_token": token, "system_id": system_id}
+
+
+def count_requests(data_dir: Path) -> dict[str, int]:
+    import sqlite3
+
+    connection = sqlite3.connect(data_dir / "bbportal.db")
+    try:
+        return {
+            "requests": connection.execute("SELECT count(*) FROM request").fetchone()[0],
+            "pending": connection.execute("SELECT count(*) FROM request WHERE status='pending'").fetchone()[0],
+            "outbox_pending": connection.execute("SELECT count(*) FROM outbox WHERE status='pending'").fetchone()[0],
+        }
+    finally:
+        connection.close()
+
+
+class Server:
+    """``bbportal serve`` as a child process; ``stop`` always ends it."""
+
+    def __init__(self, data_dir: Path, secret_key: str, log_path: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BBPORTAL_")}
+        env.update(BBPORTAL_DATA_DIR=str(data_dir), BBPORTAL_SECRET_KEY=secret_key, PYTHONUNBUFFERED="1")
+        self.log_path = log_path
+        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        # cwd = the data folder, so that no stray .env file changes the settings.
+        self.process = subprocess.Popen(
+            [str(VENV_BIN / "bbportal"), "serve", "--port", str(self.port), "--no-demo"],
+            cwd=data_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self, timeout: float = 90) -> float:
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/login", timeout=2).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the server did not answer within {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+        self.log.close()
+
+
+def login(base_url: str, email: str, password: str, check_path: str) -> dict[str, str]:
+    """Log in like a browser: GET /login (bb_anon cookie + _csrf), POST the form; returns the cookies."""
+    with httpx.Client(base_url=base_url, timeout=30, follow_redirects=False) as client:
+        form = client.get("/login")
+        form.raise_for_status()
+        found = CSRF.search(form.text)
+        if not found:
+            raise RuntimeError("no _csrf field on /login")
+        response = client.post("/login", data={"email": email, "password": password, "_csrf": found.group(1),
+                                               "next": "/"})
+        if response.status_code not in (302, 303) or "bb_session" not in client.cookies:
+            raise RuntimeError(f"log-in as {email} failed: {response.status_code}")
+        check = client.get(check_path)
+        if check.status_code != 200:
+            raise RuntimeError(f"{email} cannot open {check_path}: {check.status_code}")
+        return dict(client.cookies)
+
+
+def run_loadgen(job: dict[str, Any]) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH / "loadgen.py")], input=json.dumps(job), capture_output=True, text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the load generator failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
+
+
+def median(values: list[Any]) -> Any:
+    numbers = [v for v in values if isinstance(v, int | float)]
+    return round(statistics.median(numbers), 2) if numbers else None
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for phase in ("file", "queue", "requests"):
+        for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "server_cpu_ms_per_request", "errors"):
+            figures[f"{phase}_{key}"] = median([r[phase][key] for r in runs])
+    figures["rss_mb"] = median([r["memory"]["rss_mb"] for r in runs])
+    figures["peak_rss_mb"] = max(r["memory"]["peak_rss_mb"] for r in runs)
+    verdict = {
+        "file_per_s >= 300": figures["file_per_s"] is not None and figures["file_per_s"] >= TARGETS["file_per_s_min"],
+        "queue_p95_ms < 50": figures["queue_p95_ms"] is not None
+        and figures["queue_p95_ms"] < TARGETS["queue_p95_ms_max"],
+        "requests_p95_ms < 50": figures["requests_p95_ms"] is not None
+        and figures["requests_p95_ms"] < TARGETS["requests_p95_ms_max"],
+        "peak_rss_mb < 150": figures["peak_rss_mb"] < TARGETS["rss_mb_max"],
+        "no errors": all(r[p]["errors"] == 0 for r in runs for p in ("file", "queue", "requests")),
+    }
+    return {"median": figures, "targets_met": verdict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the embedded portal (see the module docstring).")
+    parser.add_argument("--n", type=int, default=100_000, help="requests loaded before measuring")
+    parser.add_argument("--runs", type=int, default=3, help="measurement runs (the summary is their median)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--posts", type=int, default=3000, help="POST /api/v1/requests per run")
+    parser.add_argument("--gets", type=int, default=1000, help="GETs per page per run")
+    parser.add_argument("--data-dir", type=Path, help="data folder (default: a new temporary one, removed after)")
+    parser.add_argument("--reuse", action="store_true", help="use an already loaded --data-dir as it is")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--outbox", action="store_true",
+                        help="load the pending outbox rows the portal would have left for the N requests")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE",
+                        help="record the server with py-spy during the first run (speedscope JSON)")
+    args = parser.parse_args(argv)
+
+    def on_sigterm(_signum: int, _frame: Any) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+    info = machine()
+    data_dir = (args.data_dir or Path(tempfile.mkdtemp(prefix="bbportal-bench-"))).resolve()
+    remove = not args.keep and args.data_dir is None
+    secret_key = secrets.token_urlsafe(48)
+    server: Server | None = None
+    spy: subprocess.Popen[bytes] | None = None
+    result: dict[str, Any] = {"machine": info, "config": {
+        "n": args.n, "runs": args.runs, "clients": args.clients, "posts": args.posts, "gets": args.gets,
+        "outbox": args.outbox, "data_dir": str(data_dir)}}
+    try:
+        prepared = prepare(data_dir, args.n, secret_key, args.outbox, args.reuse)
+        result["load"] = prepared["load"]
+        result["before"] = count_requests(data_dir)
+        server = Server(data_dir, secret_key, data_dir / "server.log")
+        result["startup_s"] = round(server.wait_ready(), 2)
+        result["memory_idle"] = memory_mb(server.pid)
+        from core.demo import DEMO_LOGINS
+
+        staff_cookies = login(server.base_url, DEMO_LOGINS[2].email, DEMO_LOGINS[2].password, "/staff/queue")
+        customer_cookies = login(server.base_url, DEMO_LOGINS[0].email, DEMO_LOGINS[0].password, "/requests")
+        job = {
+            "base_url": server.base_url, "server_pid": server.pid, "clients": args.clients, "posts": args.posts,
+            "gets": args.gets, "api_token": prepared["api_token"], "staff_cookies": staff_cookies,
+            "customer_cookies": customer_cookies, "fault_report": {**FAULT, "system_id": prepared["system_id"]},
+        }
+        runs = []
+        for number in range(1, args.runs + 1):
+            if number == 1 and args.py_spy:
+                spy = subprocess.Popen([str(VENV_BIN / "py-spy"), "record", "--pid", str(server.pid), "--format",
+                                        "speedscope", "--output", str(args.py_spy.resolve()), "--threads",
+                                        "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1)
+            measured = run_loadgen(job)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+                spy = None
+            measured["memory"] = memory_mb(server.pid)
+            measured["loadavg"] = os.getloadavg()
+            runs.append(measured)
+            print(f"run {number}: filed {measured['file']['per_s']}/s (p95 {measured['file']['p95_ms']} ms), "
+                  f"queue p95 {measured['queue']['p95_ms']} ms, requests p95 {measured['requests']['p95_ms']} ms, "
+                  f"RSS {measured['memory']['rss_mb']} MB (peak {measured['memory']['peak_rss_mb']} MB)",
+                  file=sys.stderr, flush=True)
+        result["runs"] = runs
+        result["after"] = count_requests(data_dir)
+        result.update(summarise(runs))
+        result["targets"] = TARGETS
+    finally:
+        if spy is not None and spy.poll() is None:
+            spy.kill()
+            spy.wait()
+        if server is not None:
+            server.stop()
+            if "runs" not in result:
+                print(server.log_tail(), file=sys.stderr)
+        info["loadavg_end"] = os.getloadavg()
+        if remove:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+    results_dir = BENCH / "results"
+    results_dir.mkdir(exist_ok=True)
+    path = results_dir / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    path.write_text(text + "\n")
+    print(text)
+    print(f"written to {path}", file=sys.stderr)
+    return 0 if all(result["targets_met"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The customer's pages: generated form with errors, dates, our requests with filters and pages, withdrawing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import func, select
+
+from core import workflow
+from core.models import Request
+from core.portal import Portal, build_portal
+from core.web.app import create_app
+from tests.plugins.sample_types import SamplePlugin
+from tests.support import World
+
+
+def count_requests(portal: Portal) -> int:
+    with portal.database.reading() as s:
+        return int(s.exec(select(func.count()).select_from(Request)).one())
+
+
+def form_values(world: World, **changes: Any) -> dict[str, Any]:
+    return {**world.fault(), "system_id": str(world.system.id), **changes}
+
+
+def test_errors_next_to_fields_summarised_and_input_kept(portal: Portal, world: World, web: Any) -> None:
+    web.login(world.member.email)
+    response = web.post("/requests/new/fault_report", form_values(world, description="", contact_phone="123",
+                                                                  location="Port 2"))
+    assert response.status_code == 422
+    page = response.text
+    assert "Det finns ett problem" in page
+    assert 'href="#f-description"' in page and 'href="#f-contact-phone"' in page
+    assert 'id="f-contact-phone-error"' in page and 'aria-invalid="true"' in page
+    assert 'value="Port 2"' in page  # what the user typed is kept
+    assert count_requests(portal) == 0
+
+
+def test_errors_in_english_for_an_english_user(portal: Portal, world: World, web: Any) -> None:
+    web.login(world.member.email)
+    web.post("/language", {"language": "en", "next": "/"})
+    page = web.post("/requests/new/fault_report", form_values(world, description="")).text
+    assert "There is a problem" in page and "This field is required." in page and "What happens" in page
+
+
+def test_another_organisations_system_is_refused(portal: Portal, world: World, web: Any) -> None:
+    web.login(world.member.email)
+    response = web.post("/requests/new/fault_report", form_values(world, system_id=str(world.other_system.id)))
+    assert response.status_code == 422 and "Välj ett av er organisations system." in response.text
+
+
+def test_carry_out_on_dates(portal: Portal, world: World, web: Any) -> None:
+    web.login(world.member.email)
+    past = (portal.clock.now() - timedelta(days=1)).date().isoformat()
+    response = web.post("/requests/new/fault_report", form_values(world, carry_out_on=past))
+    assert response.status_code == 422 and 'href="#f-carry-out-on"' in response.text
+    future = (portal.clock.now() + timedelta(days=10)).date().isoformat()
+    page = web.post("/requests/new/fault_report", form_values(world, carry_out_on=future), follow_redirects=True)
+    assert "Schemalagd" in page.text
+    today = portal.clock.now().date().isoformat()
+    page = web.post("/requests/new/fault_report", form_values(world, carry_out_on=today), follow_redirects=True)
+    assert "Väntar på hantering" in page.text
+
+
+def test_our_requests_filters_pages_and_empty_state(portal: Portal, world: World, web: Any) -> None:
+    web.login(world.member.email)
+    assert "Er organisation har inte skickat in några ärenden ännu." in web.get("/requests").text
+    for number in range(30):
+        workflow.file(portal, world.admin if number % 2 else world.member, "fault_report",
+                      world.fault(location=f"Dörr {number:02d}"), None)
+    workflow.file(portal, world.outsider, "fault_report", world.fault(system_id=world.other_system.id,
+                                                                      location="Främmande"), None)
+    first = web.get("/requests").text
+    assert "Dörr 29" in first and "Dörr 05" in first and "Dörr 04" not in first and "Främmande" not in first
+    assert "Anna Admin" in first and "Maja Medlem" in first
+    assert 'rel="next"' in first
+    import re
+
+    cursor = re.search(r'cursor=(\d+)" rel="next"', first).group(1)  # type: ignore[union-attr]
+    second = web.get(f"/requests?status=&type=&cursor={cursor}").text
+    assert "Dörr 04" in second and "Dörr 00" in second and "Dörr 05" not in second
+    assert "Inga ärenden matchar." in web.get("/requests?status=completed").text
+    assert "Dörr 29" in web.get("/requests?status=pending&type=fault_report").text
+
+
+def test_withdraw_needs_confirmation(portal: Portal, world: World, web: Any) -> None:
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    web.login(world.admin.email)  # any user of the organisation may withdraw
+    confirm = web.get(f"/requests/{filed.id}/withdraw")
+    assert confirm.status_code == 200 and "Återkalla" in confirm.text
+    done = web.post(f"/requests/{filed.id}/withdraw", follow_redirects=True)
+    assert "Makulerad" in done.text
+    again = web.post(f"/requests/{filed.id}/withdraw")
+    assert again.status_code == 409
+
+
+@pytest.fixture
+def extra_plugins() -> list[Any]:
+    return [SamplePlugin()]
+
+
+def test_request_of_an_uninstalled_type_still_displays(portal: Portal, world: World, web: Any) -> None:
+    filed = workflow.file(portal, world.member, "sample_manual", {"note": "gammal begäran"}, None)
+    without = build_portal(portal.settings, database=portal.database, clock=portal.clock)
+    from litestar.testing import TestClient
+
+    from tests.support import WebClient
+
+    client = WebClient(TestClient(create_app(without), base_url="http://testserver.local"))
+    client.login(world.member.email)
+    page = client.get(f"/requests/{filed.id}")
+    assert page.status_code == 200
+    assert "gammal begäran" in page.text and "sample_manual" in page.text
+    assert "gammal begäran" in client.get("/requests").text

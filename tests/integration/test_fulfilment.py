@@ -1,0 +1,151 @@
+"""Fulfilment modes end to end: automatic, on approval (Utför) and their failures, through the outbox."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from core import outbox, workflow
+from core.lifecycle import Action
+from core.models import ChatMessage, OutboxMessage, Request, RequestHistory
+from core.portal import Portal
+from core.statuses import Status
+from tests.plugins.sample_types import ApprovalSample, AutomaticSample, SamplePlugin
+from tests.support import World
+
+
+@pytest.fixture
+def extra_plugins() -> list[Any]:
+    AutomaticSample.fail_next.clear()
+    ApprovalSample.fail_next.clear()
+    AutomaticSample.calls.clear()
+    ApprovalSample.calls.clear()
+    return [SamplePlugin()]
+
+
+def stored(portal: Portal, request_id: int) -> Request:
+    with portal.database.reading() as s:
+        request = s.get(Request, request_id)
+        assert request is not None
+        return request
+
+
+def messages(portal: Portal, request_id: int) -> list[tuple[str, bool]]:
+    with portal.database.reading() as s:
+        return [(m.body, m.internal) for m in s.exec(select(ChatMessage).where(ChatMessage.request_id == request_id)
+                                                      .order_by(col(ChatMessage.id)))]
+
+
+def test_automatic_type_is_carried_out_by_the_system_actor(portal: Portal, world: World) -> None:
+    filed = workflow.file(portal, world.member, "sample_automatic", {"note": "spärra"}, None)
+    outbox.drain(portal)
+    done = stored(portal, filed.id or 0)
+    assert done.status == Status.COMPLETED and done.assignee_id is None
+    with portal.database.reading() as s:
+        actors = [(h.action, h.actor_id) for h in s.exec(select(RequestHistory)
+                                                          .where(RequestHistory.request_id == filed.id))]
+    assert actors == [("file", world.member.id), ("start_fulfilment", None), ("fulfilment_succeeded", None)]
+    assert messages(portal, filed.id or 0) == [("adapter said ok", True), ("Done.", False)]
+    assert AutomaticSample.calls == [filed.id]
+
+
+def test_failed_automatic_fulfilment_stays_open_flagged_and_a_retry_finishes_it(portal: Portal, world: World) -> None:
+    AutomaticSample.fail_next.append("Access-control system did not answer")
+    filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
+    outbox.drain(portal)
+    failed = stored(portal, filed.id or 0)
+    assert failed.status == Status.IN_PROGRESS and failed.needs_attention and failed.assignee_id is None
+    assert messages(portal, filed.id or 0) == [("Access-control system did not answer", True)]
+    workflow.perform(portal, world.staff, filed.id or 0, Action.CARRY_OUT)  # "Retry"
+    outbox.drain(portal)
+    assert stored(portal, filed.id or 0).status == Status.COMPLETED
+
+
+def test_on_approval_runs_when_staff_press_utfor(portal: Portal, world: World, make_web: Any) -> None:
+    filed = workflow.file(portal, world.member, "sample_approval", {"note": "behörighet"}, None)
+    outbox.drain(portal)
+    assert stored(portal, filed.id or 0).status == Status.PENDING  # nothing happens before approval
+    staff = make_web()
+    staff.login(world.staff.email)
+    staff.post(f"/staff/requests/{filed.id}/take")
+    page = staff.post(f"/staff/requests/{filed.id}/carry_out", follow_redirects=True)
+    assert "Utförs just nu" in page.text
+    assert stored(portal, filed.id or 0).fulfilment_running
+    refused = staff.post(f"/staff/requests/{filed.id}/complete")
+    assert refused.status_code == 409
+    outbox.drain(portal)
+    assert stored(portal, filed.id or 0).status == Status.COMPLETED
+    assert ApprovalSample.calls == [filed.id]
+
+
+def test_on_approval_failure_keeps_it_in_progress_with_a_note(portal: Portal, world: World) -> None:
+    ApprovalSample.fail_next.append("timeout")
+    filed = workflow.file(portal, world.member, "sample_approval", {"note": "x"}, None)
+    workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)
+    workflow.perform(portal, world.staff, filed.id or 0, Action.CARRY_OUT)
+    outbox.drain(portal)
+    request = stored(portal, filed.id or 0)
+    assert request.status == Status.IN_PROGRESS and request.assignee_id == world.staff.id
+    assert messages(portal, filed.id or 0) == [("timeout", True)]
+
+
+def test_a_redelivered_message_does_not_run_the_hook_twice(portal: Portal, world: World) -> None:
+    filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
+    outbox.drain(portal)
+    with portal.database.reading() as s:
+        fulfil = s.exec(select(OutboxMessage).where(OutboxMessage.topic == "fulfil")).one()
+    with portal.database.writing() as s:  # as if the broker handed the same message out again
+        row = s.get(OutboxMessage, fulfil.id)
+        assert row is not None
+        row.status = "pending"
+        s.add(row)
+    outbox.process(portal, fulfil.id or 0)
+    assert AutomaticSample.calls == [filed.id]
+
+
+def test_a_crashing_handler_is_retried_with_backoff_then_marked_failed(portal: Portal, world: World,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    calls: list[int] = []
+
+    def broken(_portal: Portal, message: OutboxMessage) -> None:
+        calls.append(message.id or 0)
+        raise RuntimeError("database away")
+
+    monkeypatch.setitem(outbox.HANDLERS, "fulfil", broken)
+    filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
+    outbox.drain(portal)
+    with portal.database.reading() as s:
+        message = s.exec(select(OutboxMessage).where(OutboxMessage.topic == "fulfil")).one()
+    assert message.status == "pending" and message.attempts == 1 and "database away" in message.last_error
+    for _ in range(outbox.MAX_ATTEMPTS):
+        portal.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+        outbox.drain(portal)
+    with portal.database.reading() as s:
+        message = s.exec(select(OutboxMessage).where(OutboxMessage.topic == "fulfil")).one()
+    assert message.status == "failed" and message.attempts == outbox.MAX_ATTEMPTS
+    monkeypatch.undo()
+    outbox.retry(portal, message.id or 0)
+    outbox.drain(portal)
+    assert stored(portal, filed.id or 0).status == Status.COMPLETED
+
+
+def test_the_embedded_worker_runs_dramatiq_in_process(portal: Portal, world: World) -> None:
+    from core.clock import SystemClock
+    from core.worker.runner import EmbeddedWorker
+
+    portal.clock = SystemClock()  # the relay compares due times with the real clock here
+    worker = EmbeddedWorker(portal)
+    worker.start()
+    try:
+        filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
+        deadline = time.monotonic() + 20
+        while stored(portal, filed.id or 0).status != Status.COMPLETED and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stored(portal, filed.id or 0).status == Status.COMPLETED
+    finally:
+        worker.stop()
