@@ -140,7 +140,7 @@ def test_a_missing_variant_and_an_unknown_store_are_field_errors(
     assert no_variant.status_code == 422
     assert error_ids(no_variant.text) == {"delivery"}
 
-    pick_up_elsewhere = {"delivery": "pickup", "delivery.store_id": str(store.id + 99)}
+    pick_up_elsewhere = {"delivery": "pickup", "delivery.store_id": str((store.id or 0) + 99)}
     unknown_store = web.post("/requests/new/parking_permit", {**VALID, **pick_up_elsewhere})
     assert unknown_store.status_code == 422
     assert error_ids(unknown_store.text) == {"delivery-store-id"}

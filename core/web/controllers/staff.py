@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -76,8 +78,16 @@ class StaffController(Controller):
             found = get_request(session, user(request), request_id)
         return page("confirm_reject.html", viewer(request), request_=found, error="", reason="")
 
+    @post("/requests/{request_id:int}/reject", sync_to_thread=True)
+    def reject(self, request: Request, request_id: FromPath[int], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+        """Its own route because the confirmation page (GET) owns this path."""
+        return self._act(request, request_id, Action.REJECT.value, data)
+
     @post("/requests/{request_id:int}/{action:str}", sync_to_thread=True)
     def act(self, request: Request, request_id: FromPath[int], action: FromPath[str], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+        return self._act(request, request_id, action, data)
+
+    def _act(self, request: Request, request_id: int, action: str, data: dict[str, Any]) -> Template | Redirect:  # type: ignore[type-arg]
         chosen = STAFF_ACTIONS.get(action)
         if chosen is None:
             from core.errors import NotFound

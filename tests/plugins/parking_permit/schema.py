@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 from pydantic_core import PydanticCustomError
@@ -18,7 +18,8 @@ class VehicleKind(StrEnum):
     VAN = "van"
 
 
-VEHICLE_LABELS = {"car": "Car", "motorcycle": "Motorcycle", "van": "Van (max 3.5 t)"}
+# dict[str, Any]: json_schema_extra wants a JsonDict, and mypy will not take a dict[str, str] for one.
+VEHICLE_LABELS: dict[str, Any] = {"car": "Car", "motorcycle": "Motorcycle", "van": "Van (max 3.5 t)"}
 
 
 def normalise_postcode(value: str) -> str:
