@@ -39,7 +39,7 @@ def _env() -> dict[str, str]:
 
 
 def install() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (dev.py may be started by an older python3)
         sys.exit("Python 3.11 or newer is needed.")
     if not (BIN / "python").exists():
         print("Creating .venv …", flush=True)

@@ -122,13 +122,17 @@ def create_customer_user(session: Session, organisation: Organisation, data: dic
     """The organisation's first user is always an administrator (they can then manage the others)."""
     values = parse(UserInput, data)
     email = _check_new_user(session, values)
-    existing = session.exec(
-        select(func.count()).select_from(User).where(User.organisation_id == organisation.id)
-    ).one()
+    existing = session.exec(select(func.count()).select_from(User).where(User.organisation_id == organisation.id)).one()
     role = Role.ADMINISTRATOR if existing == 0 or values.role == Role.ADMINISTRATOR else Role.MEMBER
     user = User(
-        email=email, name=values.name, password_hash=auth.hash_password(values.password), kind=UserKind.CUSTOMER,
-        role=role, organisation_id=organisation.id, language=values.language, created_at=clock.now(),
+        email=email,
+        name=values.name,
+        password_hash=auth.hash_password(values.password),
+        kind=UserKind.CUSTOMER,
+        role=role,
+        organisation_id=organisation.id,
+        language=values.language,
+        created_at=clock.now(),
     )
     session.add(user)
     session.flush()
@@ -140,8 +144,13 @@ def create_staff_user(session: Session, data: dict[str, Any], *, clock: Clock) -
     email = _check_new_user(session, values)
     role = Role.ADMIN if values.role == Role.ADMIN else Role.HANDLAGGARE
     user = User(
-        email=email, name=values.name, password_hash=auth.hash_password(values.password), kind=UserKind.STAFF,
-        role=role, language=values.language, created_at=clock.now(),
+        email=email,
+        name=values.name,
+        password_hash=auth.hash_password(values.password),
+        kind=UserKind.STAFF,
+        role=role,
+        language=values.language,
+        created_at=clock.now(),
     )
     session.add(user)
     session.flush()

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -50,7 +50,7 @@ class LoginPolicy:
     window: timedelta
 
 
-def _recent_failures(session: Session, key: str, since: object) -> int:
+def _recent_failures(session: Session, key: str, since: datetime) -> int:
     return int(
         session.exec(
             select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key == key, LoginAttempt.at >= since)
@@ -74,8 +74,10 @@ def authenticate(
         _recent_failures(session, account_key, since) >= policy.per_account
         or _recent_failures(session, address_key, since) >= policy.per_address
     ):
-        raise Throttled("Too many failed attempts. Wait %(minutes)s minutes and try again.",
-                        minutes=int(policy.window.total_seconds() // 60))
+        raise Throttled(
+            "Too many failed attempts. Wait %(minutes)s minutes and try again.",
+            minutes=int(policy.window.total_seconds() // 60),
+        )
     user = session.exec(select(User).where(User.email == normalise_email(email))).first()
     ok = verify_password(user.password_hash if user else None, password)
     if ok and user is not None and user.active:
@@ -92,8 +94,11 @@ def start_session(session: Session, user: User, *, secret_key: str, clock: Clock
     now = clock.now()
     session.add(
         WebSession(
-            token_digest=digest(secret_key, token), user_id=user.id,  # type: ignore[arg-type]
-            created_at=now, last_seen_at=now, expires_at=now + timedelta(days=days),
+            token_digest=digest(secret_key, token),
+            user_id=user.id,  # type: ignore[arg-type]
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(days=days),
         )
     )
     return token
@@ -152,7 +157,9 @@ def user_for_token(session: Session, token: str, *, secret_key: str) -> User | N
 
 
 def revoke_all_tokens(session: Session, user_id: int, *, clock: Clock) -> None:
-    for api_token in session.exec(select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))):
+    for api_token in session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+    ):
         api_token.revoked_at = clock.now()
         session.add(api_token)
 

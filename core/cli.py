@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from core.errors import ConfigurationError, PortalError
 
+if TYPE_CHECKING:
+    from core.portal import Portal
 
-def _portal():  # type: ignore[no-untyped-def]
+
+def _portal() -> Portal:
     from core.portal import build_portal
 
     try:
@@ -26,8 +30,12 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--demo/--no-demo", default=True, show_default=True,
-              help="Load demo data into an empty embedded database on first start.")
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="Load demo data into an empty embedded database on first start.",
+)
 def serve(host: str, port: int, demo: bool) -> None:
     """Start the web portal (embedded mode: migrates the SQLite database and loads demo data first)."""
     import uvicorn
@@ -111,8 +119,16 @@ def staff_create(email: str, name: str, admin: bool, language: str, password: st
     try:
         with portal.database.writing() as session:
             user = administration.create_staff_user(
-                session, {"email": email, "name": name, "password": password, "language": language,
-                          "role": "admin" if admin else "handlaggare"}, clock=portal.clock)
+                session,
+                {
+                    "email": email,
+                    "name": name,
+                    "password": password,
+                    "language": language,
+                    "role": "admin" if admin else "handlaggare",
+                },
+                clock=portal.clock,
+            )
     except ValidationFailed as exc:
         for field, messages in exc.errors.items():
             click.echo(f"{field}: {'; '.join(messages)}", err=True)
@@ -139,8 +155,35 @@ def plugins_list() -> None:
     click.echo("Request types:")
     with use_language("sv"):
         for request_type in registry:
-            click.echo(f"  {request_type.key:16} v{request_type.version}  {request_type.fulfilment_mode.value:12} "
-                       f"{gettext(request_type.name)}")
+            click.echo(
+                f"  {request_type.key:16} v{request_type.version}  {request_type.fulfilment_mode.value:12} "
+                f"{gettext(request_type.name)}"
+            )
+
+
+@main.command()
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between outbox polls.")
+def relay(interval: float) -> None:
+    """Hand due outbox rows to the Redis broker (production; the embedded web process runs its own)."""
+    import signal
+    import threading
+
+    from core.worker.broker import configure_broker
+    from core.worker.runner import relay_once
+
+    portal = _portal()
+    if not portal.settings.redis_url:
+        raise click.ClickException("Set BBPORTAL_REDIS_URL: without it the embedded web process relays.")
+    configure_broker(portal.settings.redis_url)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")
+    try:
+        while not stopping.is_set():
+            relay_once(portal)
+            stopping.wait(interval)
+    except KeyboardInterrupt:
+        pass
 
 
 @main.group()

@@ -36,45 +36,89 @@ def load(session: Session, clock: Clock) -> None:
     """Idempotent: does nothing when the organisations already exist."""
     if session.exec(select(Organisation).where(Organisation.name == "Brf Solgläntan")).first():
         return
-    stockholm = administration.create_office(session, {
-        "name": "BBGRUPPEN Stockholm", "email": "stockholm@bbgruppen.example", "phone": "08-123 456 00",
-        "address": "Hantverkargatan 10, 112 21 Stockholm",
-    })
-    gothenburg = administration.create_office(session, {
-        "name": "BBGRUPPEN Göteborg", "email": "goteborg@bbgruppen.example", "phone": "031-123 456 00",
-        "address": "Första Långgatan 5, 413 03 Göteborg",
-    })
+    stockholm = administration.create_office(
+        session,
+        {
+            "name": "BBGRUPPEN Stockholm",
+            "email": "stockholm@bbgruppen.example",
+            "phone": "08-123 456 00",
+            "address": "Hantverkargatan 10, 112 21 Stockholm",
+        },
+    )
+    gothenburg = administration.create_office(
+        session,
+        {
+            "name": "BBGRUPPEN Göteborg",
+            "email": "goteborg@bbgruppen.example",
+            "phone": "031-123 456 00",
+            "address": "Första Långgatan 5, 413 03 Göteborg",
+        },
+    )
     for store in (
-        {"name": "BBGRUPPEN Butik Kungsholmen", "address": "Fleminggatan 20, Stockholm", "opening_hours": "Mån–fre 9–17"},
+        {
+            "name": "BBGRUPPEN Butik Kungsholmen",
+            "address": "Fleminggatan 20, Stockholm",
+            "opening_hours": "Mån–fre 9–17",
+        },
         {"name": "BBGRUPPEN Butik Södermalm", "address": "Götgatan 30, Stockholm", "opening_hours": "Mån–fre 10–18"},
-        {"name": "BBGRUPPEN Butik Göteborg", "address": "Första Långgatan 5, Göteborg", "opening_hours": "Mån–fre 9–16"},
+        {
+            "name": "BBGRUPPEN Butik Göteborg",
+            "address": "Första Långgatan 5, Göteborg",
+            "opening_hours": "Mån–fre 9–16",
+        },
     ):
         administration.create_store(session, store)
 
     solglantan = administration.save_organisation(
         session, {"name": "Brf Solgläntan", "org_number": "769600-1234", "office_id": stockholm.id}, clock=clock
     )
-    administration.add_system(session, solglantan, {"name": "Passersystem Solgläntan", "kind": "access_control",
-                                                    "identifier": "SOL-AC-01"})
-    administration.add_system(session, solglantan, {"name": "Porttelefon Solgläntan", "kind": "door_phone",
-                                                    "identifier": "SOL-DP-01"})
-    administration.create_customer_user(session, solglantan, {
-        "name": "Anna Kund", "email": DEMO_LOGINS[0].email, "password": DEMO_PASSWORD, "language": "sv"}, clock=clock)
-    administration.create_customer_user(session, solglantan, {
-        "name": "Erik Medlem", "email": DEMO_LOGINS[1].email, "password": DEMO_PASSWORD, "role": "member",
-        "language": "sv"}, clock=clock)
+    administration.add_system(
+        session, solglantan, {"name": "Passersystem Solgläntan", "kind": "access_control", "identifier": "SOL-AC-01"}
+    )
+    administration.add_system(
+        session, solglantan, {"name": "Porttelefon Solgläntan", "kind": "door_phone", "identifier": "SOL-DP-01"}
+    )
+    administration.create_customer_user(
+        session,
+        solglantan,
+        {"name": "Anna Kund", "email": DEMO_LOGINS[0].email, "password": DEMO_PASSWORD, "language": "sv"},
+        clock=clock,
+    )
+    administration.create_customer_user(
+        session,
+        solglantan,
+        {
+            "name": "Erik Medlem",
+            "email": DEMO_LOGINS[1].email,
+            "password": DEMO_PASSWORD,
+            "role": "member",
+            "language": "sv",
+        },
+        clock=clock,
+    )
 
     hamnen = administration.save_organisation(
-        session, {"name": "Hamnens Fastigheter AB", "org_number": "556677-8899", "office_id": gothenburg.id}, clock=clock
+        session,
+        {"name": "Hamnens Fastigheter AB", "org_number": "556677-8899", "office_id": gothenburg.id},
+        clock=clock,
     )
-    administration.add_system(session, hamnen, {"name": "Passersystem Hamnen", "kind": "access_control",
-                                                "identifier": "HAM-AC-01"})
-    administration.create_customer_user(session, hamnen, {
-        "name": "Hanna Hamn", "email": "hanna@hamnen.example", "password": DEMO_PASSWORD, "language": "en"},
-        clock=clock)
+    administration.add_system(
+        session, hamnen, {"name": "Passersystem Hamnen", "kind": "access_control", "identifier": "HAM-AC-01"}
+    )
+    administration.create_customer_user(
+        session,
+        hamnen,
+        {"name": "Hanna Hamn", "email": "hanna@hamnen.example", "password": DEMO_PASSWORD, "language": "en"},
+        clock=clock,
+    )
 
-    administration.create_staff_user(session, {
-        "name": "Henrik Handläggare", "email": DEMO_LOGINS[2].email, "password": DEMO_PASSWORD,
-        "role": "handlaggare"}, clock=clock)
-    administration.create_staff_user(session, {
-        "name": "Alva Admin", "email": DEMO_LOGINS[3].email, "password": DEMO_PASSWORD, "role": "admin"}, clock=clock)
+    administration.create_staff_user(
+        session,
+        {"name": "Henrik Handläggare", "email": DEMO_LOGINS[2].email, "password": DEMO_PASSWORD, "role": "handlaggare"},
+        clock=clock,
+    )
+    administration.create_staff_user(
+        session,
+        {"name": "Alva Admin", "email": DEMO_LOGINS[3].email, "password": DEMO_PASSWORD, "role": "admin"},
+        clock=clock,
+    )

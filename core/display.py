@@ -26,7 +26,9 @@ def display_rows(
     return _rows(build_fields(request_type.schema), data, system_name, request_type.system_field)
 
 
-def _rows(fields: list[FormField], data: Mapping[str, Any], system_name: str, system_field: str | None) -> list[DisplayRow]:
+def _rows(
+    fields: list[FormField], data: Mapping[str, Any], system_name: str, system_field: str | None
+) -> list[DisplayRow]:
     rows: list[DisplayRow] = []
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]

@@ -34,6 +34,11 @@ def long_text(**extra: Any) -> dict[str, Any]:
     return {"widget": "textarea", **extra}
 
 
+def enum_labels(labels: dict[str, str]) -> dict[str, Any]:
+    """json_schema_extra for a Literal/Enum field: the label (an English msgid) shown for each value."""
+    return {"enum_labels": dict(labels)}
+
+
 def render_time_choices(name: str) -> dict[str, Any]:
     """json_schema_extra for a field whose options the request type gives at render time."""
     return {"choices": name}

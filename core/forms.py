@@ -106,7 +106,10 @@ def build_fields(
 
 
 def _fields_of(
-    root: dict[str, Any], node: dict[str, Any], choices: Mapping[str, list[Choice]], prefix: str,
+    root: dict[str, Any],
+    node: dict[str, Any],
+    choices: Mapping[str, list[Choice]],
+    prefix: str,
     skip: str = "",
 ) -> list[FormField]:
     required = set(node.get("required", []))
@@ -186,7 +189,9 @@ def decode(fields: list[FormField], form: Mapping[str, Any]) -> dict[str, Any]:
             value = form.get(form_field.name)
             if value is None:
                 continue
-            text = str(value).strip() if form_field.kind != "textarea" else str(value).strip("\r\n ").replace("\r\n", "\n")
+            text = (
+                str(value).strip() if form_field.kind != "textarea" else str(value).strip("\r\n ").replace("\r\n", "\n")
+            )
             if text == "":
                 continue
             payload[key] = text
@@ -266,7 +271,7 @@ def error_message(error: Mapping[str, Any]) -> str:
         return _(template, **params) if params else _(template)
     message = str(error.get("msg", ""))
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     return _(message)
 
 

@@ -25,8 +25,15 @@ def start_automatic(portal: Portal, request_id: int) -> None:
         if request_type is None or request_type.fulfilment_mode != FulfilmentMode.AUTOMATIC:
             return
         if request.status == Status.PENDING and not request.fulfilment_running:
-            apply(session, request, Action.START_FULFILMENT, None, request_type=request_type, clock=portal.clock,
-                  hooks=portal.hooks)
+            apply(
+                session,
+                request,
+                Action.START_FULFILMENT,
+                None,
+                request_type=request_type,
+                clock=portal.clock,
+                hooks=portal.hooks,
+            )
     # The "fulfil" outbox row written by START_FULFILMENT does the work, so a crash here loses nothing.
 
 
@@ -51,10 +58,16 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
             return None
         try:
             apply(
-                session, fresh, Action.FULFILMENT_SUCCEEDED if result.ok else Action.FULFILMENT_FAILED, None,
-                request_type=request_type, clock=portal.clock, hooks=portal.hooks,
+                session,
+                fresh,
+                Action.FULFILMENT_SUCCEEDED if result.ok else Action.FULFILMENT_FAILED,
+                None,
+                request_type=request_type,
+                clock=portal.clock,
+                hooks=portal.hooks,
                 internal_note=result.internal_note or ("" if result.ok else "The fulfilment failed."),
-                customer_message=result.customer_message if result.ok else "", details=result.details,
+                customer_message=result.customer_message if result.ok else "",
+                details=result.details,
             )
         except Conflict:
             return None

@@ -115,7 +115,7 @@ def lazy_gettext(message: str) -> LazyString:
 _ = gettext
 
 
-def N_(message: str) -> str:  # noqa: N802  (the gettext convention)
+def N_(message: str) -> str:
     """Mark a message for extraction; it is translated later, where it is shown."""
     return message
 
@@ -132,4 +132,3 @@ def compile_all() -> list[Path]:
             if mo is not None:
                 compiled.append(mo)
     return compiled
-

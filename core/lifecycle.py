@@ -114,39 +114,88 @@ def _pending_not_automatic_or_flagged(
 TRANSITIONS: dict[Action, Transition] = {
     # Filing is written by core.filing (there is no "from"); it is listed so the table is complete.
     Action.FILE: Transition(Action.FILE, frozenset(), None, frozenset({ActorKind.CUSTOMER, ActorKind.STAFF})),
-    Action.RELEASE: Transition(Action.RELEASE, frozenset({Status.SCHEDULED}), Status.PENDING,
-                               frozenset({ActorKind.SYSTEM})),
-    Action.TAKE: Transition(Action.TAKE, frozenset({Status.PENDING, Status.IN_PROGRESS}), Status.IN_PROGRESS,
-                            frozenset({ActorKind.STAFF}),
-                            guards=(_unassigned_flagged_or_pending, _pending_not_automatic_or_flagged)),
-    Action.START_FULFILMENT: Transition(Action.START_FULFILMENT, frozenset({Status.PENDING}), Status.IN_PROGRESS,
-                                        frozenset({ActorKind.SYSTEM}), modes=frozenset({FulfilmentMode.AUTOMATIC}),
-                                        guards=(_not_held,)),
-    Action.CARRY_OUT: Transition(Action.CARRY_OUT, frozenset({Status.IN_PROGRESS}), None,
-                                 frozenset({ActorKind.STAFF}),
-                                 modes=frozenset({FulfilmentMode.ON_APPROVAL, FulfilmentMode.AUTOMATIC}),
-                                 guards=(_unassigned_or_flagged,)),
-    Action.FULFILMENT_SUCCEEDED: Transition(Action.FULFILMENT_SUCCEEDED, frozenset({Status.IN_PROGRESS}),
-                                            Status.COMPLETED, frozenset({ActorKind.SYSTEM}), while_running=True),
-    Action.FULFILMENT_FAILED: Transition(Action.FULFILMENT_FAILED, frozenset({Status.IN_PROGRESS}), None,
-                                         frozenset({ActorKind.SYSTEM}), while_running=True),
-    Action.ASK_CUSTOMER: Transition(Action.ASK_CUSTOMER, frozenset({Status.IN_PROGRESS}),
-                                    Status.WAITING_FOR_CUSTOMER, frozenset({ActorKind.STAFF}),
-                                    guards=(_holder_only,)),
-    Action.CUSTOMER_ANSWERED: Transition(Action.CUSTOMER_ANSWERED, frozenset({Status.WAITING_FOR_CUSTOMER}),
-                                         Status.IN_PROGRESS, frozenset({ActorKind.CUSTOMER})),
-    Action.HAND_BACK: Transition(Action.HAND_BACK, frozenset({Status.IN_PROGRESS}), Status.PENDING,
-                                 frozenset({ActorKind.STAFF}),
-                                 modes=frozenset({FulfilmentMode.ON_APPROVAL, FulfilmentMode.MANUAL}),
-                                 guards=(_holder_only,)),
-    Action.ASSIGN: Transition(Action.ASSIGN, frozenset({Status.IN_PROGRESS, Status.WAITING_FOR_CUSTOMER}), None,
-                              frozenset({ActorKind.STAFF}), guards=(_holder_only,)),
-    Action.COMPLETE: Transition(Action.COMPLETE, frozenset({Status.IN_PROGRESS}), Status.COMPLETED,
-                                frozenset({ActorKind.STAFF}), guards=(_holder_only,)),
-    Action.WITHDRAW: Transition(Action.WITHDRAW, frozenset({Status.SCHEDULED, Status.PENDING}), Status.CANCELLED,
-                                frozenset({ActorKind.CUSTOMER})),
-    Action.REJECT: Transition(Action.REJECT, OPEN, Status.CANCELLED, frozenset({ActorKind.STAFF}),
-                              needs_reason=True),
+    Action.RELEASE: Transition(
+        Action.RELEASE, frozenset({Status.SCHEDULED}), Status.PENDING, frozenset({ActorKind.SYSTEM})
+    ),
+    Action.TAKE: Transition(
+        Action.TAKE,
+        frozenset({Status.PENDING, Status.IN_PROGRESS}),
+        Status.IN_PROGRESS,
+        frozenset({ActorKind.STAFF}),
+        guards=(_unassigned_flagged_or_pending, _pending_not_automatic_or_flagged),
+    ),
+    Action.START_FULFILMENT: Transition(
+        Action.START_FULFILMENT,
+        frozenset({Status.PENDING}),
+        Status.IN_PROGRESS,
+        frozenset({ActorKind.SYSTEM}),
+        modes=frozenset({FulfilmentMode.AUTOMATIC}),
+        guards=(_not_held,),
+    ),
+    Action.CARRY_OUT: Transition(
+        Action.CARRY_OUT,
+        frozenset({Status.IN_PROGRESS}),
+        None,
+        frozenset({ActorKind.STAFF}),
+        modes=frozenset({FulfilmentMode.ON_APPROVAL, FulfilmentMode.AUTOMATIC}),
+        guards=(_unassigned_or_flagged,),
+    ),
+    Action.FULFILMENT_SUCCEEDED: Transition(
+        Action.FULFILMENT_SUCCEEDED,
+        frozenset({Status.IN_PROGRESS}),
+        Status.COMPLETED,
+        frozenset({ActorKind.SYSTEM}),
+        while_running=True,
+    ),
+    Action.FULFILMENT_FAILED: Transition(
+        Action.FULFILMENT_FAILED,
+        frozenset({Status.IN_PROGRESS}),
+        None,
+        frozenset({ActorKind.SYSTEM}),
+        while_running=True,
+    ),
+    Action.ASK_CUSTOMER: Transition(
+        Action.ASK_CUSTOMER,
+        frozenset({Status.IN_PROGRESS}),
+        Status.WAITING_FOR_CUSTOMER,
+        frozenset({ActorKind.STAFF}),
+        guards=(_holder_only,),
+    ),
+    Action.CUSTOMER_ANSWERED: Transition(
+        Action.CUSTOMER_ANSWERED,
+        frozenset({Status.WAITING_FOR_CUSTOMER}),
+        Status.IN_PROGRESS,
+        frozenset({ActorKind.CUSTOMER}),
+    ),
+    Action.HAND_BACK: Transition(
+        Action.HAND_BACK,
+        frozenset({Status.IN_PROGRESS}),
+        Status.PENDING,
+        frozenset({ActorKind.STAFF}),
+        modes=frozenset({FulfilmentMode.ON_APPROVAL, FulfilmentMode.MANUAL}),
+        guards=(_holder_only,),
+    ),
+    Action.ASSIGN: Transition(
+        Action.ASSIGN,
+        frozenset({Status.IN_PROGRESS, Status.WAITING_FOR_CUSTOMER}),
+        None,
+        frozenset({ActorKind.STAFF}),
+        guards=(_holder_only,),
+    ),
+    Action.COMPLETE: Transition(
+        Action.COMPLETE,
+        frozenset({Status.IN_PROGRESS}),
+        Status.COMPLETED,
+        frozenset({ActorKind.STAFF}),
+        guards=(_holder_only,),
+    ),
+    Action.WITHDRAW: Transition(
+        Action.WITHDRAW,
+        frozenset({Status.SCHEDULED, Status.PENDING}),
+        Status.CANCELLED,
+        frozenset({ActorKind.CUSTOMER}),
+    ),
+    Action.REJECT: Transition(Action.REJECT, OPEN, Status.CANCELLED, frozenset({ActorKind.STAFF}), needs_reason=True),
 }
 # Deliberately absent: anything out of COMPLETED or CANCELLED (closed is closed), a customer taking,
 # completing or rejecting, staff withdrawing on a customer's behalf (they reject, with a reason).
@@ -202,18 +251,16 @@ def allowed_actions(request: Request, actor: User | None, request_type: RequestT
 class Effects:
     """What a transition changes besides the status."""
 
-    assignee_id: int | type[Ellipsis] | None = Ellipsis  # Ellipsis: unchanged
+    changes_assignee: bool = False
+    assignee_id: int | None = None
     fulfilment_running: bool | None = None
     needs_attention: bool | None = None
     queued_at: Any = None
-    internal_note: str = ""
-    customer_message: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _effects(action: Action, request: Request, actor: User | None, now: Any, assignee: User | None) -> Effects:
     if action == Action.TAKE:
-        return Effects(assignee_id=actor.id if actor else None, needs_attention=False)
+        return Effects(changes_assignee=True, assignee_id=actor.id if actor else None, needs_attention=False)
     if action == Action.RELEASE:
         return Effects(queued_at=now)
     if action in (Action.START_FULFILMENT, Action.CARRY_OUT):
@@ -223,9 +270,9 @@ def _effects(action: Action, request: Request, actor: User | None, now: Any, ass
     if action == Action.FULFILMENT_FAILED:
         return Effects(fulfilment_running=False, needs_attention=True)
     if action == Action.HAND_BACK:
-        return Effects(assignee_id=None)
+        return Effects(changes_assignee=True, assignee_id=None)
     if action == Action.ASSIGN:
-        return Effects(assignee_id=assignee.id if assignee else None)
+        return Effects(changes_assignee=True, assignee_id=assignee.id if assignee else None)
     return Effects()
 
 
@@ -248,9 +295,8 @@ def apply(
     message = refusal(request, action, actor, request_type, reason)
     if message:
         raise Conflict(message, status=Status(request.status).label)
-    if action == Action.ASSIGN:
-        if assignee is None or not assignee.is_staff or not assignee.active:
-            raise Conflict("Choose an active colleague to pass the request to.")
+    if action == Action.ASSIGN and (assignee is None or not assignee.is_staff or not assignee.active):
+        raise Conflict("Choose an active colleague to pass the request to.")
     now = clock.now()
     transition = TRANSITIONS[action]
     from_status = Status(request.status)
@@ -258,7 +304,7 @@ def apply(
     effects = _effects(action, request, actor, now, assignee)
 
     values: dict[str, Any] = {"status": to_status, "version": request.version + 1, "updated_at": now}
-    if effects.assignee_id is not Ellipsis:
+    if effects.changes_assignee:
         values["assignee_id"] = effects.assignee_id
     if effects.fulfilment_running is not None:
         values["fulfilment_running"] = effects.fulfilment_running
@@ -297,7 +343,10 @@ def apply(
         context.enqueue("fulfil", request_id=request.id, attempt=request.version)
     if to_status != from_status:
         context.enqueue(
-            "status_changed", request_id=request.id, from_status=from_status.value, to_status=to_status.value,
+            "status_changed",
+            request_id=request.id,
+            from_status=from_status.value,
+            to_status=to_status.value,
             action=action.value,
         )
         if hooks is not None:
@@ -309,8 +358,14 @@ def apply(
 
 
 def _post(session: Session, request: Request, body: str, *, internal: bool, now: Any) -> ChatMessage:
-    message = ChatMessage(request_id=request.id, author_id=None, body=body, internal=internal, via="system",  # type: ignore[arg-type]
-                          created_at=now)
+    message = ChatMessage(
+        request_id=request.id or 0,
+        author_id=None,
+        body=body,
+        internal=internal,
+        via="system",
+        created_at=now,
+    )
     session.add(message)
     return message
 

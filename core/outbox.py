@@ -45,17 +45,19 @@ def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
     """Pending rows with a handler whose time has come and that no live worker holds; marks them relayed."""
     now = portal.clock.now()
     with portal.database.writing() as session:
-        ids = list(session.exec(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-                col(OutboxMessage.topic).in_(list(HANDLERS)),
-                col(OutboxMessage.available_at) <= now,
-                or_(col(OutboxMessage.relayed_at).is_(None), col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER),
+        ids = list(
+            session.exec(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    col(OutboxMessage.topic).in_(list(HANDLERS)),
+                    col(OutboxMessage.available_at) <= now,
+                    or_(col(OutboxMessage.relayed_at).is_(None), col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER),
+                )
+                .order_by(col(OutboxMessage.id))
+                .limit(limit)
             )
-            .order_by(col(OutboxMessage.id))
-            .limit(limit)
-        ))
+        )
         if ids:
             session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=now))
     return [i for i in ids if i is not None]

@@ -113,8 +113,9 @@ def queue(
             or_(
                 col(Request.priority) < priority,
                 and_(col(Request.priority) == priority, col(Request.queued_at) > queued_at),
-                and_(col(Request.priority) == priority, col(Request.queued_at) == queued_at,
-                     col(Request.id) > request_id),
+                and_(
+                    col(Request.priority) == priority, col(Request.queued_at) == queued_at, col(Request.id) > request_id
+                ),
             )
         )
     query = query.order_by(col(Request.priority).desc(), col(Request.queued_at).asc(), col(Request.id).asc())

@@ -107,9 +107,7 @@ class RequestTypeRegistry:
         for request_type in types:
             _check_descriptor(request_type)
             if request_type.key in self._types:
-                raise ConfigurationError(
-                    "Two plugins register the request type %(key)s.", key=request_type.key
-                )
+                raise ConfigurationError("Two plugins register the request type %(key)s.", key=request_type.key)
             self._types[request_type.key] = request_type
 
     def __contains__(self, key: object) -> bool:

@@ -23,8 +23,14 @@ def file(portal: Portal, user: User, type_key: str, payload: dict[str, Any], car
         if organisation is None:
             raise NotFound("There is no request type %(key)s.", key=type_key)
         return file_request(
-            session, request_type=request_type, user=user, organisation=organisation, payload=payload,
-            carry_out_on=carry_out_on, clock=portal.clock, hooks=portal.hooks,
+            session,
+            request_type=request_type,
+            user=user,
+            organisation=organisation,
+            payload=payload,
+            carry_out_on=carry_out_on,
+            clock=portal.clock,
+            hooks=portal.hooks,
         )
 
 
@@ -48,8 +54,16 @@ def perform(
                 raise Conflict("Choose an active colleague to pass the request to.")
         try:
             return apply(
-                session, request, action, actor, request_type=portal.registry.get(request.type_key),
-                clock=portal.clock, hooks=portal.hooks, reason=reason, assignee=assignee, **extra,
+                session,
+                request,
+                action,
+                actor,
+                request_type=portal.registry.get(request.type_key),
+                clock=portal.clock,
+                hooks=portal.hooks,
+                reason=reason,
+                assignee=assignee,
+                **extra,
             )
         except Conflict as exc:
             if action == Action.TAKE:

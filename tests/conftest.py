@@ -30,6 +30,7 @@ settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing() -> Iterator[None]:
     """Hash each test password once per run: argon2 stays real, but 300 test users cost one hash each."""
@@ -128,8 +129,13 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def test_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", secret_key="test-secret-" + "x" * 40, base_url="http://testserver.local",
-                    embedded_worker=False, _env_file=None)  # type: ignore[call-arg]
+    return Settings(
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-" + "x" * 40,
+        base_url="http://testserver.local",
+        embedded_worker=False,
+        _env_file=None,
+    )  # type: ignore[call-arg]
 
 
 @pytest.fixture

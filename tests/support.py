@@ -43,8 +43,9 @@ class World:
 def make_world(portal: Portal) -> World:
     clock = portal.clock
     with portal.database.writing() as s:
-        office = administration.create_office(s, {"name": "Kontor Test", "email": "kontor@bbgruppen.example",
-                                                  "phone": "08-1234500"})
+        office = administration.create_office(
+            s, {"name": "Kontor Test", "email": "kontor@bbgruppen.example", "phone": "08-1234500"}
+        )
         org = administration.save_organisation(s, {"name": "Brf Testet", "office_id": office.id}, clock=clock)
         other = administration.save_organisation(s, {"name": "Annan AB", "office_id": office.id}, clock=clock)
         system = administration.add_system(s, org, {"name": "Passersystem A"})
@@ -53,14 +54,20 @@ def make_world(portal: Portal) -> World:
 
         def customer(o: Organisation, name: str, email: str, role: str = "member") -> User:
             return administration.create_customer_user(
-                s, o, {"name": name, "email": email, "password": PASSWORD, "role": role}, clock=clock)
+                s, o, {"name": name, "email": email, "password": PASSWORD, "role": role}, clock=clock
+            )
 
         def staff(name: str, email: str, role: str = "handlaggare") -> User:
             return administration.create_staff_user(
-                s, {"name": name, "email": email, "password": PASSWORD, "role": role}, clock=clock)
+                s, {"name": name, "email": email, "password": PASSWORD, "role": role}, clock=clock
+            )
 
         world = World(
-            org=org, other_org=other, system=system, door_phone=door_phone, other_system=other_system,
+            org=org,
+            other_org=other,
+            system=system,
+            door_phone=door_phone,
+            other_system=other_system,
             admin=customer(org, "Anna Admin", "anna@testet.example"),
             member=customer(org, "Maja Medlem", "maja@testet.example"),
             outsider=customer(other, "Olle Utanför", "olle@annan.example"),

@@ -52,7 +52,13 @@ def create_app(portal: Portal | None = None) -> Litestar:
     environment = build_environment([d for d in template_dirs if d.is_dir()])
     app = Litestar(
         route_handlers=[
-            AuthController, HomeController, CustomerController, StaffController, AdminController, ProfileController, ApiController,
+            AuthController,
+            HomeController,
+            CustomerController,
+            StaffController,
+            AdminController,
+            ProfileController,
+            ApiController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         middleware=[viewer_middleware],
@@ -60,7 +66,8 @@ def create_app(portal: Portal | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)),
         openapi_config=OpenAPIConfig(
-            title="BBGRUPPEN Portal API", version="1",
+            title="BBGRUPPEN Portal API",
+            version="1",
             components=Components(security_schemes={"token": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"token": []}],
         ),

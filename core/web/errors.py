@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import MediaType, Request, Response
+from litestar import MediaType, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -17,14 +17,15 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from core.errors import PortalError, ValidationFailed
 from core.i18n import gettext as _
 from core.web.rendering import csrf_input
+from core.web.types import HttpRequest
 from core.web.viewer import resolve_viewer
 
 
-def _is_api(request: Request) -> bool:  # type: ignore[type-arg]
+def _is_api(request: HttpRequest) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _viewer(request: Request) -> Any:  # type: ignore[type-arg]
+def _viewer(request: HttpRequest) -> Any:
     viewer = request.state.get("viewer")
     if viewer is None:
         try:
@@ -34,7 +35,7 @@ def _viewer(request: Request) -> Any:  # type: ignore[type-arg]
     return viewer
 
 
-def portal_error(request: Request, exc: PortalError) -> Response[Any]:  # type: ignore[type-arg]
+def portal_error(request: HttpRequest, exc: PortalError) -> Response[Any]:
     message = _(exc.detail, **exc.params) if exc.params else _(exc.detail)
     if _is_api(request):
         body: dict[str, Any] = {"detail": message, "status_code": exc.status_code}
@@ -44,17 +45,20 @@ def portal_error(request: Request, exc: PortalError) -> Response[Any]:  # type: 
     return _page_response(request, exc.status_code, message)
 
 
-def _page_response(request: Request, status_code: int, message: str) -> Response[Any]:  # type: ignore[type-arg]
+def _page_response(request: HttpRequest, status_code: int, message: str) -> Response[Any]:
     viewer = _viewer(request)
     template = request.app.template_engine.get_template("error.html")  # type: ignore[union-attr]
     html = template.render(
-        viewer=viewer, user=getattr(viewer, "user", None), csrf_field=csrf_input(viewer) if viewer else "",
-        message=message, status_code=status_code,
+        viewer=viewer,
+        user=getattr(viewer, "user", None),
+        csrf_field=csrf_input(viewer) if viewer else "",
+        message=message,
+        status_code=status_code,
     )
     return Response(html, status_code=status_code, media_type=MediaType.HTML)
 
 
-def http_error(request: Request, exc: HTTPException) -> Response[Any]:  # type: ignore[type-arg]
+def http_error(request: HttpRequest, exc: HTTPException) -> Response[Any]:
     if _is_api(request) or request.url.path.startswith("/schema"):
         body: dict[str, Any] = {"detail": _(exc.detail), "status_code": exc.status_code}
         if getattr(exc, "extra", None):
@@ -62,7 +66,7 @@ def http_error(request: Request, exc: HTTPException) -> Response[Any]:  # type: 
         return Response(body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers)
     if isinstance(exc, NotAuthorizedException):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Redirect(f"/login?next={target}" if request.method == "GET" else "/login")  # type: ignore[return-value]
+        return Redirect(f"/login?next={target}" if request.method == "GET" else "/login")
     if isinstance(exc, NotFoundException):
         return _page_response(request, 404, _("There is no such page."))
     if isinstance(exc, PermissionDeniedException):
@@ -70,7 +74,7 @@ def http_error(request: Request, exc: HTTPException) -> Response[Any]:  # type: 
     return _page_response(request, exc.status_code, _(exc.detail))
 
 
-def server_error(request: Request, exc: Exception) -> Response[Any]:  # type: ignore[type-arg]
+def server_error(request: HttpRequest, exc: Exception) -> Response[Any]:
     request.logger.exception("Unhandled error on %s", request.url.path)
     message = _("Something went wrong on our side. Nothing you entered was saved; please try again.")
     if _is_api(request):

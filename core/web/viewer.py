@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -17,6 +18,7 @@ from core.errors import NotFound
 from core.i18n import LANGUAGES, set_language
 from core.models import Organisation, User
 from core.portal import Portal
+from core.web.types import HttpRequest
 
 SESSION_COOKIE = "bb_session"
 ANON_COOKIE = "bb_anon"
@@ -39,12 +41,12 @@ class Viewer:
         return self.user is not None
 
 
-def portal_of(connection: ASGIConnection) -> Portal:  # type: ignore[type-arg]
+def portal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Portal:
     portal: Portal = connection.app.state.portal
     return portal
 
 
-def resolve_viewer(request: Request) -> Viewer:  # type: ignore[type-arg]
+def resolve_viewer(request: HttpRequest) -> Viewer:
     """Look the user up by API token (``Authorization: Bearer``) or session cookie; set the language."""
     portal = portal_of(request)
     secret = portal.secret_key
@@ -79,14 +81,14 @@ def viewer_middleware(app: ASGIApp) -> ASGIApp:
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            request: Request = Request(scope, receive)  # type: ignore[type-arg]
+            request: Request = Request(scope, receive)
             request.state.viewer = resolve_viewer(request)
         await app(scope, receive, send)
 
     return middleware
 
 
-async def check_csrf(request: Request) -> None:  # type: ignore[type-arg]
+async def check_csrf(request: HttpRequest) -> None:
     """Every unsafe request made with cookies carries the CSRF token of its session (form field or header)."""
     viewer: Viewer = request.state.viewer
     if request.method in UNSAFE_METHODS and not viewer.via_token:
@@ -104,30 +106,30 @@ def new_anon_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def current_viewer(request: Request) -> Viewer:  # type: ignore[type-arg]
+def current_viewer(request: HttpRequest) -> Viewer:
     viewer: Viewer = request.state.viewer
     return viewer
 
 
-def require_user(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+def require_user(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
     if connection.state.viewer.user is None:
         raise NotAuthorizedException("Log in to continue.")
 
 
-def require_customer(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+def require_customer(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     require_user(connection, handler)
     user: User = connection.state.viewer.user
     if user.is_staff:
         raise NotFound("This page is for customers.")
 
 
-def require_staff(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+def require_staff(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     require_user(connection, handler)
     if not connection.state.viewer.user.is_staff:
         raise NotFound("There is no such page.")
 
 
-def require_admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+def require_admin(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     require_staff(connection, handler)
     if not connection.state.viewer.user.is_admin:
         raise PermissionDeniedException("Only BBGRUPPEN administrators can do that.")

@@ -16,7 +16,9 @@ class FaultReport(RequestType):
     schema = FaultReportForm
     fulfilment_mode = FulfilmentMode.MANUAL
     name = "Fault report"
-    description = "Report a fault in your system, e.g. the entrance lock does not always open or the door phone does not ring."
+    description = (
+        "Report a fault in your system, e.g. the entrance lock does not always open or the door phone does not ring."
+    )
     icon = "🛠"
     translation_domain = "fault_report"
     locale_dir = Path(__file__).parent / "locale"

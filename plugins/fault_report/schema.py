@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import PhoneNumber, long_text, render_time_choices
+from core import PhoneNumber, enum_labels, long_text, render_time_choices
 
 URGENCY_LABELS = {"low": "Low – it can wait", "normal": "Normal", "urgent": "Urgent – security or nobody gets in"}
 
@@ -17,21 +17,28 @@ class FaultReportForm(BaseModel):
 
     system_id: int = Field(title="System", json_schema_extra=render_time_choices("systems"))
     location: str = Field(
-        min_length=1, max_length=200, title="Where",
+        min_length=1,
+        max_length=200,
+        title="Where",
         description="The door, entrance or place, e.g. Main entrance, Storgatan 1.",
     )
     description: str = Field(
-        min_length=1, max_length=4000, title="What happens",
+        min_length=1,
+        max_length=4000,
+        title="What happens",
         description="Describe the fault, e.g. the entrance lock does not always open.",
         json_schema_extra=long_text(),
     )
     since: date | None = Field(default=None, title="Since when")
     urgency: Literal["low", "normal", "urgent"] = Field(
-        default="normal", title="How urgent", json_schema_extra={"enum_labels": URGENCY_LABELS}
+        default="normal", title="How urgent", json_schema_extra=enum_labels(URGENCY_LABELS)
     )
     contact_name: str = Field(min_length=1, max_length=200, title="Contact person")
     contact_phone: PhoneNumber = Field(title="Contact phone", description="A Swedish number, e.g. 070-123 45 67.")
     technician_access: str = Field(
-        default="", max_length=1000, title="When may a technician enter?",
-        description="Times, key or code arrangements, people to ask for.", json_schema_extra=long_text(),
+        default="",
+        max_length=1000,
+        title="When may a technician enter?",
+        description="Times, key or code arrangements, people to ask for.",
+        json_schema_extra=long_text(),
     )

@@ -15,21 +15,27 @@ def test_organisation_needs_an_office_and_a_unique_name(world: World, web: Any) 
     assert missing.status_code == 422 and "Välj organisationens lokalkontor." in missing.text
     duplicate = web.post("/admin/organisations", {"name": "brf testet", "office_id": str(world.org.office_id)})
     assert duplicate.status_code == 422
-    created = web.post("/admin/organisations", {"name": "Ny Brf", "office_id": str(world.org.office_id)},
-                       follow_redirects=False)
+    created = web.post(
+        "/admin/organisations", {"name": "Ny Brf", "office_id": str(world.org.office_id)}, follow_redirects=False
+    )
     assert created.status_code == 302
 
 
 def test_first_user_of_an_organisation_is_its_administrator(portal: Portal, world: World, web: Any) -> None:
     web.login(world.staff_admin.email)
-    created = web.post("/admin/organisations", {"name": "Ny Brf", "office_id": str(world.org.office_id)},
-                       follow_redirects=False)
+    created = web.post(
+        "/admin/organisations", {"name": "Ny Brf", "office_id": str(world.org.office_id)}, follow_redirects=False
+    )
     org_url = created.headers["location"].split("?")[0]
     web.post(f"{org_url}/systems", {"name": "Passersystem Ny", "kind": "access_control"})
-    web.post(f"{org_url}/users", {"name": "Första", "email": "forsta@ny.example", "password": PASSWORD,
-                                  "role": "member", "language": "sv"})
-    web.post(f"{org_url}/users", {"name": "Andra", "email": "andra@ny.example", "password": PASSWORD,
-                                  "role": "member", "language": "sv"})
+    web.post(
+        f"{org_url}/users",
+        {"name": "Första", "email": "forsta@ny.example", "password": PASSWORD, "role": "member", "language": "sv"},
+    )
+    web.post(
+        f"{org_url}/users",
+        {"name": "Andra", "email": "andra@ny.example", "password": PASSWORD, "role": "member", "language": "sv"},
+    )
     page = web.get(org_url).text
     assert "Passersystem Ny" in page
     assert re.search(r"Första</td><td>forsta@ny.example</td><td>Administratör", page)
@@ -59,12 +65,22 @@ def test_deactivate_with_confirmation(world: World, make_web: Any) -> None:
 def test_offices_stores_and_staff(world: World, web: Any) -> None:
     web.login(world.staff_admin.email)
     assert web.post("/admin/offices", {"name": "", "email": "x", "phone": ""}).status_code == 422
-    assert web.post("/admin/offices", {"name": "Kontor Malmö", "email": "malmo@bbgruppen.example",
-                                       "phone": "040-123456"}, follow_redirects=True).status_code == 200
+    assert (
+        web.post(
+            "/admin/offices",
+            {"name": "Kontor Malmö", "email": "malmo@bbgruppen.example", "phone": "040-123456"},
+            follow_redirects=True,
+        ).status_code
+        == 200
+    )
     assert "Kontor Malmö" in web.get("/admin/offices").text
-    assert web.post("/admin/stores", {"name": "Butik Malmö", "address": "Stortorget 1"},
-                    follow_redirects=True).status_code == 200
+    assert (
+        web.post("/admin/stores", {"name": "Butik Malmö", "address": "Stortorget 1"}, follow_redirects=True).status_code
+        == 200
+    )
     assert "Butik Malmö" in web.get("/admin/stores").text
-    web.post("/admin/staff", {"name": "Ny Handläggare", "email": "ny@bbgruppen.example", "password": PASSWORD,
-                              "role": "handlaggare"})
+    web.post(
+        "/admin/staff",
+        {"name": "Ny Handläggare", "email": "ny@bbgruppen.example", "password": PASSWORD, "role": "handlaggare"},
+    )
     assert "Ny Handläggare" in web.get("/admin/staff").text

@@ -29,8 +29,9 @@ def test_request_types_with_json_schema(portal: Portal, world: World, web: Any) 
 
 def test_file_list_and_show_with_a_token(portal: Portal, world: World, web: Any) -> None:
     headers = token_for(portal, world.member)
-    response = web.client.post("/api/v1/requests", headers=headers,
-                               json={"type": "fault_report", "data": world.fault(), "carry_out_on": None})
+    response = web.client.post(
+        "/api/v1/requests", headers=headers, json={"type": "fault_report", "data": world.fault(), "carry_out_on": None}
+    )
     assert response.status_code == 201, response.text
     filed = response.json()
     assert filed["status"] == "pending" and filed["status_label"] == "Väntar på hantering"
@@ -42,9 +43,15 @@ def test_file_list_and_show_with_a_token(portal: Portal, world: World, web: Any)
 
 def test_validation_errors_are_field_level_422(portal: Portal, world: World, web: Any) -> None:
     headers = token_for(portal, world.member)
-    response = web.client.post("/api/v1/requests", headers=headers, json={
-        "type": "fault_report", "data": world.fault(contact_phone="12", description="", system_id=world.other_system.id),
-        "carry_out_on": "2020-01-01"})
+    response = web.client.post(
+        "/api/v1/requests",
+        headers=headers,
+        json={
+            "type": "fault_report",
+            "data": world.fault(contact_phone="12", description="", system_id=world.other_system.id),
+            "carry_out_on": "2020-01-01",
+        },
+    )
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert set(errors) >= {"contact_phone", "description", "carry_out_on"}
@@ -53,16 +60,20 @@ def test_validation_errors_are_field_level_422(portal: Portal, world: World, web
 
 def test_foreign_system_is_refused(portal: Portal, world: World, web: Any) -> None:
     headers = token_for(portal, world.member)
-    response = web.client.post("/api/v1/requests", headers=headers, json={
-        "type": "fault_report", "data": world.fault(system_id=world.other_system.id)})
+    response = web.client.post(
+        "/api/v1/requests",
+        headers=headers,
+        json={"type": "fault_report", "data": world.fault(system_id=world.other_system.id)},
+    )
     assert response.status_code == 422 and "system_id" in response.json()["errors"]
 
 
 def test_illegal_transition_is_409(portal: Portal, world: World, web: Any) -> None:
     customer = token_for(portal, world.member)
     staff = token_for(portal, world.staff)
-    filed = web.client.post("/api/v1/requests", headers=customer,
-                            json={"type": "fault_report", "data": world.fault()}).json()
+    filed = web.client.post(
+        "/api/v1/requests", headers=customer, json={"type": "fault_report", "data": world.fault()}
+    ).json()
     assert web.client.post(f"/api/v1/requests/{filed['id']}/complete", headers=staff).status_code == 409
     taken = web.client.post(f"/api/v1/requests/{filed['id']}/take", headers=staff)
     assert taken.status_code == 200 and taken.json()["status"] == "in_progress"

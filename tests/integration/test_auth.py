@@ -86,8 +86,11 @@ def test_forms_without_the_csrf_token_are_refused(world: World, web: Any) -> Non
 
 def test_login_redirect_stays_on_this_site(world: World, web: Any) -> None:
     web.get("/login")
-    response = web.post("/login", {"email": world.member.email, "password": "correct-horse-battery",
-                                   "next": "https://evil.example/"}, follow_redirects=False)
+    response = web.post(
+        "/login",
+        {"email": world.member.email, "password": "correct-horse-battery", "next": "https://evil.example/"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 

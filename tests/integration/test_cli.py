@@ -50,11 +50,25 @@ def test_database_demo_staff_and_plugins(env: Path) -> None:
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(main, ["demo", "load"]).exit_code == 0
     assert runner.invoke(main, ["demo", "load"]).exit_code == 0  # idempotent
-    created = runner.invoke(main, ["staff", "create", "--email", "Ny@BBgruppen.example", "--name", "Ny Person",
-                                   "--admin", "--password", "ett-langt-losenord"])
+    created = runner.invoke(
+        main,
+        [
+            "staff",
+            "create",
+            "--email",
+            "Ny@BBgruppen.example",
+            "--name",
+            "Ny Person",
+            "--admin",
+            "--password",
+            "ett-langt-losenord",
+        ],
+    )
     assert created.exit_code == 0, created.output
-    duplicate = runner.invoke(main, ["staff", "create", "--email", "ny@bbgruppen.example", "--name", "Igen",
-                                     "--password", "ett-langt-losenord"])
+    duplicate = runner.invoke(
+        main,
+        ["staff", "create", "--email", "ny@bbgruppen.example", "--name", "Igen", "--password", "ett-langt-losenord"],
+    )
     assert duplicate.exit_code == 1 and "email" in duplicate.output
     database = create_database(f"sqlite:///{env / 'bbportal.db'}")
     with database.reading() as s:

@@ -27,8 +27,9 @@ def form_values(world: World, **changes: Any) -> dict[str, Any]:
 
 def test_errors_next_to_fields_summarised_and_input_kept(portal: Portal, world: World, web: Any) -> None:
     web.login(world.member.email)
-    response = web.post("/requests/new/fault_report", form_values(world, description="", contact_phone="123",
-                                                                  location="Port 2"))
+    response = web.post(
+        "/requests/new/fault_report", form_values(world, description="", contact_phone="123", location="Port 2")
+    )
     assert response.status_code == 422
     page = response.text
     assert "Det finns ett problem" in page
@@ -68,10 +69,16 @@ def test_our_requests_filters_pages_and_empty_state(portal: Portal, world: World
     web.login(world.member.email)
     assert "Er organisation har inte skickat in några ärenden ännu." in web.get("/requests").text
     for number in range(30):
-        workflow.file(portal, world.admin if number % 2 else world.member, "fault_report",
-                      world.fault(location=f"Dörr {number:02d}"), None)
-    workflow.file(portal, world.outsider, "fault_report", world.fault(system_id=world.other_system.id,
-                                                                      location="Främmande"), None)
+        workflow.file(
+            portal,
+            world.admin if number % 2 else world.member,
+            "fault_report",
+            world.fault(location=f"Dörr {number:02d}"),
+            None,
+        )
+    workflow.file(
+        portal, world.outsider, "fault_report", world.fault(system_id=world.other_system.id, location="Främmande"), None
+    )
     first = web.get("/requests").text
     assert "Dörr 29" in first and "Dörr 05" in first and "Dörr 04" not in first and "Främmande" not in first
     assert "Anna Admin" in first and "Maja Medlem" in first

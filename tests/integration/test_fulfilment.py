@@ -35,8 +35,12 @@ def stored(portal: Portal, request_id: int) -> Request:
 
 def messages(portal: Portal, request_id: int) -> list[tuple[str, bool]]:
     with portal.database.reading() as s:
-        return [(m.body, m.internal) for m in s.exec(select(ChatMessage).where(ChatMessage.request_id == request_id)
-                                                      .order_by(col(ChatMessage.id)))]
+        return [
+            (m.body, m.internal)
+            for m in s.exec(
+                select(ChatMessage).where(ChatMessage.request_id == request_id).order_by(col(ChatMessage.id))
+            )
+        ]
 
 
 def test_automatic_type_is_carried_out_by_the_system_actor(portal: Portal, world: World) -> None:
@@ -45,8 +49,9 @@ def test_automatic_type_is_carried_out_by_the_system_actor(portal: Portal, world
     done = stored(portal, filed.id or 0)
     assert done.status == Status.COMPLETED and done.assignee_id is None
     with portal.database.reading() as s:
-        actors = [(h.action, h.actor_id) for h in s.exec(select(RequestHistory)
-                                                          .where(RequestHistory.request_id == filed.id))]
+        actors = [
+            (h.action, h.actor_id) for h in s.exec(select(RequestHistory).where(RequestHistory.request_id == filed.id))
+        ]
     assert actors == [("file", world.member.id), ("start_fulfilment", None), ("fulfilment_succeeded", None)]
     assert messages(portal, filed.id or 0) == [("adapter said ok", True), ("Done.", False)]
     assert AutomaticSample.calls == [filed.id]
@@ -106,8 +111,9 @@ def test_a_redelivered_message_does_not_run_the_hook_twice(portal: Portal, world
     assert AutomaticSample.calls == [filed.id]
 
 
-def test_a_crashing_handler_is_retried_with_backoff_then_marked_failed(portal: Portal, world: World,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crashing_handler_is_retried_with_backoff_then_marked_failed(
+    portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import timedelta
 
     calls: list[int] = []

@@ -52,8 +52,9 @@ def test_take_hand_back_and_pass_on(portal: Portal, world: World, make_web: Any)
     back = henrik.post(f"/staff/requests/{filed.id}/hand_back", follow_redirects=True).text
     assert "Väntar på hantering" in back
     klara.post(f"/staff/requests/{filed.id}/take")
-    passed = klara.post(f"/staff/requests/{filed.id}/assign", {"assignee_id": str(world.staff.id)},
-                        follow_redirects=True)
+    passed = klara.post(
+        f"/staff/requests/{filed.id}/assign", {"assignee_id": str(world.staff.id)}, follow_redirects=True
+    )
     assert passed.status_code == 200
     assert "Slutfört" in henrik.post(f"/staff/requests/{filed.id}/complete", follow_redirects=True).text
 

@@ -60,8 +60,11 @@ def test_foreign_request_is_404_on_every_customer_route(portal: Portal, world: W
         if method == "GET":
             response = web.get(url)
         else:
-            response = web.post(url, {"reason": "x"}) if not url.startswith("/api/") else web.client.post(
-                url, json={}, headers={"x-csrf-token": web._csrf})
+            response = (
+                web.post(url, {"reason": "x"})
+                if not url.startswith("/api/")
+                else web.client.post(url, json={}, headers={"x-csrf-token": web._csrf})
+            )
         assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
         assert "Annan AB" not in response.text and (foreign.summary or "§") not in response.text
         checked += 1

@@ -102,8 +102,20 @@ def test_the_generated_form_has_every_field_and_both_variants(world: World, web:
     form = web.get("/requests/new/parking_permit")
 
     assert form.status_code == 200
-    for name in ("holder_name", "registration", "vehicle", "months", "electric", "email", "phone", "notes",
-                 "delivery.address", "delivery.postcode", "delivery.store_id", "delivery.pickup_on"):
+    for name in (
+        "holder_name",
+        "registration",
+        "vehicle",
+        "months",
+        "electric",
+        "email",
+        "phone",
+        "notes",
+        "delivery.address",
+        "delivery.postcode",
+        "delivery.store_id",
+        "delivery.pickup_on",
+    ):
         assert f'name="{name}"' in form.text, name
     assert 'type="radio" id="f-delivery-post" name="delivery" value="post"' in form.text
     assert 'type="radio" id="f-delivery-pickup" name="delivery" value="pickup"' in form.text
@@ -118,8 +130,14 @@ def test_the_generated_form_has_every_field_and_both_variants(world: World, web:
 def test_an_invalid_submission_shows_errors_under_the_variant_fields(world: World, web: Any) -> None:
     web.login(world.member.email)
     web.get("/requests/new/parking_permit")
-    values = {**VALID, "months": "30", "email": "inte-en-adress", "delivery": "post",
-              "delivery.address": "", "delivery.postcode": "12"}
+    values = {
+        **VALID,
+        "months": "30",
+        "email": "inte-en-adress",
+        "delivery": "post",
+        "delivery.address": "",
+        "delivery.postcode": "12",
+    }
 
     response = web.post("/requests/new/parking_permit", values)
 
@@ -130,9 +148,7 @@ def test_an_invalid_submission_shows_errors_under_the_variant_fields(world: Worl
     assert re.search(r'name="delivery" value="post"\s+checked', response.text)  # the chosen variant stays
 
 
-def test_a_missing_variant_and_an_unknown_store_are_field_errors(
-    world: World, web: Any, store: Store
-) -> None:
+def test_a_missing_variant_and_an_unknown_store_are_field_errors(world: World, web: Any, store: Store) -> None:
     web.login(world.member.email)
     web.get("/requests/new/parking_permit")
 
@@ -151,15 +167,19 @@ def test_a_valid_submission_by_post_is_filed_and_shown(world: World, web: Any) -
     web.login(world.member.email)
     web.get("/requests/new/parking_permit")
 
-    request_id = request_id_of(
-        web.post("/requests/new/parking_permit", {**VALID, **BY_POST}, follow_redirects=False)
-    )
+    request_id = request_id_of(web.post("/requests/new/parking_permit", {**VALID, **BY_POST}, follow_redirects=False))
     page = web.get(f"/requests/{request_id}").text
 
     assert "ABC 123 – Maja Medlem" in page  # the summary
     stored_values = (
-        "Parkeringstillstånd", "Skåpbil (högst 3,5 ton)", "6", "maja@testet.example", "+46701234567",
-        "Skicka med post", "Storgatan 1, Testby", "123 45",  # the postcode as normalised by its validator
+        "Parkeringstillstånd",
+        "Skåpbil (högst 3,5 ton)",
+        "6",
+        "maja@testet.example",
+        "+46701234567",
+        "Skicka med post",
+        "Storgatan 1, Testby",
+        "123 45",  # the postcode as normalised by its validator
         "Plats 14 om den är ledig.",
     )
     for shown in stored_values:
@@ -172,10 +192,16 @@ def test_a_valid_submission_with_pick_up_is_filed_and_shown(
 ) -> None:
     web.login(world.member.email)
     web.get("/requests/new/parking_permit")
-    values = {**VALID, "electric": "", "delivery": "pickup", "delivery.store_id": str(store.id),
-              "delivery.pickup_on": "2026-12-01",
-              # the other variant's fields are in the page too; only the chosen variant's are read
-              "delivery.address": "ignored", "delivery.postcode": "x"}
+    values = {
+        **VALID,
+        "electric": "",
+        "delivery": "pickup",
+        "delivery.store_id": str(store.id),
+        "delivery.pickup_on": "2026-12-01",
+        # the other variant's fields are in the page too; only the chosen variant's are read
+        "delivery.address": "ignored",
+        "delivery.postcode": "x",
+    }
 
     request_id = request_id_of(web.post("/requests/new/parking_permit", values, follow_redirects=False))
     page = web.get(f"/requests/{request_id}").text
@@ -196,9 +222,7 @@ def test_a_valid_submission_with_pick_up_is_filed_and_shown(
 # --- (c) through the queue, and the JSON API ----------------------------------------------------------
 
 
-def test_staff_take_and_complete_it_and_the_customer_sees_it_done(
-    world: World, make_web: Any, portal: Portal
-) -> None:
+def test_staff_take_and_complete_it_and_the_customer_sees_it_done(world: World, make_web: Any, portal: Portal) -> None:
     customer = make_web()
     customer.login(world.member.email)
     customer.get("/requests/new/parking_permit")

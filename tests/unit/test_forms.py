@@ -43,8 +43,17 @@ class Everything(BaseModel):
 def test_field_kinds_from_the_schema() -> None:
     fields = {f.name: f for f in build_fields(Everything)}
     kinds = {name: f.kind for name, f in fields.items()}
-    assert kinds == {"name": "text", "notes": "textarea", "colour": "select", "when": "date", "agree": "checkbox",
-                     "count": "number", "email": "email", "phone": "tel", "delivery": "variant"}
+    assert kinds == {
+        "name": "text",
+        "notes": "textarea",
+        "colour": "select",
+        "when": "date",
+        "agree": "checkbox",
+        "count": "number",
+        "email": "email",
+        "phone": "tel",
+        "delivery": "variant",
+    }
     assert fields["name"].required and not fields["when"].required and fields["count"].maximum == 500
     delivery = fields["delivery"]
     assert [v.value for v in delivery.variants] == ["post", "pickup"]
@@ -54,8 +63,17 @@ def test_field_kinds_from_the_schema() -> None:
 
 def test_decode_takes_only_the_chosen_variant() -> None:
     fields = build_fields(Everything)
-    form = {"name": " Anna ", "colour": "red", "count": "3", "email": "a@b.se", "phone": "0701234567",
-            "delivery": "pickup", "delivery.address": "left over", "delivery.store": "2", "agree": "on"}
+    form = {
+        "name": " Anna ",
+        "colour": "red",
+        "count": "3",
+        "email": "a@b.se",
+        "phone": "0701234567",
+        "delivery": "pickup",
+        "delivery.address": "left over",
+        "delivery.store": "2",
+        "agree": "on",
+    }
     payload = decode(fields, form)
     assert payload["delivery"] == {"kind": "pickup", "store": "2"}
     assert payload["name"] == "Anna" and payload["agree"] is True and "when" not in payload
@@ -78,10 +96,17 @@ def test_errors_are_keyed_by_form_name_and_translated() -> None:
 
 
 def test_encode_then_decode_round_trips_the_fault_report() -> None:
-    data = FaultReportForm.model_validate({
-        "system_id": 3, "location": "Entré", "description": "Låset\nkärvar", "since": "2026-11-01",
-        "urgency": "urgent", "contact_name": "Anna", "contact_phone": "08-123 456 78",
-    })
+    data = FaultReportForm.model_validate(
+        {
+            "system_id": 3,
+            "location": "Entré",
+            "description": "Låset\nkärvar",
+            "since": "2026-11-01",
+            "urgency": "urgent",
+            "contact_name": "Anna",
+            "contact_phone": "08-123 456 78",
+        }
+    )
     fields = build_fields(FaultReportForm)
     again = FaultReportForm.model_validate(decode(fields, encode(fields, data.model_dump(mode="json"))))
     assert again == data

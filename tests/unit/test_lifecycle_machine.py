@@ -30,8 +30,12 @@ def extra_plugins() -> list[Any]:
 
 def test_lifecycle_state_machine(portal: Portal, world: World) -> None:
     actors: dict[str, User | None] = {
-        "member": world.member, "admin": world.admin, "outsider": world.outsider, "staff": world.staff,
-        "colleague": world.colleague, "system": None,
+        "member": world.member,
+        "admin": world.admin,
+        "outsider": world.outsider,
+        "staff": world.staff,
+        "colleague": world.colleague,
+        "system": None,
     }
 
     class Lifecycle(RuleBasedStateMachine):
@@ -49,13 +53,26 @@ def test_lifecycle_state_machine(portal: Portal, world: World) -> None:
             with portal.database.writing() as s:
                 org = s.get(Organisation, world.org.id)
                 assert org is not None
-                request = file_request(s, request_type=request_type, user=world.member, organisation=org,
-                                       payload=payload, carry_out_on=when, clock=portal.clock, hooks=portal.hooks)
+                request = file_request(
+                    s,
+                    request_type=request_type,
+                    user=world.member,
+                    organisation=org,
+                    payload=payload,
+                    carry_out_on=when,
+                    clock=portal.clock,
+                    hooks=portal.hooks,
+                )
             self.request_ids.append(request.id or 0)
 
         @precondition(lambda self: self.request_ids)
-        @rule(data=st.data(), action=st.sampled_from(ACTIONS), actor=st.sampled_from(sorted(actors)),
-              reason=st.sampled_from(["", "Dubblett"]), assignee=st.sampled_from(["colleague", "staff", "member"]))
+        @rule(
+            data=st.data(),
+            action=st.sampled_from(ACTIONS),
+            actor=st.sampled_from(sorted(actors)),
+            reason=st.sampled_from(["", "Dubblett"]),
+            assignee=st.sampled_from(["colleague", "staff", "member"]),
+        )
         def act(self, data: st.DataObject, action: Action, actor: str, reason: str, assignee: str) -> None:
             request_id = data.draw(st.sampled_from(self.request_ids))
             with portal.database.writing() as s:
@@ -65,8 +82,17 @@ def test_lifecycle_state_machine(portal: Portal, world: World) -> None:
                 request_type = portal.registry.get(before.type_key)
                 expected_refusal = refusal(before, action, actors[actor], request_type, reason)
                 try:
-                    after = apply(s, before, action, actors[actor], request_type=request_type, clock=portal.clock,
-                                  hooks=portal.hooks, reason=reason, assignee=actors[assignee])
+                    after = apply(
+                        s,
+                        before,
+                        action,
+                        actors[actor],
+                        request_type=request_type,
+                        clock=portal.clock,
+                        hooks=portal.hooks,
+                        reason=reason,
+                        assignee=actors[assignee],
+                    )
                 except Conflict:
                     s.rollback()
                     again = s.get(Request, request_id)
@@ -85,11 +111,15 @@ def test_lifecycle_state_machine(portal: Portal, world: World) -> None:
                 for request_id in self.request_ids:
                     request = s.get(Request, request_id)
                     assert request is not None
-                    last = s.exec(select(RequestHistory).where(RequestHistory.request_id == request_id)
-                                  .order_by(col(RequestHistory.id).desc())).first()
+                    last = s.exec(
+                        select(RequestHistory)
+                        .where(RequestHistory.request_id == request_id)
+                        .order_by(col(RequestHistory.id).desc())
+                    ).first()
                     assert last is not None and last.to_status == request.status
-                    rows = s.exec(select(func.count()).select_from(RequestHistory)
-                                  .where(RequestHistory.request_id == request_id)).one()
+                    rows = s.exec(
+                        select(func.count()).select_from(RequestHistory).where(RequestHistory.request_id == request_id)
+                    ).one()
                     assert rows == request.version, "every transition writes exactly one history row"
 
         @invariant()
@@ -100,8 +130,9 @@ def test_lifecycle_state_machine(portal: Portal, world: World) -> None:
                     assert request is not None
                     status = Status(request.status)
                     if request.fulfilment_running:
-                        assert status == Status.IN_PROGRESS and request.assignee_id is None or \
-                            portal.registry.require(request.type_key).fulfilment_mode.value == "on_approval"
+                        assert (
+                            status == Status.IN_PROGRESS and request.assignee_id is None
+                        ) or portal.registry.require(request.type_key).fulfilment_mode.value == "on_approval"
                     if status in (Status.SCHEDULED, Status.PENDING):
                         assert request.assignee_id is None and not request.fulfilment_running
                     if status == Status.SCHEDULED:

@@ -27,23 +27,41 @@ def file(portal: Portal, user: User, type_key: str = "sample_manual", carry_out_
     with portal.database.writing() as s:
         org = s.get(Organisation, user.organisation_id)
         assert org is not None
-        return file_request(s, request_type=portal.registry.require(type_key), user=user, organisation=org,
-                            payload={"note": "hello"}, carry_out_on=carry_out_on, clock=portal.clock,
-                            hooks=portal.hooks)
+        return file_request(
+            s,
+            request_type=portal.registry.require(type_key),
+            user=user,
+            organisation=org,
+            payload={"note": "hello"},
+            carry_out_on=carry_out_on,
+            clock=portal.clock,
+            hooks=portal.hooks,
+        )
 
 
 def act(portal: Portal, request: Request, action: Action, actor: User | None, **kwargs: Any) -> Request:
     with portal.database.writing() as s:
         fresh = s.get(Request, request.id)
         assert fresh is not None
-        return apply(s, fresh, action, actor, request_type=portal.registry.get(fresh.type_key), clock=portal.clock,
-                     hooks=portal.hooks, **kwargs)
+        return apply(
+            s,
+            fresh,
+            action,
+            actor,
+            request_type=portal.registry.get(fresh.type_key),
+            clock=portal.clock,
+            hooks=portal.hooks,
+            **kwargs,
+        )
 
 
 def last_history(portal: Portal, request: Request) -> RequestHistory:
     with portal.database.reading() as s:
-        row = s.exec(select(RequestHistory).where(RequestHistory.request_id == request.id)
-                     .order_by(col(RequestHistory.id).desc())).first()
+        row = s.exec(
+            select(RequestHistory)
+            .where(RequestHistory.request_id == request.id)
+            .order_by(col(RequestHistory.id).desc())
+        ).first()
         assert row is not None
         return row
 
@@ -162,8 +180,9 @@ def test_ask_customer(portal: Portal, world: World) -> None:
 
 
 def test_customer_answered(portal: Portal, world: World) -> None:
-    request = act(portal, act(portal, file(portal, world.member), Action.TAKE, world.staff), Action.ASK_CUSTOMER,
-                  world.staff)
+    request = act(
+        portal, act(portal, file(portal, world.member), Action.TAKE, world.staff), Action.ASK_CUSTOMER, world.staff
+    )
     with pytest.raises(Conflict):
         act(portal, request, Action.CUSTOMER_ANSWERED, world.outsider)
     answered = act(portal, request, Action.CUSTOMER_ANSWERED, world.admin)
@@ -186,8 +205,7 @@ def test_assign(portal: Portal, world: World) -> None:
 
 
 def test_complete(portal: Portal, world: World) -> None:
-    done = act(portal, act(portal, file(portal, world.member), Action.TAKE, world.staff), Action.COMPLETE,
-               world.staff)
+    done = act(portal, act(portal, file(portal, world.member), Action.TAKE, world.staff), Action.COMPLETE, world.staff)
     assert done.status == Status.COMPLETED
     assert [t for t in topics(portal) if t == "status_changed"] == ["status_changed", "status_changed"]
 
@@ -238,7 +256,12 @@ def test_closed_is_closed(portal: Portal, world: World, closing: Action) -> None
 def test_a_stale_copy_cannot_overwrite_a_newer_change(portal: Portal, world: World) -> None:
     request = file(portal, world.member)
     act(portal, request, Action.TAKE, world.staff)  # `request` is now one version behind
-    with portal.database.writing() as s:
-        with pytest.raises(Conflict, match="same moment"):
-            apply(s, request, Action.WITHDRAW, world.member, request_type=portal.registry.get(request.type_key),
-                  clock=portal.clock)
+    with portal.database.writing() as s, pytest.raises(Conflict, match="same moment"):
+        apply(
+            s,
+            request,
+            Action.WITHDRAW,
+            world.member,
+            request_type=portal.registry.get(request.type_key),
+            clock=portal.clock,
+        )

@@ -37,8 +37,10 @@ def test_embedded_secret_is_generated_once_per_data_folder(tmp_path: Path) -> No
         ({"secret_key": "short"}, "too weak"),
         ({"secret_key": "a" * 64}, "too weak"),
         ({"secret_key": STRONG}, "SQLite"),
-        ({"secret_key": STRONG, "database_url": "postgresql+psycopg://db/portal", "default_language": "de"},
-         "DEFAULT_LANGUAGE"),
+        (
+            {"secret_key": STRONG, "database_url": "postgresql+psycopg://db/portal", "default_language": "de"},
+            "DEFAULT_LANGUAGE",
+        ),
     ],
 )
 def test_production_refuses_unsafe_settings_with_one_line(values: dict[str, str], message: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session, col, select
@@ -15,6 +15,7 @@ from core.errors import NotFound, ValidationFailed
 from core.models import Office, Organisation, Store, System, User
 from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, viewer
 from core.web.rendering import page
+from core.web.types import HttpRequest
 from core.web.viewer import require_admin
 
 
@@ -23,18 +24,26 @@ class AdminController(Controller):
     guards = [require_admin]
 
     @get("/organisations", sync_to_thread=True)
-    def organisations(self, request: Request, notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def organisations(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
         with portal(request).database.reading() as session:
             rows = session.exec(
-                select(Organisation, Office.name).join(Office, col(Organisation.office_id) == col(Office.id))
+                select(Organisation, Office.name)
+                .join(Office, col(Organisation.office_id) == col(Office.id))
                 .order_by(col(Organisation.name))
             ).all()
             offices = list(session.exec(select(Office).order_by(col(Office.name))))
-        return page("admin/organisations.html", viewer(request), rows=rows, offices=offices, values={}, errors={},
-                    notice=NOTICES.get(notice, ""))
+        return page(
+            "admin/organisations.html",
+            viewer(request),
+            rows=rows,
+            offices=offices,
+            values={},
+            errors={},
+            notice=NOTICES.get(notice, ""),
+        )
 
     @post("/organisations", sync_to_thread=True)
-    def create_organisation(self, request: Request, data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def create_organisation(self, request: HttpRequest, data: FormBody) -> Template | Redirect:
         values = flat_form(data)
         the_portal = portal(request)
         try:
@@ -43,36 +52,73 @@ class AdminController(Controller):
         except ValidationFailed as exc:
             with the_portal.database.reading() as session:
                 rows = session.exec(
-                    select(Organisation, Office.name).join(Office, col(Organisation.office_id) == col(Office.id))
+                    select(Organisation, Office.name)
+                    .join(Office, col(Organisation.office_id) == col(Office.id))
                     .order_by(col(Organisation.name))
                 ).all()
                 offices = list(session.exec(select(Office).order_by(col(Office.name))))
-            return page("admin/organisations.html", viewer(request), status_code=422, rows=rows, offices=offices,
-                        values=values, errors=exc.errors, notice="")
+            return page(
+                "admin/organisations.html",
+                viewer(request),
+                status_code=422,
+                rows=rows,
+                offices=offices,
+                values=values,
+                errors=exc.errors,
+                notice="",
+            )
         return Redirect(f"/admin/organisations/{organisation.id}?notice=saved")
 
     @get("/organisations/{organisation_id:int}", sync_to_thread=True)
-    def organisation(self, request: Request, organisation_id: FromPath[int], notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def organisation(
+        self, request: HttpRequest, organisation_id: FromPath[int], notice: FromQuery[str] = ""
+    ) -> Template:
         return self._organisation_page(request, organisation_id, notice=NOTICES.get(notice, ""))
 
-    def _organisation_page(self, request: Request, organisation_id: FromPath[int], *, status_code: int = 200,  # type: ignore[type-arg]
-                           form: str = "", values: dict[str, Any] | None = None,
-                           errors: dict[str, list[str]] | None = None, notice: FromQuery[str] = "") -> Template:
+    def _organisation_page(
+        self,
+        request: HttpRequest,
+        organisation_id: FromPath[int],
+        *,
+        status_code: int = 200,
+        form: str = "",
+        values: dict[str, Any] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        notice: FromQuery[str] = "",
+    ) -> Template:
         with portal(request).database.reading() as session:
             organisation = session.get(Organisation, organisation_id)
             if organisation is None:
                 raise NotFound("There is no such organisation.")
-            systems = list(session.exec(select(System).where(System.organisation_id == organisation_id)
-                                        .order_by(col(System.name))))
-            users = list(session.exec(select(User).where(User.organisation_id == organisation_id)
-                                      .order_by(col(User.name))))
+            systems = list(
+                session.exec(select(System).where(System.organisation_id == organisation_id).order_by(col(System.name)))
+            )
+            users = list(
+                session.exec(select(User).where(User.organisation_id == organisation_id).order_by(col(User.name)))
+            )
             offices = list(session.exec(select(Office).order_by(col(Office.name))))
-        return page("admin/organisation.html", viewer(request), status_code=status_code, organisation=organisation,
-                    systems=systems, users=users, offices=offices, form=form, values=values or {},
-                    errors=errors or {}, notice=notice)
+        return page(
+            "admin/organisation.html",
+            viewer(request),
+            status_code=status_code,
+            organisation=organisation,
+            systems=systems,
+            users=users,
+            offices=offices,
+            form=form,
+            values=values or {},
+            errors=errors or {},
+            notice=notice,
+        )
 
-    def _save(self, request: Request, organisation_id: FromPath[int], form: str, data: dict[str, Any],  # type: ignore[type-arg]
-              action: Callable[[Session, Organisation, dict[str, Any]], Any]) -> Template | Redirect:
+    def _save(
+        self,
+        request: HttpRequest,
+        organisation_id: FromPath[int],
+        form: str,
+        data: dict[str, Any],
+        action: Callable[[Session, Organisation, dict[str, Any]], Any],
+    ) -> Template | Redirect:
         values = flat_form(data)
         try:
             with portal(request).database.writing() as session:
@@ -82,28 +128,41 @@ class AdminController(Controller):
                 action(session, organisation, values)
         except ValidationFailed as exc:
             values.pop("password", None)
-            return self._organisation_page(request, organisation_id, status_code=422, form=form, values=values,
-                                           errors=exc.errors)
+            return self._organisation_page(
+                request, organisation_id, status_code=422, form=form, values=values, errors=exc.errors
+            )
         return Redirect(f"/admin/organisations/{organisation_id}?notice=saved")
 
     @post("/organisations/{organisation_id:int}", sync_to_thread=True)
-    def update_organisation(self, request: Request, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def update_organisation(
+        self, request: HttpRequest, organisation_id: FromPath[int], data: FormBody
+    ) -> Template | Redirect:
         clock = portal(request).clock
-        return self._save(request, organisation_id, "organisation", data,
-                          lambda s, o, v: administration.save_organisation(s, v, clock=clock, organisation=o))
+        return self._save(
+            request,
+            organisation_id,
+            "organisation",
+            data,
+            lambda s, o, v: administration.save_organisation(s, v, clock=clock, organisation=o),
+        )
 
     @post("/organisations/{organisation_id:int}/systems", sync_to_thread=True)
-    def add_system(self, request: Request, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def add_system(self, request: HttpRequest, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:
         return self._save(request, organisation_id, "system", data, administration.add_system)
 
     @post("/organisations/{organisation_id:int}/users", sync_to_thread=True)
-    def add_user(self, request: Request, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def add_user(self, request: HttpRequest, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:
         clock = portal(request).clock
-        return self._save(request, organisation_id, "user", data,
-                          lambda s, o, v: administration.create_customer_user(s, o, v, clock=clock))
+        return self._save(
+            request,
+            organisation_id,
+            "user",
+            data,
+            lambda s, o, v: administration.create_customer_user(s, o, v, clock=clock),
+        )
 
     @get("/users/{user_id:int}/deactivate", sync_to_thread=True)
-    def confirm_deactivate(self, request: Request, user_id: FromPath[int]) -> Template:  # type: ignore[type-arg]
+    def confirm_deactivate(self, request: HttpRequest, user_id: FromPath[int]) -> Template:
         with portal(request).database.reading() as session:
             target = session.get(User, user_id)
         if target is None:
@@ -111,7 +170,7 @@ class AdminController(Controller):
         return page("admin/confirm_deactivate.html", viewer(request), target=target)
 
     @post("/users/{user_id:int}/deactivate", sync_to_thread=True)
-    def deactivate(self, request: Request, user_id: FromPath[int]) -> Redirect:  # type: ignore[type-arg]
+    def deactivate(self, request: HttpRequest, user_id: FromPath[int]) -> Redirect:
         the_portal = portal(request)
         with the_portal.database.writing() as session:
             target = administration.deactivate_user(session, user_id, clock=the_portal.clock)
@@ -120,34 +179,48 @@ class AdminController(Controller):
         return Redirect("/admin/staff?notice=deactivated")
 
     @get("/offices", sync_to_thread=True)
-    def offices(self, request: Request, notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def offices(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
         return self._simple(request, "admin/offices.html", Office, notice=NOTICES.get(notice, ""))
 
     @post("/offices", sync_to_thread=True)
-    def create_office(self, request: Request, data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def create_office(self, request: HttpRequest, data: FormBody) -> Template | Redirect:
         return self._create(request, data, administration.create_office, "admin/offices.html", Office, "/admin/offices")
 
     @get("/stores", sync_to_thread=True)
-    def stores(self, request: Request, notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def stores(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
         return self._simple(request, "admin/stores.html", Store, notice=NOTICES.get(notice, ""))
 
     @post("/stores", sync_to_thread=True)
-    def create_store(self, request: Request, data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def create_store(self, request: HttpRequest, data: FormBody) -> Template | Redirect:
         return self._create(request, data, administration.create_store, "admin/stores.html", Store, "/admin/stores")
 
     @get("/staff", sync_to_thread=True)
-    def staff(self, request: Request, notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def staff(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
         return self._staff_page(request, notice=NOTICES.get(notice, ""))
 
-    def _staff_page(self, request: Request, *, status_code: int = 200, values: dict[str, Any] | None = None,  # type: ignore[type-arg]
-                    errors: dict[str, list[str]] | None = None, notice: FromQuery[str] = "") -> Template:
+    def _staff_page(
+        self,
+        request: HttpRequest,
+        *,
+        status_code: int = 200,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        notice: FromQuery[str] = "",
+    ) -> Template:
         with portal(request).database.reading() as session:
             rows = list(session.exec(select(User).where(User.kind == "staff").order_by(col(User.name))))
-        return page("admin/staff.html", viewer(request), status_code=status_code, rows=rows, values=values or {},
-                    errors=errors or {}, notice=notice)
+        return page(
+            "admin/staff.html",
+            viewer(request),
+            status_code=status_code,
+            rows=rows,
+            values=values or {},
+            errors=errors or {},
+            notice=notice,
+        )
 
     @post("/staff", sync_to_thread=True)
-    def create_staff(self, request: Request, data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def create_staff(self, request: HttpRequest, data: FormBody) -> Template | Redirect:
         values = flat_form(data)
         the_portal = portal(request)
         try:
@@ -158,16 +231,38 @@ class AdminController(Controller):
             return self._staff_page(request, status_code=422, values=values, errors=exc.errors)
         return Redirect("/admin/staff?notice=saved")
 
-    def _simple(self, request: Request, template: str, model: Any, *, status_code: int = 200,  # type: ignore[type-arg]
-                values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-                notice: FromQuery[str] = "") -> Template:
+    def _simple(
+        self,
+        request: HttpRequest,
+        template: str,
+        model: Any,
+        *,
+        status_code: int = 200,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        notice: FromQuery[str] = "",
+    ) -> Template:
         with portal(request).database.reading() as session:
             rows = list(session.exec(select(model).order_by(model.name)))
-        return page(template, viewer(request), status_code=status_code, rows=rows, values=values or {},
-                    errors=errors or {}, notice=notice)
+        return page(
+            template,
+            viewer(request),
+            status_code=status_code,
+            rows=rows,
+            values=values or {},
+            errors=errors or {},
+            notice=notice,
+        )
 
-    def _create(self, request: Request, data: dict[str, Any], create: Callable[[Session, dict[str, Any]], Any],  # type: ignore[type-arg]
-                template: str, model: Any, target: str) -> Template | Redirect:
+    def _create(
+        self,
+        request: HttpRequest,
+        data: dict[str, Any],
+        create: Callable[[Session, dict[str, Any]], Any],
+        template: str,
+        model: Any,
+        target: str,
+    ) -> Template | Redirect:
         values = flat_form(data)
         try:
             with portal(request).database.writing() as session:

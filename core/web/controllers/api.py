@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
@@ -18,6 +18,7 @@ from core.queries import Page, get_request, list_requests, queue
 from core.statuses import Status
 from core.web.controllers.common import portal, user
 from core.web.controllers.customer import _parse_statuses
+from core.web.types import HttpRequest
 from core.web.viewer import require_staff, require_user
 
 
@@ -69,11 +70,22 @@ class RequestPageOut(BaseModel):
 
 def _out(request: RequestRow) -> RequestOut:
     return RequestOut(
-        id=request.id or 0, number=request.number, type=request.type_key, schema_version=request.schema_version,
-        status=request.status, status_label=Status(request.status).label, summary=request.summary,
-        data=request.data, carry_out_on=request.carry_out_on, queued_at=request.queued_at,
-        priority=request.priority, organisation_id=request.organisation_id, requester_id=request.requester_id,
-        assignee_id=request.assignee_id, system_id=request.system_id, created_at=request.created_at,
+        id=request.id or 0,
+        number=request.number,
+        type=request.type_key,
+        schema_version=request.schema_version,
+        status=request.status,
+        status_label=Status(request.status).label,
+        summary=request.summary,
+        data=request.data,
+        carry_out_on=request.carry_out_on,
+        queued_at=request.queued_at,
+        priority=request.priority,
+        organisation_id=request.organisation_id,
+        requester_id=request.requester_id,
+        assignee_id=request.assignee_id,
+        system_id=request.system_id,
+        created_at=request.created_at,
         updated_at=request.updated_at,
     )
 
@@ -83,8 +95,12 @@ def _page_out(result: Page) -> RequestPageOut:
 
 
 API_ACTIONS = {
-    "take": Action.TAKE, "hand-back": Action.HAND_BACK, "assign": Action.ASSIGN, "carry-out": Action.CARRY_OUT,
-    "complete": Action.COMPLETE, "reject": Action.REJECT,
+    "take": Action.TAKE,
+    "hand-back": Action.HAND_BACK,
+    "assign": Action.ASSIGN,
+    "carry-out": Action.CARRY_OUT,
+    "complete": Action.COMPLETE,
+    "reject": Action.REJECT,
 }
 
 
@@ -94,62 +110,110 @@ class ApiController(Controller):
     tags = ["requests"]
 
     @get("/request-types", sync_to_thread=False)
-    def request_types(self, request: Request) -> list[RequestTypeOut]:  # type: ignore[type-arg]
+    def request_types(self, request: HttpRequest) -> list[RequestTypeOut]:
         current = user(request)
         return [
-            RequestTypeOut(key=t.key, name=_t(t.name), description=_t(t.description), version=t.version,
-                           fulfilment_mode=t.fulfilment_mode.value, allows_carry_out_on=t.allows_carry_out_on)
-            for t in portal(request).registry if not t.administrators_only or current.is_org_admin
+            RequestTypeOut(
+                key=t.key,
+                name=_t(t.name),
+                description=_t(t.description),
+                version=t.version,
+                fulfilment_mode=t.fulfilment_mode.value,
+                allows_carry_out_on=t.allows_carry_out_on,
+            )
+            for t in portal(request).registry
+            if not t.administrators_only or current.is_org_admin
         ]
 
     @get("/request-types/{key:str}", sync_to_thread=False)
-    def request_type(self, request: Request, key: FromPath[str]) -> RequestTypeOut:  # type: ignore[type-arg]
+    def request_type(self, request: HttpRequest, key: FromPath[str]) -> RequestTypeOut:
         found = portal(request).registry.get(key)
         if found is None:
             raise NotFound("There is no request type %(key)s.", key=key)
-        return RequestTypeOut(key=found.key, name=_t(found.name), description=_t(found.description),
-                              version=found.version, fulfilment_mode=found.fulfilment_mode.value,
-                              allows_carry_out_on=found.allows_carry_out_on,
-                              json_schema=found.schema.model_json_schema())
+        return RequestTypeOut(
+            key=found.key,
+            name=_t(found.name),
+            description=_t(found.description),
+            version=found.version,
+            fulfilment_mode=found.fulfilment_mode.value,
+            allows_carry_out_on=found.allows_carry_out_on,
+            json_schema=found.schema.model_json_schema(),
+        )
 
     @post("/requests", sync_to_thread=True, status_code=201)
-    def file_request(self, request: Request, data: JSONBody[FileRequestIn]) -> RequestOut:  # type: ignore[type-arg]
+    def file_request(self, request: HttpRequest, data: JSONBody[FileRequestIn]) -> RequestOut:
         current = user(request)
         if current.is_staff:
             raise NotFound("There is no request type %(key)s.", key=data.type)
         return _out(workflow.file(portal(request), current, data.type, data.data, data.carry_out_on))
 
     @get("/requests", sync_to_thread=True)
-    def list_requests(self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", cursor: FromQuery[str] = "",  # type: ignore[type-arg]
-                      limit: FromQuery[int] = 25) -> RequestPageOut:
+    def list_requests(
+        self,
+        request: HttpRequest,
+        status: FromQuery[str] = "",
+        type: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
+        limit: FromQuery[int] = 25,
+    ) -> RequestPageOut:
         with portal(request).database.reading() as session:
-            return _page_out(list_requests(session, user(request), statuses=_parse_statuses(status),
-                                           type_key=type or None, cursor=cursor or None, limit=max(1, min(limit, 100))))
+            return _page_out(
+                list_requests(
+                    session,
+                    user(request),
+                    statuses=_parse_statuses(status),
+                    type_key=type or None,
+                    cursor=cursor or None,
+                    limit=max(1, min(limit, 100)),
+                )
+            )
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
-    def get_request(self, request: Request, request_id: FromPath[int]) -> RequestOut:  # type: ignore[type-arg]
+    def get_request(self, request: HttpRequest, request_id: FromPath[int]) -> RequestOut:
         with portal(request).database.reading() as session:
             return _out(get_request(session, user(request), request_id))
 
     @post("/requests/{request_id:int}/withdraw", sync_to_thread=True, status_code=200)
-    def withdraw(self, request: Request, request_id: FromPath[int]) -> RequestOut:  # type: ignore[type-arg]
+    def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> RequestOut:
         return _out(workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW))
 
     @get("/queue", sync_to_thread=True, guards=[require_staff])
-    def queue(self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", cursor: FromQuery[str] = "",  # type: ignore[type-arg]
-              limit: FromQuery[int] = 25) -> RequestPageOut:
+    def queue(
+        self,
+        request: HttpRequest,
+        status: FromQuery[str] = "",
+        type: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
+        limit: FromQuery[int] = 25,
+    ) -> RequestPageOut:
         with portal(request).database.reading() as session:
-            return _page_out(queue(session, statuses=_parse_statuses(status) or None, type_key=type or None,
-                                   cursor=cursor or None, limit=max(1, min(limit, 100))))
+            return _page_out(
+                queue(
+                    session,
+                    statuses=_parse_statuses(status) or None,
+                    type_key=type or None,
+                    cursor=cursor or None,
+                    limit=max(1, min(limit, 100)),
+                )
+            )
 
     @post("/requests/{request_id:int}/{action:str}", sync_to_thread=True, status_code=200, guards=[require_staff])
-    def act(self, request: Request, request_id: FromPath[int], action: FromPath[str], data: JSONBody[ActionIn | None] = None) -> RequestOut:  # type: ignore[type-arg]
+    def act(
+        self,
+        request: HttpRequest,
+        request_id: FromPath[int],
+        action: FromPath[str],
+        data: JSONBody[ActionIn | None] = None,
+    ) -> RequestOut:
         chosen = API_ACTIONS.get(action)
         if chosen is None:
             raise NotFound("There is no such action.")
         body = data or ActionIn()
-        return _out(workflow.perform(portal(request), user(request), request_id, chosen, reason=body.reason,
-                                     assignee_id=body.assignee_id))
+        return _out(
+            workflow.perform(
+                portal(request), user(request), request_id, chosen, reason=body.reason, assignee_id=body.assignee_id
+            )
+        )
 
 
 def _t(message: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlparse
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from core import auth
@@ -16,6 +16,7 @@ from core.i18n import LANGUAGES, set_language
 from core.i18n import gettext as _
 from core.web.controllers.common import FormBody, client_address, form_value, portal, viewer
 from core.web.rendering import page
+from core.web.types import HttpRequest
 from core.web.viewer import ANON_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_anon_token
 
 
@@ -27,16 +28,21 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def _cookie(request: Request, key: FromPath[str], value: str, max_age: int | None) -> Cookie:  # type: ignore[type-arg]
+def _cookie(request: HttpRequest, key: str, value: str, max_age: int | None) -> Cookie:
     return Cookie(
-        key=key, value=value, httponly=True, samesite="lax", path="/", max_age=max_age,
+        key=key,
+        value=value,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        max_age=max_age,
         secure=portal(request).settings.base_url.startswith("https://"),
     )
 
 
 class AuthController(Controller):
     @get("/login", sync_to_thread=False)
-    def login_page(self, request: Request, next: FromQuery[str] = "/", notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def login_page(self, request: HttpRequest, next: FromQuery[str] = "/", notice: FromQuery[str] = "") -> Template:
         current = viewer(request)
         cookies = []
         if not current.anon_token:
@@ -49,14 +55,15 @@ class AuthController(Controller):
         return response
 
     @post("/login", sync_to_thread=True)
-    def login(self, request: Request, data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def login(self, request: HttpRequest, data: FormBody) -> Template | Redirect:
         the_portal = portal(request)
         settings = the_portal.settings
         email = form_value(data, "email")
         password = form_value(data, "password")
         target = _safe_next(form_value(data, "next") or "/")
         policy = auth.LoginPolicy(
-            settings.login_attempts_per_account, settings.login_attempts_per_address,
+            settings.login_attempts_per_account,
+            settings.login_attempts_per_address,
             timedelta(minutes=settings.login_throttle_minutes),
         )
         error = ""
@@ -71,21 +78,25 @@ class AuthController(Controller):
                     if old:
                         auth.end_session(session, old, secret_key=the_portal.secret_key)
                     token = auth.start_session(
-                        session, user, secret_key=the_portal.secret_key, clock=the_portal.clock,
+                        session,
+                        user,
+                        secret_key=the_portal.secret_key,
+                        clock=the_portal.clock,
                         days=settings.session_days,
                     )
         except Throttled as exc:
             error = _(exc.detail, **exc.params)
         if user is None:
             error = error or _("The e-mail address or the password is wrong.")
-            return page("login.html", viewer(request), status_code=401, next=target, error=error, email=email,
-                        notice="")
+            return page(
+                "login.html", viewer(request), status_code=401, next=target, error=error, email=email, notice=""
+            )
         response = Redirect(target)
         response.cookies = [_cookie(request, SESSION_COOKIE, token, settings.session_days * 86400)]
         return response
 
     @post("/logout", sync_to_thread=True)
-    def logout(self, request: Request) -> Redirect:  # type: ignore[type-arg]
+    def logout(self, request: HttpRequest) -> Redirect:
         the_portal = portal(request)
         token = request.cookies.get(SESSION_COOKIE)
         if token:
@@ -96,7 +107,7 @@ class AuthController(Controller):
         return response
 
     @post("/language", sync_to_thread=True)
-    def change_language(self, request: Request, data: FormBody) -> Redirect:  # type: ignore[type-arg]
+    def change_language(self, request: HttpRequest, data: FormBody) -> Redirect:
         language = form_value(data, "language")
         if language not in LANGUAGES:
             language = portal(request).settings.default_language

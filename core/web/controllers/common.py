@@ -4,39 +4,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
 from core.i18n import N_
 from core.models import User
 from core.portal import Portal
+from core.web.types import HttpRequest
 from core.web.viewer import Viewer
 
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def portal(request: Request) -> Portal:  # type: ignore[type-arg]
+def portal(request: HttpRequest) -> Portal:
     value: Portal = request.app.state.portal
     return value
 
 
-def viewer(request: Request) -> Viewer:  # type: ignore[type-arg]
+def viewer(request: HttpRequest) -> Viewer:
     value: Viewer = request.state.viewer
     return value
 
 
-def user(request: Request) -> User:  # type: ignore[type-arg]
+def user(request: HttpRequest) -> User:
     found = viewer(request).user
     assert found is not None, "guarded routes always have a user"
     return found
 
 
-def client_address(request: Request) -> str:  # type: ignore[type-arg]
+def client_address(request: HttpRequest) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def form_value(data: dict[str, Any], key: FromPath[str]) -> str:
+def form_value(data: dict[str, Any], key: str) -> str:
     value = data.get(key, "")
     if isinstance(value, list):
         value = value[0] if value else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import select
@@ -22,6 +22,7 @@ from core.request_types import RequestType
 from core.statuses import Status
 from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, user, viewer
 from core.web.rendering import page
+from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
 
 
@@ -33,7 +34,7 @@ class HomeController(Controller):
     guards = [require_user]
 
     @get("/", sync_to_thread=True)
-    def start(self, request: Request) -> Template | Redirect:  # type: ignore[type-arg]
+    def start(self, request: HttpRequest) -> Template | Redirect:
         the_portal, current = portal(request), user(request)
         if current.is_staff:
             return Redirect("/staff/queue")
@@ -49,26 +50,42 @@ class CustomerController(Controller):
 
     @get("/requests", sync_to_thread=True)
     def our_requests(
-        self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", cursor: FromQuery[str] = "", notice: FromQuery[str] = ""  # type: ignore[type-arg]
+        self,
+        request: HttpRequest,
+        status: FromQuery[str] = "",
+        type: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
+        notice: FromQuery[str] = "",
     ) -> Template:
         the_portal = portal(request)
         with the_portal.database.reading() as session:
             result = list_requests(
-                session, user(request), statuses=_parse_statuses(status), type_key=type or None, cursor=cursor or None,
+                session,
+                user(request),
+                statuses=_parse_statuses(status),
+                type_key=type or None,
+                cursor=cursor or None,
                 limit=the_portal.settings.page_size,
             )
         return page(
-            "requests.html", viewer(request), page_=result, registry=the_portal.registry, status=status,
-            type_key=type, cursor=cursor, statuses=list(Status), notice=NOTICES.get(notice, ""),
+            "requests.html",
+            viewer(request),
+            page_=result,
+            registry=the_portal.registry,
+            status=status,
+            type_key=type,
+            cursor=cursor,
+            statuses=list(Status),
+            notice=NOTICES.get(notice, ""),
         )
 
     @get("/requests/new/{type_key:str}", sync_to_thread=True)
-    def new_request(self, request: Request, type_key: FromPath[str]) -> Template:  # type: ignore[type-arg]
+    def new_request(self, request: HttpRequest, type_key: FromPath[str]) -> Template:
         request_type = self._type(request, type_key)
         return self._form(request, request_type, values={}, errors={})
 
     @post("/requests/new/{type_key:str}", sync_to_thread=True)
-    def file_request(self, request: Request, type_key: FromPath[str], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def file_request(self, request: HttpRequest, type_key: FromPath[str], data: FormBody) -> Template | Redirect:
         request_type = self._type(request, type_key)
         values = flat_form(data)
         fields = build_fields(request_type.schema)
@@ -79,7 +96,7 @@ class CustomerController(Controller):
             return self._form(request, request_type, values=values, errors=exc.errors, status_code=422)
         return Redirect(f"/requests/{filed.id}?notice=filed")
 
-    def _type(self, request: Request, type_key: FromPath[str]) -> RequestType:  # type: ignore[type-arg]
+    def _type(self, request: HttpRequest, type_key: str) -> RequestType:
         request_type = portal(request).registry.get(type_key)
         if request_type is None or (request_type.administrators_only and not user(request).is_org_admin):
             from core.errors import NotFound
@@ -88,36 +105,53 @@ class CustomerController(Controller):
         return request_type
 
     def _form(
-        self, request: Request, request_type: RequestType, *, values: dict[str, Any],  # type: ignore[type-arg]
-        errors: dict[str, list[str]], status_code: int = 200,
+        self,
+        request: HttpRequest,
+        request_type: RequestType,
+        *,
+        values: dict[str, Any],
+        errors: dict[str, list[str]],
+        status_code: int = 200,
     ) -> Template:
         the_portal = portal(request)
         with the_portal.database.reading() as session:
-            context = FormContext(session=session, user=user(request), organisation=viewer(request).organisation,
-                                  clock=the_portal.clock)
+            context = FormContext(
+                session=session, user=user(request), organisation=viewer(request).organisation, clock=the_portal.clock
+            )
             choices = render_choices(request_type, request_type.schema, context)
             today = context.today()
         fields = build_fields(request_type.schema, choices)
         labels = {f.name: f.label for f in _all_fields(fields)}
         return page(
-            "request_form.html", viewer(request), status_code=status_code, request_type=request_type, fields=fields,
-            values=values, errors=errors, labels=labels, today=today.isoformat(),
+            "request_form.html",
+            viewer(request),
+            status_code=status_code,
+            request_type=request_type,
+            fields=fields,
+            values=values,
+            errors=errors,
+            labels=labels,
+            today=today.isoformat(),
         )
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
-    def show(self, request: Request, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
         return _request_page(request, request_id, notice=NOTICES.get(notice, ""))
 
     @get("/requests/{request_id:int}/withdraw", sync_to_thread=True)
-    def confirm_withdraw(self, request: Request, request_id: FromPath[int]) -> Template:  # type: ignore[type-arg]
+    def confirm_withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> Template:
         the_portal = portal(request)
         with the_portal.database.reading() as session:
             found = get_request(session, user(request), request_id)
-        return page("confirm_withdraw.html", viewer(request), request_=found,
-                    request_type=the_portal.registry.get(found.type_key))
+        return page(
+            "confirm_withdraw.html",
+            viewer(request),
+            request_=found,
+            request_type=the_portal.registry.get(found.type_key),
+        )
 
     @post("/requests/{request_id:int}/withdraw", sync_to_thread=True)
-    def withdraw(self, request: Request, request_id: FromPath[int]) -> Redirect:  # type: ignore[type-arg]
+    def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> Redirect:
         workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW)
         return Redirect(f"/requests/{request_id}?notice=withdrawn")
 
@@ -131,8 +165,15 @@ def _all_fields(fields: list[Any]) -> list[Any]:
     return flat
 
 
-def _request_page(request: Request, request_id: FromPath[int], *, notice: FromQuery[str] = "", error: str = "",  # type: ignore[type-arg]
-                  status_code: int = 200, staff: bool = False) -> Template:
+def _request_page(
+    request: HttpRequest,
+    request_id: FromPath[int],
+    *,
+    notice: FromQuery[str] = "",
+    error: str = "",
+    status_code: int = 200,
+    staff: bool = False,
+) -> Template:
     the_portal, current = portal(request), user(request)
     with the_portal.database.reading() as session:
         found = get_request(session, current, request_id)
@@ -154,8 +195,21 @@ def _request_page(request: Request, request_id: FromPath[int], *, notice: FromQu
             org = session.get(Organisation, found.organisation_id)
             organisation_name = org.name if org else ""
     return page(
-        "staff_request.html" if staff else "request.html", viewer(request), status_code=status_code,
-        request_=found, request_type=request_type, system=system, requester=requester, assignee=assignee,
-        rows=rows, events=events, messages=messages, actions=allowed_actions(found, current, request_type),
-        notice=notice, error=error, colleagues=colleagues, organisation_name=organisation_name, Action=Action,
+        "staff_request.html" if staff else "request.html",
+        viewer(request),
+        status_code=status_code,
+        request_=found,
+        request_type=request_type,
+        system=system,
+        requester=requester,
+        assignee=assignee,
+        rows=rows,
+        events=events,
+        messages=messages,
+        actions=allowed_actions(found, current, request_type),
+        notice=notice,
+        error=error,
+        colleagues=colleagues,
+        organisation_name=organisation_name,
+        Action=Action,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import col, select
@@ -12,6 +12,7 @@ from core.errors import NotFound
 from core.models import ApiToken
 from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
+from core.web.types import HttpRequest
 from core.web.viewer import require_user
 
 
@@ -19,26 +20,34 @@ class ProfileController(Controller):
     path = "/profile"
     guards = [require_user]
 
-    def _page(self, request: Request, *, new_token: str = "", notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def _page(self, request: HttpRequest, *, new_token: str = "", notice: str = "") -> Template:
         with portal(request).database.reading() as session:
-            tokens = list(session.exec(select(ApiToken).where(ApiToken.user_id == user(request).id)
-                                       .order_by(col(ApiToken.id).desc())))
+            tokens = list(
+                session.exec(
+                    select(ApiToken).where(ApiToken.user_id == user(request).id).order_by(col(ApiToken.id).desc())
+                )
+            )
         return page("profile.html", viewer(request), tokens=tokens, new_token=new_token, notice=notice)
 
     @get("/", sync_to_thread=True)
-    def show(self, request: Request, notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def show(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
         return self._page(request, notice=NOTICES.get(notice, ""))
 
     @post("/tokens", sync_to_thread=True)
-    def create_token(self, request: Request, data: FormBody) -> Template:  # type: ignore[type-arg]
+    def create_token(self, request: HttpRequest, data: FormBody) -> Template:
         the_portal = portal(request)
         with the_portal.database.writing() as session:
-            token = auth.create_api_token(session, user(request), form_value(data, "name"),
-                                          secret_key=the_portal.secret_key, clock=the_portal.clock)
+            token = auth.create_api_token(
+                session,
+                user(request),
+                form_value(data, "name"),
+                secret_key=the_portal.secret_key,
+                clock=the_portal.clock,
+            )
         return self._page(request, new_token=token)
 
     @post("/tokens/{token_id:int}/revoke", sync_to_thread=True)
-    def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:  # type: ignore[type-arg]
+    def revoke_token(self, request: HttpRequest, token_id: FromPath[int]) -> Redirect:
         the_portal = portal(request)
         with the_portal.database.writing() as session:
             token = session.get(ApiToken, token_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import col, select
@@ -19,11 +19,16 @@ from core.statuses import OPEN, Status
 from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.controllers.customer import _parse_statuses, _request_page
 from core.web.rendering import page
+from core.web.types import HttpRequest
 from core.web.viewer import require_staff
 
 ACTION_NOTICES = {
-    Action.TAKE: "taken", Action.HAND_BACK: "handed_back", Action.ASSIGN: "assigned",
-    Action.CARRY_OUT: "carried_out", Action.COMPLETE: "completed", Action.REJECT: "rejected",
+    Action.TAKE: "taken",
+    Action.HAND_BACK: "handed_back",
+    Action.ASSIGN: "assigned",
+    Action.CARRY_OUT: "carried_out",
+    Action.COMPLETE: "completed",
+    Action.REJECT: "rejected",
 }
 STAFF_ACTIONS = {a.value: a for a in ACTION_NOTICES}
 
@@ -38,40 +43,80 @@ class StaffController(Controller):
 
     @get("/queue", sync_to_thread=True)
     def show_queue(
-        self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", organisation: FromQuery[str] = "", cursor: FromQuery[str] = "",  # type: ignore[type-arg]
+        self,
+        request: HttpRequest,
+        status: FromQuery[str] = "",
+        type: FromQuery[str] = "",
+        organisation: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
         notice: FromQuery[str] = "",
     ) -> Template:
         the_portal = portal(request)
         statuses = _parse_statuses(status) or [Status.PENDING]
         with the_portal.database.reading() as session:
-            result = queue(session, statuses=statuses, type_key=type or None,
-                           organisation_id=_int_or_none(organisation), cursor=cursor or None,
-                           limit=the_portal.settings.page_size)
+            result = queue(
+                session,
+                statuses=statuses,
+                type_key=type or None,
+                organisation_id=_int_or_none(organisation),
+                cursor=cursor or None,
+                limit=the_portal.settings.page_size,
+            )
             organisations = list(session.exec(select(Organisation).order_by(col(Organisation.name))))
-        return page("queue.html", viewer(request), page_=result, registry=the_portal.registry, status=status,
-                    type_key=type, organisation=organisation, organisations=organisations,
-                    statuses=[s for s in Status if s in OPEN], cursor=cursor, notice=NOTICES.get(notice, ""))
+        return page(
+            "queue.html",
+            viewer(request),
+            page_=result,
+            registry=the_portal.registry,
+            status=status,
+            type_key=type,
+            organisation=organisation,
+            organisations=organisations,
+            statuses=[s for s in Status if s in OPEN],
+            cursor=cursor,
+            notice=NOTICES.get(notice, ""),
+        )
 
     @get("/requests", sync_to_thread=True)
     def all_requests(
-        self, request: Request, status: FromQuery[str] = "", type: FromQuery[str] = "", organisation: FromQuery[str] = "", cursor: FromQuery[str] = "",  # type: ignore[type-arg]
+        self,
+        request: HttpRequest,
+        status: FromQuery[str] = "",
+        type: FromQuery[str] = "",
+        organisation: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
     ) -> Template:
         the_portal = portal(request)
         with the_portal.database.reading() as session:
-            result = list_requests(session, user(request), statuses=_parse_statuses(status), type_key=type or None,
-                                   organisation_id=_int_or_none(organisation), cursor=cursor or None,
-                                   limit=the_portal.settings.page_size)
+            result = list_requests(
+                session,
+                user(request),
+                statuses=_parse_statuses(status),
+                type_key=type or None,
+                organisation_id=_int_or_none(organisation),
+                cursor=cursor or None,
+                limit=the_portal.settings.page_size,
+            )
             organisations = list(session.exec(select(Organisation).order_by(col(Organisation.name))))
-        return page("staff_requests.html", viewer(request), page_=result, registry=the_portal.registry,
-                    status=status, type_key=type, organisation=organisation, organisations=organisations,
-                    statuses=list(Status), cursor=cursor)
+        return page(
+            "staff_requests.html",
+            viewer(request),
+            page_=result,
+            registry=the_portal.registry,
+            status=status,
+            type_key=type,
+            organisation=organisation,
+            organisations=organisations,
+            statuses=list(Status),
+            cursor=cursor,
+        )
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
-    def show(self, request: Request, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:  # type: ignore[type-arg]
+    def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
         return _request_page(request, request_id, notice=NOTICES.get(notice, ""), staff=True)
 
     @get("/requests/{request_id:int}/reject", sync_to_thread=True)
-    def confirm_reject(self, request: Request, request_id: FromPath[int]) -> Template:  # type: ignore[type-arg]
+    def confirm_reject(self, request: HttpRequest, request_id: FromPath[int]) -> Template:
         with portal(request).database.reading() as session:
             from core.queries import get_request
 
@@ -79,15 +124,17 @@ class StaffController(Controller):
         return page("confirm_reject.html", viewer(request), request_=found, error="", reason="")
 
     @post("/requests/{request_id:int}/reject", sync_to_thread=True)
-    def reject(self, request: Request, request_id: FromPath[int], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def reject(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
         """Its own route because the confirmation page (GET) owns this path."""
         return self._act(request, request_id, Action.REJECT.value, data)
 
     @post("/requests/{request_id:int}/{action:str}", sync_to_thread=True)
-    def act(self, request: Request, request_id: FromPath[int], action: FromPath[str], data: FormBody) -> Template | Redirect:  # type: ignore[type-arg]
+    def act(
+        self, request: HttpRequest, request_id: FromPath[int], action: FromPath[str], data: FormBody
+    ) -> Template | Redirect:
         return self._act(request, request_id, action, data)
 
-    def _act(self, request: Request, request_id: int, action: str, data: dict[str, Any]) -> Template | Redirect:  # type: ignore[type-arg]
+    def _act(self, request: HttpRequest, request_id: int, action: str, data: dict[str, Any]) -> Template | Redirect:
         chosen = STAFF_ACTIONS.get(action)
         if chosen is None:
             from core.errors import NotFound
@@ -104,7 +151,13 @@ class StaffController(Controller):
                     from core.queries import get_request
 
                     found = get_request(session, user(request), request_id)
-                return page("confirm_reject.html", viewer(request), status_code=409, request_=found,
-                            error=message, reason=reason)
+                return page(
+                    "confirm_reject.html",
+                    viewer(request),
+                    status_code=409,
+                    request_=found,
+                    error=message,
+                    reason=reason,
+                )
             return _request_page(request, request_id, error=message, status_code=409, staff=True)
         return Redirect(f"/staff/requests/{request_id}?notice={ACTION_NOTICES[chosen]}")

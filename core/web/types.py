@@ -1,0 +1,9 @@
+"""Type aliases for the web layer."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from litestar import Request
+
+HttpRequest: TypeAlias = Request[Any, Any, Any]
