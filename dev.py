@@ -4,6 +4,7 @@
     python3 dev.py serve     # install (pinned by uv.lock) into .venv, then start the embedded portal
     python3 dev.py test      # install, then run the whole test suite (extra arguments go to pytest)
     python3 dev.py lint      # ruff and mypy
+    python3 dev.py messages  # extract the core's messages and merge them into the catalogs
 
 The environment is .venv in the repository; uv (pinned below) installs exactly what uv.lock says.
 """
@@ -62,6 +63,46 @@ def main(argv: list[str]) -> None:
         install()
         _run(BIN / "ruff", "check", "core", "plugins", "tests", "bench", "dev.py")
         _run(BIN / "mypy")
+    elif command == "messages":
+        install()
+        keywords = [
+            "N_",
+            "_l",
+            "NotFound",
+            "Conflict",
+            "Forbidden",
+            "Throttled",
+            "PortalError",
+            "PermissionDeniedException",
+            "NotAuthorizedException",
+        ]
+        pot = "core/locale/bbportal.pot"
+        _run(
+            BIN / "pybabel",
+            "extract",
+            "-F",
+            "babel.cfg",
+            *[f"-k{k}" for k in keywords],
+            "--no-location",
+            "--sort-output",
+            "-o",
+            pot,
+            ".",
+        )
+        _run(
+            BIN / "pybabel",
+            "update",
+            "-i",
+            pot,
+            "-d",
+            "core/locale",
+            "-D",
+            "bbportal",
+            "-l",
+            "sv",
+            "--no-fuzzy-matching",
+            "--ignore-obsolete",
+        )
     else:
         print(__doc__)
 

@@ -164,11 +164,16 @@ def plugins_list() -> None:
 @main.command()
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between outbox polls.")
 def relay(interval: float) -> None:
-    """Hand due outbox rows to the Redis broker (production; the embedded web process runs its own)."""
+    """Hand due outbox rows to the Redis broker and release due scheduled requests (production).
+
+    The embedded web process runs its own relay and tick; run this only with BBPORTAL_REDIS_URL set.
+    """
     import signal
     import threading
+    import time
 
     from core.worker.broker import configure_broker
+    from core.scheduling import release_due
     from core.worker.runner import relay_once
 
     portal = _portal()
@@ -178,9 +183,13 @@ def relay(interval: float) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")
+    last_tick = 0.0
     try:
         while not stopping.is_set():
             relay_once(portal)
+            if time.monotonic() - last_tick >= portal.settings.tick_seconds:
+                release_due(portal)
+                last_tick = time.monotonic()
             stopping.wait(interval)
     except KeyboardInterrupt:
         pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +18,7 @@ import pluggy
 from sqlalchemy import update
 from sqlmodel import Session
 
-from core.clock import Clock
+from core.clock import Clock, local_today
 from core.context import HookContext
 from core.errors import Conflict, Forbidden
 from core.i18n import N_
@@ -46,6 +47,8 @@ class Action(StrEnum):
     ASSIGN = "assign"
     COMPLETE = "complete"
     WITHDRAW = "withdraw"
+    RESCHEDULE = "reschedule"
+    BRING_FORWARD = "bring_forward"
     REJECT = "reject"
 
 
@@ -195,6 +198,12 @@ TRANSITIONS: dict[Action, Transition] = {
         Status.CANCELLED,
         frozenset({ActorKind.CUSTOMER}),
     ),
+    Action.RESCHEDULE: Transition(
+        Action.RESCHEDULE, frozenset({Status.SCHEDULED}), None, frozenset({ActorKind.CUSTOMER})
+    ),
+    Action.BRING_FORWARD: Transition(
+        Action.BRING_FORWARD, frozenset({Status.SCHEDULED}), Status.PENDING, frozenset({ActorKind.CUSTOMER})
+    ),
     Action.REJECT: Transition(Action.REJECT, OPEN, Status.CANCELLED, frozenset({ActorKind.STAFF}), needs_reason=True),
 }
 # Deliberately absent: anything out of COMPLETED or CANCELLED (closed is closed), a customer taking,
@@ -261,7 +270,7 @@ class Effects:
 def _effects(action: Action, request: Request, actor: User | None, now: Any, assignee: User | None) -> Effects:
     if action == Action.TAKE:
         return Effects(changes_assignee=True, assignee_id=actor.id if actor else None, needs_attention=False)
-    if action == Action.RELEASE:
+    if action in (Action.RELEASE, Action.BRING_FORWARD):
         return Effects(queued_at=now)
     if action in (Action.START_FULFILMENT, Action.CARRY_OUT):
         return Effects(fulfilment_running=True, needs_attention=False)
@@ -290,6 +299,7 @@ def apply(
     internal_note: str = "",
     customer_message: str = "",
     details: dict[str, Any] | None = None,
+    carry_out_on: date | None = None,
 ) -> Request:
     """Apply one lifecycle action in the caller's transaction, or raise ``Conflict`` saying why not."""
     message = refusal(request, action, actor, request_type, reason)
@@ -297,6 +307,8 @@ def apply(
         raise Conflict(message, status=Status(request.status).label)
     if action == Action.ASSIGN and (assignee is None or not assignee.is_staff or not assignee.active):
         raise Conflict("Choose an active colleague to pass the request to.")
+    if action == Action.RESCHEDULE and (carry_out_on is None or carry_out_on <= local_today(clock)):
+        raise Conflict("Choose a later date.")
     now = clock.now()
     transition = TRANSITIONS[action]
     from_status = Status(request.status)
@@ -312,6 +324,10 @@ def apply(
         values["needs_attention"] = effects.needs_attention
     if effects.queued_at is not None:
         values["queued_at"] = effects.queued_at
+    if action == Action.RESCHEDULE:
+        values["carry_out_on"] = carry_out_on
+    if action == Action.BRING_FORWARD:
+        values["carry_out_on"] = local_today(clock)
     result = session.execute(
         update(Request)
         .where(Request.id == request.id, Request.version == request.version)  # type: ignore[arg-type]
@@ -331,7 +347,11 @@ def apply(
         from_status=from_status,
         to_status=to_status,
         reason=reason.strip(),
-        details={**(details or {}), **({"assignee_id": assignee.id} if assignee else {})},
+        details={
+            **(details or {}),
+            **({"assignee_id": assignee.id} if assignee else {}),
+            **({"carry_out_on": values["carry_out_on"].isoformat()} if "carry_out_on" in values else {}),
+        },
     )
     session.add(history)
     context = HookContext(session=session, actor=actor, clock=clock)
@@ -341,6 +361,12 @@ def apply(
         _post(session, request, customer_message, internal=False, now=now)
     if values.get("fulfilment_running"):
         context.enqueue("fulfil", request_id=request.id, attempt=request.version)
+    if (
+        action == Action.BRING_FORWARD
+        and request_type is not None
+        and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC
+    ):
+        context.enqueue("start_fulfilment", request_id=request.id)
     if to_status != from_status:
         context.enqueue(
             "status_changed",

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = None
     """Run the worker and relay inside the web process; default: yes unless in production mode."""
 
+    release_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    """Time of day (Europe/Stockholm) at which requests scheduled for a date join the queue."""
+
+    tick_seconds: float = 5.0
+    """How often the worker side releases scheduled requests that have become due."""
+
     session_days: int = 14
     """How long a log-in session lives without use."""
 

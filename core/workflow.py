@@ -71,6 +71,24 @@ def perform(
             raise
 
 
+def change_date(portal: Portal, user: User, request_id: int, value: Any) -> Request:
+    """A scheduled request gets a new "carry out on" date; today (or empty) means "carry it out now"."""
+    from core.clock import local_today
+    from core.errors import ValidationFailed
+    from core.filing import CARRY_OUT_ON, parse_carry_out_on
+    from core.i18n import gettext as _
+
+    when, error = parse_carry_out_on(value)
+    today = local_today(portal.clock)
+    if error:
+        raise ValidationFailed({CARRY_OUT_ON: [error]})
+    if when is not None and when < today:
+        raise ValidationFailed({CARRY_OUT_ON: [_("The date has passed; choose today or a later date.")]})
+    if when is None or when == today:
+        return perform(portal, user, request_id, Action.BRING_FORWARD)
+    return perform(portal, user, request_id, Action.RESCHEDULE, carry_out_on=when)
+
+
 def _explain_lost_take(portal: Portal, request_id: int, exc: Conflict) -> None:
     """Two staff took the same request: the one who lost is told who has it (read after the winner's commit)."""
     with portal.database.reading() as session:

@@ -46,6 +46,29 @@ class Relay(threading.Thread):
         self.join(timeout=5)
 
 
+class Ticker(threading.Thread):
+    """The worker side's clock tick: releases scheduled requests that have become due."""
+
+    def __init__(self, portal: Portal) -> None:
+        super().__init__(name="bbportal-tick", daemon=True)
+        self.portal = portal
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from core.scheduling import release_due
+
+        while not self.stopping.is_set():
+            try:
+                release_due(self.portal)
+            except Exception:
+                log.exception("release tick failed")
+            self.stopping.wait(self.portal.settings.tick_seconds)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+
+
 class EmbeddedWorker:
     """Embedded mode: an in-memory broker, a Dramatiq worker and the relay, all inside the web process."""
 
@@ -58,12 +81,15 @@ class EmbeddedWorker:
         bind_portal(portal)
         self.worker = Worker(self.broker, worker_threads=worker_threads, worker_timeout=100)
         self.relay = Relay(portal)
+        self.ticker = Ticker(portal)
 
     def start(self) -> None:
         self.worker.start()
         self.relay.start()
+        self.ticker.start()
 
     def stop(self) -> None:
+        self.ticker.stop()
         self.relay.stop()
         self.worker.stop()
 

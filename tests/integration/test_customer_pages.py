@@ -121,3 +121,20 @@ def test_request_of_an_uninstalled_type_still_displays(portal: Portal, world: Wo
     assert page.status_code == 200
     assert "gammal begäran" in page.text and "sample_manual" in page.text
     assert "gammal begäran" in client.get("/requests").text
+
+
+def test_change_the_date_of_a_scheduled_request(portal: Portal, world: World, web: Any) -> None:
+    future = (portal.clock.now() + timedelta(days=10)).date()
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), future.isoformat())
+    web.login(world.admin.email)
+    page = web.get(f"/requests/{filed.id}").text
+    assert 'action="/requests/%s/date"' % filed.id in page
+    past = web.post(f"/requests/{filed.id}/date", {"carry_out_on": "2020-01-01"})
+    assert past.status_code == 422 and "Datumet har passerat" in past.text
+    later = (future + timedelta(days=5)).isoformat()
+    moved = web.post(f"/requests/{filed.id}/date", {"carry_out_on": later}, follow_redirects=True)
+    assert "Schemalagd" in moved.text and later in moved.text
+    now = web.post(
+        f"/requests/{filed.id}/date", {"carry_out_on": portal.clock.now().date().isoformat()}, follow_redirects=True
+    )
+    assert "Väntar på hantering" in now.text

@@ -265,3 +265,22 @@ def test_a_stale_copy_cannot_overwrite_a_newer_change(portal: Portal, world: Wor
             request_type=portal.registry.get(request.type_key),
             clock=portal.clock,
         )
+
+
+def test_reschedule(portal: Portal, world: World) -> None:
+    request = file(portal, world.member, carry_out_on=(portal.clock.now() + timedelta(days=3)).date())
+    later = (portal.clock.now() + timedelta(days=9)).date()
+    moved = act(portal, request, Action.RESCHEDULE, world.admin, carry_out_on=later)  # any user of the organisation
+    assert moved.status == Status.SCHEDULED and moved.carry_out_on == later
+    assert last_history(portal, request).details == {"carry_out_on": later.isoformat()}
+    with pytest.raises(Conflict, match="later date"):
+        act(portal, moved, Action.RESCHEDULE, world.member, carry_out_on=portal.clock.now().date())
+    with pytest.raises(Conflict):
+        act(portal, moved, Action.RESCHEDULE, world.outsider, carry_out_on=later)
+
+
+def test_bring_forward(portal: Portal, world: World) -> None:
+    request = file(portal, world.member, carry_out_on=(portal.clock.now() + timedelta(days=3)).date())
+    now = act(portal, request, Action.BRING_FORWARD, world.member)
+    assert now.status == Status.PENDING and now.queued_at == portal.clock.now()
+    assert now.carry_out_on == portal.clock.now().date()

@@ -51,6 +51,7 @@ def flat_form(data: dict[str, Any]) -> dict[str, str]:
 NOTICES = {
     "filed": N_("Your request has been filed."),
     "withdrawn": N_("The request has been withdrawn."),
+    "rescheduled": N_("The date has been changed."),
     "taken": N_("You now hold the request."),
     "handed_back": N_("The request is back in the queue."),
     "assigned": N_("The request has been passed on."),

@@ -20,7 +20,7 @@ from core.models import ChatMessage, Office, System, User
 from core.queries import get_request, history, list_requests
 from core.request_types import RequestType
 from core.statuses import Status
-from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, user, viewer
+from core.web.controllers.common import NOTICES, FormBody, flat_form, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
@@ -149,6 +149,15 @@ class CustomerController(Controller):
             request_=found,
             request_type=the_portal.registry.get(found.type_key),
         )
+
+    @post("/requests/{request_id:int}/date", sync_to_thread=True)
+    def change_date(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
+        try:
+            workflow.change_date(portal(request), user(request), request_id, form_value(data, CARRY_OUT_ON))
+        except ValidationFailed as exc:
+            message = "; ".join(exc.errors.get(CARRY_OUT_ON, []))
+            return _request_page(request, request_id, error=message, status_code=422)
+        return Redirect(f"/requests/{request_id}?notice=rescheduled")
 
     @post("/requests/{request_id:int}/withdraw", sync_to_thread=True)
     def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> Redirect:
