@@ -172,8 +172,8 @@ def relay(interval: float) -> None:
     import threading
     import time
 
-    from core.worker.broker import configure_broker
     from core.scheduling import release_due
+    from core.worker.broker import configure_broker
     from core.worker.runner import relay_once
 
     portal = _portal()

@@ -128,7 +128,7 @@ def test_change_the_date_of_a_scheduled_request(portal: Portal, world: World, we
     filed = workflow.file(portal, world.member, "fault_report", world.fault(), future.isoformat())
     web.login(world.admin.email)
     page = web.get(f"/requests/{filed.id}").text
-    assert 'action="/requests/%s/date"' % filed.id in page
+    assert f'action="/requests/{filed.id}/date"' in page
     past = web.post(f"/requests/{filed.id}/date", {"carry_out_on": "2020-01-01"})
     assert past.status_code == 422 and "Datumet har passerat" in past.text
     later = (future + timedelta(days=5)).isoformat()
