@@ -12,6 +12,7 @@ from sqlmodel import Session
 from core.clock import Clock, local_today
 from core.context import FormContext, HookContext
 from core.errors import Forbidden, ValidationFailed
+from core.followers import start_following
 from core.forms import build_fields, error_paths
 from core.i18n import gettext as _
 from core.lifecycle import Action
@@ -114,6 +115,7 @@ def file_request(
             to_status=status,
         )
     )
+    start_following(session, request, user)
     hook_context = HookContext(session=session, actor=user, clock=clock)
     hook_context.enqueue("request_filed", request_id=request.id)
     if status == Status.PENDING and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC:

@@ -100,6 +100,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
     language: str = Field(default="sv", max_length=5)
+    notify: str = Field(default="all", max_length=16)
+    """Which status changes are mailed: ``all``, ``answer_needed`` (waiting for the customer) or ``none``."""
     active: bool = True
     created_at: datetime = utc_column()
 
@@ -205,8 +207,34 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = utc_column()
     available_at: datetime = utc_column()
     relayed_at: datetime | None = utc_column(nullable=True)
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
+    """Set on rows made by other rows (one mail per recipient) so that re-running the maker adds nothing."""
     """When the relay last handed it to the broker; handed again if not done a while later."""
     done_at: datetime | None = utc_column(nullable=True)
+
+
+class RequestFollower(SQLModel, table=True):
+    """Who of the organisation follows a request; the requester follows from the start."""
+
+    __tablename__ = "request_follower"
+
+    request_id: int = Field(foreign_key="request.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    following: bool = True
+
+
+class PasswordToken(SQLModel, table=True):
+    """A one-time link to set a password (reset or invitation); only its digest is stored."""
+
+    __tablename__ = "password_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    purpose: str = Field(max_length=16)
+    created_at: datetime = utc_column()
+    expires_at: datetime = utc_column()
+    used_at: datetime | None = utc_column(nullable=True)
 
 
 class WebSession(SQLModel, table=True):
@@ -256,7 +284,9 @@ __all__ = [
     "Organisation",
     "OutboxMessage",
     "OutboxStatus",
+    "PasswordToken",
     "Request",
+    "RequestFollower",
     "RequestHistory",
     "Role",
     "Store",

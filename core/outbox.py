@@ -30,9 +30,24 @@ def _fulfil(portal: Portal, message: OutboxMessage) -> None:
     fulfilment.run(portal, int(message.payload["request_id"]))
 
 
+def _fan_out(portal: Portal, message: OutboxMessage) -> None:
+    from core import notifications
+
+    notifications.fan_out(portal, message)
+
+
+def _send_mail(portal: Portal, message: OutboxMessage) -> None:
+    from core import notifications
+
+    notifications.send(portal, portal.mailer, message)
+
+
 HANDLERS: dict[str, Handler] = {
     "start_fulfilment": _start_fulfilment,
     "fulfil": _fulfil,
+    "request_filed": _fan_out,
+    "status_changed": _fan_out,
+    "send_mail": _send_mail,
 }
 
 

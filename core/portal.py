@@ -10,6 +10,7 @@ import pluggy
 
 from core.clock import Clock, SystemClock
 from core.db import Database, create_database
+from core.mailer import Mailer, build_mailer
 from core.plugins import build_registry, create_plugin_manager
 from core.request_types import RequestTypeRegistry
 from core.settings import Settings, get_settings
@@ -22,6 +23,7 @@ class Portal:
     clock: Clock
     plugins: pluggy.PluginManager
     registry: RequestTypeRegistry
+    mailer: Mailer
 
     @property
     def hooks(self) -> pluggy.HookRelay:
@@ -39,6 +41,7 @@ def build_portal(
     clock: Clock | None = None,
     extra_plugins: Iterable[Any] = (),
     blocked_plugins: Iterable[str] = (),
+    mailer: Mailer | None = None,
 ) -> Portal:
     settings = settings or get_settings()
     settings.check_production()
@@ -49,4 +52,5 @@ def build_portal(
         clock=clock or SystemClock(),
         plugins=plugins,
         registry=build_registry(plugins),
+        mailer=mailer or build_mailer(settings),
     )

@@ -52,6 +52,28 @@ class Settings(BaseSettings):
     tick_seconds: float = 5.0
     """How often the worker side releases scheduled requests that have become due."""
 
+    mail_from: str = "BBGRUPPEN Portal <portal@bbgruppen.example>"
+    """From header of every mail; its domain must be ours (SPF/DKIM/DMARC, see docs/operations.md)."""
+
+    mail_envelope_from: str = "bounces@bbgruppen.example"
+    """Envelope sender (Return-Path): where bounces go."""
+
+    reply_domain: str = "svar.bbgruppen.example"
+    """Domain of the per-request reply addresses (svar+<token>@…); its MX points at our intake."""
+
+    smtp_host: str = ""
+    """Empty: mails are written as .eml files into <data_dir>/mail (embedded mode)."""
+    smtp_port: int = 587
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtp_username: str = ""
+    smtp_password: str = ""
+
+    password_link_hours: float = 1.0
+    """How long a password-reset link works."""
+
+    invitation_link_hours: float = 72.0
+    """How long an invitation (set your password) link works."""
+
     session_days: int = 14
     """How long a log-in session lives without use."""
 

@@ -1,0 +1,187 @@
+"""E-mail notifications: who is told what, composed in the recipient's language, sent one job per mail.
+
+A lifecycle event (``request_filed``, ``status_changed``) fans out into one ``send_mail`` outbox row per
+recipient, each with a dedupe key, so re-running the fan-out after a crash adds nothing. A send job builds
+the mail from the database and sends it; its Message-ID is derived from the dedupe key, so the one repeat
+no protocol can prevent (the SMTP server accepted, then the worker died before recording it) carries the
+same Message-ID and is recognisable as the same mail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session, col, select
+
+from core import i18n, reply_tokens
+from core.display import display_rows
+from core.followers import followers
+from core.mailer import Mailer
+from core.models import ChatMessage, OutboxMessage, Request, System, User
+from core.portal import Portal
+from core.statuses import Status
+
+TEMPLATES = Path(__file__).parent / "templates" / "email"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user: User
+    kind: str
+
+
+def wants(user: User, to_status: str | None) -> bool:
+    """A user's preference: every change, only when we need an answer from them, or nothing."""
+    if user.notify == "none" or not user.active:
+        return False
+    if user.notify == "answer_needed":
+        return to_status == Status.WAITING_FOR_CUSTOMER.value
+    return True
+
+
+def fan_out(portal: Portal, source: OutboxMessage) -> int:
+    """Turn one lifecycle event into one ``send_mail`` row per recipient (idempotent by dedupe key)."""
+    payload = source.payload
+    request_id = int(payload["request_id"])
+    created = 0
+    with portal.database.writing() as session:
+        request = session.get(Request, request_id)
+        if request is None:
+            return 0
+        if source.topic == "request_filed":
+            requester = session.get(User, request.requester_id)
+            recipients = (
+                [requester] if requester is not None and requester.notify != "none" and requester.active else []
+            )
+            kind = "request_filed"
+        else:
+            recipients = [u for u in followers(session, request) if wants(u, payload.get("to_status"))]
+            kind = "status_changed"
+        now = portal.clock.now()
+        for user in recipients:
+            key = f"mail:{source.id}:{user.id}"
+            if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None:
+                continue
+            session.add(
+                OutboxMessage(
+                    topic="send_mail",
+                    dedupe_key=key,
+                    created_at=now,
+                    available_at=now,
+                    payload={
+                        "kind": kind,
+                        "request_id": request_id,
+                        "user_id": user.id,
+                        **{k: payload[k] for k in ("from_status", "to_status", "action") if k in payload},
+                    },
+                )
+            )
+            created += 1
+    return created
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: i18n.gettext(message), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
+    )
+    from core.web.rendering import local_date, local_datetime
+
+    environment.filters.update(local_datetime=local_datetime, local_date=local_date)
+    return environment
+
+
+_ENVIRONMENT: Environment | None = None
+
+
+def environment() -> Environment:
+    global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        _ENVIRONMENT = _environment()
+    return _ENVIRONMENT
+
+
+def message_id(portal: Portal, key: str) -> str:
+    return f"<{key.replace(':', '.')}@{_domain(portal)}>"
+
+
+def thread_id(portal: Portal, request_id: int) -> str:
+    """Every mail about a request refers to this one id, so mail programs keep them in one thread."""
+    return f"<request.{request_id}@{_domain(portal)}>"
+
+
+def _domain(portal: Portal) -> str:
+    return parseaddr(portal.settings.mail_from)[1].rpartition("@")[2] or "bbgruppen.example"
+
+
+def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> EmailMessage | None:
+    payload = outbox_row.payload
+    request = session.get(Request, int(payload["request_id"]))
+    user = session.get(User, int(payload["user_id"]))
+    if request is None or user is None or not user.active:
+        return None
+    request_type = portal.registry.get(request.type_key)
+    system = session.get(System, request.system_id) if request.system_id else None
+    newest = session.exec(
+        select(ChatMessage)
+        .where(ChatMessage.request_id == request.id, col(ChatMessage.internal).is_(False))
+        .order_by(col(ChatMessage.id).desc())
+    ).first()
+    base = portal.settings.base_url.rstrip("/")
+    with i18n.use_language(user.language):
+        type_name = i18n.gettext(request_type.name) if request_type else request.type_key
+        context: dict[str, Any] = {
+            "request": request,
+            "number": request.number,
+            "type_name": type_name,
+            "status_label": Status(request.status).label,
+            "to_status_label": Status(payload.get("to_status", request.status)).label,
+            "summary": request.summary,
+            "rows": display_rows(request_type, request.schema_version, request.data, system.name if system else ""),
+            "recipient": user,
+            "newest_message": newest,
+            "request_url": f"{base}/requests/{request.id}",
+            "settings_url": f"{base}/profile#notifications",
+        }
+        kind = str(payload["kind"])
+        subject = environment().get_template(f"{kind}/subject.txt").render(context).strip()
+        text = environment().get_template(f"{kind}/body.txt").render(context)
+        html = environment().get_template(f"{kind}/body.html").render(context)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = portal.settings.mail_from
+    message["To"] = formataddr((user.name, user.email))
+    message["Reply-To"] = reply_tokens.address(
+        portal.secret_key, portal.settings.reply_domain, request.id or 0, user.id or 0
+    )
+    message["Date"] = format_datetime(portal.clock.now())
+    message["Message-ID"] = message_id(portal, outbox_row.dedupe_key or f"mail:{outbox_row.id}")
+    message["In-Reply-To"] = thread_id(portal, request.id or 0)
+    message["References"] = thread_id(portal, request.id or 0)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message["X-BBPortal-Request"] = request.number
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def send(portal: Portal, mailer: Mailer, outbox_row: OutboxMessage) -> bool:
+    with portal.database.reading() as session:
+        message = compose(portal, session, outbox_row)
+    if message is None:
+        return False
+    mailer.send(message)
+    return True

@@ -1,0 +1,38 @@
+"""Per-request reply addresses: a signed token naming the request and the recipient.
+
+The token cannot be forged or moved to another request or person without the secret key. The
+conversation issue reads it back from inbound mail with :func:`parse`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+SIGNATURE_LENGTH = 24
+_TOKEN = re.compile(r"^(\d+)-(\d+)-([0-9a-f]{%d})$" % SIGNATURE_LENGTH)
+
+
+def _signature(secret_key: str, request_id: int, user_id: int) -> str:
+    mac = hmac.new(secret_key.encode(), f"reply:{request_id}:{user_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:SIGNATURE_LENGTH]
+
+
+def make(secret_key: str, request_id: int, user_id: int) -> str:
+    return f"{request_id}-{user_id}-{_signature(secret_key, request_id, user_id)}"
+
+
+def address(secret_key: str, domain: str, request_id: int, user_id: int) -> str:
+    return f"svar+{make(secret_key, request_id, user_id)}@{domain}"
+
+
+def parse(secret_key: str, token: str) -> tuple[int, int] | None:
+    """(request id, user id) when the token is ours and intact, else None."""
+    match = _TOKEN.match(token.strip().lower())
+    if not match:
+        return None
+    request_id, user_id = int(match.group(1)), int(match.group(2))
+    if not hmac.compare_digest(match.group(3), _signature(secret_key, request_id, user_id)):
+        return None
+    return request_id, user_id

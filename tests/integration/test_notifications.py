@@ -1,0 +1,199 @@
+"""Notification mails through a real SMTP server (aiosmtpd): recipients, preferences, headers, languages."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from core import outbox, reply_tokens, workflow
+from core.followers import start_following
+from core.lifecycle import Action
+from core.mailer import SmtpMailer
+from core.models import Request, User
+from core.portal import Portal
+from tests.support import World
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for _f, rcpt, m in self.messages if address in rcpt]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_portal(portal: Portal, smtp: tuple[Inbox, int]) -> Portal:
+    portal.mailer = SmtpMailer("127.0.0.1", smtp[1], "none", "", "", "bounces@bbgruppen.example")
+    return portal
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body(preferencelist=(subtype,))
+    assert part is not None, f"no {subtype} part"
+    return str(part.get_content())
+
+
+def test_filing_mails_the_requester_a_receipt_with_what_was_filed(
+    mail_portal: Portal, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _port = smtp
+    filed = workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    outbox.drain(mail_portal)
+    [(mail_from, recipients, message)] = inbox.messages
+    assert mail_from == "bounces@bbgruppen.example" and recipients == [world.member.email]
+    assert message["Subject"] == f"[BB-{filed.id}] Väntar på hantering – Felanmälan"
+    text, html = body(message, "plain"), body(message, "html")
+    for part in (text, html):
+        assert "Huvudentrén, Storgatan 1" in part and "+46701234567" in part and "Passersystem A" in part
+        assert f"http://testserver.local/requests/{filed.id}" in part
+        assert "http://testserver.local/profile#notifications" in part
+    assert "Hej Maja Medlem" in text
+
+
+def test_headers_tie_replies_to_the_request_and_quiet_auto_replies(
+    mail_portal: Portal, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _port = smtp
+    filed = workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    outbox.drain(mail_portal)
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.TAKE)
+    outbox.drain(mail_portal)
+    receipt, change = inbox.to(world.member.email)
+    for message in (receipt, change):
+        assert message["Auto-Submitted"] == "auto-generated"
+        assert message["X-Auto-Response-Suppress"] == "All"
+        assert message["In-Reply-To"] == message["References"] == f"<request.{filed.id}@bbgruppen.example>"
+        local, _, domain = message["Reply-To"].addresses[0].addr_spec.partition("@")
+        assert domain == "svar.bbgruppen.example"
+        assert reply_tokens.parse(mail_portal.secret_key, local.removeprefix("svar+")) == (filed.id, world.member.id)
+    assert receipt["Message-ID"] != change["Message-ID"]
+    assert change["Subject"] == f"[BB-{filed.id}] Under hantering – Felanmälan"
+
+
+def test_followers_and_preferences(mail_portal: Portal, world: World, smtp: tuple[Inbox, int]) -> None:
+    inbox, _port = smtp
+    filed = workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    with mail_portal.database.writing() as s:
+        request = s.get(Request, filed.id)
+        admin = s.get(User, world.admin.id)
+        assert request is not None and admin is not None
+        start_following(s, request, admin)
+        admin.notify = "answer_needed"
+        s.add(admin)
+    outbox.drain(mail_portal)
+    inbox.messages.clear()
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.TAKE)
+    outbox.drain(mail_portal)
+    assert [r for _f, rcpt, _m in inbox.messages for r in rcpt] == [world.member.email]  # admin: only answers
+    inbox.messages.clear()
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.ASK_CUSTOMER)
+    outbox.drain(mail_portal)
+    assert sorted(r for _f, rcpt, _m in inbox.messages for r in rcpt) == sorted([world.member.email, world.admin.email])
+    inbox.messages.clear()
+    with mail_portal.database.writing() as s:
+        request = s.get(Request, filed.id)
+        member = s.get(User, world.member.id)
+        assert request is not None and member is not None
+        start_following(s, request, member, following=False)
+    workflow.perform(mail_portal, world.admin, filed.id or 0, Action.CUSTOMER_ANSWERED)
+    outbox.drain(mail_portal)
+    assert inbox.messages == []  # the admin wants answers-needed only, the member stopped following
+
+
+def test_english_recipients_get_english_mail(mail_portal: Portal, world: World, smtp: tuple[Inbox, int]) -> None:
+    inbox, _port = smtp
+    with mail_portal.database.writing() as s:
+        member = s.get(User, world.member.id)
+        assert member is not None
+        member.language = "en"
+        s.add(member)
+    filed = workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    outbox.drain(mail_portal)
+    [message] = inbox.to(world.member.email)
+    assert message["Subject"] == f"[BB-{filed.id}] Waiting to be handled – Fault report"
+    assert "Hello Maja Medlem" in body(message, "plain") and 'lang="en"' in body(message, "html")
+
+
+def test_nobody_is_mailed_who_asked_for_none(mail_portal: Portal, world: World, smtp: tuple[Inbox, int]) -> None:
+    inbox, _port = smtp
+    with mail_portal.database.writing() as s:
+        member = s.get(User, world.member.id)
+        assert member is not None
+        member.notify = "none"
+        s.add(member)
+    filed = workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.TAKE)
+    outbox.drain(mail_portal)
+    assert inbox.messages == []
+
+
+def test_a_refusing_smtp_server_leads_to_one_delivery_once_it_accepts(
+    mail_portal: Portal, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    from datetime import timedelta
+
+    inbox, port = smtp
+    refusals = [3]
+
+    original = inbox.handle_DATA
+
+    async def sometimes(server: Any, session: Any, envelope: Any) -> str:
+        if refusals[0] > 0:
+            refusals[0] -= 1
+            return "451 Try again later"
+        return await original(server, session, envelope)
+
+    inbox.handle_DATA = sometimes  # type: ignore[method-assign]
+    workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    for _ in range(6):
+        outbox.drain(mail_portal)
+        mail_portal.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    assert len(inbox.messages) == 1
+
+
+def test_a_repeated_send_job_carries_the_same_message_id(
+    mail_portal: Portal, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    from sqlmodel import select
+
+    from core.models import OutboxMessage
+
+    inbox, _port = smtp
+    workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    outbox.drain(mail_portal)
+    with mail_portal.database.writing() as s:  # as if the worker died after the server accepted the mail
+        job = s.exec(select(OutboxMessage).where(OutboxMessage.topic == "send_mail")).one()
+        job.status = "pending"
+        job.relayed_at = None
+        s.add(job)
+    outbox.drain(mail_portal)
+    first, second = inbox.to(world.member.email)
+    assert first["Message-ID"] == second["Message-ID"]
