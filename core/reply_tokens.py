@@ -11,7 +11,7 @@ import hmac
 import re
 
 SIGNATURE_LENGTH = 24
-_TOKEN = re.compile(r"^(\d+)-(\d+)-([0-9a-f]{%d})$" % SIGNATURE_LENGTH)
+_TOKEN = re.compile(rf"^(\d+)-(\d+)-([0-9a-f]{{{SIGNATURE_LENGTH}}})$")
 
 
 def _signature(secret_key: str, request_id: int, user_id: int) -> str:

@@ -160,7 +160,7 @@ def test_a_refusing_smtp_server_leads_to_one_delivery_once_it_accepts(
 ) -> None:
     from datetime import timedelta
 
-    inbox, port = smtp
+    inbox, _port = smtp
     refusals = [3]
 
     original = inbox.handle_DATA
