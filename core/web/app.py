@@ -20,6 +20,7 @@ from core.web.controllers.admin import AdminController
 from core.web.controllers.api import ApiController
 from core.web.controllers.auth import AuthController
 from core.web.controllers.customer import CustomerController, HomeController
+from core.web.controllers.devmail import DevMailController
 from core.web.controllers.profile import ProfileController
 from core.web.controllers.staff import StaffController
 from core.web.errors import EXCEPTION_HANDLERS
@@ -50,8 +51,15 @@ def create_app(portal: Portal | None = None) -> Litestar:
     portal = portal or build_portal()
     template_dirs = [t.locale_dir.parent / "templates" for t in portal.registry if t.locale_dir is not None]
     environment = build_environment([d for d in template_dirs if d.is_dir()])
+    from core.mailer import FolderMailer
+
+    development = (
+        [DevMailController] if not portal.settings.production and isinstance(portal.mailer, FolderMailer) else []
+    )
+    environment.globals["dev_mail"] = bool(development)
     app = Litestar(
         route_handlers=[
+            *development,
             AuthController,
             HomeController,
             CustomerController,

@@ -197,3 +197,24 @@ def test_a_repeated_send_job_carries_the_same_message_id(
     outbox.drain(mail_portal)
     first, second = inbox.to(world.member.email)
     assert first["Message-ID"] == second["Message-ID"]
+
+
+def test_follow_unfollow_preferences_and_the_development_mail_page(portal: Portal, world: World, web: Any) -> None:
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    outbox.drain(portal)  # embedded default: written as .eml into the data folder
+    web.login(world.admin.email)
+    page = web.post(f"/requests/{filed.id}/follow", {"following": "yes"}, follow_redirects=True).text
+    assert "Du följer ärendet" in page
+    web.post("/profile/notifications", {"notify": "answer_needed"})
+    with portal.database.reading() as s:
+        admin = s.get(User, world.admin.id)
+        assert admin is not None and admin.notify == "answer_needed"
+    assert web.post("/profile/notifications", {"notify": "sometimes"}).status_code == 422
+    listing = web.get("/dev/mail").text
+    assert f"[BB-{filed.id}] Väntar på hantering – Felanmälan" in listing
+    import re
+
+    name = re.search(r'href="/dev/mail/([^"]+)"', listing).group(1)  # type: ignore[union-attr]
+    shown = web.get(f"/dev/mail/{name}").text
+    assert "srcdoc=" in shown and "Huvudentrén" in shown and "Auto-Submitted" in shown
+    assert web.get("/dev/mail/..%2Fsecret_key").status_code == 404

@@ -52,6 +52,8 @@ NOTICES = {
     "filed": N_("Your request has been filed."),
     "withdrawn": N_("The request has been withdrawn."),
     "rescheduled": N_("The date has been changed."),
+    "following": N_("You follow this request: you get an e-mail when its status changes."),
+    "not_following": N_("You no longer follow this request."),
     "taken": N_("You now hold the request."),
     "handed_back": N_("The request is back in the queue."),
     "assigned": N_("The request has been passed on."),

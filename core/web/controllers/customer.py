@@ -14,6 +14,7 @@ from core.context import FormContext
 from core.display import display_rows
 from core.errors import ValidationFailed
 from core.filing import CARRY_OUT_ON
+from core.followers import is_following, start_following
 from core.forms import build_fields, decode, render_choices
 from core.lifecycle import Action, allowed_actions
 from core.models import ChatMessage, Office, System, User
@@ -159,6 +160,14 @@ class CustomerController(Controller):
             return _request_page(request, request_id, error=message, status_code=422)
         return Redirect(f"/requests/{request_id}?notice=rescheduled")
 
+    @post("/requests/{request_id:int}/follow", sync_to_thread=True)
+    def follow(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Redirect:
+        following = form_value(data, "following") == "yes"
+        with portal(request).database.writing() as session:
+            found = get_request(session, user(request), request_id)
+            start_following(session, found, user(request), following)
+        return Redirect(f"/requests/{request_id}?notice={'following' if following else 'not_following'}")
+
     @post("/requests/{request_id:int}/withdraw", sync_to_thread=True)
     def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> Redirect:
         workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW)
@@ -197,6 +206,7 @@ def _request_page(
             messages_query = messages_query.where(ChatMessage.internal == False)  # noqa: E712
         messages = list(session.exec(messages_query.order_by(ChatMessage.id)))  # type: ignore[arg-type]
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []
+        following = False if current.is_staff else is_following(session, request_id, current.id or 0)
         organisation_name = ""
         if current.is_staff:
             from core.models import Organisation
@@ -219,6 +229,7 @@ def _request_page(
         notice=notice,
         error=error,
         colleagues=colleagues,
+        following=following,
         organisation_name=organisation_name,
         Action=Action,
     )

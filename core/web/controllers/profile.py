@@ -8,8 +8,9 @@ from litestar.response import Redirect, Template
 from sqlmodel import col, select
 
 from core import auth
-from core.errors import NotFound
-from core.models import ApiToken
+from core.errors import NotFound, ValidationFailed
+from core.i18n import gettext
+from core.models import ApiToken, User
 from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
@@ -32,6 +33,18 @@ class ProfileController(Controller):
     @get("/", sync_to_thread=True)
     def show(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
         return self._page(request, notice=NOTICES.get(notice, ""))
+
+    @post("/notifications", sync_to_thread=True)
+    def notifications(self, request: HttpRequest, data: FormBody) -> Redirect:
+        choice = form_value(data, "notify")
+        if choice not in ("all", "answer_needed", "none"):
+            raise ValidationFailed({"notify": [gettext("Choose one of the options.")]})
+        with portal(request).database.writing() as session:
+            stored = session.get(User, user(request).id)
+            if stored is not None:
+                stored.notify = choice
+                session.add(stored)
+        return Redirect("/profile?notice=saved#notifications")
 
     @post("/tokens", sync_to_thread=True)
     def create_token(self, request: HttpRequest, data: FormBody) -> Template:
