@@ -50,7 +50,8 @@ class SystemInput(_Input):
 class UserInput(_Input):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
+    """Empty: the user gets an invitation mail with a link to choose their password."""
     role: str = ""
     language: Literal["sv", "en"] = "sv"
 
@@ -127,7 +128,7 @@ def create_customer_user(session: Session, organisation: Organisation, data: dic
     user = User(
         email=email,
         name=values.name,
-        password_hash=auth.hash_password(values.password),
+        password_hash=auth.hash_password(values.password) if values.password else None,
         kind=UserKind.CUSTOMER,
         role=role,
         organisation_id=organisation.id,
@@ -146,7 +147,7 @@ def create_staff_user(session: Session, data: dict[str, Any], *, clock: Clock) -
     user = User(
         email=email,
         name=values.name,
-        password_hash=auth.hash_password(values.password),
+        password_hash=auth.hash_password(values.password) if values.password else None,
         kind=UserKind.STAFF,
         role=role,
         language=values.language,

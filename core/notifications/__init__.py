@@ -22,7 +22,7 @@ from core import i18n, reply_tokens
 from core.display import display_rows
 from core.followers import followers
 from core.mailer import Mailer
-from core.models import ChatMessage, OutboxMessage, Request, System, User
+from core.models import ChatMessage, OutboxMessage, PasswordToken, Request, System, User
 from core.portal import Portal
 from core.statuses import Status
 
@@ -126,8 +126,51 @@ def _domain(portal: Portal) -> str:
     return parseaddr(portal.settings.mail_from)[1].rpartition("@")[2] or "bbgruppen.example"
 
 
+ACCOUNT_MAILS = ("password_reset", "invitation")
+
+
+def _headers(portal: Portal, message: EmailMessage, user: User, key: str) -> None:
+    message["From"] = portal.settings.mail_from
+    message["To"] = formataddr((user.name, user.email))
+    message["Date"] = format_datetime(portal.clock.now())
+    message["Message-ID"] = message_id(portal, key)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+
+
+def compose_account_mail(portal: Portal, session: Session, outbox_row: OutboxMessage) -> EmailMessage | None:
+    """A password-reset or invitation link, rebuilt from its row (the token itself is never stored)."""
+    from core.passwords import token_for
+
+    payload = outbox_row.payload
+    user = session.get(User, int(payload["user_id"]))
+    row = session.get(PasswordToken, int(payload["token_id"]))
+    if user is None or row is None or not user.active or row.used_at is not None:
+        return None
+    base = portal.settings.base_url.rstrip("/")
+    kind = str(payload["kind"])
+    with i18n.use_language(user.language):
+        context = {
+            "recipient": user,
+            "link": f"{base}/password/{token_for(portal.secret_key, row)}",
+            "hours": round((row.expires_at - row.created_at).total_seconds() / 3600),
+            "login_url": f"{base}/login",
+        }
+        subject = environment().get_template(f"{kind}/subject.txt").render(context).strip()
+        text = environment().get_template(f"{kind}/body.txt").render(context)
+        html = environment().get_template(f"{kind}/body.html").render(context)
+    message = EmailMessage()
+    message["Subject"] = subject
+    _headers(portal, message, user, outbox_row.dedupe_key or f"mail:{outbox_row.id}")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
 def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> EmailMessage | None:
     payload = outbox_row.payload
+    if payload.get("kind") in ACCOUNT_MAILS:
+        return compose_account_mail(portal, session, outbox_row)
     request = session.get(Request, int(payload["request_id"]))
     user = session.get(User, int(payload["user_id"]))
     if request is None or user is None or not user.active:
@@ -161,17 +204,12 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
         html = environment().get_template(f"{kind}/body.html").render(context)
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = portal.settings.mail_from
-    message["To"] = formataddr((user.name, user.email))
+    _headers(portal, message, user, outbox_row.dedupe_key or f"mail:{outbox_row.id}")
     message["Reply-To"] = reply_tokens.address(
         portal.secret_key, portal.settings.reply_domain, request.id or 0, user.id or 0
     )
-    message["Date"] = format_datetime(portal.clock.now())
-    message["Message-ID"] = message_id(portal, outbox_row.dedupe_key or f"mail:{outbox_row.id}")
     message["In-Reply-To"] = thread_id(portal, request.id or 0)
     message["References"] = thread_id(portal, request.id or 0)
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
     message["X-BBPortal-Request"] = request.number
     message.set_content(text)
     message.add_alternative(html, subtype="html")

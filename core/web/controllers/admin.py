@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session, col, select
 
-from core import administration
+from core import administration, passwords
 from core.errors import NotFound, ValidationFailed
 from core.models import Office, Organisation, Store, System, User
 from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, viewer
@@ -153,13 +153,15 @@ class AdminController(Controller):
     @post("/organisations/{organisation_id:int}/users", sync_to_thread=True)
     def add_user(self, request: HttpRequest, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:
         clock = portal(request).clock
-        return self._save(
-            request,
-            organisation_id,
-            "user",
-            data,
-            lambda s, o, v: administration.create_customer_user(s, o, v, clock=clock),
-        )
+        the_portal = portal(request)
+
+        def create(session: Session, organisation: Organisation, values: dict[str, Any]) -> User:
+            created = administration.create_customer_user(session, organisation, values, clock=clock)
+            if created.password_hash is None:
+                passwords.invite(session, the_portal, created)
+            return created
+
+        return self._save(request, organisation_id, "user", data, create)
 
     @get("/users/{user_id:int}/deactivate", sync_to_thread=True)
     def confirm_deactivate(self, request: HttpRequest, user_id: FromPath[int]) -> Template:
@@ -225,7 +227,9 @@ class AdminController(Controller):
         the_portal = portal(request)
         try:
             with the_portal.database.writing() as session:
-                administration.create_staff_user(session, values, clock=the_portal.clock)
+                created = administration.create_staff_user(session, values, clock=the_portal.clock)
+                if created.password_hash is None:
+                    passwords.invite(session, the_portal, created)
         except ValidationFailed as exc:
             values.pop("password", None)
             return self._staff_page(request, status_code=422, values=values, errors=exc.errors)

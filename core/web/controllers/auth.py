@@ -7,14 +7,14 @@ from urllib.parse import urlparse
 
 from litestar import Controller, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core import auth
-from core.errors import Throttled
+from core import auth, passwords
+from core.errors import Throttled, ValidationFailed
 from core.i18n import LANGUAGES, set_language
 from core.i18n import gettext as _
-from core.web.controllers.common import FormBody, client_address, form_value, portal, viewer
+from core.web.controllers.common import NOTICES, FormBody, client_address, form_value, portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import ANON_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_anon_token
@@ -41,18 +41,80 @@ def _cookie(request: HttpRequest, key: str, value: str, max_age: int | None) -> 
 
 
 class AuthController(Controller):
-    @get("/login", sync_to_thread=False)
-    def login_page(self, request: HttpRequest, next: FromQuery[str] = "/", notice: FromQuery[str] = "") -> Template:
+    def _anonymous_page(
+        self, request: HttpRequest, template: str, status_code: int = 200, **context: object
+    ) -> Template:
+        """A page with a form for visitors who are not logged in: it needs the anonymous CSRF cookie."""
         current = viewer(request)
         cookies = []
-        if not current.anon_token:
+        if not current.anon_token and current.user is None:
             token = new_anon_token()
             current.anon_token = token
             current.csrf = auth.csrf_token(portal(request).secret_key, token)
             cookies.append(_cookie(request, ANON_COOKIE, token, None))
-        response = page("login.html", current, next=_safe_next(next), error="", email="", notice=notice)
+        response = page(template, current, status_code=status_code, **context)
         response.cookies = cookies
         return response
+
+    @get("/password/forgot", sync_to_thread=False)
+    def forgot_page(self, request: HttpRequest) -> Template:
+        return self._anonymous_page(request, "password_forgot.html", sent=False, email="")
+
+    @post("/password/forgot", sync_to_thread=True)
+    def forgot(self, request: HttpRequest, data: FormBody) -> Template:
+        email = form_value(data, "email").strip()
+        if email:
+            passwords.request_reset(portal(request), email)
+        # The same answer whether or not the address is known.
+        return page("password_forgot.html", viewer(request), sent=bool(email), email=email)
+
+    @get("/password/{token:str}", sync_to_thread=True)
+    def password_page(self, request: HttpRequest, token: FromPath[str]) -> Template:
+        with portal(request).database.reading() as session:
+            row = passwords.valid_token(session, portal(request), token)
+        return self._anonymous_page(
+            request,
+            "password_set.html",
+            status_code=200 if row else 410,
+            token=token,
+            valid=row is not None,
+            invitation=bool(row and row.purpose == passwords.INVITE),
+            errors={},
+        )
+
+    @post("/password/{token:str}", sync_to_thread=True)
+    def set_password(self, request: HttpRequest, token: FromPath[str], data: FormBody) -> Template | Redirect:
+        try:
+            user = passwords.set_password(
+                portal(request), token, form_value(data, "password"), form_value(data, "repeated")
+            )
+        except ValidationFailed as exc:
+            return page(
+                "password_set.html",
+                viewer(request),
+                status_code=422,
+                token=token,
+                valid=True,
+                invitation=False,
+                errors=exc.errors,
+            )
+        if user is None:
+            return page(
+                "password_set.html",
+                viewer(request),
+                status_code=410,
+                token=token,
+                valid=False,
+                invitation=False,
+                errors={},
+            )
+        return Redirect("/login?notice=password_set")
+
+    @get("/login", sync_to_thread=False)
+    def login_page(self, request: HttpRequest, next: FromQuery[str] = "/", notice: FromQuery[str] = "") -> Template:
+        return self._anonymous_page(
+            request, "login.html", next=_safe_next(next), error="", email="", notice=NOTICES.get(notice, "")
+        )
 
     @post("/login", sync_to_thread=True)
     def login(self, request: HttpRequest, data: FormBody) -> Template | Redirect:

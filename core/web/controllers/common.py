@@ -65,4 +65,5 @@ NOTICES = {
     "token_revoked": N_("The token has been revoked."),
     "deactivated": N_("The user has been deactivated."),
     "logged_out": N_("You are logged out."),
+    "password_set": N_("Your password is set. Log in with it."),
 }
