@@ -196,6 +196,45 @@ def relay(interval: float) -> None:
 
 
 @main.group()
+def jobs() -> None:
+    """Background jobs (the outbox)."""
+
+
+@jobs.command("failed")
+def jobs_failed() -> None:
+    """List the jobs that failed after every retry."""
+    from sqlmodel import col, select
+
+    from core.models import OutboxMessage, OutboxStatus
+
+    portal = _portal()
+    with portal.database.reading() as session:
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.FAILED.value)
+            .order_by(col(OutboxMessage.id))
+        )
+        found = False
+        for row in rows:
+            found = True
+            click.echo(f"#{row.id}  {row.topic:16} attempts={row.attempts}  {row.payload}  {row.last_error[:120]}")
+    if not found:
+        click.echo("No job has failed.")
+
+
+@jobs.command("retry")
+@click.argument("job_ids", nargs=-1, type=int, required=True)
+def jobs_retry(job_ids: tuple[int, ...]) -> None:
+    """Send failed jobs again (by id)."""
+    from core import outbox
+
+    portal = _portal()
+    for job_id in job_ids:
+        outbox.retry(portal, job_id)
+        click.echo(f"#{job_id} will run again.")
+
+
+@main.group()
 def catalogs() -> None:
     """Translations (gettext catalogs)."""
 

@@ -21,6 +21,7 @@ from core.web.controllers.api import ApiController
 from core.web.controllers.auth import AuthController
 from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
+from core.web.controllers.jobs import JobsController
 from core.web.controllers.profile import ProfileController
 from core.web.controllers.staff import StaffController
 from core.web.errors import EXCEPTION_HANDLERS
@@ -65,6 +66,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             CustomerController,
             StaffController,
             AdminController,
+            JobsController,
             ProfileController,
             ApiController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -155,3 +157,31 @@ def test_the_embedded_worker_runs_dramatiq_in_process(portal: Portal, world: Wor
         assert stored(portal, filed.id or 0).status == Status.COMPLETED
     finally:
         worker.stop()
+
+
+def test_failed_jobs_are_visible_and_retried_from_the_page_and_the_cli(
+    portal: Portal, world: World, web: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from core import cli
+
+    def broken(_portal: Portal, message: OutboxMessage) -> None:
+        raise RuntimeError("SMTP says no")
+
+    monkeypatch.setitem(outbox.HANDLERS, "request_filed", broken)
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    for _ in range(outbox.MAX_ATTEMPTS + 1):
+        outbox.drain(portal)
+        portal.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    web.login(world.staff_admin.email)
+    page = web.get("/admin/jobs").text
+    assert "SMTP says no" in page and f"BB-{filed.id}" in page
+    job_id = int(re.search(r'action="/admin/jobs/(\d+)/retry"', page).group(1))  # type: ignore[union-attr]
+    monkeypatch.setattr(cli, "_portal", lambda: portal)
+    listed = CliRunner().invoke(cli.main, ["jobs", "failed"])
+    assert f"#{job_id}" in listed.output and "SMTP says no" in listed.output
+    monkeypatch.undo()
+    web.post(f"/admin/jobs/{job_id}/retry")
+    outbox.drain(portal)
+    assert "Inget jobb har misslyckats." in web.get("/admin/jobs").text

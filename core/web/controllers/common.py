@@ -65,5 +65,6 @@ NOTICES = {
     "token_revoked": N_("The token has been revoked."),
     "deactivated": N_("The user has been deactivated."),
     "logged_out": N_("You are logged out."),
+    "retried": N_("The job will run again shortly."),
     "password_set": N_("Your password is set. Log in with it."),
 }
