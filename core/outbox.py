@@ -18,8 +18,15 @@ from core.portal import Portal
 
 Handler = Callable[[Portal, OutboxMessage], None]
 MAX_ATTEMPTS = 8
-REDELIVER_AFTER = timedelta(minutes=2)
-"""A message handed to the broker but not done after this long is handed out again (its worker died)."""
+JOB_TIME_LIMIT = timedelta(minutes=10)
+"""The actors' time limit: no job runs longer."""
+REDELIVER_AFTER = JOB_TIME_LIMIT + timedelta(minutes=1)
+"""A row handed to the broker but not done after this long was lost with its message: hand it out again.
+
+A worker killed mid-job is covered sooner by the broker itself (Redis redelivers in seconds); this is the
+net under messages lost with an in-memory broker or a relay that died between marking and sending. It is
+longer than any job may run, so a slow job is never handed to a second worker while it still runs.
+"""
 
 
 def _start_fulfilment(portal: Portal, message: OutboxMessage) -> None:
@@ -57,25 +64,48 @@ def backoff(attempts: int) -> timedelta:
 
 
 def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
-    """Pending rows with a handler whose time has come and that no live worker holds; marks them relayed."""
+    """Pending rows with a handler whose time has come and that are not in flight; marks them relayed.
+
+    Relays running at once never hand out the same row: SQLite serialises the write transactions, and on
+    PostgreSQL rows another relay is marking are skipped (``FOR UPDATE SKIP LOCKED``).
+    """
     now = portal.clock.now()
     with portal.database.writing() as session:
-        ids = list(
-            session.exec(
-                select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.status == OutboxStatus.PENDING.value,
-                    col(OutboxMessage.topic).in_(list(HANDLERS)),
-                    col(OutboxMessage.available_at) <= now,
-                    or_(col(OutboxMessage.relayed_at).is_(None), col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER),
-                )
-                .order_by(col(OutboxMessage.id))
-                .limit(limit)
+        query = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                col(OutboxMessage.topic).in_(list(HANDLERS)),
+                col(OutboxMessage.available_at) <= now,
+                or_(col(OutboxMessage.relayed_at).is_(None), col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER),
             )
+            .order_by(col(OutboxMessage.id))
+            .limit(limit)
         )
+        if not portal.database.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.exec(query))
         if ids:
             session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=now))
     return [i for i in ids if i is not None]
+
+
+def unmark_relayed(portal: Portal, ids: list[int]) -> None:
+    """The broker did not take these: hand them out again at the next round, not after the safety delay."""
+    if not ids:
+        return
+    with portal.database.writing() as session:
+        session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=None))
+
+
+def forget_in_flight(portal: Portal) -> None:
+    """At start of the embedded worker: its in-memory broker lost whatever was in flight before."""
+    with portal.database.writing() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.status) == OutboxStatus.PENDING.value, col(OutboxMessage.relayed_at).is_not(None))
+            .values(relayed_at=None)
+        )
 
 
 def process(portal: Portal, message_id: int) -> bool:

@@ -26,6 +26,6 @@ def _bound() -> Portal:
 
 
 # Retries are the outbox's (durable, with backoff, visible to staff), not Dramatiq's.
-@dramatiq.actor(queue_name="outbox", max_retries=0, time_limit=10 * 60 * 1000)
+@dramatiq.actor(queue_name="outbox", max_retries=0, time_limit=int(outbox.JOB_TIME_LIMIT.total_seconds() * 1000))
 def handle_outbox_message(message_id: int) -> None:
     outbox.process(_bound(), message_id)

@@ -19,8 +19,12 @@ def relay_once(portal: Portal) -> int:
     from core.worker.actors import handle_outbox_message
 
     ids = outbox.due_for_relay(portal)
-    for message_id in ids:
-        handle_outbox_message.send(message_id)
+    for position, message_id in enumerate(ids):
+        try:
+            handle_outbox_message.send(message_id)
+        except Exception:
+            outbox.unmark_relayed(portal, ids[position:])  # the broker is away: try these again next round
+            raise
     return len(ids)
 
 
@@ -79,11 +83,13 @@ class EmbeddedWorker:
         from core.worker.actors import bind_portal
 
         bind_portal(portal)
+        self.portal = portal
         self.worker = Worker(self.broker, worker_threads=worker_threads, worker_timeout=100)
         self.relay = Relay(portal)
         self.ticker = Ticker(portal)
 
     def start(self) -> None:
+        outbox.forget_in_flight(self.portal)
         self.worker.start()
         self.relay.start()
         self.ticker.start()
