@@ -179,7 +179,7 @@ def relay(interval: float) -> None:
     portal = _portal()
     if not portal.settings.redis_url:
         raise click.ClickException("Set BBPORTAL_REDIS_URL: without it the embedded web process relays.")
-    configure_broker(portal.settings.redis_url)
+    configure_broker(portal.settings.redis_url, portal.settings.redis_namespace)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     redis_url: str = ""
     """Redis for the Dramatiq broker (production); empty means the in-process embedded worker."""
 
+    redis_namespace: str = "bbportal"
+    """Prefix of the broker's keys in Redis (several installations, or test runs, can share one Redis)."""
+
     embedded_worker: bool | None = None
     """Run the worker and relay inside the web process; default: yes unless in production mode."""
 

@@ -14,14 +14,17 @@ from core.portal import Portal
 log = logging.getLogger(__name__)
 
 
-def relay_once(portal: Portal) -> int:
-    """Hand every due outbox row to the broker; returns how many were sent."""
+def relay_once(portal: Portal, broker: dramatiq.Broker | None = None) -> int:
+    """Hand every due outbox row to the broker (the configured one unless given); returns how many."""
     from core.worker.actors import handle_outbox_message
 
     ids = outbox.due_for_relay(portal)
     for position, message_id in enumerate(ids):
         try:
-            handle_outbox_message.send(message_id)
+            if broker is None:
+                handle_outbox_message.send(message_id)
+            else:
+                broker.enqueue(handle_outbox_message.message(message_id))
         except Exception:
             outbox.unmark_relayed(portal, ids[position:])  # the broker is away: try these again next round
             raise

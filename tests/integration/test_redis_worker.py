@@ -1,0 +1,201 @@
+"""Production-mode background work against the real Redis, with ``dramatiq`` worker processes.
+
+Each test uses its own Redis key namespace (removed afterwards) and starts its own worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from core import workflow
+from core.portal import Portal
+from core.worker.broker import reset_broker
+from core.worker.runner import relay_once
+from tests.integration.test_notifications import Inbox, free_port
+from tests.support import World
+
+REDIS_URL = os.environ.get("BBPORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _redis_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _redis_available(), reason=f"Redis is not reachable at {REDIS_URL}")
+
+
+@pytest.fixture(autouse=True)
+def real_clock(portal: Portal) -> None:
+    """The worker processes run on the real clock, so the relay in the test must too."""
+    from core.clock import SystemClock
+
+    portal.clock = SystemClock()
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    name = f"bbtest-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{name}*"):
+        client.delete(key)
+
+
+@pytest.fixture
+def broker(namespace: str) -> Iterator[Any]:
+    from dramatiq.brokers.redis import RedisBroker
+
+    made = RedisBroker(url=REDIS_URL, namespace=namespace, heartbeat_timeout=10_000, maintenance_chance=1_000_000)
+    made.declare_queue("outbox")
+    yield made
+    made.close()
+    reset_broker()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def start_worker(
+    portal: Portal, namespace: str, smtp: tuple[Inbox, int], tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(crash: str = "") -> subprocess.Popen[bytes]:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BBPORTAL_", "PYTEST", "HYPOTHESIS"))},
+            "BBPORTAL_DATABASE_URL": portal.database.url,
+            "BBPORTAL_REDIS_URL": REDIS_URL,
+            "BBPORTAL_REDIS_NAMESPACE": namespace,
+            "BBPORTAL_SECRET_KEY": portal.settings.resolved_secret_key,
+            "BBPORTAL_BASE_URL": portal.settings.base_url,
+            "BBPORTAL_DATA_DIR": str(tmp_path / "worker-data"),
+            "BBPORTAL_SMTP_HOST": "127.0.0.1",
+            "BBPORTAL_SMTP_PORT": str(smtp[1]),
+            "BBPORTAL_SMTP_SECURITY": "none",
+            "BBPORTAL_TEST_CRASH": crash,
+            "BBPORTAL_TEST_CRASH_MARKER": str(tmp_path / "crashed"),
+            "PYTHONPATH": str(ROOT),
+        }
+        log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "core.worker.main",
+                "tests.worker_crash",
+                "--processes",
+                "1",
+                "--threads",
+                "2",
+                "--queues",
+                "outbox",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def relay_until(portal: Portal, broker: Any, condition: Callable[[], bool], seconds: float) -> bool:
+    def step() -> bool:
+        relay_once(portal, broker)
+        return condition()
+
+    return wait_for(step, seconds)
+
+
+def test_status_mail_goes_through_redis_and_a_worker_process(
+    portal: Portal, world: World, broker: Any, smtp: tuple[Inbox, int], start_worker: Any
+) -> None:
+    inbox, _port = smtp
+    start_worker()
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    assert relay_until(portal, broker, lambda: len(inbox.messages) == 1, 30)
+    assert inbox.messages[0][2]["Subject"].startswith(f"[BB-{filed.id}]")
+
+
+def test_broker_unreachable_when_filed_then_delivered_once_it_is_back(
+    portal: Portal, world: World, broker: Any, smtp: tuple[Inbox, int], start_worker: Any, namespace: str
+) -> None:
+    from dramatiq.brokers.redis import RedisBroker
+
+    inbox, _port = smtp
+    workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    away = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/0", namespace=namespace)
+    away.declare_queue("outbox")
+    with pytest.raises(Exception):  # noqa: B017  (any connection error: the broker is away)
+        relay_once(portal, away)
+    start_worker()
+    assert relay_until(portal, broker, lambda: len(inbox.messages) == 1, 30)
+    time.sleep(1)
+    assert len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize("step", ["before_send", "after_send"])
+def test_worker_killed_mid_job_finishes_after_restart(
+    portal: Portal, world: World, broker: Any, smtp: tuple[Inbox, int], start_worker: Any, step: str, tmp_path: Path
+) -> None:
+    inbox, _port = smtp
+    first = start_worker(crash=step)
+    workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    relay_until(portal, broker, lambda: (tmp_path / "crashed").exists(), 30)
+    assert wait_for(lambda: first.poll() is not None, 30), "the killed worker's process group exits"
+    started = time.monotonic()
+    start_worker()
+    assert relay_until(portal, broker, lambda: len(inbox.messages) == (2 if step == "after_send" else 1), 60)
+    redelivered_after = time.monotonic() - started
+    assert redelivered_after < 40, f"redelivery took {redelivered_after:.0f} s"
+    time.sleep(1)
+    messages = [m for _f, _r, m in inbox.messages]
+    if step == "before_send":
+        assert len(messages) == 1  # nothing lost, nothing repeated
+    else:
+        assert len(messages) == 2 and messages[0]["Message-ID"] == messages[1]["Message-ID"]
