@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="Debian's chromium is not installed: apt-get install -y chromium")
     here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        if here in item.path.parents:
             item.add_marker(skip)
 
 
@@ -73,8 +73,11 @@ def live_server(database_factory: Any, tmp_path_factory: pytest.TempPathFactory)
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     settings = Settings(  # type: ignore[call-arg]
-        data_dir=tmp_path_factory.mktemp("live") / "data", secret_key="test-secret-" + "x" * 40,
-        base_url=base_url, embedded_worker=False, _env_file=None,
+        data_dir=tmp_path_factory.mktemp("live") / "data",
+        secret_key="test-secret-" + "x" * 40,
+        base_url=base_url,
+        embedded_worker=False,
+        _env_file=None,
     )
     database = database_factory.new()
     portal = build_portal(settings, database=database, clock=SystemClock())
@@ -83,7 +86,10 @@ def live_server(database_factory: Any, tmp_path_factory: pytest.TempPathFactory)
 
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
-    # uvicorn only installs signal handlers from the main thread; the server runs in a daemon thread.
+    # uvicorn (0.29+) only captures signals in the main thread, and the server runs in a daemon thread here;
+    # older versions had an overridable hook, switched off in case one is installed.
+    if hasattr(server, "install_signal_handlers"):
+        server.install_signal_handlers = lambda: None
     thread = threading.Thread(target=server.run, name="live-portal", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -153,9 +159,24 @@ def axe_script() -> str:
     return AXE_SCRIPT
 
 
+# Playwright's ``evaluate`` still runs where the page's own scripts are disabled (``java_script_enabled=False``),
+# but timers never fire there, and axe waits on setTimeout. Where no page script can run anyway, timers are
+# replaced by microtasks so that axe checks the no-JavaScript page itself.
+TIMER_SHIM = """() => {
+  window.setTimeout = (callback, _ms, ...args) => {
+    Promise.resolve().then(() => { if (typeof callback === "function") callback(...args); });
+    return 0;
+  };
+  window.clearTimeout = () => {};
+}"""
+SCRIPTLESS_CONTEXTS: set[int] = set()
+
+
 def _run_axe(page: Any, script: str) -> list[dict[str, Any]]:
     """Inject the bundled axe.min.js and run it on the whole document; returns the violations."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        if id(page.context) in SCRIPTLESS_CONTEXTS:
+            page.evaluate(TIMER_SHIM)
         page.evaluate(script)
     options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
     results = page.evaluate("options => window.axe.run(document, options)", options)
@@ -168,8 +189,24 @@ def format_violations(violations: list[dict[str, Any]]) -> str:
         lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
         for node in violation["nodes"]:
             target = " ".join(str(t) for t in node["target"])
-            lines.append(f"    at {target}: {node.get('failureSummary', '').splitlines()[-1].strip()}")
+            summary = " ".join(line.strip() for line in (node.get("failureSummary") or "").splitlines()[1:])
+            lines.append(f"    at {target}: {summary}")
     return "\n".join(lines)
+
+
+# Layout faults axe does not look for: the page scrolls sideways, or a table sticks out of its column.
+LAYOUT_CHECK = """() => {
+  const faults = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) faults.push(`page is ${root.scrollWidth - root.clientWidth}px too wide`);
+  for (const table of document.querySelectorAll("table")) {
+    const parent = getComputedStyle(table.parentElement);
+    const room = table.parentElement.clientWidth - parseFloat(parent.paddingLeft) - parseFloat(parent.paddingRight);
+    const width = table.getBoundingClientRect().width;
+    if (width > room + 1) faults.push(`a table is ${Math.round(width - room)}px wider than its column`);
+  }
+  return faults.join("; ");
+}"""
 
 
 class Pages:
@@ -180,6 +217,8 @@ class Pages:
         self.script = script
         self.findings = findings
         self.count = 0
+        for stale in SCREENSHOTS.glob(f"{self.prefix}-[0-9][0-9]-*.png"):  # an earlier run's steps of this test
+            stale.unlink()
 
     def screenshot(self, page: Any, step: str) -> Path:
         self.count += 1
@@ -189,24 +228,30 @@ class Pages:
         page.screenshot(path=str(path), full_page=True)
         return path
 
-    def check(self, page: Any, step: str) -> None:
-        """Screenshot ``page`` and run axe on it.
-
-        Playwright's ``evaluate`` still runs in a context with ``java_script_enabled=False`` (the page's own
-        scripts do not), so the no-JavaScript pages are checked the same way.
-        """
+    def check(self, page: Any, step: str, *, record: bool = True) -> None:
+        """Screenshot ``page`` and run axe on it (no-JavaScript pages too: see ``TIMER_SHIM``)."""
         self.screenshot(page, step)
+        overflow = page.evaluate(LAYOUT_CHECK)
+        if overflow:
+            raise AssertionError(f"{page.url} ({step}) does not fit the window: {overflow}")
         violations = _run_axe(page, self.script)
-        for violation in violations:
-            self.findings.items.append(AxeFinding(
-                step=f"{self.prefix}: {step}", url=page.url, rule=violation["id"], impact=str(violation["impact"]),
-                help=violation["help"], targets=[" ".join(map(str, n["target"])) for n in violation["nodes"]],
-            ))
+        for violation in violations if record else []:
+            self.findings.items.append(
+                AxeFinding(
+                    step=f"{self.prefix}: {step}",
+                    url=page.url,
+                    rule=violation["id"],
+                    impact=str(violation["impact"]),
+                    help=violation["help"],
+                    targets=[" ".join(map(str, n["target"])) for n in violation["nodes"]],
+                )
+            )
         blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-        assert not blocking, (
-            f"axe found serious/critical accessibility violations on {page.url} ({step}):\n"
-            + format_violations(blocking)
-        )
+        if blocking:  # raised, not asserted: the message alone, without pytest's repr of the whole result
+            raise AssertionError(
+                f"axe found serious/critical accessibility violations on {page.url} ({step}):\n"
+                + format_violations(blocking)
+            )
 
 
 @pytest.fixture
@@ -225,12 +270,50 @@ def new_context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         options.setdefault("locale", "sv-SE")
         context = browser.new_context(**options)
         context.set_default_timeout(5_000)
+        if options.get("java_script_enabled") is False:
+            SCRIPTLESS_CONTEXTS.add(id(context))
         contexts.append(context)
         return context
 
     yield factory
     for context in contexts:
+        SCRIPTLESS_CONTEXTS.discard(id(context))
         context.close()
+
+
+@pytest.fixture(scope="session")
+def _storage_states(live_server: LiveServer) -> dict[str, Any]:
+    """Cookies of each user's first log-in, so that stories about something else need not log in again."""
+    return {}
+
+
+@pytest.fixture
+def sign_in(new_context: Any, pages: Pages, _storage_states: dict[str, Any]) -> Any:
+    """``sign_in(email, who=...)``: a page in a new context, logged in as that user.
+
+    The first time (or with ``fresh=True``) the user logs in through the login page like a person (screenshot
+    and axe on the way); later contexts of the same user start from that log-in's cookies.
+    """
+    from playwright.sync_api import expect
+
+    from tests.support import PASSWORD
+
+    def factory(email: str, *, who: str, fresh: bool = False, **context_options: Any) -> Any:
+        state = _storage_states.get(email)
+        if state is not None and not fresh:
+            return new_context(storage_state=state, **context_options).new_page()
+        page = new_context(**context_options).new_page()
+        page.goto("/login")
+        pages.check(page, f"{who} login page")
+        page.get_by_label("E-postadress").fill(email)
+        page.get_by_label("Lösenord").fill(PASSWORD)
+        page.get_by_role("button", name="Logga in").click()
+        expect(page).not_to_have_url(re.compile(r"/login"))
+        pages.check(page, f"{who} logged in")
+        _storage_states[email] = page.context.storage_state()
+        return page
+
+    return factory
 
 
 @pytest.fixture
