@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.forms import FormField, build_fields
 from core.i18n import gettext as _
-from core.request_types import RequestType
+from core.request_types import Choice, RequestType
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from core.clock import Clock
+    from core.models import Request
 
 
 @dataclass
@@ -19,11 +25,37 @@ class DisplayRow:
 
 
 def display_rows(
-    request_type: RequestType | None, schema_version: int, data: Mapping[str, Any], system_name: str = ""
+    request_type: RequestType | None,
+    schema_version: int,
+    data: Mapping[str, Any],
+    system_name: str = "",
+    choices: Mapping[str, list[Choice]] | None = None,
 ) -> list[DisplayRow]:
     if request_type is None or request_type.version != schema_version:
         return _raw_rows(data)
-    return _rows(build_fields(request_type.schema), data, system_name, request_type.system_field)
+    return _rows(build_fields(request_type.schema, choices), data, system_name, request_type.system_field)
+
+
+def request_rows(
+    session: Session, request: Request, request_type: RequestType | None, clock: Clock
+) -> list[DisplayRow]:
+    """The rows of a stored request, with render-time choices (stores, holders …) shown by their labels."""
+    from core.context import FormContext
+    from core.forms import render_choices
+    from core.models import Organisation, System, User
+
+    system = session.get(System, request.system_id) if request.system_id else None
+    choices: dict[str, list[Choice]] = {}
+    requester = session.get(User, request.requester_id)
+    if request_type is not None and request_type.version == request.schema_version and requester is not None:
+        context = FormContext(
+            session=session,
+            user=requester,
+            organisation=session.get(Organisation, request.organisation_id),
+            clock=clock,
+        )
+        choices = render_choices(request_type, request_type.schema, context)
+    return display_rows(request_type, request.schema_version, request.data, system.name if system else "", choices)
 
 
 def _rows(

@@ -42,6 +42,8 @@ class FormField:
     choices_source: str | None = None
     variants: list[Variant] = field(default_factory=list)
     discriminator: str = ""
+    default: str | None = None
+    """The schema's default, shown when the form is first opened."""
 
     @property
     def dom_id(self) -> str:
@@ -97,6 +99,15 @@ def _enum_labels(node: dict[str, Any]) -> list[Choice]:
     return [Choice(str(value), _(labels.get(str(value), str(value)))) for value in node.get("enum", [])]
 
 
+def _default(raw: dict[str, Any], prop: dict[str, Any]) -> str | None:
+    value = raw.get("default", prop.get("default"))
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return "on" if value else None
+    return str(value)
+
+
 def build_fields(
     model: type[BaseModel], choices: Mapping[str, list[Choice]] | None = None, prefix: str = ""
 ) -> list[FormField]:
@@ -130,6 +141,7 @@ def _fields_of(
             maximum=prop.get("maximum"),
             max_length=prop.get("maxLength"),
             choices_source=prop.get("choices"),
+            default=_default(raw, prop),
         )
         if kind == "select":
             form_field.options = list(choices.get(path, [])) if prop.get("choices") else _enum_labels(prop)
@@ -251,6 +263,7 @@ _MESSAGES: dict[str, str] = {
     "bool_parsing": N_("Answer yes or no."),
     "string_type": N_("Enter text."),
     "extra_forbidden": N_("This field is not part of the form."),
+    "string_pattern_mismatch": N_("Check the format of what you entered."),
     "model_attributes_type": N_("Fill in this part of the form."),
     "model_type": N_("Fill in this part of the form."),
 }

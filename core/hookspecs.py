@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from core.context import HookContext
-    from core.models import ChatMessage, Request
+    from core.models import ChatMessage, OutboxMessage, Request
+    from core.portal import Portal
     from core.request_types import RequestType
     from core.statuses import Status
 
@@ -28,6 +31,21 @@ def bbportal_request_types() -> list[RequestType]:
 
     :return: a list of :class:`core.request_types.RequestType` instances. Each key must be unique across
         all plugins; a duplicate stops the portal from starting with an error naming the key.
+    """
+
+
+@hookspec
+def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, OutboxMessage], None]]:
+    """Handle outbox topics of your own.
+
+    Called when the portal starts, after the plugin manager is built. A plugin that records side effects
+    with ``context.enqueue("my_topic", ...)`` in an observer returns a handler for ``my_topic`` here; the
+    relay hands such rows to the workers like the core's own. A handler receives the portal and the
+    outbox row; it must be idempotent (it may run again after a crash) and raise to be retried later.
+    The core's own topics (``request_filed``, ``status_changed``, ``send_mail``, ``fulfil``,
+    ``start_fulfilment``) cannot be replaced.
+
+    :return: a mapping of topic to handler, or None.
     """
 
 

@@ -355,10 +355,11 @@ def apply(
     )
     session.add(history)
     context = HookContext(session=session, actor=actor, clock=clock)
-    if internal_note:
-        _post(session, request, internal_note, internal=True, now=now)
-    if customer_message:
-        _post(session, request, customer_message, internal=False, now=now)
+    for body, internal in ((internal_note, True), (customer_message, False)):
+        if body:
+            posted = _post(session, request, body, internal=internal, now=now)
+            if hooks is not None:
+                hooks.bbportal_message_posted(request=request, message=posted, context=context)
     if values.get("fulfilment_running"):
         context.enqueue("fulfil", request_id=request.id, attempt=request.version)
     if (
@@ -393,6 +394,7 @@ def _post(session: Session, request: Request, body: str, *, internal: bool, now:
         created_at=now,
     )
     session.add(message)
+    session.flush()
     return message
 
 

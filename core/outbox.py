@@ -58,6 +58,11 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def handlers(portal: Portal) -> dict[str, Handler]:
+    """The core's handlers and the plugins' (the core's own topics win)."""
+    return {**portal.plugin_outbox_handlers, **HANDLERS}
+
+
 def backoff(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s … capped at 30 minutes."""
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 1800))
@@ -75,7 +80,7 @@ def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
             select(OutboxMessage.id)
             .where(
                 OutboxMessage.status == OutboxStatus.PENDING.value,
-                col(OutboxMessage.topic).in_(list(HANDLERS)),
+                col(OutboxMessage.topic).in_(list(handlers(portal))),
                 col(OutboxMessage.available_at) <= now,
                 or_(col(OutboxMessage.relayed_at).is_(None), col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER),
             )
@@ -114,7 +119,7 @@ def process(portal: Portal, message_id: int) -> bool:
         message = session.get(OutboxMessage, message_id)
     if message is None or message.status != OutboxStatus.PENDING.value:
         return False
-    handler = HANDLERS.get(message.topic)
+    handler = handlers(portal).get(message.topic)
     if handler is None:
         return False
     try:

@@ -37,14 +37,33 @@ def create_plugin_manager(
                 raise ConfigurationError(
                     "The plugin %(name)s could not be loaded: %(error)s", name=entry_point.name, error=exc
                 ) from exc
-            manager.register(plugin, name=entry_point.name)
+            _register(manager, plugin, entry_point.name)
     for plugin in extra_plugins:
-        manager.register(plugin)
+        _register(manager, plugin, None)
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
         raise ConfigurationError("A plugin implements a hook that does not exist: %(error)s", error=exc) from exc
     return manager
+
+
+def _register(manager: pluggy.PluginManager, plugin: Any, name: str | None) -> None:
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise ConfigurationError(
+            "The plugin %(name)s does not fit the hook specification: %(error)s",
+            name=name or getattr(plugin, "__name__", type(plugin).__name__),
+            error=exc,
+        ) from exc
+
+
+def outbox_handlers(manager: pluggy.PluginManager) -> dict[str, Any]:
+    """Topics plugins handle themselves (rows they queue with ``context.enqueue``)."""
+    handlers: dict[str, Any] = {}
+    for contributed in reversed(manager.hook.bbportal_outbox_handlers()):
+        handlers.update(contributed or {})
+    return handlers
 
 
 def build_registry(manager: pluggy.PluginManager) -> RequestTypeRegistry:
@@ -59,4 +78,4 @@ def build_registry(manager: pluggy.PluginManager) -> RequestTypeRegistry:
 
 
 def plugin_names(manager: pluggy.PluginManager) -> list[str]:
-    return sorted(name for name, _plugin in manager.list_name_plugin() if name)
+    return sorted(name for name, plugin in manager.list_name_plugin() if name and plugin is not None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -11,7 +11,7 @@ import pluggy
 from core.clock import Clock, SystemClock
 from core.db import Database, create_database
 from core.mailer import Mailer, build_mailer
-from core.plugins import build_registry, create_plugin_manager
+from core.plugins import build_registry, create_plugin_manager, outbox_handlers
 from core.request_types import RequestTypeRegistry
 from core.settings import Settings, get_settings
 
@@ -24,6 +24,7 @@ class Portal:
     plugins: pluggy.PluginManager
     registry: RequestTypeRegistry
     mailer: Mailer
+    plugin_outbox_handlers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def hooks(self) -> pluggy.HookRelay:
@@ -53,4 +54,5 @@ def build_portal(
         plugins=plugins,
         registry=build_registry(plugins),
         mailer=mailer or build_mailer(settings),
+        plugin_outbox_handlers=outbox_handlers(plugins),
     )

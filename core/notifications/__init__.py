@@ -19,10 +19,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, col, select
 
 from core import i18n, reply_tokens
-from core.display import display_rows
+from core.display import request_rows
 from core.followers import followers
 from core.mailer import Mailer
-from core.models import ChatMessage, OutboxMessage, PasswordToken, Request, System, User
+from core.models import ChatMessage, OutboxMessage, PasswordToken, Request, User
 from core.portal import Portal
 from core.statuses import Status
 
@@ -176,7 +176,6 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
     if request is None or user is None or not user.active:
         return None
     request_type = portal.registry.get(request.type_key)
-    system = session.get(System, request.system_id) if request.system_id else None
     newest = session.exec(
         select(ChatMessage)
         .where(ChatMessage.request_id == request.id, col(ChatMessage.internal).is_(False))
@@ -192,7 +191,7 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
             "status_label": Status(request.status).label,
             "to_status_label": Status(payload.get("to_status", request.status)).label,
             "summary": request.summary,
-            "rows": display_rows(request_type, request.schema_version, request.data, system.name if system else ""),
+            "rows": request_rows(session, request, request_type, portal.clock),
             "recipient": user,
             "newest_message": newest,
             "request_url": f"{base}/requests/{request.id}",

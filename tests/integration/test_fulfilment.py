@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlmodel import col, select
 
-from core import outbox, workflow
+from core import hookimpl, outbox, workflow
 from core.lifecycle import Action
 from core.models import ChatMessage, OutboxMessage, Request, RequestHistory
 from core.portal import Portal
@@ -185,3 +185,33 @@ def test_failed_jobs_are_visible_and_retried_from_the_page_and_the_cli(
     web.post(f"/admin/jobs/{job_id}/retry")
     outbox.drain(portal)
     assert "Inget jobb har misslyckats." in web.get("/admin/jobs").text
+
+
+class CountingPlugin:
+    """A plugin with an observer that enqueues its own topic, and the handler for it."""
+
+    handled: ClassVar[list[int]] = []
+
+    @hookimpl
+    def bbportal_status_changed(self, request: Request, context: Any) -> None:
+        context.enqueue("counting.changed", request_id=request.id)
+
+    @hookimpl
+    def bbportal_outbox_handlers(self) -> dict[str, Any]:
+        def handle(_portal: Portal, message: OutboxMessage) -> None:
+            CountingPlugin.handled.append(int(message.payload["request_id"]))
+
+        return {"counting.changed": handle, "fulfil": handle}  # the core's own topic is not replaced
+
+
+def test_plugins_handle_their_own_outbox_topics(portal: Portal, world: World, test_settings: Any) -> None:
+    from core.portal import build_portal
+
+    CountingPlugin.handled.clear()
+    with_plugin = build_portal(
+        test_settings, database=portal.database, clock=portal.clock, extra_plugins=[SamplePlugin(), CountingPlugin()]
+    )
+    filed = workflow.file(with_plugin, world.member, "sample_automatic", {"note": "x"}, None)
+    outbox.drain(with_plugin)
+    assert stored(with_plugin, filed.id or 0).status == Status.COMPLETED  # "fulfil" still the core's
+    assert CountingPlugin.handled == [filed.id, filed.id]  # pending → in progress → completed

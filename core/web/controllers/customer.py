@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from core import workflow
 from core.context import FormContext
-from core.display import display_rows
+from core.display import request_rows
 from core.errors import ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import is_following, start_following
@@ -199,7 +199,7 @@ def _request_page(
         system = session.get(System, found.system_id) if found.system_id else None
         requester = session.get(User, found.requester_id)
         assignee = session.get(User, found.assignee_id) if found.assignee_id else None
-        rows = display_rows(request_type, found.schema_version, found.data, system.name if system else "")
+        rows = request_rows(session, found, request_type, the_portal.clock)
         events = history(session, request_id)
         messages_query = select(ChatMessage).where(ChatMessage.request_id == request_id)
         if not current.is_staff:
