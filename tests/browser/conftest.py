@@ -152,8 +152,14 @@ def axe_findings() -> Iterator[Findings]:
     findings.write()
 
 
+NPM_AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
 @pytest.fixture(scope="session")
 def axe_script() -> str:
+    """axe-core from the npm registry (``npm ci``, as .ci/run does), else the copy axe-playwright-python bundles."""
+    if NPM_AXE.exists():
+        return NPM_AXE.read_text()
     from axe_playwright_python.base import AXE_SCRIPT
 
     return AXE_SCRIPT
