@@ -10,20 +10,21 @@ matches rows that are still ``scheduled``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import col
 
 from core.clock import LOCAL_ZONE, Clock
 from core.context import HookContext
 from core.lifecycle import Action
-from core.models import Request, RequestHistory
+from core.models import OutboxMessage, Request, RequestHistory
 from core.portal import Portal
 from core.request_types import FulfilmentMode
 from core.statuses import Status
 
-BATCH = 500
+BATCH = 2000
 
 
 def parse_release_time(value: str) -> time:
@@ -40,6 +41,50 @@ def latest_due_date(now: datetime, release_time: time) -> date:
     """The newest carry-out date that is due at ``now``: today once the release time has passed, else yesterday."""
     today = now.astimezone(LOCAL_ZONE).date()
     return today if now >= due_moment(today, release_time) else today - timedelta(days=1)
+
+
+def _write_side_rows(portal: Portal, session: Any, ordered: list[Any], now: datetime) -> None:
+    """History and outbox rows for a released batch, written in bulk (one statement each)."""
+    released = {"from_status": Status.SCHEDULED.value, "to_status": Status.PENDING.value}
+    session.execute(
+        insert(RequestHistory),
+        [
+            {
+                "request_id": request_id,
+                "at": now,
+                "actor_id": None,
+                "action": Action.RELEASE.value,
+                "reason": "",
+                "details": {},
+                **released,
+            }
+            for request_id, _day, _type in ordered
+        ],
+    )
+    automatic = {t.key for t in portal.registry if t.fulfilment_mode == FulfilmentMode.AUTOMATIC}
+    outbox_rows = []
+    for request_id, _day, type_key in ordered:
+        outbox_rows.append(
+            _outbox_row("status_changed", now, request_id=request_id, action=Action.RELEASE.value, **released)
+        )
+        if type_key in automatic:
+            outbox_rows.append(_outbox_row("start_fulfilment", now, request_id=request_id))
+    session.execute(insert(OutboxMessage), outbox_rows)
+
+
+def _outbox_row(topic: str, now: datetime, **payload: Any) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "last_error": "",
+        "created_at": now,
+        "available_at": now,
+        "relayed_at": None,
+        "done_at": None,
+        "dedupe_key": None,
+    }
 
 
 def release_due(portal: Portal, *, clock: Clock | None = None, limit: int = BATCH) -> list[int]:
@@ -70,32 +115,19 @@ def _release_batch(portal: Portal, clock: Clock, release_time: time, limit: int)
             .values(status=Status.PENDING.value, version=Request.version + 1, updated_at=now)
             .returning(col(Request.id), col(Request.carry_out_on), col(Request.type_key))
         ).all()
-        context = HookContext(session=session, actor=None, clock=clock)
-        for request_id, carry_out_on, type_key in sorted(rows, key=lambda r: (r[1], r[0])):
-            joined = due_moment(carry_out_on, release_time)
-            session.execute(update(Request).where(col(Request.id) == request_id).values(queued_at=joined))
-            session.add(
-                RequestHistory(
-                    request_id=request_id,
-                    at=now,
-                    actor_id=None,
-                    action=Action.RELEASE.value,
-                    from_status=Status.SCHEDULED.value,
-                    to_status=Status.PENDING.value,
-                )
+        ordered = sorted(rows, key=lambda r: (r[1], r[0]))
+        by_date: dict[date, list[int]] = {}
+        for request_id, carry_out_on, _type_key in ordered:
+            by_date.setdefault(carry_out_on, []).append(request_id)
+        for carry_out_on, ids in by_date.items():  # everyone due at one moment joins the queue at that moment
+            session.execute(
+                update(Request).where(col(Request.id).in_(ids)).values(queued_at=due_moment(carry_out_on, release_time))
             )
-            context.enqueue(
-                "status_changed",
-                request_id=request_id,
-                from_status=Status.SCHEDULED.value,
-                to_status=Status.PENDING.value,
-                action=Action.RELEASE.value,
-            )
-            request_type = portal.registry.get(type_key)
-            if request_type is not None and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC:
-                context.enqueue("start_fulfilment", request_id=request_id)
+        if ordered:
+            _write_side_rows(portal, session, ordered, now)
         session.flush()
-        if rows:
+        if rows and portal.hooks.bbportal_status_changed.get_hookimpls():
+            context = HookContext(session=session, actor=None, clock=clock)
             for request in session.exec(sa_select(Request).where(col(Request.id).in_([r[0] for r in rows]))).scalars():  # type: ignore[call-overload]
                 portal.hooks.bbportal_status_changed(
                     request=request,
