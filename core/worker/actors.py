@@ -28,4 +28,9 @@ def _bound() -> Portal:
 # Retries are the outbox's (durable, with backoff, visible to staff), not Dramatiq's.
 @dramatiq.actor(queue_name="outbox", max_retries=0, time_limit=int(outbox.JOB_TIME_LIMIT.total_seconds() * 1000))
 def handle_outbox_message(message_id: int) -> None:
-    outbox.process(_bound(), message_id)
+    portal = _bound()
+    if outbox.process(portal, message_id):
+        # What this job queued (one mail per recipient) goes out now, not at the relay's next round.
+        from core.worker.runner import relay_once
+
+        relay_once(portal)
