@@ -155,6 +155,7 @@ def compose_account_mail(portal: Portal, session: Session, outbox_row: OutboxMes
             "link": f"{base}/password/{token_for(portal.secret_key, row)}",
             "hours": round((row.expires_at - row.created_at).total_seconds() / 3600),
             "login_url": f"{base}/login",
+            "settings_url": f"{base}/profile#notifications",
         }
         subject = environment().get_template(f"{kind}/subject.txt").render(context).strip()
         text = environment().get_template(f"{kind}/body.txt").render(context)
