@@ -195,7 +195,7 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
             "rows": request_rows(session, request, request_type, portal.clock),
             "recipient": user,
             "newest_message": newest,
-            "request_url": f"{base}/requests/{request.id}",
+            "request_url": f"{base}/{'staff/' if user.is_staff else ''}requests/{request.id}",
             "settings_url": f"{base}/profile#notifications",
         }
         kind = str(payload["kind"])

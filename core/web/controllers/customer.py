@@ -7,17 +7,17 @@ from typing import Any
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlmodel import select
 
-from core import workflow
+from core import chat, workflow
 from core.context import FormContext
 from core.display import request_rows
-from core.errors import ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import is_following, start_following
 from core.forms import build_fields, decode, render_choices
+from core.i18n import gettext
 from core.lifecycle import Action, allowed_actions
-from core.models import ChatMessage, Office, System, User
+from core.models import Office, System, User
 from core.queries import get_request, history, list_requests
 from core.request_types import RequestType
 from core.statuses import Status
@@ -160,6 +160,14 @@ class CustomerController(Controller):
             return _request_page(request, request_id, error=message, status_code=422)
         return Redirect(f"/requests/{request_id}?notice=rescheduled")
 
+    @post("/requests/{request_id:int}/messages", sync_to_thread=True)
+    def post_message(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
+        return post_message(request, request_id, data, staff=False)
+
+    @get("/requests/{request_id:int}/messages", sync_to_thread=True)
+    def new_messages(self, request: HttpRequest, request_id: FromPath[int], since: FromQuery[int] = 0) -> Template:
+        return new_messages(request, request_id, since)
+
     @post("/requests/{request_id:int}/follow", sync_to_thread=True)
     def follow(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Redirect:
         following = form_value(data, "following") == "yes"
@@ -185,12 +193,14 @@ def _all_fields(fields: list[Any]) -> list[Any]:
 
 def _request_page(
     request: HttpRequest,
-    request_id: FromPath[int],
+    request_id: int,
     *,
-    notice: FromQuery[str] = "",
+    notice: str = "",
     error: str = "",
     status_code: int = 200,
     staff: bool = False,
+    message_error: str = "",
+    message_body: str = "",
 ) -> Template:
     the_portal, current = portal(request), user(request)
     with the_portal.database.reading() as session:
@@ -201,10 +211,7 @@ def _request_page(
         assignee = session.get(User, found.assignee_id) if found.assignee_id else None
         rows = request_rows(session, found, request_type, the_portal.clock)
         events = history(session, request_id)
-        messages_query = select(ChatMessage).where(ChatMessage.request_id == request_id)
-        if not current.is_staff:
-            messages_query = messages_query.where(ChatMessage.internal == False)  # noqa: E712
-        messages = list(session.exec(messages_query.order_by(ChatMessage.id)))  # type: ignore[arg-type]
+        messages = chat.visible_messages(session, current, request_id)
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []
         following = False if current.is_staff else is_following(session, request_id, current.id or 0)
         organisation_name = ""
@@ -225,6 +232,10 @@ def _request_page(
         rows=rows,
         events=events,
         messages=messages,
+        message_error=message_error,
+        message_body=message_body,
+        message_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
+        poll_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
         actions=allowed_actions(found, current, request_type),
         notice=notice,
         error=error,
@@ -233,3 +244,40 @@ def _request_page(
         organisation_name=organisation_name,
         Action=Action,
     )
+
+
+def post_message(request: HttpRequest, request_id: int, data: dict[str, Any], *, staff: bool) -> Template | Redirect:
+    """Shared by the customer's and the staff's request pages."""
+    kind = form_value(data, "kind")
+    body = form_value(data, "body")
+    try:
+        chat.post(
+            portal(request),
+            user(request),
+            request_id,
+            body,
+            internal=staff and kind == "internal",
+            ask_customer=staff and kind == "ask",
+        )
+    except ValidationFailed as exc:
+        return _request_page(
+            request,
+            request_id,
+            status_code=422,
+            staff=staff,
+            message_error="; ".join(exc.errors.get("body", [])),
+            message_body=body,
+        )
+    except Conflict as exc:
+        message = gettext(exc.detail, **exc.params) if exc.params else gettext(exc.detail)
+        return _request_page(request, request_id, status_code=409, staff=staff, error=message, message_body=body)
+    prefix = "/staff" if staff else ""
+    return Redirect(f"{prefix}/requests/{request_id}#messages-title")
+
+
+def new_messages(request: HttpRequest, request_id: int, since: int) -> Template:
+    """The messages after ``since``, as list items: the request page polls this to show them without a reload."""
+    with portal(request).database.reading() as session:
+        get_request(session, user(request), request_id)  # 404 outside the viewer's organisation
+        messages = chat.visible_messages(session, user(request), request_id, since=since)
+    return page("_messages.html", viewer(request), messages=messages)

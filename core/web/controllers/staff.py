@@ -17,7 +17,7 @@ from core.models import Organisation
 from core.queries import list_requests, queue
 from core.statuses import OPEN, Status
 from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
-from core.web.controllers.customer import _parse_statuses, _request_page
+from core.web.controllers.customer import _parse_statuses, _request_page, new_messages, post_message
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
@@ -122,6 +122,14 @@ class StaffController(Controller):
 
             found = get_request(session, user(request), request_id)
         return page("confirm_reject.html", viewer(request), request_=found, error="", reason="")
+
+    @post("/requests/{request_id:int}/messages", sync_to_thread=True)
+    def post_message(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
+        return post_message(request, request_id, data, staff=True)
+
+    @get("/requests/{request_id:int}/messages", sync_to_thread=True)
+    def new_messages(self, request: HttpRequest, request_id: FromPath[int], since: FromQuery[int] = 0) -> Template:
+        return new_messages(request, request_id, since)
 
     @post("/requests/{request_id:int}/reject", sync_to_thread=True)
     def reject(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
