@@ -172,6 +172,7 @@ def relay(interval: float) -> None:
     import threading
     import time
 
+    from core.reminders import send_due_reminders
     from core.scheduling import release_due
     from core.worker.broker import configure_broker
     from core.worker.runner import relay_once
@@ -189,6 +190,7 @@ def relay(interval: float) -> None:
             relay_once(portal)
             if time.monotonic() - last_tick >= portal.settings.tick_seconds:
                 release_due(portal)
+                send_due_reminders(portal)
                 last_tick = time.monotonic()
             stopping.wait(interval)
     except KeyboardInterrupt:

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     invitation_link_hours: float = 72.0
     """How long an invitation (set your password) link works."""
 
+    reminder_working_days: int = 3
+    """Working days a request waits for the customer before one reminder mail (0: no reminders)."""
+
     session_days: int = 14
     """How long a log-in session lives without use."""
 

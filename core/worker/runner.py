@@ -62,11 +62,13 @@ class Ticker(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        from core.reminders import send_due_reminders
         from core.scheduling import release_due
 
         while not self.stopping.is_set():
             try:
                 release_due(self.portal)
+                send_due_reminders(self.portal)
             except Exception:
                 log.exception("release tick failed")
             self.stopping.wait(self.portal.settings.tick_seconds)

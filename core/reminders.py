@@ -1,0 +1,72 @@
+"""Reminders: a request that has waited for the customer for N working days gets one reminder mail.
+
+Working days are Monday to Friday in Europe/Stockholm (public holidays are not known to the portal).
+Each question gets at most one reminder: the outbox row's dedupe key names the history row of the question.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from core.clock import LOCAL_ZONE
+from core.followers import followers
+from core.lifecycle import Action
+from core.models import OutboxMessage, Request, RequestHistory
+from core.notifications import wants
+from core.portal import Portal
+from core.statuses import Status
+
+
+def add_working_days(moment: datetime, days: int) -> datetime:
+    local = moment.astimezone(LOCAL_ZONE)
+    added = 0
+    while added < days:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            added += 1
+    return local
+
+
+def send_due_reminders(portal: Portal) -> int:
+    """Queue a reminder for every request whose question has waited long enough; returns how many."""
+    days = portal.settings.reminder_working_days
+    if days <= 0:
+        return 0
+    now = portal.clock.now()
+    queued = 0
+    with portal.database.writing() as session:
+        asked = (
+            select(RequestHistory.request_id, func.max(RequestHistory.id).label("history_id"))
+            .where(RequestHistory.action == Action.ASK_CUSTOMER.value)
+            .group_by(col(RequestHistory.request_id))
+            .subquery()
+        )
+        rows = session.exec(
+            select(Request, RequestHistory)
+            .join(asked, asked.c.request_id == col(Request.id))
+            .join(RequestHistory, col(RequestHistory.id) == asked.c.history_id)
+            .where(Request.status == Status.WAITING_FOR_CUSTOMER.value)
+        ).all()
+        for request, question in rows:
+            if add_working_days(question.at, days) > now:
+                continue
+            for user in followers(session, request):
+                key = f"reminder:{question.id}:{user.id}"
+                if not wants(user, Status.WAITING_FOR_CUSTOMER.value):
+                    continue
+                if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
+                    continue
+                session.add(
+                    OutboxMessage(
+                        topic="send_mail",
+                        dedupe_key=key,
+                        created_at=now,
+                        available_at=now,
+                        payload={"kind": "reminder", "request_id": request.id, "user_id": user.id},
+                    )
+                )
+                queued += 1
+    return queued

@@ -1,0 +1,54 @@
+"""One reminder after N working days of waiting for the customer; weekends do not count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core import chat, workflow
+from core.clock import LOCAL_ZONE, FixedClock
+from core.lifecycle import Action
+from core.models import OutboxMessage
+from core.portal import Portal
+from core.reminders import add_working_days, send_due_reminders
+from tests.support import World
+
+
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 1), timezones=st.just(UTC)),
+    st.integers(1, 10),
+)
+def test_working_days_skip_weekends(start: datetime, days: int) -> None:
+    end = add_working_days(start, days)
+    local_start = start.astimezone(LOCAL_ZONE).date()
+    counted = sum(
+        1 for n in range(1, (end.date() - local_start).days + 1) if (local_start + timedelta(days=n)).weekday() < 5
+    )
+    assert counted == days and end.weekday() < 5
+
+
+def test_one_reminder_after_three_working_days(portal: Portal, world: World) -> None:
+    from sqlmodel import select
+
+    clock: FixedClock = portal.clock  # type: ignore[assignment]
+    clock.set(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))  # a Friday
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)
+    chat.post(portal, world.staff, filed.id or 0, "Vilken dörr?", ask_customer=True)
+    clock.set(datetime(2026, 12, 2, 8, 59, tzinfo=UTC))  # Wednesday: only two working days have passed
+    assert send_due_reminders(portal) == 0
+    clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))  # Wednesday 10:00 in Stockholm: three working days
+    assert send_due_reminders(portal) == 1
+    assert send_due_reminders(portal) == 0  # one reminder per question
+    with portal.database.reading() as s:
+        reminders = [m for m in s.exec(select(OutboxMessage)) if m.payload.get("kind") == "reminder"]
+    assert [m.payload["user_id"] for m in reminders] == [world.member.id]
+    from pathlib import Path
+
+    from core import outbox
+
+    outbox.drain(portal)
+    subjects = [p.read_text() for p in (Path(portal.settings.data_dir) / "mail").glob("*.eml")]
+    assert any("=?utf-8?q?P=C3=A5minnelse?=" in text or "Påminnelse" in text for text in subjects)
