@@ -50,5 +50,10 @@ def test_one_reminder_after_three_working_days(portal: Portal, world: World) -> 
     from core import outbox
 
     outbox.drain(portal)
-    subjects = [p.read_text() for p in (Path(portal.settings.data_dir) / "mail").glob("*.eml")]
-    assert any("=?utf-8?q?P=C3=A5minnelse?=" in text or "Påminnelse" in text for text in subjects)
+    from email import message_from_bytes, policy
+
+    subjects = [
+        str(message_from_bytes(p.read_bytes(), policy=policy.default)["Subject"])
+        for p in (Path(portal.settings.data_dir) / "mail").glob("*.eml")
+    ]
+    assert f"Påminnelse: [BB-{filed.id}] Väntar på kund – Felanmälan" in subjects
