@@ -77,6 +77,7 @@ def post(
     internal: bool = False,
     ask_customer: bool = False,
     via: str = "portal",
+    inbound_mail_id: int | None = None,
 ) -> ChatMessage:
     """Store a message (and make the status change it implies) in one transaction."""
     text = _clean(body)
@@ -95,6 +96,7 @@ def post(
             internal=internal and not ask_customer,
             via=via,
             created_at=now,
+            inbound_mail_id=inbound_mail_id,
         )
         session.add(message)
         session.flush()

@@ -237,6 +237,39 @@ def jobs_retry(job_ids: tuple[int, ...]) -> None:
 
 
 @main.group()
+def mail() -> None:
+    """Inbound mail (answers by e-mail)."""
+
+
+# Exit codes an MTA understands (sysexits.h): delivered, permanent failure, try again later.
+EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75
+
+
+@mail.command("receive")
+def mail_receive() -> None:
+    """Read one message on standard input (for an MTA pipe) and take it in.
+
+    Exits 0 when the mail is taken (attached to a request, or kept in quarantine or ignored as an
+    auto-reply), 65 when it can never be taken (over the size limit), 75 when the portal cannot store it
+    now (the MTA keeps it and tries again).
+    """
+    from core.intake import MAX_BYTES, TooLarge, receive
+
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    try:
+        portal = _portal()
+        outcome = receive(portal, raw)
+    except TooLarge as exc:
+        click.echo(f"5.3.4 {exc}", err=True)
+        sys.exit(EX_DATAERR)
+    except Exception as exc:  # the database is away, a disk is full: the MTA retries later
+        click.echo(f"4.3.0 the portal cannot take mail now: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    click.echo(f"{outcome.status}: {outcome.reason} (inbound mail #{outcome.inbound_mail_id})")
+    sys.exit(EX_OK)
+
+
+@main.group()
 def catalogs() -> None:
     """Translations (gettext catalogs)."""
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -183,6 +183,8 @@ class ChatMessage(SQLModel, table=True):
     internal: bool = False
     """Staff-only note: never shown to customers, in pages, API, mails or exports."""
     via: str = Field(default="portal", max_length=16)
+    inbound_mail_id: int | None = Field(default=None, foreign_key="inbound_mail.id")
+    """For messages that came by e-mail: the original message, kept as received."""
     created_at: datetime = utc_column()
 
 
@@ -237,6 +239,25 @@ class PasswordToken(SQLModel, table=True):
     used_at: datetime | None = utc_column(nullable=True)
 
 
+class InboundMail(SQLModel, table=True):
+    """Every mail the intake received, kept with its original bytes: attached to a request, or in quarantine."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (Index("ix_inbound_mail_status", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = utc_column()
+    sender: str = Field(default="", max_length=320)
+    subject: str = Field(default="", max_length=998)
+    message_id: str = Field(default="", max_length=998)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(max_length=16)
+    """``attached`` (became a chat message), ``quarantined`` (staff decide) or ``ignored`` (auto-reply, bounce)."""
+    reason: str = Field(default="", max_length=300)
+    request_id: int | None = Field(default=None, foreign_key="request.id")
+    chat_message_id: int | None = Field(default=None, foreign_key="chat_message.id")
+
+
 class WebSession(SQLModel, table=True):
     """A server-side log-in session; the cookie holds a random token, the table only its digest."""
 
@@ -279,6 +300,7 @@ class LoginAttempt(SQLModel, table=True):
 __all__ = [
     "ApiToken",
     "ChatMessage",
+    "InboundMail",
     "LoginAttempt",
     "Office",
     "Organisation",

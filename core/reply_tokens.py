@@ -27,6 +27,22 @@ def address(secret_key: str, domain: str, request_id: int, user_id: int) -> str:
     return f"svar+{make(secret_key, request_id, user_id)}@{domain}"
 
 
+def thread_signature(secret_key: str, request_id: int) -> str:
+    return hmac.new(secret_key.encode(), f"thread:{request_id}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+_THREAD = re.compile(r"<request\.(\d+)\.([0-9a-f]{16})@[^>]+>")
+
+
+def requests_in_references(secret_key: str, header: str) -> list[int]:
+    """Request ids named by our own, intact thread ids in In-Reply-To/References (newest last)."""
+    found = []
+    for request_id, signature in _THREAD.findall(header or ""):
+        if hmac.compare_digest(signature, thread_signature(secret_key, int(request_id))):
+            found.append(int(request_id))
+    return found
+
+
 def parse(secret_key: str, token: str) -> tuple[int, int] | None:
     """(request id, user id) when the token is ours and intact, else None."""
     match = _TOKEN.match(token.strip().lower())

@@ -118,8 +118,12 @@ def message_id(portal: Portal, key: str) -> str:
 
 
 def thread_id(portal: Portal, request_id: int) -> str:
-    """Every mail about a request refers to this one id, so mail programs keep them in one thread."""
-    return f"<request.{request_id}@{_domain(portal)}>"
+    """Every mail about a request refers to this one id, so mail programs keep them in one thread.
+
+    It is signed (``reply_tokens.thread_signature``) so that the intake can trust it in a reply's
+    In-Reply-To/References.
+    """
+    return f"<request.{request_id}.{reply_tokens.thread_signature(portal.secret_key, request_id)}@{_domain(portal)}>"
 
 
 def _domain(portal: Portal) -> str:

@@ -1,0 +1,190 @@
+"""Answers by e-mail: replies from common clients become chat messages; everything else never does."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from core import intake, reply_tokens, workflow
+from core.intake.quotes import strip_quotes
+from core.lifecycle import Action
+from core.models import ChatMessage, InboundMail, Request
+from core.notifications import thread_id
+from core.portal import Portal
+from core.statuses import Status
+from tests.support import World
+
+
+def waiting_request(portal: Portal, world: World) -> Request:
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)
+    return workflow.perform(portal, world.staff, filed.id or 0, Action.ASK_CUSTOMER)
+
+
+def reply(
+    portal: Portal,
+    request: Request,
+    sender: str,
+    body: str,
+    *,
+    to: str | None = None,
+    html: str | None = None,
+    charset: str = "utf-8",
+    **headers: str,
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to or reply_tokens.address(portal.secret_key, portal.settings.reply_domain, request.id or 0, 2)
+    message["Subject"] = f"SV: [BB-{request.id}] Väntar på kund – Felanmälan"
+    message["Message-ID"] = "<abc123@mail.kund.example>"
+    for key, value in headers.items():
+        message[key.replace("_", "-")] = value
+    message.set_content(body, charset=charset)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return bytes(message)
+
+
+def messages(portal: Portal, request_id: int) -> list[ChatMessage]:
+    with portal.database.reading() as s:
+        return list(s.exec(select(ChatMessage).where(ChatMessage.request_id == request_id, ChatMessage.via == "email")))
+
+
+def test_a_reply_to_the_reply_address_becomes_the_customers_answer(portal: Portal, world: World) -> None:
+    request = waiting_request(portal, world)
+    body = (
+        "Det gäller den vänstra dörren.\n\nMvh Maja\n\n"
+        "Den 27 nov. 2026 kl. 10:00 skrev BBGRUPPEN Portal <portal@bbgruppen.example>:\n> Vilken dörr?\n"
+    )
+    outcome = intake.receive(portal, reply(portal, request, "MAJA@testet.example", body))
+    assert outcome.status == "attached" and outcome.reason == "reply address"
+    [message] = messages(portal, request.id or 0)
+    assert message.body == "Det gäller den vänstra dörren.\n\nMvh Maja" and message.author_id == world.member.id
+    with portal.database.reading() as s:
+        assert s.get(Request, request.id).status == Status.IN_PROGRESS  # type: ignore[union-attr]
+        assert s.get(InboundMail, message.inbound_mail_id).raw.startswith(b"From:")  # type: ignore[union-attr]
+
+
+def test_thread_id_and_subject_tag_tie_replies_too(portal: Portal, world: World) -> None:
+    request = waiting_request(portal, world)
+    by_thread = reply(
+        portal,
+        request,
+        world.member.email,
+        "Svar via tråd",
+        to="support@bbgruppen.example",
+        In_Reply_To=thread_id(portal, request.id or 0),
+    )
+    assert intake.receive(portal, by_thread).reason == "thread id"
+    by_tag = reply(portal, request, world.admin.email, "Svar via ämnesraden", to="support@bbgruppen.example")
+    assert intake.receive(portal, by_tag).reason == "subject tag"
+
+
+@pytest.mark.parametrize(
+    ("quoted", "expected"),
+    [
+        ("Hej!\n\nOn Fri, Nov 27, 2026 at 10:00 AM BBGRUPPEN <portal@x> wrote:\n> old", "Hej!"),
+        (
+            "Tack.\n\nFrån: BBGRUPPEN Portal <portal@x>\nSkickat: den 27 november 2026 10:00\nTill: Maja\nÄmne: x\n\nold",
+            "Tack.",
+        ),
+        ("Ok\n\n-----Original Message-----\nFrom: x\nSent: y\n", "Ok"),
+        ("Svar här\n-- \nMaja Medlem\nBrf Testet", "Svar här"),
+        ("Rad ett\n> citat\nRad två\n\nSkickat från min iPhone", "Rad ett\nRad två"),
+        ("Från och med måndag går det bra.", "Från och med måndag går det bra."),
+    ],
+)
+def test_quoted_conversation_and_signatures_are_cut(quoted: str, expected: str) -> None:
+    assert strip_quotes(quoted) == expected
+
+
+def test_html_only_mail_and_other_charsets(portal: Portal, world: World) -> None:
+    request = waiting_request(portal, world)
+    message = EmailMessage()
+    message["From"] = world.member.email
+    message["To"] = reply_tokens.address(portal.secret_key, portal.settings.reply_domain, request.id or 0, 2)
+    message["Subject"] = "Re: svar"
+    message.set_content(
+        "<html><body><p>Dörren <b>vänster</b>.</p><blockquote>gammalt</blockquote></body></html>",
+        subtype="html",
+        charset="iso-8859-1",
+    )
+    assert intake.receive(portal, bytes(message)).status == "attached"
+    assert messages(portal, request.id or 0)[0].body == "Dörren vänster."
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto_Submitted": "auto-replied"},
+        {"X_Autoreply": "yes"},
+        {"Precedence": "bulk"},
+        {"List_Id": "<list.example>"},
+        {"Return_Path": "<>"},
+        {"X_BBPortal_Request": "BB-1"},
+    ],
+)
+def test_auto_replies_bounces_lists_and_loops_are_ignored(
+    portal: Portal, world: World, headers: dict[str, str]
+) -> None:
+    request = waiting_request(portal, world)
+    outcome = intake.receive(portal, reply(portal, request, world.member.email, "Jag är på semester.", **headers))
+    assert outcome.status == "ignored" and messages(portal, request.id or 0) == []
+
+
+def test_foreign_senders_forged_tokens_and_closed_requests_go_to_quarantine(portal: Portal, world: World) -> None:
+    request = waiting_request(portal, world)
+    foreign = intake.receive(portal, reply(portal, request, world.outsider.email, "Hej"))
+    assert foreign.status == "quarantined" and "organisation" in foreign.reason
+    token = reply_tokens.make(portal.secret_key, request.id or 0, 2)
+    forged = reply(
+        portal,
+        request,
+        world.member.email,
+        "Hej",
+        to=f"svar+{(request.id or 0) + 1}{token[len(str(request.id)) :]}@svar.bbgruppen.example",
+    )
+    assert intake.receive(portal, forged).status == "quarantined"
+    workflow.perform(portal, world.staff, request.id or 0, Action.REJECT, reason="Dubblett")
+    closed = intake.receive(portal, reply(portal, request, world.member.email, "Hallå?"))
+    assert closed.status == "quarantined" and closed.reason == "the request is closed"
+    assert messages(portal, request.id or 0) == []
+
+
+def test_unreadable_mail_is_kept_and_oversized_mail_refused(portal: Portal, world: World) -> None:
+    kept = intake.receive(portal, b"\xff\xfe not a mail at all \x00\x01")
+    assert kept.status in ("quarantined", "ignored")
+    with pytest.raises(intake.TooLarge):
+        intake.receive(portal, b"x" * (intake.MAX_BYTES + 1))
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=3000))
+def test_any_bytes_are_taken_in_without_crashing(portal: Portal, raw: bytes) -> None:
+    outcome = intake.receive(portal, raw)
+    assert outcome.status in ("attached", "quarantined", "ignored")
+
+
+def test_the_pipe_command_answers_with_mta_exit_codes(portal: Portal, world: World, monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from core import cli
+
+    request = waiting_request(portal, world)
+    monkeypatch.setattr(cli, "_portal", lambda: portal)
+    result = CliRunner().invoke(
+        cli.main, ["mail", "receive"], input=reply(portal, request, world.member.email, "Via pipe")
+    )
+    assert result.exit_code == 0 and "attached" in result.output
+    assert CliRunner().invoke(cli.main, ["mail", "receive"], input=b"x" * (intake.MAX_BYTES + 1)).exit_code == 65
+
+    def broken() -> Portal:
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(cli, "_portal", broken)
+    assert CliRunner().invoke(cli.main, ["mail", "receive"], input=b"Subject: x\n\nhej").exit_code == 75
