@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from core.clock import Clock, as_utc
@@ -21,6 +21,7 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 # Verifying against this keeps an unknown address as slow as a wrong password (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 TOKEN_PREFIX = "bbp_"
+SESSION_TOUCH_INTERVAL = timedelta(hours=1)
 
 
 def hash_password(password: str) -> str:
@@ -68,8 +69,8 @@ def authenticate(
     """
     now = clock.now()
     since = now - policy.window
-    account_key = f"account:{normalise_email(email)}"
-    address_key = f"address:{client}"
+    account_key = f"account:{normalise_email(email)[:250]}"
+    address_key = f"address:{client[:250]}"
     if (
         _recent_failures(session, account_key, since) >= policy.per_account
         or _recent_failures(session, address_key, since) >= policy.per_address
@@ -113,9 +114,27 @@ def user_for_session(session: Session, token: str, *, secret_key: str, clock: Cl
     if row is None:
         return None
     web_session, user = row
-    if as_utc(web_session.expires_at) <= clock.now() or not user.active:
+    now = clock.now()
+    if as_utc(web_session.expires_at) <= now or not user.active:
         return None
     return user
+
+
+def session_to_extend(session: Session, token: str, *, secret_key: str, clock: Clock) -> int | None:
+    """The session's id when its expiry should slide forward (at most hourly, so reading rarely writes)."""
+    web_session = session.exec(select(WebSession).where(WebSession.token_digest == digest(secret_key, token))).first()
+    if web_session is None or clock.now() - as_utc(web_session.last_seen_at) <= SESSION_TOUCH_INTERVAL:
+        return None
+    return web_session.id
+
+
+def extend_session(session: Session, session_id: int, *, days: int, clock: Clock) -> None:
+    now = clock.now()
+    session.execute(
+        update(WebSession)
+        .where(col(WebSession.id) == session_id)
+        .values(last_seen_at=now, expires_at=now + timedelta(days=days))
+    )
 
 
 def end_session(session: Session, token: str, *, secret_key: str) -> None:

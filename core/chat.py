@@ -19,7 +19,7 @@ from core.i18n import gettext as _
 from core.lifecycle import Action, apply
 from core.models import ChatMessage, Organisation, Request, User
 from core.portal import Portal
-from core.queries import get_request
+from core.queries import MAX_ID, get_request
 from core.statuses import Status
 
 MAX_LENGTH = 10_000
@@ -39,6 +39,7 @@ class MessageView:
 
 def visible_messages(session: Session, viewer: User, request_id: int, since: int = 0) -> list[MessageView]:
     """Oldest first; internal notes only for staff."""
+    since = min(max(since, 0), MAX_ID)
     query = (
         select(ChatMessage, User, Organisation.name)
         .outerjoin(User, col(ChatMessage.author_id) == col(User.id))

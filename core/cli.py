@@ -187,11 +187,14 @@ def relay(interval: float) -> None:
     last_tick = 0.0
     try:
         while not stopping.is_set():
-            relay_once(portal)
-            if time.monotonic() - last_tick >= portal.settings.tick_seconds:
-                release_due(portal)
-                send_due_reminders(portal)
-                last_tick = time.monotonic()
+            try:
+                relay_once(portal)
+                if time.monotonic() - last_tick >= portal.settings.tick_seconds:
+                    last_tick = time.monotonic()
+                    release_due(portal)
+                    send_due_reminders(portal)
+            except Exception as exc:  # the broker or the database is away for a moment: next round
+                click.echo(f"relay round failed: {type(exc).__name__}: {exc}", err=True)
             stopping.wait(interval)
     except KeyboardInterrupt:
         pass

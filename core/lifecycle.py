@@ -56,6 +56,7 @@ Guard = Callable[["Request", "User | None", "RequestType | None"], "str | None"]
 """Returns None when the action may go ahead, else the message id that explains why not."""
 
 ALL_MODES = frozenset(FulfilmentMode)
+MAX_REASON = 2000
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,8 @@ def refusal(
         return N_("The request is being carried out right now; wait until that has finished.")
     if transition.needs_reason and not reason.strip():
         return N_("Give a reason.")
+    if len(reason) > MAX_REASON:
+        return N_("Keep the reason under 2,000 characters.")
     for guard in transition.guards:
         message = guard(request, actor, request_type)
         if message:

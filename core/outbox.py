@@ -127,6 +127,9 @@ def process(portal: Portal, message_id: int) -> bool:
     except Exception as exc:
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         return False
+    except BaseException as exc:  # Dramatiq's time limit, a shutdown: count the attempt, then let it through
+        _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
+        raise
     now = portal.clock.now()
     with portal.database.writing() as session:
         session.execute(
@@ -157,8 +160,8 @@ def retry(portal: Portal, message_id: int) -> None:
     """Staff retry a failed message: it is pending again, due now, with a fresh attempt count."""
     with portal.database.writing() as session:
         message = session.get(OutboxMessage, message_id)
-        if message is None:
-            return
+        if message is None or message.status != OutboxStatus.FAILED.value:
+            return  # a job already done (a double click, a stale page) is never run again
         message.status = OutboxStatus.PENDING.value
         message.attempts = 0
         message.available_at = portal.clock.now()

@@ -34,6 +34,14 @@ class Page:
     next_cursor: str | None
 
 
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers in the schema: anything larger names nothing (a 404, not a database error)."""
+
+
+def valid_id(value: int | None) -> bool:
+    return value is not None and 0 < value <= MAX_ID
+
+
 def visible_to(user: User) -> Any:
     """The filter every customer-facing request query goes through: staff see all, customers their own."""
     if user.is_staff:
@@ -43,6 +51,8 @@ def visible_to(user: User) -> Any:
 
 def get_request(session: Session, user: User, request_id: int) -> Request:
     """The request, or NotFound when it does not exist *or* belongs to another organisation."""
+    if not valid_id(request_id):
+        raise NotFound("There is no such request.")
     request = session.exec(select(Request).where(Request.id == request_id, visible_to(user))).first()
     if request is None:
         raise NotFound("There is no such request.")
@@ -100,7 +110,7 @@ def queue(
         .join(User, col(Request.requester_id) == col(User.id))
         .join(Organisation, col(Request.organisation_id) == col(Organisation.id))
         .outerjoin(assignee, col(Request.assignee_id) == col(assignee.id))
-        .where(col(Request.status).in_([s.value for s in wanted]))
+        .where(col(Request.status).in_([s.value for s in wanted]), col(Request.queued_at).is_not(None))
     )
     if type_key:
         query = query.where(Request.type_key == type_key)
@@ -143,9 +153,10 @@ def _int_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
-        return int(cursor)
+        value = int(cursor)
     except ValueError:
         return None
+    return value if valid_id(value) else None
 
 
 def _queue_cursor(cursor: str | None) -> tuple[int, datetime, int] | None:
@@ -153,6 +164,7 @@ def _queue_cursor(cursor: str | None) -> tuple[int, datetime, int] | None:
         return None
     try:
         priority, stamp, request_id = cursor.split("|")
-        return int(priority), datetime.fromisoformat(stamp), int(request_id)
+        parsed = int(priority), datetime.fromisoformat(stamp), int(request_id)
     except ValueError:
         return None
+    return parsed if valid_id(parsed[2]) and abs(parsed[0]) < 1000 else None

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     """Working days a request waits for the customer before one reminder mail (0: no reminders)."""
 
     session_days: int = 14
-    """How long a log-in session lives without use."""
+    """How long a log-in session lives after the user last used it (each use extends it)."""
 
     login_attempts_per_account: int = 5
     login_attempts_per_address: int = 20

@@ -11,7 +11,7 @@ from core.filing import file_request
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
 from core.portal import Portal
-from core.queries import get_request
+from core.queries import get_request, valid_id
 
 
 def file(portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any) -> Request:
@@ -49,7 +49,7 @@ def perform(
         request = _load(session, actor, request_id)
         assignee = None
         if action == Action.ASSIGN:
-            assignee = session.get(User, assignee_id) if assignee_id else None
+            assignee = session.get(User, assignee_id) if valid_id(assignee_id) else None
             if assignee is None:
                 raise Conflict("Choose an active colleague to pass the request to.")
         try:
@@ -100,7 +100,7 @@ def _explain_lost_take(portal: Portal, request_id: int, exc: Conflict) -> None:
 
 def _load(session: Session, actor: User | None, request_id: int) -> Request:
     if actor is None:
-        request = session.get(Request, request_id)
+        request = session.get(Request, request_id) if valid_id(request_id) else None
         if request is None:
             raise NotFound("There is no such request.")
         return request

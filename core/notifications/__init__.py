@@ -55,9 +55,8 @@ def fan_out(portal: Portal, source: OutboxMessage) -> int:
             return 0
         if source.topic == "request_filed":
             requester = session.get(User, request.requester_id)
-            recipients = (
-                [requester] if requester is not None and requester.notify != "none" and requester.active else []
-            )
+            # The receipt counts as a status change: "answer needed only" and "none" get no receipt.
+            recipients = [requester] if requester is not None and wants(requester, request.status) else []
             kind = "request_filed"
         else:
             recipients = [u for u in followers(session, request) if wants(u, payload.get("to_status"))]

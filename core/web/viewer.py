@@ -63,6 +63,14 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
                 raise NotAuthorizedException("The API token is unknown, revoked or its owner deactivated.")
         elif session_token:
             user = auth.user_for_session(session, session_token, secret_key=secret, clock=portal.clock)
+            stale = (
+                auth.session_to_extend(session, session_token, secret_key=secret, clock=portal.clock)
+                if user is not None
+                else None
+            )
+            if stale is not None:
+                with portal.database.writing() as writer:
+                    auth.extend_session(writer, stale, days=portal.settings.session_days, clock=portal.clock)
         if user is not None and user.organisation_id is not None:
             organisation = session.get(Organisation, user.organisation_id)
     language = (
@@ -96,7 +104,7 @@ async def check_csrf(request: HttpRequest) -> None:
         if not provided and "form" in request.headers.get("content-type", ""):
             form = await request.form()
             provided = str(form.get("_csrf", ""))
-        if not viewer.csrf or not hmac.compare_digest(provided, viewer.csrf):
+        if not viewer.csrf or not hmac.compare_digest(provided.encode(), viewer.csrf.encode()):
             raise PermissionDeniedException(
                 "The form had expired or came from another site. Reload the page and try again."
             )

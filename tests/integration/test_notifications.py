@@ -211,6 +211,8 @@ def test_follow_unfollow_preferences_and_the_development_mail_page(portal: Porta
         admin = s.get(User, world.admin.id)
         assert admin is not None and admin.notify == "answer_needed"
     assert web.post("/profile/notifications", {"notify": "sometimes"}).status_code == 422
+    assert web.get("/dev/mail").status_code == 404  # customers never see other people's mail
+    web.login(world.staff_admin.email)
     listing = web.get("/dev/mail").text
     assert f"[BB-{filed.id}] Väntar på hantering – Felanmälan" in listing
     import re

@@ -15,6 +15,7 @@ from core.errors import NotFound
 from core.web.controllers.common import portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
+from core.web.viewer import require_admin
 
 PAGE_SIZE = 50
 
@@ -38,7 +39,10 @@ def _read(path: Path) -> EmailMessage:
 
 
 class DevMailController(Controller):
+    """Shows every mail, password links included: only BBGRUPPEN administrators may look."""
+
     path = "/dev/mail"
+    guards = [require_admin]
 
     @get("/", sync_to_thread=True)
     def index(self, request: HttpRequest) -> Template:

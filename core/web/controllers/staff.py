@@ -14,7 +14,7 @@ from core.errors import Conflict
 from core.i18n import gettext as _
 from core.lifecycle import Action
 from core.models import Organisation
-from core.queries import list_requests, queue
+from core.queries import list_requests, queue, valid_id
 from core.statuses import OPEN, Status
 from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.controllers.customer import _parse_statuses, _request_page, new_messages, post_message
@@ -34,7 +34,10 @@ STAFF_ACTIONS = {a.value: a for a in ACTION_NOTICES}
 
 
 def _int_or_none(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if valid_id(number) else None
 
 
 class StaffController(Controller):
@@ -72,7 +75,7 @@ class StaffController(Controller):
             type_key=type,
             organisation=organisation,
             organisations=organisations,
-            statuses=[s for s in Status if s in OPEN],
+            statuses=[s for s in Status if s in OPEN and s != Status.SCHEDULED],
             cursor=cursor,
             notice=NOTICES.get(notice, ""),
         )
