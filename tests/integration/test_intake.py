@@ -90,7 +90,8 @@ def test_thread_id_and_subject_tag_tie_replies_too(portal: Portal, world: World)
     [
         ("Hej!\n\nOn Fri, Nov 27, 2026 at 10:00 AM BBGRUPPEN <portal@x> wrote:\n> old", "Hej!"),
         (
-            "Tack.\n\nFrån: BBGRUPPEN Portal <portal@x>\nSkickat: den 27 november 2026 10:00\nTill: Maja\nÄmne: x\n\nold",
+            "Tack.\n\nFrån: BBGRUPPEN Portal <portal@x>\nSkickat: den 27 november 2026 10:00\n"
+            "Till: Maja\nÄmne: x\n\nold",
             "Tack.",
         ),
         ("Ok\n\n-----Original Message-----\nFrom: x\nSent: y\n", "Ok"),
