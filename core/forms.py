@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -108,11 +109,17 @@ def _default(raw: dict[str, Any], prop: dict[str, Any]) -> str | None:
     return str(value)
 
 
+@lru_cache(maxsize=256)
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON Schema, computed once per model (Pydantic builds it anew on every call)."""
+    return model.model_json_schema()
+
+
 def build_fields(
     model: type[BaseModel], choices: Mapping[str, list[Choice]] | None = None, prefix: str = ""
 ) -> list[FormField]:
     """The fields of ``model`` in declaration order, labels translated into the current language."""
-    schema = model.model_json_schema()
+    schema = json_schema(model)
     return _fields_of(schema, schema, choices or {}, prefix)
 
 
