@@ -23,6 +23,7 @@ from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
 from core.web.controllers.jobs import JobsController
 from core.web.controllers.profile import ProfileController
+from core.web.controllers.quarantine import QuarantineController
 from core.web.controllers.staff import StaffController
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.rendering import build_environment
@@ -67,6 +68,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             StaffController,
             AdminController,
             JobsController,
+            QuarantineController,
             ProfileController,
             ApiController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),

@@ -189,3 +189,20 @@ def test_the_pipe_command_answers_with_mta_exit_codes(portal: Portal, world: Wor
 
     monkeypatch.setattr(cli, "_portal", broken)
     assert CliRunner().invoke(cli.main, ["mail", "receive"], input=b"Subject: x\n\nhej").exit_code == 75
+
+
+def test_staff_attach_quarantined_mail_by_hand(portal: Portal, world: World, web: Any) -> None:
+    request = waiting_request(portal, world)
+    outcome = intake.receive(portal, reply(portal, request, "granne@annanstans.example", "Porten står öppen!"))
+    assert outcome.status == "quarantined"
+    web.login(world.staff.email)
+    listing = web.get("/staff/quarantine").text
+    assert "granne@annanstans.example" in listing
+    shown = web.get(f"/staff/quarantine/{outcome.inbound_mail_id}").text
+    assert "Porten står öppen!" in shown
+    assert web.post(f"/staff/quarantine/{outcome.inbound_mail_id}/attach", {"request": "BB-999999"}).status_code == 409
+    page = web.post(
+        f"/staff/quarantine/{outcome.inbound_mail_id}/attach", {"request": f"BB-{request.id}"}, follow_redirects=True
+    ).text
+    assert "Porten står öppen!" in page and "granne@annanstans.example" in page
+    assert "Karantänen är tom." in web.get("/staff/quarantine").text

@@ -65,6 +65,7 @@ NOTICES = {
     "token_revoked": N_("The token has been revoked."),
     "deactivated": N_("The user has been deactivated."),
     "logged_out": N_("You are logged out."),
+    "attached": N_("The mail is attached to the request."),
     "retried": N_("The job will run again shortly."),
     "password_set": N_("Your password is set. Log in with it."),
 }
