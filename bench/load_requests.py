@@ -8,11 +8,12 @@ requesters, with matching history rows, in a realistic mix of statuses and times
 
 * ids follow ``created_at`` (oldest first), as they would in a real installation;
 * open requests (pending, in progress, waiting, scheduled) are recent; closed ones span two years;
+* the requester follows each request (``request_follower``, when the schema has it), as filing does;
 * every request has its ``file`` history row; a request whose status differs from the one it was filed
   in has a second row that leads to its current status (``status`` == ``to_status`` of its newest row);
 * ``--outbox`` also writes the outbox rows the portal itself would have left behind: one ``request_filed``
-  per request and one ``status_changed`` per later transition. No handler exists for these topics, so
-  in a real installation they stay *pending* forever; this option lets the benchmark show what that costs.
+  per request and one ``status_changed`` per later transition, already handled (*done*), so that the
+  outbox table has a realistic size without giving the embedded worker a backlog to work through.
 
 Inserts go through SQLAlchemy Core ``insert()`` with executemany, 10,000 rows per batch, one transaction
 per ``--commit-every`` rows. To keep SQLAlchemy's per-value bind processing (JSON, the UTC datetime type)
@@ -30,7 +31,7 @@ import random
 import sqlite3
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,19 +88,19 @@ def _ts(moment: datetime | None) -> str | None:
 
 def _world(database: Any) -> dict[str, Any]:
     """The demo organisations with their active systems and customer users, and the staff."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from core.models import Organisation, System, User
 
     with database.reading() as session:
-        orgs = list(session.exec(select(Organisation).order_by(Organisation.id)))
+        orgs = list(session.exec(select(Organisation).order_by(col(Organisation.id))))
         world = []
         for org in orgs:
             systems = [s.id for s in session.exec(select(System).where(System.organisation_id == org.id))]
             users = [u.id for u in session.exec(select(User).where(User.organisation_id == org.id))]
             if systems and users:
                 world.append({"id": org.id, "systems": systems, "users": users})
-        staff = [u.id for u in session.exec(select(User).where(User.kind == "staff").order_by(User.id))]
+        staff = [u.id for u in session.exec(select(User).where(User.kind == "staff").order_by(col(User.id)))]
     if not world or not staff:
         raise SystemExit("the demo data has no organisation with systems and users, or no staff")
     return {"orgs": world, "staff": staff}
@@ -122,9 +123,10 @@ def _plan(n: int, rng: random.Random, now: datetime) -> list[tuple[datetime, str
 def _rows(
     start_id: int, chunk: list[tuple[datetime, str]], world: dict[str, Any], rng: random.Random, now: datetime,
     with_outbox: bool,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Encoded rows of one batch; ``now`` and the planned times are naive UTC."""
     requests: list[dict[str, Any]] = []
+    followers: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
     orgs = world["orgs"]
@@ -148,13 +150,14 @@ def _rows(
         first_status = "scheduled" if status == "scheduled" else "pending"
         carry_out_on = (today + timedelta(days=rng.randint(1, 60))).isoformat() if status == "scheduled" else None
         created_s = _ts(created)
-        steps = [(created_s, requester, "file", None, first_status, "")]
+        steps: list[tuple[str | None, int, str, str | None, str, str]] = [
+            (created_s, requester, "file", None, first_status, "")]
         assignee = None
         if status in LAST_STEP:
-            action, from_status, _by_staff = LAST_STEP[status]
+            last_action, last_from, _by_staff = LAST_STEP[status]
             assignee = staff[0] if rng.random() < 0.8 else rng.choice(staff)
             at = min(created + timedelta(minutes=rng.uniform(10, 5 * 24 * 60)), now)
-            steps.append((_ts(at), assignee, action, from_status, status, ""))
+            steps.append((_ts(at), assignee, last_action, last_from, status, ""))
         elif status == "cancelled":
             withdrawn = rng.random() < 0.7
             at = min(created + timedelta(minutes=rng.uniform(5, 3 * 24 * 60)), now)
@@ -168,20 +171,22 @@ def _rows(
             "system_id": system_id, "fulfilment_running": 0, "needs_attention": 0, "version": len(steps),
             "created_at": created_s, "updated_at": steps[-1][0],
         })
+        followers.append({"request_id": request_id, "user_id": requester, "following": 1})
         for at_s, actor, action, from_status, to_status, reason in steps:
             history.append({"request_id": request_id, "at": at_s, "actor_id": actor, "action": action,
                             "from_status": from_status, "to_status": to_status, "reason": reason, "details": "{}"})
             if with_outbox:
+                payload: dict[str, Any]
                 if action == "file":
                     topic, payload = "request_filed", {"request_id": request_id}
                 else:
                     topic, payload = "status_changed", {
                         "request_id": request_id, "from_status": from_status, "to_status": to_status,
                         "action": action}
-                outbox.append({"topic": topic, "payload": dumps(payload), "status": "pending", "attempts": 0,
+                outbox.append({"topic": topic, "payload": dumps(payload), "status": "done", "attempts": 1,
                                "last_error": "", "created_at": at_s, "available_at": at_s,
-                               "relayed_at": None, "done_at": None})
-    return requests, history, outbox
+                               "relayed_at": at_s, "done_at": at_s})
+    return requests, history, outbox, followers
 
 
 def _untyped(model: Any) -> Any:
@@ -190,6 +195,25 @@ def _untyped(model: Any) -> Any:
 
     real = model.__table__
     return table(real.name, *(column(c.name) for c in real.columns))
+
+
+def _fill_defaults(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Columns this loader does not set (e.g. added by a later migration) get the model's scalar default."""
+    if not rows:
+        return rows
+    missing: dict[str, Any] = {}
+    for column in model.__table__.columns:
+        if column.name in rows[0] or column.primary_key:
+            continue
+        default = column.default.arg if column.default is not None and column.default.is_scalar else None
+        if default is None and not column.nullable:
+            raise SystemExit(f"{model.__tablename__}.{column.name} is required and has no default: "
+                             "teach bench/load_requests.py to fill it")
+        missing[column.name] = int(default) if isinstance(default, bool) else default
+    if missing:
+        for row in rows:
+            row.update(missing)
+    return rows
 
 
 def _check(database: Any, first_id: int, last_id: int) -> None:
@@ -220,11 +244,13 @@ def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_00
 
     from sqlalchemy import insert, text
 
-    from core import demo
+    from core import demo, models
     from core.clock import SystemClock
     from core.db import create_database
     from core.migrate import upgrade
     from core.models import OutboxMessage, Request, RequestHistory
+
+    follower_model = getattr(models, "RequestFollower", None)  # newer schemas only
 
     def say(message: str) -> None:
         if not quiet:
@@ -245,10 +271,11 @@ def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_00
             start_id = int(connection.execute(text("SELECT coalesce(max(id), 0) FROM request")).scalar_one()) + 1
 
         insert_started = time.perf_counter()
-        counts = {"request": 0, "request_history": 0, "outbox": 0}
+        counts = {"request": 0, "request_history": 0, "outbox": 0, "request_follower": 0}
         request_insert = insert(_untyped(Request))
         history_insert = insert(_untyped(RequestHistory))
         outbox_insert = insert(_untyped(OutboxMessage))
+        follower_insert = insert(_untyped(follower_model)) if follower_model is not None else None
         position = 0
         while position < n:
             transaction_end = min(n, position + commit_every)
@@ -256,11 +283,15 @@ def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_00
                 connection.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache for index upkeep
                 while position < transaction_end:
                     chunk = plan[position:min(transaction_end, position + BATCH)]
-                    requests, history, outbox = _rows(start_id + position, chunk, world, rng, now, with_outbox)
-                    connection.execute(request_insert, requests)
-                    connection.execute(history_insert, history)
+                    requests, history, outbox, followers = _rows(
+                        start_id + position, chunk, world, rng, now, with_outbox)
+                    connection.execute(request_insert, _fill_defaults(Request, requests))
+                    connection.execute(history_insert, _fill_defaults(RequestHistory, history))
                     if outbox:
-                        connection.execute(outbox_insert, outbox)
+                        connection.execute(outbox_insert, _fill_defaults(OutboxMessage, outbox))
+                    if follower_insert is not None:
+                        connection.execute(follower_insert, _fill_defaults(follower_model, followers))
+                        counts["request_follower"] += len(followers)
                     counts["request"] += len(requests)
                     counts["request_history"] += len(history)
                     counts["outbox"] += len(outbox)
@@ -281,7 +312,7 @@ def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_00
         raw.close()
     total_s = time.perf_counter() - started
     rows = sum(counts.values())
-    summary = {
+    summary: dict[str, Any] = {
         "n": n, "data_dir": str(data_dir), "setup_s": round(setup_s, 2), "insert_s": round(insert_s, 2),
         "total_s": round(total_s, 2), "rows": counts,
         "requests_per_s": round(n / insert_s) if insert_s else None,
@@ -301,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--commit-every", type=int, default=100_000, help="requests per transaction")
     parser.add_argument("--outbox", action="store_true",
-                        help="also write the pending request_filed/status_changed outbox rows the portal leaves")
+                        help="also write the (handled) request_filed/status_changed outbox rows the portal leaves")
     parser.add_argument("--force", action="store_true", help="load into a non-empty folder")
     args = parser.parse_args(argv)
     summary = load(args.data_dir, args.n, seed=args.seed, commit_every=args.commit_every,

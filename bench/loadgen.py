@@ -11,7 +11,8 @@ Phases, in order:
 * ``requests``: ``gets`` × ``GET /requests`` with the customer session cookie.
 
 Every answer is checked: the status code, and for pages that the request table has rows. The server's
-CPU time (``/proc/<pid>/stat``) is read around each phase, giving server CPU milliseconds per request.
+CPU time (``/proc/<pid>/stat``) is read around each phase, giving server CPU milliseconds per request
+and the share of one core the server used (``server_cpu_share``); ``loadgen_cpu_share`` is this process's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import math
 import os
 import re
+import resource
 import statistics
 import sys
 import threading
@@ -87,11 +89,14 @@ def run_phase(
         thread.start()
     barrier.wait()
     cpu_before = server_cpu_s(pid)
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
     cpu = server_cpu_s(pid) - cpu_before
+    own_after = resource.getrusage(resource.RUSAGE_SELF)
+    own = (own_after.ru_utime - own_before.ru_utime) + (own_after.ru_stime - own_before.ru_stime)
     ms = sorted(v * 1000 for v in latencies)
     ok = len(ms) - len(errors)
     return {
@@ -102,6 +107,7 @@ def run_phase(
         "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
         "server_cpu_ms_per_request": round(cpu * 1000 / len(ms), 2) if ms else None,
         "server_cpu_share": round(cpu / wall, 2) if wall else None,
+        "loadgen_cpu_share": round(own / wall, 2) if wall else None,
     }
 
 
@@ -144,14 +150,19 @@ def main() -> None:
             return True, ""
         return get
 
+    phases = job.get("phases") or ["file", "queue", "requests"]
     results: dict[str, Any] = {}
-    results["file"] = run_phase("file", job["posts"], clients, api_client, file_one, pid, warmup)
-    results["queue"] = run_phase("queue", job["gets"], clients, cookie_client(job["staff_cookies"]),
-                                 page("/staff/queue", "queue"), pid, warmup)
-    results["requests"] = run_phase("requests", job["gets"], clients, cookie_client(job["customer_cookies"]),
-                                    page("/requests", "requests"), pid, warmup)
+    if "file" in phases:
+        results["file"] = run_phase("file", job["posts"], clients, api_client, file_one, pid, warmup)
+    if "queue" in phases:
+        results["queue"] = run_phase("queue", job["gets"], clients, cookie_client(job["staff_cookies"]),
+                                     page("/staff/queue", "queue"), pid, warmup)
+    if "requests" in phases:
+        results["requests"] = run_phase("requests", job["gets"], clients, cookie_client(job["customer_cookies"]),
+                                        page("/requests", "requests"), pid, warmup)
     for key, rows in seen_rows.items():
-        results[key]["rows_per_page"] = [min(rows), max(rows)] if rows else None
+        if key in results:
+            results[key]["rows_per_page"] = [min(rows), max(rows)] if rows else None
     json.dump(results, sys.stdout)
 
 
