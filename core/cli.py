@@ -38,6 +38,12 @@ def main() -> None:
 )
 def serve(host: str, port: int, demo: bool) -> None:
     """Start the web portal (embedded mode: migrates the SQLite database and loads demo data first)."""
+    import os
+
+    if "MALLOC_ARENA_MAX" not in os.environ and os.path.basename(sys.argv[0]) == "bbportal":
+        # glibc gives every thread its own malloc arena; two keep the threaded server ~20 MB smaller.
+        os.environ["MALLOC_ARENA_MAX"] = "2"
+        os.execv(sys.executable, [sys.executable, sys.argv[0], *sys.argv[1:]])
     import uvicorn
 
     from core import demo as demo_data
@@ -175,7 +181,7 @@ def relay(interval: float) -> None:
     from core.reminders import send_due_reminders
     from core.scheduling import release_due
     from core.worker.broker import configure_broker
-    from core.worker.runner import relay_once
+    from core.worker.runner import REMINDER_CHECK_SECONDS, relay_once
 
     portal = _portal()
     if not portal.settings.redis_url:
@@ -184,7 +190,7 @@ def relay(interval: float) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")
-    last_tick = 0.0
+    last_tick = last_reminders = 0.0
     try:
         while not stopping.is_set():
             try:
@@ -192,6 +198,8 @@ def relay(interval: float) -> None:
                 if time.monotonic() - last_tick >= portal.settings.tick_seconds:
                     last_tick = time.monotonic()
                     release_due(portal)
+                if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
+                    last_reminders = time.monotonic()
                     send_due_reminders(portal)
             except Exception as exc:  # the broker or the database is away for a moment: next round
                 click.echo(f"relay round failed: {type(exc).__name__}: {exc}", err=True)

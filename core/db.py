@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class Database:
     url: str
     read_engine: Engine
     write_engine: Engine
+    write_lock: Any = None
+    """SQLite only: writers of this process queue here instead of in SQLite's sleeping busy handler."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -38,7 +41,8 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on any error."""
-        with Session(self.write_engine, expire_on_commit=False) as session:
+        lock = self.write_lock if self.write_lock is not None else nullcontext()
+        with lock, Session(self.write_engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -83,6 +87,8 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
 
 def create_database(url: str) -> Database:
     if url.startswith("sqlite"):
-        return Database(url, _sqlite_engine(url, immediate=False), _sqlite_engine(url, immediate=True))
+        return Database(
+            url, _sqlite_engine(url, immediate=False), _sqlite_engine(url, immediate=True), threading.RLock()
+        )
     engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
     return Database(url, engine, engine)

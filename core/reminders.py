@@ -37,21 +37,30 @@ def send_due_reminders(portal: Portal) -> int:
         return 0
     now = portal.clock.now()
     queued = 0
-    with portal.database.writing() as session:
+    with portal.database.reading() as session:
+        # Only requests waiting now (the status index finds them), and of those only their latest question.
+        waiting = select(Request.id).where(Request.status == Status.WAITING_FOR_CUSTOMER.value)
         asked = (
             select(RequestHistory.request_id, func.max(RequestHistory.id).label("history_id"))
-            .where(RequestHistory.action == Action.ASK_CUSTOMER.value)
+            .where(col(RequestHistory.request_id).in_(waiting), RequestHistory.action == Action.ASK_CUSTOMER.value)
             .group_by(col(RequestHistory.request_id))
             .subquery()
         )
-        rows = session.exec(
-            select(Request, RequestHistory)
-            .join(asked, asked.c.request_id == col(Request.id))
-            .join(RequestHistory, col(RequestHistory.id) == asked.c.history_id)
-            .where(Request.status == Status.WAITING_FOR_CUSTOMER.value)
-        ).all()
+        candidates = [
+            (request.id, question.id)
+            for request, question in session.exec(
+                select(Request, RequestHistory)
+                .join(asked, asked.c.request_id == col(Request.id))
+                .join(RequestHistory, col(RequestHistory.id) == asked.c.history_id)
+            ).all()
+            if add_working_days(question.at, days) <= now
+        ]
+    if not candidates:
+        return 0
+    with portal.database.writing() as session:
+        rows = [(session.get(Request, r), session.get(RequestHistory, h)) for r, h in candidates]
         for request, question in rows:
-            if add_working_days(question.at, days) > now:
+            if request is None or question is None or request.status != Status.WAITING_FOR_CUSTOMER.value:
                 continue
             for user in followers(session, request):
                 key = f"reminder:{question.id}:{user.id}"

@@ -62,12 +62,7 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
             if user is None:
                 raise NotAuthorizedException("The API token is unknown, revoked or its owner deactivated.")
         elif session_token:
-            user = auth.user_for_session(session, session_token, secret_key=secret, clock=portal.clock)
-            stale = (
-                auth.session_to_extend(session, session_token, secret_key=secret, clock=portal.clock)
-                if user is not None
-                else None
-            )
+            user, stale = auth.resolve_session(session, session_token, secret_key=secret, clock=portal.clock)
             if stale is not None:
                 with portal.database.writing() as writer:
                     auth.extend_session(writer, stale, days=portal.settings.session_days, clock=portal.clock)

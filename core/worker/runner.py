@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import dramatiq
 from dramatiq import Worker
@@ -12,6 +13,8 @@ from core import outbox
 from core.portal import Portal
 
 log = logging.getLogger(__name__)
+REMINDER_CHECK_SECONDS = 300.0
+"""Reminders are due in working days: looking every five minutes is plenty."""
 
 
 def relay_once(portal: Portal, broker: dramatiq.Broker | None = None) -> int:
@@ -65,10 +68,13 @@ class Ticker(threading.Thread):
         from core.reminders import send_due_reminders
         from core.scheduling import release_due
 
+        last_reminders = 0.0
         while not self.stopping.is_set():
             try:
                 release_due(self.portal)
-                send_due_reminders(self.portal)
+                if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
+                    last_reminders = time.monotonic()
+                    send_due_reminders(self.portal)
             except Exception:
                 log.exception("release tick failed")
             self.stopping.wait(self.portal.settings.tick_seconds)

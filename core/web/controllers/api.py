@@ -165,6 +165,7 @@ class ApiController(Controller):
                     type_key=type or None,
                     cursor=cursor or None,
                     limit=max(1, min(limit, 100)),
+                    with_data=True,
                 )
             )
 
@@ -194,6 +195,7 @@ class ApiController(Controller):
                     type_key=type or None,
                     cursor=cursor or None,
                     limit=max(1, min(limit, 100)),
+                    with_data=True,
                 )
             )
 
