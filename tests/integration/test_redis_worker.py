@@ -192,6 +192,7 @@ def test_worker_killed_mid_job_finishes_after_restart(
     start_worker()
     assert relay_until(portal, broker, lambda: len(inbox.messages) == (2 if step == "after_send" else 1), 60)
     redelivered_after = time.monotonic() - started
+    print(f"redelivered {step} after {redelivered_after:.1f} s")
     assert redelivered_after < 40, f"redelivery took {redelivered_after:.0f} s"
     time.sleep(1)
     messages = [m for _f, _r, m in inbox.messages]
