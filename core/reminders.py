@@ -14,8 +14,8 @@ from sqlmodel import col, select
 from core.clock import LOCAL_ZONE
 from core.followers import followers
 from core.lifecycle import Action
-from core.models import OutboxMessage, Request, RequestHistory
-from core.notifications import wants
+from core.models import Request, RequestHistory
+from core.notifications import queue_mail, wants
 from core.portal import Portal
 from core.statuses import Status
 
@@ -63,19 +63,6 @@ def send_due_reminders(portal: Portal) -> int:
             if request is None or question is None or request.status != Status.WAITING_FOR_CUSTOMER.value:
                 continue
             for user in followers(session, request):
-                key = f"reminder:{question.id}:{user.id}"
-                if not wants(user, Status.WAITING_FOR_CUSTOMER.value):
-                    continue
-                if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
-                    continue
-                session.add(
-                    OutboxMessage(
-                        topic="send_mail",
-                        dedupe_key=key,
-                        created_at=now,
-                        available_at=now,
-                        payload={"kind": "reminder", "request_id": request.id, "user_id": user.id},
-                    )
-                )
-                queued += 1
+                if wants(user, Status.WAITING_FOR_CUSTOMER.value):
+                    queued += queue_mail(session, f"reminder:{question.id}:{user.id}", "reminder", request, user, now)
     return queued

@@ -63,25 +63,35 @@ def fan_out(portal: Portal, source: OutboxMessage) -> int:
             kind = "status_changed"
         now = portal.clock.now()
         for user in recipients:
-            key = f"mail:{source.id}:{user.id}"
-            if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None:
-                continue
-            session.add(
-                OutboxMessage(
-                    topic="send_mail",
-                    dedupe_key=key,
-                    created_at=now,
-                    available_at=now,
-                    payload={
-                        "kind": kind,
-                        "request_id": request_id,
-                        "user_id": user.id,
-                        **{k: payload[k] for k in ("from_status", "to_status", "action") if k in payload},
-                    },
-                )
-            )
-            created += 1
+            extra = {k: payload[k] for k in ("from_status", "to_status", "action") if k in payload}
+            created += queue_mail(session, f"mail:{source.id}:{user.id}", kind, request, user, now, **extra)
     return created
+
+
+def queue_mail(session: Session, key: str, kind: str, request: Request, user: User, now: Any, **extra: Any) -> bool:
+    """One ``send_mail`` row for one recipient, unless its dedupe key exists (re-running adds nothing)."""
+    if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None:
+        return False
+    session.add(
+        OutboxMessage(
+            topic="send_mail",
+            dedupe_key=key,
+            created_at=now,
+            available_at=now,
+            payload={"kind": kind, "request_id": request.id, "user_id": user.id, **extra},
+        )
+    )
+    return True
+
+
+def render(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Subject, text part and HTML part of one kind of mail, in the language in force."""
+    subject = environment().get_template(f"{kind}/subject.txt").render(context).strip()
+    return (
+        subject,
+        environment().get_template(f"{kind}/body.txt").render(context),
+        environment().get_template(f"{kind}/body.html").render(context),
+    )
 
 
 def _environment() -> Environment:
@@ -160,9 +170,7 @@ def compose_account_mail(portal: Portal, session: Session, outbox_row: OutboxMes
             "login_url": f"{base}/login",
             "settings_url": f"{base}/profile#notifications",
         }
-        subject = environment().get_template(f"{kind}/subject.txt").render(context).strip()
-        text = environment().get_template(f"{kind}/body.txt").render(context)
-        html = environment().get_template(f"{kind}/body.html").render(context)
+        subject, text, html = render(kind, context)
     message = EmailMessage()
     message["Subject"] = subject
     _headers(portal, message, user, outbox_row.dedupe_key or f"mail:{outbox_row.id}")
@@ -202,9 +210,7 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
             "settings_url": f"{base}/profile#notifications",
         }
         kind = str(payload["kind"])
-        subject = environment().get_template(f"{kind}/subject.txt").render(context).strip()
-        text = environment().get_template(f"{kind}/body.txt").render(context)
-        html = environment().get_template(f"{kind}/body.html").render(context)
+        subject, text, html = render(kind, context)
     message = EmailMessage()
     message["Subject"] = subject
     _headers(portal, message, user, outbox_row.dedupe_key or f"mail:{outbox_row.id}")
