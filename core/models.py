@@ -255,7 +255,8 @@ class InboundMail(SQLModel, table=True):
     """``attached`` (became a chat message), ``quarantined`` (staff decide) or ``ignored`` (auto-reply, bounce)."""
     reason: str = Field(default="", max_length=300)
     request_id: int | None = Field(default=None, foreign_key="request.id")
-    chat_message_id: int | None = Field(default=None, foreign_key="chat_message.id")
+    chat_message_id: int | None = None
+    """The message it became (no foreign key: chat_message already points here; one direction is enough)."""
 
 
 class WebSession(SQLModel, table=True):

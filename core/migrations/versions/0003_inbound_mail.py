@@ -30,7 +30,6 @@ def upgrade() -> None:
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=True),
     sa.Column('chat_message_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['chat_message_id'], ['chat_message.id'], ),
     sa.ForeignKeyConstraint(['request_id'], ['request.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
