@@ -111,10 +111,6 @@ def start_session(session: Session, user: User, *, secret_key: str, clock: Clock
     return token
 
 
-def user_for_session(session: Session, token: str, *, secret_key: str, clock: Clock) -> User | None:
-    return resolve_session(session, token, secret_key=secret_key, clock=clock)[0]
-
-
 def resolve_session(session: Session, token: str, *, secret_key: str, clock: Clock) -> tuple[User | None, int | None]:
     """The session's user (or None), and the session's id when its expiry should slide forward now.
 

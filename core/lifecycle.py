@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from core.clock import Clock, local_today
 from core.context import HookContext
-from core.errors import Conflict, Forbidden
+from core.errors import Conflict
 from core.i18n import N_
 from core.models import ChatMessage, Request, RequestHistory, User
 from core.request_types import FulfilmentMode, RequestType
@@ -399,8 +399,3 @@ def _post(session: Session, request: Request, body: str, *, internal: bool, now:
     session.add(message)
     session.flush()
     return message
-
-
-def ensure_staff(actor: User) -> None:
-    if not actor.is_staff:
-        raise Forbidden("Only BBGRUPPEN staff can do that.")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect
 
 from core.db import Database
 
@@ -26,7 +25,3 @@ def upgrade(database: Database, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
-
-
-def is_initialised(database: Database) -> bool:
-    return "alembic_version" in inspect(database.read_engine).get_table_names()

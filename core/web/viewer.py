@@ -36,10 +36,6 @@ class Viewer:
     language: str
     csrf: str
 
-    @property
-    def is_authenticated(self) -> bool:
-        return self.user is not None
-
 
 def portal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Portal:
     portal: Portal = connection.app.state.portal
@@ -107,11 +103,6 @@ async def check_csrf(request: HttpRequest) -> None:
 
 def new_anon_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-def current_viewer(request: HttpRequest) -> Viewer:
-    viewer: Viewer = request.state.viewer
-    return viewer
 
 
 def require_user(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
