@@ -206,3 +206,52 @@ def test_staff_attach_quarantined_mail_by_hand(portal: Portal, world: World, web
     ).text
     assert "Porten står öppen!" in page and "granne@annanstans.example" in page
     assert "Karantänen är tom." in web.get("/staff/quarantine").text
+
+
+def test_the_whole_loop_through_a_real_smtp_server(portal: Portal, world: World) -> None:
+    """Staff ask → the customer is mailed → their reply to the reply address shows in the chat → in progress
+    → the staff member is mailed."""
+    import email.policy
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+
+    from core import chat, outbox
+    from core.mailer import SmtpMailer
+    from tests.integration.test_notifications import Inbox, free_port
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        portal.mailer = SmtpMailer("127.0.0.1", port, "none", "", "", "bounces@bbgruppen.example")
+        filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+        workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)
+        outbox.drain(portal)
+        inbox.messages.clear()
+        chat.post(portal, world.staff, filed.id or 0, "Vilken dörr gäller det?", ask_customer=True)
+        outbox.drain(portal)
+        [question] = inbox.to(world.member.email)
+        assert "Vilken dörr gäller det?" in question.get_body(("plain",)).get_content()
+        answer = EmailMessage()
+        answer["From"] = world.member.email
+        answer["To"] = question["Reply-To"]
+        answer["Subject"] = "SV: " + question["Subject"]
+        answer["In-Reply-To"] = question["Message-ID"]
+        answer["References"] = question["References"]
+        answer.set_content(
+            "Den vänstra.\n\n"
+            + "\n".join("> " + line for line in question.get_body(("plain",)).get_content().splitlines())
+        )
+        inbox.messages.clear()
+        raw = bytes(message_from_bytes(bytes(answer), policy=email.policy.SMTP))
+        assert intake.receive(portal, raw).status == "attached"
+        with portal.database.reading() as s:
+            stored = s.get(Request, filed.id)
+            assert stored is not None and stored.status == Status.IN_PROGRESS
+        assert [m.body for m in messages(portal, filed.id or 0)] == ["Den vänstra."]
+        outbox.drain(portal)
+        to_staff = inbox.to(world.staff.email)
+        assert len(to_staff) == 1 and "Den vänstra." in to_staff[0].get_body(("plain",)).get_content()
+    finally:
+        controller.stop()
