@@ -25,6 +25,28 @@ class AdminController(Controller):
 
     @get("/organisations", sync_to_thread=True)
     def organisations(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
+        return self._organisations_page(request, notice=NOTICES.get(notice, ""))
+
+    @post("/organisations", sync_to_thread=True)
+    def create_organisation(self, request: HttpRequest, data: FormBody) -> Template | Redirect:
+        values = flat_form(data)
+        the_portal = portal(request)
+        try:
+            with the_portal.database.writing() as session:
+                organisation = administration.save_organisation(session, values, clock=the_portal.clock)
+        except ValidationFailed as exc:
+            return self._organisations_page(request, status_code=422, values=values, errors=exc.errors)
+        return Redirect(f"/admin/organisations/{organisation.id}?notice=saved")
+
+    def _organisations_page(
+        self,
+        request: HttpRequest,
+        *,
+        status_code: int = 200,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        notice: str = "",
+    ) -> Template:
         with portal(request).database.reading() as session:
             rows = session.exec(
                 select(Organisation, Office.name)
@@ -35,39 +57,13 @@ class AdminController(Controller):
         return page(
             "admin/organisations.html",
             viewer(request),
+            status_code=status_code,
             rows=rows,
             offices=offices,
-            values={},
-            errors={},
-            notice=NOTICES.get(notice, ""),
+            values=values or {},
+            errors=errors or {},
+            notice=notice,
         )
-
-    @post("/organisations", sync_to_thread=True)
-    def create_organisation(self, request: HttpRequest, data: FormBody) -> Template | Redirect:
-        values = flat_form(data)
-        the_portal = portal(request)
-        try:
-            with the_portal.database.writing() as session:
-                organisation = administration.save_organisation(session, values, clock=the_portal.clock)
-        except ValidationFailed as exc:
-            with the_portal.database.reading() as session:
-                rows = session.exec(
-                    select(Organisation, Office.name)
-                    .join(Office, col(Organisation.office_id) == col(Office.id))
-                    .order_by(col(Organisation.name))
-                ).all()
-                offices = list(session.exec(select(Office).order_by(col(Office.name))))
-            return page(
-                "admin/organisations.html",
-                viewer(request),
-                status_code=422,
-                rows=rows,
-                offices=offices,
-                values=values,
-                errors=exc.errors,
-                notice="",
-            )
-        return Redirect(f"/admin/organisations/{organisation.id}?notice=saved")
 
     @get("/organisations/{organisation_id:int}", sync_to_thread=True)
     def organisation(
