@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import pluggy
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from core import auth
-from core.clock import Clock
+from core.clock import Clock, SystemClock
+from core.context import HookContext
 from core.errors import NotFound, ValidationFailed
 from core.forms import error_paths
 from core.i18n import gettext as _
@@ -104,11 +106,22 @@ def save_organisation(
     return organisation
 
 
-def add_system(session: Session, organisation: Organisation, data: dict[str, Any]) -> System:
+def add_system(
+    session: Session,
+    organisation: Organisation,
+    data: dict[str, Any],
+    *,
+    hooks: pluggy.HookRelay | None = None,
+    clock: Clock | None = None,
+) -> System:
+    """Store a hosted system; observers (the simulator sets it up with doors and tags) run in the same transaction."""
     values = parse(SystemInput, data)
     system = System(organisation_id=organisation.id, **values.model_dump())  # type: ignore[arg-type]
     session.add(system)
     session.flush()
+    if hooks is not None:
+        context = HookContext(session=session, actor=None, clock=clock or SystemClock())
+        hooks.bbportal_system_added(system=system, context=context)
     return system
 
 

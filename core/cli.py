@@ -52,12 +52,12 @@ def serve(host: str, port: int, demo: bool) -> None:
 
     portal = _portal()
     if not portal.settings.production:
-        upgrade(portal.database)
+        upgrade(portal.database, plugins=portal.plugins)
         if demo:
             with portal.database.writing() as session:
                 fresh = not demo_data.has_data(session)
                 if fresh:
-                    demo_data.load(session, portal.clock)
+                    demo_data.load(session, portal.clock, portal.hooks)
             if fresh:
                 click.echo("Demo data loaded.")
         url = f"http://{host}:{port}" if host not in ("0.0.0.0", "::") else portal.settings.base_url
@@ -77,13 +77,13 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
 def db_upgrade(revision: str) -> None:
     """Create the database, or bring it up to the newest schema."""
     from core.migrate import upgrade
 
     portal = _portal()
-    upgrade(portal.database, revision)
+    upgrade(portal.database, revision, plugins=portal.plugins)
     click.echo(f"Database at {revision}.")
 
 
@@ -101,7 +101,7 @@ def demo_load() -> None:
     if portal.settings.production:
         raise click.ClickException("Demo data is not loaded in production mode.")
     with portal.database.writing() as session:
-        demo_data.load(session, portal.clock)
+        demo_data.load(session, portal.clock, portal.hooks)
     click.echo("Demo data loaded.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,13 @@ from core.models import Organisation, OutboxMessage, Store, System, User
 from core.request_types import Choice
 
 if TYPE_CHECKING:
+    from core.access_control import AccessControl
     from core.db import Database
+    from core.models import Attachment, Request
+    from core.portal import Portal
+    from core.storage import FileStorage
+
+AdapterLookup = Callable[[System], "AccessControl"]
 
 
 @dataclass
@@ -24,6 +31,7 @@ class FormContext:
     user: User
     organisation: Organisation | None
     clock: Clock
+    access_control_for: AdapterLookup | None = field(default=None, repr=False)
     _systems: list[System] | None = field(default=None, repr=False)
 
     def today(self) -> date:
@@ -50,6 +58,21 @@ class FormContext:
     def owns_system(self, system_id: int) -> bool:
         return any(system.id == system_id for system in self.systems())
 
+    def system(self, system_id: Any) -> System | None:
+        """One of the organisation's active systems, or None (another organisation's, or no such system)."""
+        try:
+            wanted = int(system_id)
+        except (TypeError, ValueError):
+            return None
+        return next((system for system in self.systems() if system.id == wanted), None)
+
+    def access_control(self, system_id: Any) -> AccessControl | None:
+        """The adapter of one of the organisation's systems; None if the system is not theirs."""
+        system = self.system(system_id)
+        if system is None or self.access_control_for is None:
+            return None
+        return self.access_control_for(system)
+
     def stores(self) -> list[Store]:
         return list(self.session.exec(select(Store).where(col(Store.active).is_(True)).order_by(Store.name)))
 
@@ -59,11 +82,59 @@ class FormContext:
 
 @dataclass
 class FulfilmentContext:
-    """What a fulfilment hook works with; it runs outside any open transaction."""
+    """What a fulfilment hook works with; it runs outside any open transaction.
+
+    ``portal`` gives the core's services (users, invitations, mail) to the types that need them; most hooks
+    need only ``access_control`` and ``attach``.
+    """
 
     database: Database
     clock: Clock
     settings: Any
+    storage: FileStorage
+    portal: Portal
+
+    def system(self, request: Request) -> System | None:
+        if request.system_id is None:
+            return None
+        with self.database.reading() as session:
+            return session.get(System, request.system_id)
+
+    def access_control(self, request: Request) -> AccessControl:
+        """The adapter of the request's system (the request must name one)."""
+        system = self.system(request)
+        if system is None:
+            raise LookupError(f"{request.number} names no hosted system.")
+        return self.portal.access_control(system)
+
+    def attach(
+        self,
+        request: Request,
+        *,
+        filename: str,
+        content_type: str,
+        chunks: Iterable[bytes],
+        origin: str,
+        internal: bool = False,
+    ) -> Attachment:
+        """Store a file the fulfilment made on the request; a retry with the same ``origin`` replaces it.
+
+        ``chunks`` is consumed once, as a stream: a large extract never has to fit in memory.
+        """
+        from core.attachments import store_generated
+
+        with self.database.writing() as session:
+            return store_generated(
+                session,
+                self.storage,
+                self.clock,
+                request_id=request.id or 0,
+                filename=filename,
+                content_type=content_type,
+                chunks=chunks,
+                origin=origin,
+                internal=internal,
+            )
 
 
 @dataclass

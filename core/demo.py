@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pluggy
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -32,7 +33,7 @@ def has_data(session: Session) -> bool:
     return bool(session.exec(select(func.count()).select_from(User)).one())
 
 
-def load(session: Session, clock: Clock) -> None:
+def load(session: Session, clock: Clock, hooks: pluggy.HookRelay | None = None) -> None:
     """Idempotent: does nothing when the organisations already exist."""
     if session.exec(select(Organisation).where(Organisation.name == "Brf Solgläntan")).first():
         return
@@ -73,10 +74,14 @@ def load(session: Session, clock: Clock) -> None:
         session, {"name": "Brf Solgläntan", "org_number": "769600-1234", "office_id": stockholm.id}, clock=clock
     )
     administration.add_system(
-        session, solglantan, {"name": "Passersystem Solgläntan", "kind": "access_control", "identifier": "SOL-AC-01"}
+        session, solglantan, {"name": "Passersystem Solgläntan", "kind": "access_control", "identifier": "SOL-AC-01"},
+        hooks=hooks,
+        clock=clock,
     )
     administration.add_system(
-        session, solglantan, {"name": "Porttelefon Solgläntan", "kind": "door_phone", "identifier": "SOL-DP-01"}
+        session, solglantan, {"name": "Porttelefon Solgläntan", "kind": "door_phone", "identifier": "SOL-DP-01"},
+        hooks=hooks,
+        clock=clock,
     )
     administration.create_customer_user(
         session,
@@ -103,7 +108,9 @@ def load(session: Session, clock: Clock) -> None:
         clock=clock,
     )
     administration.add_system(
-        session, hamnen, {"name": "Passersystem Hamnen", "kind": "access_control", "identifier": "HAM-AC-01"}
+        session, hamnen, {"name": "Passersystem Hamnen", "kind": "access_control", "identifier": "HAM-AC-01"},
+        hooks=hooks,
+        clock=clock,
     )
     administration.create_customer_user(
         session,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from core.clock import Clock, local_today
-from core.context import FormContext, HookContext
+from core.context import AdapterLookup, FormContext, HookContext
 from core.errors import Forbidden, ValidationFailed
 from core.followers import start_following
 from core.forms import build_fields, error_paths
@@ -75,13 +75,16 @@ def file_request(
     carry_out_on: Any,
     clock: Clock,
     hooks: pluggy.HookRelay | None = None,
+    access_control_for: AdapterLookup | None = None,
 ) -> Request:
     """Validate and write the request, its first history row and its outbox rows in the caller's transaction."""
     if user.is_staff or user.organisation_id != organisation.id:
         raise Forbidden("Only users of the organisation can file its requests.")
     if request_type.administrators_only and not user.is_org_admin:
         raise Forbidden("Only your organisation's administrators can file this request.")
-    context = FormContext(session=session, user=user, organisation=organisation, clock=clock)
+    context = FormContext(
+        session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
+    )
     data, when = validate_submission(request_type, payload, context, carry_out_on)
 
     now = clock.now()

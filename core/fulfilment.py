@@ -47,7 +47,13 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
     if request_type is None:
         result = FulfilmentResult(ok=False, internal_note=f"The plugin for {request.type_key} is not installed.")
     else:
-        context = FulfilmentContext(database=portal.database, clock=portal.clock, settings=portal.settings)
+        context = FulfilmentContext(
+            database=portal.database,
+            clock=portal.clock,
+            settings=portal.settings,
+            storage=portal.storage,
+            portal=portal,
+        )
         try:
             result = request_type.fulfil(request, context)
         except Exception as exc:  # a plugin's failure becomes a note for staff, never a lost request

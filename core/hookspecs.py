@@ -8,9 +8,11 @@ import pluggy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
+    from core.access_control import AccessControl
     from core.context import HookContext
-    from core.models import ChatMessage, OutboxMessage, Request
+    from core.models import ChatMessage, OutboxMessage, Request, System
     from core.portal import Portal
     from core.request_types import RequestType
     from core.statuses import Status
@@ -46,6 +48,36 @@ def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, OutboxMessage], No
     ``start_fulfilment``) cannot be replaced.
 
     :return: a mapping of topic to handler, or None.
+    """
+
+
+@hookspec
+def bbportal_migration_locations() -> list[Path]:
+    """Contribute Alembic revision folders for tables the plugin owns.
+
+    Called whenever the database is created or upgraded (``bbportal db upgrade``, the embedded start, the
+    test template). The folders join the core's in one Alembic history; the plugin's first revision sets
+    ``branch_labels = ("<plugin>",)`` and ``depends_on`` the core revision it needs (e.g. ``"0001"``), and
+    ``down_revision = None``. Revision ids must be unique across all plugins: prefix them with the plugin.
+
+    :return: a list of folder paths, or None.
+    """
+
+
+# --- Adapters (called whenever a request type needs the outside world) -----------------------------
+
+
+@hookspec(firstresult=True)
+def bbportal_access_control(system: System) -> AccessControl | None:
+    """Give the adapter for one hosted system.
+
+    Called each time a form, a validation or a fulfilment needs the system (stops at the first non-None
+    result). A plugin for a real access-control product answers for the systems it serves (by
+    ``system.kind`` or ``system.identifier``) and returns None for the others; the embedded simulator
+    answers last for every system, so a portal without such a plugin still works end to end.
+
+    :param system: the portal's row for the hosted system (id, organisation, name, kind, identifier).
+    :return: an object implementing :class:`core.access_control.AccessControl`, or None.
     """
 
 
@@ -93,6 +125,19 @@ def bbportal_message_posted(request: Request, message: ChatMessage, context: Hoo
 
     :param request: the request the message belongs to.
     :param message: the stored message; ``message.internal`` marks staff-only notes.
+    :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
+    :return: nothing.
+    """
+
+
+@hookspec
+def bbportal_system_added(system: System, context: HookContext) -> None:
+    """Observe a hosted system being added to an organisation.
+
+    Called inside the transaction that stores the system (``context.session``). The embedded simulator
+    uses it to set the new system up with doors, holders and tags; a real adapter might record the link.
+
+    :param system: the new system, with its id.
     :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
     :return: nothing.
     """

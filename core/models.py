@@ -104,6 +104,9 @@ class User(SQLModel, table=True):
     """Which status changes are mailed: ``all``, ``answer_needed`` (waiting for the customer) or ``none``."""
     active: bool = True
     created_at: datetime = utc_column()
+    mail_undeliverable_at: datetime | None = utc_column(nullable=True)
+    """Set by a hard bounce: no mail goes to this address until it changes (staff see why)."""
+    mail_undeliverable_reason: str = Field(default="", max_length=300)
 
     @property
     def is_staff(self) -> bool:
@@ -185,6 +188,35 @@ class ChatMessage(SQLModel, table=True):
     via: str = Field(default="portal", max_length=16)
     inbound_mail_id: int | None = Field(default=None, foreign_key="inbound_mail.id")
     """For messages that came by e-mail: the original message, kept as received."""
+    created_at: datetime = utc_column()
+
+
+class Attachment(SQLModel, table=True):
+    """A file on a request: uploaded with a chat message, kept from an inbound mail, or made by a fulfilment.
+
+    The bytes live in the file storage under ``storage_key``; the row says what they are. ``content_type``
+    was found from the content, never from the name the sender gave.
+    """
+
+    __table_args__ = (
+        Index("ix_attachment_request", "request_id", "id"),
+        Index("ix_attachment_origin", "request_id", "origin", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id")
+    message_id: int | None = Field(default=None, foreign_key="chat_message.id", index=True)
+    filename: str = Field(max_length=200)
+    """Sanitised: no path, no control characters, at most 200 characters."""
+    content_type: str = Field(max_length=120)
+    size: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=220)
+    internal: bool = False
+    """Staff-only (a file on an internal note): never served to customers."""
+    origin: str | None = Field(default=None, max_length=80)
+    """Set on files a fulfilment makes (``extract``), so that a retry replaces the file instead of adding one."""
+    uploaded_by_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = utc_column()
 
 
@@ -300,6 +332,7 @@ class LoginAttempt(SQLModel, table=True):
 
 __all__ = [
     "ApiToken",
+    "Attachment",
     "ChatMessage",
     "InboundMail",
     "LoginAttempt",

@@ -8,12 +8,16 @@ from typing import Any
 
 import pluggy
 
+from core.access_control import AccessControl
 from core.clock import Clock, SystemClock
 from core.db import Database, create_database
+from core.errors import ConfigurationError
 from core.mailer import Mailer, build_mailer
+from core.models import System
 from core.plugins import build_registry, create_plugin_manager, outbox_handlers
 from core.request_types import RequestTypeRegistry
 from core.settings import Settings, get_settings
+from core.storage import FileStorage, FolderStorage
 
 
 @dataclass
@@ -24,7 +28,15 @@ class Portal:
     plugins: pluggy.PluginManager
     registry: RequestTypeRegistry
     mailer: Mailer
+    storage: FileStorage
     plugin_outbox_handlers: dict[str, Any] = field(default_factory=dict)
+
+    def access_control(self, system: System) -> AccessControl:
+        """The adapter for a hosted system: the first plugin that answers (the simulator answers last)."""
+        adapter = self.hooks.bbportal_access_control(system=system)
+        if adapter is None:
+            raise ConfigurationError("No plugin provides an access-control adapter for %(name)s.", name=system.name)
+        return adapter
 
     @property
     def hooks(self) -> pluggy.HookRelay:
@@ -43,6 +55,7 @@ def build_portal(
     extra_plugins: Iterable[Any] = (),
     blocked_plugins: Iterable[str] = (),
     mailer: Mailer | None = None,
+    storage: FileStorage | None = None,
 ) -> Portal:
     settings = settings or get_settings()
     settings.check_production()
@@ -54,5 +67,6 @@ def build_portal(
         plugins=plugins,
         registry=build_registry(plugins),
         mailer=mailer or build_mailer(settings),
+        storage=storage or FolderStorage(settings.resolved_storage_dir),
         plugin_outbox_handlers=outbox_handlers(plugins),
     )

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = 20
     login_throttle_minutes: int = 15
 
+    storage_dir: Path | None = None
+    """Folder for stored files (attachments, extracts); default ``<data_dir>/files``. Point it at shared
+    storage when several machines serve the portal."""
+
+    attachment_max_mb: float = 10.0
+    """Largest file a person may attach to a message (uploads and mail attachments), in megabytes."""
+
     page_size: int = 25
     """Rows per page on lists."""
 
@@ -95,6 +102,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'bbportal.db').resolve()}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "files"
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return int(self.attachment_max_mb * 1024 * 1024)
 
     @property
     def resolved_secret_key(self) -> str:

@@ -31,6 +31,7 @@ def file(portal: Portal, user: User, type_key: str, payload: dict[str, Any], car
             carry_out_on=carry_out_on,
             clock=portal.clock,
             hooks=portal.hooks,
+            access_control_for=portal.access_control,
         )
 
 

@@ -48,9 +48,10 @@ def make_world(portal: Portal) -> World:
         )
         org = administration.save_organisation(s, {"name": "Brf Testet", "office_id": office.id}, clock=clock)
         other = administration.save_organisation(s, {"name": "Annan AB", "office_id": office.id}, clock=clock)
-        system = administration.add_system(s, org, {"name": "Passersystem A"})
-        door_phone = administration.add_system(s, org, {"name": "Porttelefon A", "kind": "door_phone"})
-        other_system = administration.add_system(s, other, {"name": "Passersystem B"})
+        hooks = {"hooks": portal.hooks, "clock": clock}
+        system = administration.add_system(s, org, {"name": "Passersystem A"}, **hooks)
+        door_phone = administration.add_system(s, org, {"name": "Porttelefon A", "kind": "door_phone"}, **hooks)
+        other_system = administration.add_system(s, other, {"name": "Passersystem B"}, **hooks)
 
         def customer(o: Organisation, name: str, email: str, role: str = "member") -> User:
             return administration.create_customer_user(

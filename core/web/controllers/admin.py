@@ -144,7 +144,14 @@ class AdminController(Controller):
 
     @post("/organisations/{organisation_id:int}/systems", sync_to_thread=True)
     def add_system(self, request: HttpRequest, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:
-        return self._save(request, organisation_id, "system", data, administration.add_system)
+        the_portal = portal(request)
+
+        def add(session: Session, organisation: Organisation, values: dict[str, Any]) -> System:
+            return administration.add_system(
+                session, organisation, values, hooks=the_portal.hooks, clock=the_portal.clock
+            )
+
+        return self._save(request, organisation_id, "system", data, add)
 
     @post("/organisations/{organisation_id:int}/users", sync_to_thread=True)
     def add_user(self, request: HttpRequest, organisation_id: FromPath[int], data: FormBody) -> Template | Redirect:

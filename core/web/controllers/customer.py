@@ -117,7 +117,11 @@ class CustomerController(Controller):
         the_portal = portal(request)
         with the_portal.database.reading() as session:
             context = FormContext(
-                session=session, user=user(request), organisation=viewer(request).organisation, clock=the_portal.clock
+                session=session,
+                user=user(request),
+                organisation=viewer(request).organisation,
+                clock=the_portal.clock,
+                access_control_for=the_portal.access_control,
             )
             choices = render_choices(request_type, request_type.schema, context)
             today = context.today()

@@ -1,0 +1,101 @@
+"""Where files live (chat attachments, extracts): a narrow interface whose default is a folder in the data folder.
+
+A deployment on several machines points ``BBPORTAL_STORAGE_DIR`` at shared storage, or plugs in another
+implementation of :class:`FileStorage`; nothing else in the portal touches file paths.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+KEY = re.compile(r"^[a-z0-9][a-z0-9/_.-]{0,200}$")
+
+
+class StorageError(Exception):
+    """A file could not be stored or read (disk full, missing file, an invalid key)."""
+
+
+class TooLarge(StorageError):
+    """The stream was longer than the caller allowed; nothing was kept."""
+
+
+class FileStorage(Protocol):
+    def save(self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None) -> int:
+        """Store the stream under ``key`` (replacing a file with that key) and return its size in bytes.
+
+        The write is all or nothing: a stream that fails or grows past ``max_bytes`` leaves nothing behind.
+        """
+        ...
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        """The stored file, opened for reading."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the file; a missing file is not an error."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+
+class FolderStorage:
+    """Files under one folder; writes go to a temporary file first and are renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        if not KEY.match(key) or ".." in key.split("/"):
+            raise StorageError(f"Invalid storage key: {key!r}")
+        return self.root / key
+
+    def save(self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None) -> int:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        size = 0
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise TooLarge(f"larger than {max_bytes} bytes")
+                    out.write(chunk)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return size
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise StorageError(f"No stored file {key!r}") from exc
+        with handle:
+            yield handle
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def copy_to(self, key: str, out: BinaryIO) -> None:
+        with self.open(key) as handle:
+            shutil.copyfileobj(handle, out)
+
+
+def read_chunks(handle: BinaryIO, size: int = 64 * 1024) -> Iterator[bytes]:
+    """Stream a stored file in pieces (for responses), never whole into memory."""
+    while chunk := handle.read(size):
+        yield chunk
