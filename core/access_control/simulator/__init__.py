@@ -28,10 +28,20 @@ Rules the adapter keeps: lookups only read (safe inside a caller's write transac
 changes are idempotent (``changed=False`` when nothing was to do) and write one event-log row each; the
 log streams in keyset pages; a service password is kept only as an argon2 digest and never logged.
 :func:`add_synthetic_events` loads many events quickly for tests of the log's streaming.
+
+From the command line (demos): ``bbportal simulator fault SYSTEM_ID unavailable|refuse|none [--fail-next N]``,
+and ``bbportal simulator provision`` for systems added before the simulator was installed (the embedded
+``serve`` does that on start).
 """
 
 from core.access_control.simulator.adapter import EVENT_BATCH, Fault, SimulatorAccessControl, tag_key
-from core.access_control.simulator.provisioning import add_synthetic_events, fault_state, provision, set_fault
+from core.access_control.simulator.provisioning import (
+    add_synthetic_events,
+    fault_state,
+    provision,
+    provision_missing,
+    set_fault,
+)
 
 PLUGIN_NAME = "access_control_simulator"
 
@@ -43,6 +53,7 @@ __all__ = [
     "add_synthetic_events",
     "fault_state",
     "provision",
+    "provision_missing",
     "set_fault",
     "tag_key",
 ]

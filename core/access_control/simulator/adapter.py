@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import delete, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -284,19 +284,24 @@ class SimulatorAccessControl:
         """Keyset pages on (at, id), each read in its own short session: no transaction stays open between pages."""
         table = AcsEvent.__table__  # type: ignore[attr-defined]
         at, event_id = table.c.at, table.c.id
-        base = sa_select(*(table.c[name] for name in EVENT_COLUMNS)).where(
-            table.c.system_id == self.system_id, at >= event_filter.since, at < event_filter.until
+        narrowed = sa_select(*(table.c[name] for name in EVENT_COLUMNS)).where(
+            table.c.system_id == self.system_id, at < event_filter.until
         )
         if event_filter.door_id is not None:
-            base = base.where(table.c.door_id == event_filter.door_id)
+            narrowed = narrowed.where(table.c.door_id == event_filter.door_id)
         if event_filter.tag_number is not None:
-            base = base.where(table.c.tag_key == tag_key(event_filter.tag_number))
+            narrowed = narrowed.where(table.c.tag_key == tag_key(event_filter.tag_number))
         if event_filter.user_id is not None:
-            base = base.where(table.c.user_id == event_filter.user_id)
-        base = base.order_by(at, event_id).limit(self.batch_size)
+            narrowed = narrowed.where(table.c.user_id == event_filter.user_id)
+        narrowed = narrowed.order_by(at, event_id).limit(self.batch_size)
         last: tuple[datetime, int] | None = None
         while True:
-            query = base if last is None else base.where(or_(at > last[0], and_(at == last[0], event_id > last[1])))
+            # The page starts where the last one ended (at >= last moment), so the index range begins there and
+            # a late page costs no more than the first; "at > last or id > last id" drops what was already sent.
+            if last is None:
+                query = narrowed.where(at >= event_filter.since)
+            else:
+                query = narrowed.where(at >= last[0], or_(at > last[0], event_id > last[1]))
             with self.database.reading() as session:
                 rows = session.connection().execute(query).all()
             for row in rows:

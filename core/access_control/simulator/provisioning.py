@@ -25,7 +25,9 @@ from core.access_control.simulator.tables import (
     AcsSystemUser,
     AcsTag,
 )
+from core.clock import Clock
 from core.db import Database
+from core.models import System
 
 LOG_DAYS = 60
 LOG_EVENTS = 2000
@@ -375,3 +377,22 @@ def fault_state(database: Database, system_id: int) -> tuple[Fault, int]:
         if state is None:
             raise ValueError(f"System {system_id} is not set up in the simulator.")
         return Fault(state.fault), state.fail_next
+
+
+def provision_missing(database: Database, clock: Clock) -> list[int]:
+    """Set up every portal system the simulator does not know yet (systems added before it was installed).
+
+    Returns the ids it set up; each system is one short write transaction.
+    """
+    with database.reading() as session:
+        known = select(AcsSystem.system_id)
+        missing = list(session.exec(select(System.id).where(col(System.id).not_in(known)).order_by(col(System.id))))
+    done = []
+    for system_id in missing:
+        if system_id is None:
+            continue
+        with database.writing() as session:
+            if session.get(AcsSystem, system_id) is None:  # another process may have been quicker
+                provision(session, system_id, clock.now())
+                done.append(system_id)
+    return done
