@@ -301,8 +301,23 @@ def _event(
 
 
 def _bulk(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
+    """Insert many rows in the connection's transaction: executemany on SQLite (a C loop), COPY on PostgreSQL.
+
+    psycopg's executemany still sends one statement per row (a third of a second for one system's log);
+    COPY sends them in one stream. Datetimes here are always timezone-aware, as ``timestamptz`` wants.
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
         connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    name = table.__tablename__
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
 
 
 def add_synthetic_events(
