@@ -600,6 +600,15 @@ def test_an_unavailable_system_fails_every_call_and_changes_nothing(
     assert adapter.tag(tag.number) == tag
 
 
+def test_an_outage_part_way_through_the_log_breaks_the_stream(portal: Portal, world: World) -> None:
+    adapter = SimulatorAccessControl(portal.database, portal.clock, world.system.id or 0, batch_size=500)
+    stream = adapter.events(WHOLE_LOG)
+    assert len(list(islice(stream, 500))) == 500
+    set_fault(portal.database, world.system.id or 0, Fault.UNAVAILABLE)
+    with pytest.raises(AccessControlUnavailable):
+        next(stream)
+
+
 def test_a_refusing_system_answers_lookups_but_refuses_changes(portal: Portal, world: World) -> None:
     adapter = portal.access_control(world.system)
     tag = active_tag(adapter)
