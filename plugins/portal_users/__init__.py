@@ -33,7 +33,7 @@ NOT_YOURS = N_("Choose one of your organisation's users.")
 def user_label(user: User) -> str:
     """How a user is named in the form and on the request: name and e-mail, and the role if administrator."""
     label = f"{user.name} ({user.email})"
-    return f"{label} – {_('Administrator')}" if user.role == Role.ADMINISTRATOR else label
+    return " – ".join((label, _("Administrator"))) if user.role == Role.ADMINISTRATOR else label
 
 
 class PortalUsers(RequestType):
@@ -101,7 +101,7 @@ class PortalUsers(RequestType):
         with use_language("sv"):
             if isinstance(task, AddUser):
                 line = _("Add: %(name)s (%(email)s)", name=task.name, email=task.email)
-                return f"{line}, {_('Administrator').lower()}" if task.role == Role.ADMINISTRATOR else line
+                return ", ".join((line, _("Administrator").lower())) if task.role == Role.ADMINISTRATOR else line
             if isinstance(task, RemoveUser):
                 return _("Remove: %(user)s", user=task._label or _("user %(id)s", id=task.user_id))
             assert isinstance(task, ListUsers)

@@ -156,7 +156,7 @@ def _added(user: User, change: Change, context: FulfilmentContext, speech: _Spee
             id=user.id,
         )
     if again:
-        note = f"{note} {speech.staff('Found done by an earlier run of this request; nothing was repeated.')}"
+        note = " ".join((note, speech.staff("Found done by an earlier run of this request; nothing was repeated.")))
     return FulfilmentResult(
         ok=True,
         customer_message=f"{added} {invitation}",
