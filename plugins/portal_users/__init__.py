@@ -9,7 +9,7 @@ user of another organisation) are checked when the request is filed and again wh
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlmodel import select
@@ -93,6 +93,27 @@ class PortalUsers(RequestType):
             else:
                 task._label = f"{target.name} ({target.email})"
         return errors
+
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """For the contract check: addresses nobody has yet, and users whose removal keeps the rules."""
+        from hypothesis import strategies as st
+
+        from core.plugin_testing import email_addresses
+
+        if context.organisation is None or context.organisation.id is None:
+            return {}
+        organisation_id = context.organisation.id
+        taken = set(context.session.exec(select(User.email)))
+        removable = [
+            user.id
+            for user in rules.organisation_users(context.session, organisation_id)
+            if rules.removal_problem(context.session, organisation_id, user) is None
+            and rules.open_request_removing(context.session, organisation_id, user.id or 0) is None
+        ]
+        return {
+            "task.email": email_addresses().filter(lambda address: address not in taken),
+            "task.user_id": st.sampled_from(removable) if removable else st.nothing(),
+        }
 
     def summary(self, data: BaseModel) -> str:
         """Stored once, in Swedish, the portal's working language (staff and the customer's colleagues read it)."""

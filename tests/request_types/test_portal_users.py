@@ -33,6 +33,7 @@ from core.models import (
     Request,
     User,
 )
+from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
 from core.request_types import FulfilmentResult
 from core.statuses import Status
@@ -681,3 +682,17 @@ def test_every_text_of_the_plugin_has_swedish() -> None:
     missing = sorted(m for m in used if not (plugin.get(m) or core.get(m)))
     assert missing == []
     assert [m for m, translated in plugin.items() if not translated] == []
+
+
+# --- the plugin contract -----------------------------------------------------------------------------------
+
+
+def test_portal_users_keeps_the_plugin_contract(portal: Portal, world: World) -> None:
+    """core.plugin_testing: generated payloads of every task are accepted, survive the form, mutations refused."""
+    bo = second_admin(portal, world)  # so that administrators, too, may be drawn for removal
+    file_directly(portal, world.admin, {"kind": "remove", "user_id": world.member.id})  # Maja: already asked for
+    with form_context(portal, world.admin) as context:
+        request_type = portal.registry.require(KEY)
+        drawn = request_type.example_strategies(context)["task.user_id"]
+        assert repr(drawn) == f"sampled_from([{world.admin.id}, {bo.id}])"
+        check_request_type(request_type, context, max_examples=60)
