@@ -72,7 +72,7 @@ class PortalUsers(RequestType):
             existing = session.exec(select(User).where(User.email == task.email)).first()
             # One answer for every kind of clash, so the form never tells which organisation has the address.
             # The exception: a user this organisation removed earlier may be added again (the account reopens).
-            if existing is not None and not fulfilment.may_return(existing, organisation.id):
+            if existing is not None and not rules.may_return(existing, organisation.id):
                 errors["task.email"] = ALREADY_A_USER
             elif (pending := rules.open_request_adding(session, organisation.id, task.email)) is not None:
                 errors["task.email"] = _(

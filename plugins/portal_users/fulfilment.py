@@ -30,11 +30,6 @@ if TYPE_CHECKING:
 LIST_ORIGIN = "user-list"
 
 
-def may_return(existing: User, organisation_id: int) -> bool:
-    """A removed user of this organisation may be added again (the account reopens); no other address may."""
-    return existing.kind == UserKind.CUSTOMER and existing.organisation_id == organisation_id and not existing.active
-
-
 def carry_out(request: Request, context: FulfilmentContext) -> FulfilmentResult:
     task = PortalUsersForm.model_validate(request.data).task
     with context.database.reading() as session:
@@ -91,7 +86,7 @@ def _add(request: Request, task: AddUser, context: FulfilmentContext, speech: _S
             assert user is not None
             return _added(user, Change(done.change), context, speech, again=True)
         existing = session.exec(select(User).where(User.email == task.email)).first()
-        if existing is not None and not may_return(existing, request.organisation_id):
+        if existing is not None and not rules.may_return(existing, request.organisation_id):
             return FulfilmentResult(
                 ok=False,
                 customer_message=speech.customer(

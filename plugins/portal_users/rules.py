@@ -24,6 +24,11 @@ def organisation_users(session: Session, organisation_id: int, *, active_only: b
     return list(session.exec(query.order_by(col(User.name), col(User.id))))
 
 
+def may_return(existing: User, organisation_id: int) -> bool:
+    """A removed user of this organisation may be added again (the account reopens); no other address may."""
+    return existing.kind == UserKind.CUSTOMER and existing.organisation_id == organisation_id and not existing.active
+
+
 def removal_problem(session: Session, organisation_id: int, target: User) -> str | None:
     """Why removing ``target`` now would leave the organisation unmanageable (a message id), or None.
 
