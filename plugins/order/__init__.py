@@ -233,7 +233,7 @@ class Order(RequestType):
             "order.access_groups": of_kind(ACCESS_CONTROL, groups),
             "order.entry": of_kind(DOOR_PHONE, entries),
             "order.tag_type": systems.flatmap(lambda s: tag_types if s.kind == ACCESS_CONTROL else st.nothing()),
-            "order.delivery.postcode": st.from_regex(r"\A\d{3} ?\d{2}\Z"),
+            "order.delivery.postcode": st.from_regex(r"\A[0-9]{3} ?[0-9]{2}\Z"),
         }
 
     # --- carrying it out -------------------------------------------------------------------------------
