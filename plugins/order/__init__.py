@@ -7,7 +7,7 @@ from what it stored (:meth:`Order.mode_for`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,8 @@ ACCESS_CONTROL = "access_control"
 DOOR_PHONE = "door_phone"
 CARRIED_OUT_ON_APPROVAL = frozenset({"access", "door_phone"})
 """The kinds of order the adapter carries out when staff press *Utför*; the others are done by hand."""
+ChoiceMaker = Callable[["System", AccessControl], list[Choice]]
+"""Turns one hosted system's holders, groups or entries into options."""
 UNAVAILABLE = (
     "The system does not answer right now, so your choice cannot be checked. "
     "Try again in a while; what you entered is kept."
@@ -123,7 +125,7 @@ class Order(RequestType):
         return super().choices(field_name, context)
 
     @staticmethod
-    def _from_systems(context: FormContext, kind: str, make: Any) -> list[Choice]:
+    def _from_systems(context: FormContext, kind: str, make: ChoiceMaker) -> list[Choice]:
         """Options from every system of ``kind``, grouped by system; a system that does not answer is left out."""
         found: list[Choice] = []
         for system in context.systems():

@@ -58,7 +58,7 @@ class AccessChange(BaseModel):
         description="The flat or premises, as registered in the system.",
         json_schema_extra=render_time_choices("holders"),
     )
-    access_groups: list[str] = Field(
+    access_groups: Annotated[list[str], AfterValidator(lambda groups: list(dict.fromkeys(groups)))] = Field(
         min_length=1,
         max_length=30,
         title="Access groups they should have",

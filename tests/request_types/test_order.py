@@ -386,12 +386,13 @@ def test_filing_through_the_api(portal: Portal, world: World, web: Any, store: S
         "order": {
             "kind": "access",
             "holder": f"{world.system.id}:{holder.id}",
-            "access_groups": [f"{world.system.id}:{group.id}"],
+            "access_groups": [f"{world.system.id}:{group.id}", f"{world.system.id}:{group.id}"],
         },
     }
     response = web.client.post("/api/v1/requests", headers=headers, json={"type": "order", "data": body})
     assert response.status_code == 201, response.text
     assert response.json()["summary"] == f"Behörighet: {holder.name}"
+    assert response.json()["data"]["order"]["access_groups"] == [f"{world.system.id}:{group.id}"]  # once
 
     tags = {
         "system_id": world.system.id,
