@@ -32,9 +32,12 @@ class FormContext:
     organisation: Organisation | None
     clock: Clock
     access_control_for: AdapterLookup | None = field(default=None, repr=False)
-    displaying: bool = False
-    """True when choices label a stored request (its page, its mails) instead of offering options: they may
-    then include what is no longer offered (a closed store), so an old request still reads by name."""
+    for_display: bool = False
+    """True when ``choices()`` is asked to label a stored request's values rather than to offer options.
+
+    A value that is no longer offered (a removed user, a closed store) must still read as its label on an
+    old request, so a type may then include what its form would leave out.
+    """
     _systems: list[System] | None = field(default=None, repr=False)
 
     def today(self) -> date:
@@ -84,7 +87,7 @@ class FormContext:
         return list(self.session.exec(query))
 
     def store_choices(self) -> list[Choice]:
-        stores = self.stores(include_inactive=self.displaying)
+        stores = self.stores(include_inactive=self.for_display)
         return [Choice(str(store.id), f"{store.name}, {store.address}") for store in stores]
 
 

@@ -120,7 +120,7 @@ class Order(RequestType):
                 Choice(
                     str(store.id), ", ".join(part for part in (store.name, store.address, store.opening_hours) if part)
                 )
-                for store in context.stores(include_inactive=context.displaying)
+                for store in context.stores(include_inactive=context.for_display)
             ]
         return super().choices(field_name, context)
 
