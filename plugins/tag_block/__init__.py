@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -106,6 +106,47 @@ class TagBlock(RequestType):
         elif data.action == "reactivate" and tag.state != TagState.BLOCKED:
             errors["action"] = gettext(NOT_BLOCKED, number=tag.number)
         return errors
+
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """For the contract check: blocks of active tags of the first system that has some.
+
+        The fields depend on each other (the action on the tag's state, the holder's tag on the holder), and
+        the check draws each field on its own, so it gets one action and the tags and holders that fit it:
+        active tags (spelt as printed, without blanks, or with hyphens) and holders whose only tag is active.
+        """
+        from hypothesis import strategies as st
+
+        for system in context.systems():
+            adapter = context.access_control(system.id)
+            if adapter is None:
+                continue
+            try:
+                tags = adapter.tags()
+            except AccessControlError:
+                continue
+            active = sorted(t.number for t in tags if t.state == TagState.ACTIVE)
+            if not active:
+                continue
+            by_holder: dict[str, list[Tag]] = {}
+            for tag in tags:
+                if tag.holder_id:
+                    by_holder.setdefault(tag.holder_id, []).append(tag)
+            single = sorted(
+                f"{system.id}:{holder_id}"
+                for holder_id, held in by_holder.items()
+                if len(held) == 1 and held[0].state == TagState.ACTIVE
+            )
+            spellings = st.sampled_from(active).flatmap(
+                lambda number: st.sampled_from([number, number.replace(" ", ""), number.replace(" ", "-")])
+            )
+            return {
+                "system_id": st.just(system.id),
+                "action": st.just("block"),
+                "tag.number": spellings,
+                "tag.holder": st.sampled_from(single) if single else st.nothing(),
+                "tag.holder_tag": st.just(""),
+            }
+        return {}
 
     def is_urgent(self, data: BaseModel) -> bool:
         """A lost tag opens the doors for whoever finds it: a block goes first in the queue."""
@@ -213,7 +254,7 @@ def holder_label(holder: Holder) -> str:
 def find_tag(data: TagBlockForm, adapter: AccessControl, errors: dict[str, str]) -> Tag | None:
     """The tag the form names, or None with the reason in ``errors`` (adapter errors propagate)."""
     if isinstance(data.tag, ByNumber):
-        tag = adapter.tag(data.tag.number)
+        tag = look_up(adapter, data.tag.number)
         if tag is None:
             errors["tag.number"] = NO_SUCH_TAG
         return tag
@@ -252,7 +293,7 @@ def find_holders_tag(chosen: ByHolder, system_id: int, adapter: AccessControl, e
             tags=", ".join(t.number for t in matches),
         )
         return None
-    elsewhere = adapter.tag(chosen.holder_tag)
+    elsewhere = look_up(adapter, chosen.holder_tag)
     if elsewhere is not None:
         errors["tag.holder_tag"] = gettext(
             "Tag %(number)s does not belong to %(holder)s. The holder's tags: %(tags)s.",
@@ -265,6 +306,14 @@ def find_holders_tag(chosen: ByHolder, system_id: int, adapter: AccessControl, e
             "%(holder)s has no tag with that number. The holder's tags: %(tags)s.", holder=name, tags=listing
         )
     return None
+
+
+def look_up(adapter: AccessControl, typed: str) -> Tag | None:
+    """The tag as typed; the interface ignores blanks, and people also write the groups with hyphens."""
+    tag = adapter.tag(typed)
+    if tag is None and "-" in typed:
+        tag = adapter.tag(typed.replace("-", " "))
+    return tag
 
 
 def number_key(number: str) -> str:
