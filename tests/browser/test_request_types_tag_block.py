@@ -1,0 +1,71 @@
+"""In a real browser: a customer blocks a lost tag by its number and sees it done; a customer suggests a change."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from core import outbox
+from core.access_control import TagState
+from core.clock import LOCAL_ZONE, as_utc
+from tests.browser.test_flows import REQUEST_URL, send, status_of
+
+pytestmark = pytest.mark.browser
+
+
+def test_customer_blocks_a_lost_tag_by_its_number(sign_in: Any, pages: Any, world: Any, live_server: Any) -> None:
+    adapter = live_server.portal.access_control(world.system)
+    tag = next(t for t in adapter.tags() if t.state == TagState.ACTIVE and t.holder_id)
+    page = sign_in(world.member.email, who="customer")
+
+    page.get_by_role("link", name=re.compile("Spärra / Återaktivera förlorad tagg")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Spärra / Återaktivera förlorad tagg")
+    expect(page.get_by_label(re.compile(r"^Utförs den"))).to_have_count(0)  # no date: a block cannot wait
+    page.get_by_label(re.compile(r"^System")).select_option(label="Passersystem A")
+    expect(page.get_by_label(re.compile(r"^Vad ska göras"))).to_have_value("block")
+    page.get_by_label("Med taggens nummer", exact=True).check()
+    expect(page.get_by_label("Vilken av innehavarens taggar")).to_be_hidden()  # the other variant is folded away
+    page.get_by_label(re.compile(r"^Taggnummer")).fill(tag.number)
+    page.get_by_label(re.compile(r"^Anledning")).fill("Borttappad på gården")
+    pages.check(page, "tag block form filled in")
+    send(page)
+
+    expect(page).to_have_url(REQUEST_URL)
+    match = REQUEST_URL.search(page.url)
+    assert match
+    request_id = int(match.group(1))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Spärra tagg {tag.number}")
+    outbox.drain(live_server.portal)  # the worker's turn (the live portal runs without one)
+
+    page.reload()
+    blocked = adapter.tag(tag.number)
+    assert blocked is not None and blocked.state == TagState.BLOCKED
+    since = as_utc(blocked.changed_at).astimezone(LOCAL_ZONE).strftime("%H:%M")
+    assert status_of(page) == "Slutfört"
+    messages = page.locator("ol.messages")
+    expect(messages).to_contain_text(f"Taggen {tag.number} är spärrad sedan {since}.")
+    expect(messages).not_to_contain_text("Intern anteckning")
+    expect(messages.locator("li")).to_have_count(1)
+    pages.check(page, "tag block completed with the chat line")
+    assert page.url.endswith(f"/requests/{request_id}") or f"/requests/{request_id}?" in page.url
+
+
+def test_customer_suggests_a_change(sign_in: Any, pages: Any, world: Any) -> None:
+    page = sign_in(world.member.email, who="customer")
+    page.get_by_role("link", name=re.compile("Föreslå en förändring")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Föreslå en förändring")
+    page.get_by_label(re.compile(r"^Vad gäller det")).select_option(label="Portalen")
+    page.get_by_label(re.compile(r"^Ert förslag")).fill(
+        "Visa i listan vem som spärrade en tagg.\nDå slipper styrelsen fråga runt."
+    )
+    pages.check(page, "suggestion form filled in")
+    send(page)
+
+    expect(page).to_have_url(REQUEST_URL)
+    assert status_of(page) == "Väntar på hantering"
+    expect(page.locator("main")).to_contain_text("Portalen")
+    expect(page.locator("main")).to_contain_text("Då slipper styrelsen fråga runt.")
+    pages.check(page, "suggestion filed")
