@@ -301,11 +301,15 @@ def error_paths(fields: list[FormField], exc: ValidationError) -> dict[str, list
     errors: dict[str, list[str]] = {}
     for error in exc.errors():
         parts: list[str] = []
+        after_variant = False
         for piece in error.get("loc", ()):
-            candidate = ".".join(parts)
-            if candidate in variant_tags and str(piece) in variant_tags[candidate]:
+            # Only the piece right after a variant field is its tag: a field inside the variant may share a
+            # tag's name (a variant "number" with a field "number").
+            if after_variant and str(piece) in variant_tags[".".join(parts)]:
+                after_variant = False
                 continue
             parts.append(str(piece))
+            after_variant = ".".join(parts) in variant_tags
         path = ".".join(parts) or "__all__"
         errors.setdefault(path, []).append(error_message(error))
     return errors

@@ -38,7 +38,7 @@ class ByNumber(BaseModel):
 
     model_config = ConfigDict(title="By the tag's number", str_strip_whitespace=True, extra="forbid")
 
-    kind: Literal["number"] = "number"
+    kind: Literal["by_number"] = "by_number"
     number: PrintedNumber = Field(
         min_length=1,
         max_length=TAG_NUMBER_MAX,
@@ -58,7 +58,7 @@ class ByHolder(BaseModel):
 
     model_config = ConfigDict(title="Through its holder", str_strip_whitespace=True, extra="forbid")
 
-    kind: Literal["holder"] = "holder"
+    kind: Literal["by_holder"] = "by_holder"
     holder: str = Field(
         min_length=1,
         max_length=80,
