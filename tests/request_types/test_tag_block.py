@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from core.access_control.simulator import Fault, set_fault
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -19,6 +18,7 @@ from sqlmodel import col, func, select
 
 from core import outbox, workflow
 from core.access_control import AccessControl, Holder, Tag, TagState
+from core.access_control.simulator import Fault, set_fault
 from core.clock import LOCAL_ZONE, as_utc
 from core.models import ChatMessage, Request, RequestHistory, User
 from core.plugin_testing import assert_mutations_refused, assert_round_trip, form_context
