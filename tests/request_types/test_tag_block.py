@@ -265,12 +265,37 @@ def test_through_the_holder_errors_name_the_holders_tags(portal: Portal, world: 
     unknown = web.post(URL, by_holder(world, holder, "9999 9999 99")).text
     assert f"{holder.name} har ingen tagg med det numret. Innehavarens taggar: " in unknown
 
-    other_system = adapter(portal, world).holders()[0]
-    wrong = web.post(URL, by_holder(world, holder, **{"tag.holder": f"{world.door_phone.id}:x"}))
+    door_phone_holder = adapter(portal, world).holders()[0]  # same id, but in the other system
+    wrong = web.post(URL, by_holder(world, holder, **{"tag.holder": f"{world.door_phone.id}:{door_phone_holder.id}"}))
     assert wrong.status_code == 422 and 'id="f-tag-holder-error"' in wrong.text
     assert "Välj en av innehavarna i det valda systemet." in wrong.text
-    missing = web.post(URL, by_holder(world, other_system, **{"tag.holder": ""}))
+    missing = web.post(URL, by_holder(world, holder, **{"tag.holder": ""}))
     assert 'id="f-tag-holder-error"' in missing.text and "Fältet är obligatoriskt." in missing.text
+    too_long = web.post(URL, by_holder(world, holder, "1" * (TAG_NUMBER_MAX + 1))).text
+    assert 'id="f-tag-holder-tag-error"' in too_long and f"Använd högst {TAG_NUMBER_MAX} tecken." in too_long
+    odd = web.post(URL, by_holder(world, holder, "12/34")).text
+    assert 'id="f-tag-holder-tag-error"' in odd and "Ange numret som står på taggen" in odd
+    assert count_requests(portal) == 0
+
+
+def test_last_digits_that_fit_several_of_the_holders_tags_are_refused(portal: Portal, world: World, web: Any) -> None:
+    acs = adapter(portal, world)
+    pairs = [
+        (holder_id, a, b)
+        for holder_id, held in sorted(tags_by_holder(acs).items())
+        for a in held
+        for b in held
+        if a.number < b.number and a.number[-1] == b.number[-1]
+    ]
+    assert pairs, "the demo system has no holder with two tags ending in the same digit"
+    holder_id, first, second = pairs[0]
+    holder = acs.holder(holder_id)
+    assert holder is not None
+    web.login(world.member.email)
+    page = web.post(URL, by_holder(world, holder, first.number[-1]))
+    assert page.status_code == 422 and 'id="f-tag-holder-tag-error"' in page.text
+    assert "Fler än en av innehavarens taggar slutar med de siffrorna: " in page.text
+    assert first.number in page.text and second.number in page.text
     assert count_requests(portal) == 0
 
 
@@ -374,15 +399,15 @@ def test_through_the_holder_by_the_api_and_shown_with_the_holders_name(portal: P
     }
     assert body["summary"] == f"Spärra tagg {its_tag.number}" and body["priority"] == 1
 
-    wanted = held[1]
-    ending = wanted.number.replace(" ", "")[-4:]
-    if [t for t in held if t.number.replace(" ", "").endswith(ending)] == [wanted]:  # the last digits suffice
-        second = web.client.post(
-            "/api/v1/requests",
-            headers=headers,
-            json={"type": "tag_block", "data": _holder_payload(world, two, holder_tag=ending)},
-        )
-        assert second.status_code == 201 and second.json()["data"]["tag"]["holder_tag"] == wanted.number
+    wanted, other = held[1], held[0]
+    digits, others = wanted.number.replace(" ", ""), other.number.replace(" ", "")
+    ending = next(digits[-n:] for n in range(1, len(digits) + 1) if not others.endswith(digits[-n:]))
+    second = web.client.post(  # the shortest ending that only the wanted tag has is enough
+        "/api/v1/requests",
+        headers=headers,
+        json={"type": "tag_block", "data": _holder_payload(world, two, holder_tag=ending)},
+    )
+    assert second.status_code == 201 and second.json()["data"]["tag"]["holder_tag"] == wanted.number
 
     outbox.drain(portal)
     assert acs.tag(its_tag.number).state == TagState.BLOCKED  # type: ignore[union-attr]
