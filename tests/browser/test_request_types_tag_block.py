@@ -70,3 +70,53 @@ def test_customer_suggests_a_change(sign_in: Any, pages: Any, world: Any) -> Non
     expect(page.locator("main")).to_contain_text("Portalen")
     expect(page.locator("main")).to_contain_text("Då slipper styrelsen fråga runt.")
     pages.check(page, "suggestion filed")
+
+
+def test_without_javascript_the_holders_tags_are_listed_to_choose_from(
+    sign_in: Any, pages: Any, world: Any, live_server: Any
+) -> None:
+    """The honest no-JS flow: pick the holder, send, read the holder's tags in the error, give the last digits."""
+    adapter = live_server.portal.access_control(world.system)
+    held: dict[str, list[Any]] = {}
+    for tag in adapter.tags():
+        if tag.holder_id:
+            held.setdefault(tag.holder_id, []).append(tag)
+    holder_id, (first, second) = next(
+        (h, sorted(tags, key=lambda t: t.number))
+        for h, tags in sorted(held.items())
+        if len(tags) == 2 and all(t.state == TagState.ACTIVE for t in tags) and endings_differ(tags)
+    )
+    page = sign_in(world.admin.email, who="customer without javascript", java_script_enabled=False)
+    page.goto("/requests/new/tag_block")
+    page.get_by_label(re.compile(r"^System")).select_option(label="Passersystem A")
+    page.get_by_label("Via innehavaren", exact=True).check()
+    page.get_by_label(re.compile(r"^Innehavare")).select_option(value=f"{world.system.id}:{holder_id}")
+    page.get_by_label(re.compile(r"^Anledning")).fill("Stulen ur bilen")
+    pages.check(page, "holder chosen without javascript")
+    send(page)
+
+    error = page.locator("#f-tag-holder-tag-error")
+    expect(error).to_contain_text("har flera taggar")
+    expect(error).to_contain_text(first.number)
+    expect(error).to_contain_text(second.number)
+    expect(page.get_by_label(re.compile(r"^Anledning"))).to_have_value("Stulen ur bilen")
+    pages.check(page, "the holder's tags listed in the error")
+    ending = second.number.replace(" ", "")[-3:]
+    page.get_by_label(re.compile(r"^Vilken av innehavarens taggar")).fill(ending)
+    send(page)
+
+    expect(page).to_have_url(REQUEST_URL)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Spärra tagg {second.number}")
+    outbox.drain(live_server.portal)
+    page.reload()
+    expect(page.locator("ol.messages")).to_contain_text(f"Taggen {second.number} är spärrad sedan")
+    assert status_of(page) == "Slutfört"
+    pages.check(page, "the holder's tag blocked")
+    still = adapter.tag(first.number)
+    assert still is not None and still.state == TagState.ACTIVE  # only the tag that was meant
+
+
+def endings_differ(tags: list[Any]) -> bool:
+    """The last three digits tell the two tags apart (what the customer types in this story)."""
+    endings = {tag.number.replace(" ", "")[-3:] for tag in tags}
+    return len(endings) == len(tags)
