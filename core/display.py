@@ -63,6 +63,7 @@ def request_rows(
             organisation=session.get(Organisation, request.organisation_id),
             clock=clock,
             access_control_for=access_control_for,
+            for_display=True,
         )
         choices = render_choices(request_type, request_type.schema, context)
     return display_rows(request_type, request.schema_version, request.data, system.name if system else "", choices)
