@@ -177,6 +177,31 @@ class LogExtract(RequestType):
                 return {"extract.scope.tag_number": UNAVAILABLE}
         return {}
 
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """Values ``validate`` accepts: one answering system, its doors, users and tags, and a window in range."""
+        from hypothesis import strategies as st
+
+        for system in context.systems():
+            adapter = context.access_control(system.id)
+            if adapter is None:
+                continue
+            try:
+                doors, users, tags = adapter.doors(), adapter.system_users(), adapter.tags()
+            except AccessControlError:
+                continue
+            if not (doors and users and tags):
+                continue
+            today = context.today()
+            return {
+                "system_id": st.just(system.id),
+                "extract.scope.door": st.sampled_from([f"{system.id}:{door.id}" for door in doors]),
+                "extract.scope.user": st.sampled_from([f"{system.id}:{user.id}" for user in users]),
+                "extract.scope.tag_number": st.sampled_from([tag.number for tag in tags]),
+                "extract.date_from": st.dates(today - timedelta(days=MAX_DAYS - 1), today - timedelta(days=183)),
+                "extract.date_to": st.dates(today - timedelta(days=182), today),
+            }
+        return {}
+
     def summary(self, data: BaseModel) -> str:
         assert isinstance(data, LogExtractForm)
         file_format = "CSV + XLSX" if data.file_format == "csv_xlsx" else "CSV"

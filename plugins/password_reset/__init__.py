@@ -83,6 +83,27 @@ class PasswordReset(RequestType):
             errors["username"] = N_("The chosen system has no account with this username in the chosen service.")
         return errors
 
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """Values ``validate`` accepts: a system with service accounts, one of its services and its usernames."""
+        from hypothesis import strategies as st
+
+        for system in context.systems():
+            adapter = context.access_control(system.id)
+            try:
+                accounts = adapter.service_accounts() if adapter is not None else []
+            except AccessControlError:
+                continue
+            if accounts:
+                service = accounts[0].service
+                usernames = [account.username for account in accounts if account.service == service]
+                return {
+                    "system_id": st.just(system.id),
+                    "service": st.just(service),
+                    # Usernames are matched without regard to case, as the services do.
+                    "username": st.sampled_from(usernames).flatmap(lambda name: st.sampled_from([name, name.upper()])),
+                }
+        return {}
+
     def summary(self, data: BaseModel) -> str:
         assert isinstance(data, PasswordResetForm)
         return f"{data.service}: {data.username}"
