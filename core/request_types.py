@@ -39,7 +39,8 @@ class FulfilmentResult:
 
     ok: bool
     customer_message: str = ""
-    """One line for the customer's chat (empty: none)."""
+    """One line for the customer's chat (empty: none). Posted on failure too: give one then only when the
+    customer should know why (the request breaks a rule), never for a fault staff will retry."""
     internal_note: str = ""
     """Details for staff only (adapter output, the failure)."""
     details: dict[str, Any] = field(default_factory=dict)
