@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from core.clock import Clock
+    from core.context import AdapterLookup
     from core.models import Request
 
 
@@ -37,9 +38,17 @@ def display_rows(
 
 
 def request_rows(
-    session: Session, request: Request, request_type: RequestType | None, clock: Clock
+    session: Session,
+    request: Request,
+    request_type: RequestType | None,
+    clock: Clock,
+    access_control_for: AdapterLookup | None = None,
 ) -> list[DisplayRow]:
-    """The rows of a stored request, with render-time choices (stores, holders …) shown by their labels."""
+    """The rows of a stored request, with render-time choices (stores, holders …) shown by their labels.
+
+    With ``access_control_for`` the choices that come from the hosted system (a door, a system user) are
+    shown by their names too; without it, by their stored values.
+    """
     from core.context import FormContext
     from core.forms import render_choices
     from core.models import Organisation, System, User
@@ -54,6 +63,7 @@ def request_rows(
             organisation=session.get(Organisation, request.organisation_id),
             clock=clock,
             for_display=True,
+            access_control_for=access_control_for,
         )
         choices = render_choices(request_type, request_type.schema, context)
     return display_rows(request_type, request.schema_version, request.data, system.name if system else "", choices)

@@ -77,8 +77,9 @@ def bbportal_routes() -> list[Any]:
     that is for logged-in users sets ``guards=[require_user]`` (``core.web.viewer``) itself. Paths must not
     collide with the core's or another plugin's; prefix them with the plugin's key.
 
-    :return: a list of Litestar route handlers (``@get``/``@post`` functions, ``Controller`` classes or
-        ``Router`` instances), or None.
+    :return: a list of Litestar ``Controller`` classes (or ``Router`` instances built anew on each call),
+        or None. Not module-level ``@get`` functions: one handler object joining several apps (each test
+        builds one) breaks on the second.
     """
 
 

@@ -257,11 +257,12 @@ class LogExtract(RequestType):
             ]
             widths = [20, 14, 28, 16, 30, 24, 50]
             user_names = {u.id: u.name for u in adapter.system_users()}
+            labels = {kind: gettext(label) for kind, label in EVENT_LABELS.items()}  # once, not per row
             events = adapter.events(window(extract))
             rows = (
                 [
                     local_time(event.at),
-                    gettext(EVENT_LABELS.get(event.kind, str(event.kind))),
+                    labels.get(event.kind, str(event.kind)),
                     event.door_name or (event.door_id or ""),
                     event.tag_number or "",
                     event.holder_name,

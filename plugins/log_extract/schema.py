@@ -15,16 +15,20 @@ MAX_DAYS = 366
 FORMAT_LABELS = {"csv": "CSV (opens in Excel)", "csv_xlsx": "CSV and an Excel file (XLSX)"}
 
 
+# The variants' values are not the names of their fields ("one_door", not "door"): the generated form gives
+# each radio button the id "<field id>-<value>", which must not be the id of the field inside the variant.
+
+
 class WholeSystem(BaseModel):
     model_config = ConfigDict(title="The whole system", extra="forbid")
 
-    scope: Literal["system"] = "system"
+    scope: Literal["whole_system"] = "whole_system"
 
 
 class OneDoor(BaseModel):
     model_config = ConfigDict(title="One door", extra="forbid", str_strip_whitespace=True)
 
-    scope: Literal["door"] = "door"
+    scope: Literal["one_door"] = "one_door"
     door: str = Field(
         min_length=1,
         max_length=60,
@@ -39,7 +43,7 @@ class OneDoor(BaseModel):
 class OneTag(BaseModel):
     model_config = ConfigDict(title="One tag", extra="forbid", str_strip_whitespace=True)
 
-    scope: Literal["tag"] = "tag"
+    scope: Literal["one_tag"] = "one_tag"
     tag_number: str = Field(
         min_length=1, max_length=40, title="Tag number", description="As printed on the tag, e.g. 0412 3344 55."
     )
@@ -48,7 +52,7 @@ class OneTag(BaseModel):
 class OneUser(BaseModel):
     model_config = ConfigDict(title="One user of the system", extra="forbid", str_strip_whitespace=True)
 
-    scope: Literal["user"] = "user"
+    scope: Literal["one_user"] = "one_user"
     user: str = Field(
         min_length=1,
         max_length=60,

@@ -191,6 +191,6 @@ def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, OutboxMessage], No
 
 @hookimpl
 def bbportal_routes() -> list[Any]:
-    from plugins.password_reset.web import link_page, set_password
+    from plugins.password_reset.web import PasswordResetLinkController
 
-    return [link_page, set_password]
+    return [PasswordResetLinkController]

@@ -7,7 +7,7 @@ referred on, and the password is in no log, chat or table: only in that one resp
 
 from __future__ import annotations
 
-from litestar import get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -37,32 +37,38 @@ def _private(response: Template) -> Template:
     return response
 
 
-@get("/password-reset/{token:str}", sync_to_thread=True, include_in_schema=False)
-def link_page(request: HttpRequest, token: FromPath[str]) -> Template:
-    the_portal = portal(request)
-    with the_portal.database.reading() as session:
-        link = links.find(session, the_portal, token)
-    if link is None:
-        return _private(anonymous_page(request, TEMPLATE, 410, state=links.Outcome.INVALID.value))
-    return _private(
-        anonymous_page(
-            request, TEMPLATE, 200, state="confirm", token=token, service=link.service, username=link.username
-        )
-    )
+class PasswordResetLinkController(Controller):
+    """A controller, not loose handler functions: Litestar prepares a handler for the app it joins, and a
+    function object shared by several apps (one per test, a web and an API process) would be prepared twice."""
 
+    path = "/password-reset"
+    include_in_schema = False
 
-@post("/password-reset/{token:str}", sync_to_thread=True, include_in_schema=False)
-def set_password(request: HttpRequest, token: FromPath[str]) -> Template:
-    result = links.use(portal(request), token)
-    return _private(
-        page(
-            TEMPLATE,
-            viewer(request),
-            status_code=STATUS[result.outcome],
-            state=result.outcome.value,
-            token=token if result.outcome == links.Outcome.UNAVAILABLE else "",
-            service=result.service,
-            username=result.username,
-            password=result.password,
+    @get("/{token:str}", sync_to_thread=True)
+    def link_page(self, request: HttpRequest, token: FromPath[str]) -> Template:
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            link = links.find(session, the_portal, token)
+        if link is None:
+            return _private(anonymous_page(request, TEMPLATE, 410, state=links.Outcome.INVALID.value))
+        return _private(
+            anonymous_page(
+                request, TEMPLATE, 200, state="confirm", token=token, service=link.service, username=link.username
+            )
         )
-    )
+
+    @post("/{token:str}", sync_to_thread=True)
+    def set_password(self, request: HttpRequest, token: FromPath[str]) -> Template:
+        result = links.use(portal(request), token)
+        return _private(
+            page(
+                TEMPLATE,
+                viewer(request),
+                status_code=STATUS[result.outcome],
+                state=result.outcome.value,
+                token=token if result.outcome == links.Outcome.UNAVAILABLE else "",
+                service=result.service,
+                username=result.username,
+                password=result.password,
+            )
+        )

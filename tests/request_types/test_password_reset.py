@@ -111,9 +111,7 @@ def test_an_unknown_account_or_service_is_refused_on_its_field(portal: Portal, w
 
 def test_another_organisation_s_system_reveals_nothing_about_its_accounts(portal: Portal, world: World) -> None:
     theirs = portal.access_control(world.other_system).service_accounts()[0]
-    existing = refused(
-        portal, world, system_id=world.other_system.id, service=theirs.service, username=theirs.username
-    )
+    existing = refused(portal, world, system_id=world.other_system.id, service=theirs.service, username=theirs.username)
     missing = refused(portal, world, system_id=world.other_system.id, service=theirs.service, username="finns.inte")
     assert existing == missing == {"system_id": ["Välj ett av er organisations system."]}
 
@@ -214,9 +212,9 @@ def assert_nowhere_in_the_database(portal: Portal, secret: str) -> None:
     searched = 0
     with engine.connect() as connection:
         for table in inspector.get_table_names():
-            columns = [
-                c["name"] for c in inspector.get_columns(table) if isinstance(c["type"], String | Text)
-            ] + [c["name"] for c in inspector.get_columns(table) if str(c["type"]).upper() in ("JSON", "JSONB")]
+            columns = [c["name"] for c in inspector.get_columns(table) if isinstance(c["type"], String | Text)] + [
+                c["name"] for c in inspector.get_columns(table) if str(c["type"]).upper() in ("JSON", "JSONB")
+            ]
             for column in columns:
                 quoted = engine.dialect.identifier_preparer.quote
                 query = text(f"SELECT CAST({quoted(column)} AS TEXT) FROM {quoted(table)}")

@@ -213,7 +213,7 @@ def _request_page(
         system = session.get(System, found.system_id) if found.system_id else None
         requester = session.get(User, found.requester_id)
         assignee = session.get(User, found.assignee_id) if found.assignee_id else None
-        rows = request_rows(session, found, request_type, the_portal.clock)
+        rows = request_rows(session, found, request_type, the_portal.clock, the_portal.access_control)
         events = history(session, request_id)
         messages = chat.visible_messages(session, current, request_id)
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []
