@@ -117,8 +117,8 @@ def test_the_generated_form_has_every_field_and_both_variants(world: World, web:
         "delivery.pickup_on",
     ):
         assert f'name="{name}"' in form.text, name
-    assert 'type="radio" id="f-delivery-post" name="delivery" value="post"' in form.text
-    assert 'type="radio" id="f-delivery-pickup" name="delivery" value="pickup"' in form.text
+    assert 'type="radio" id="f-delivery--post" name="delivery" value="post"' in form.text
+    assert 'type="radio" id="f-delivery--pickup" name="delivery" value="pickup"' in form.text
     assert "Skicka med post" in form.text and "Hämta i butik" in form.text
     assert 'type="email"' in form.text and 'type="tel"' in form.text and 'type="checkbox"' in form.text
     assert 'min="1"' in form.text and 'max="24"' in form.text  # the int's bounds

@@ -216,8 +216,8 @@ def test_without_javascript_only_the_chosen_variants_fields_show(world: World, c
     page = customer.post(FORM, tag_values(world, **{"order.quantity": "0", "order.delivery": "pickup"})).text
 
     options = re.findall(
-        r'<div class="variant-option">\s*<input type="radio" id="f-order-(\w+)" name="order" value="(\w+)"'
-        r'\s*(checked)? class="variant-choice">\s*<label for="f-order-\1">[^<]+</label>'
+        r'<div class="variant-option">\s*<input type="radio" id="f-order--([\w-]+)" name="order" value="(\w+)"'
+        r'\s*(checked)? class="variant-choice">\s*<label for="f-order--\1">[^<]+</label>'
         r'\s*<div class="variant" data-variant="\2">',
         page,
     )
@@ -228,8 +228,8 @@ def test_without_javascript_only_the_chosen_variants_fields_show(world: World, c
         ("tags", True),
     ]
     nested = re.search(
-        r'<input type="radio" id="f-order-delivery-pickup" name="order.delivery" value="pickup"\s*checked '
-        r'class="variant-choice">\s*<label for="f-order-delivery-pickup">[^<]+</label>\s*<div class="variant"',
+        r'<input type="radio" id="f-order-delivery--pickup" name="order.delivery" value="pickup"\s*checked '
+        r'class="variant-choice">\s*<label for="f-order-delivery--pickup">[^<]+</label>\s*<div class="variant"',
         page,
     )
     assert nested, "the nested delivery variant keeps the same structure"

@@ -260,7 +260,7 @@ def test_add_field_errors_keep_what_was_typed_and_save_nothing(portal: Portal, w
     assert "Fältet är obligatoriskt." in page
     assert "Ange en giltig e-postadress" in page
     assert 'value="berit(at)testet"' in page  # what was typed stays
-    assert re.search(r'id="f-task-add"[^>]*checked', page)
+    assert re.search(r'id="f-task--add"[^>]*checked', page)
     assert requests_saved(portal) == 0
 
 
