@@ -121,7 +121,7 @@ def file_request(
     start_following(session, request, user)
     hook_context = HookContext(session=session, actor=user, clock=clock)
     hook_context.enqueue("request_filed", request_id=request.id)
-    if status == Status.PENDING and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC:
+    if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
         hook_context.enqueue("start_fulfilment", request_id=request.id)
     if hooks is not None:
         hooks.bbportal_request_filed(request=request, context=hook_context)

@@ -72,6 +72,18 @@ class RequestType:
     order: ClassVar[int] = 100
     """Position on the start page (lower first)."""
 
+    def mode_for(self, data: Mapping[str, Any]) -> FulfilmentMode:
+        """The fulfilment mode of one request, from its stored data; default: the type's ``fulfilment_mode``.
+
+        A type whose variants are carried out differently (an order: a permission change through the
+        adapter on approval, a tag order by hand) overrides this. It must depend only on ``data``.
+        """
+        return self.fulfilment_mode
+
+    def modes(self) -> frozenset[FulfilmentMode]:
+        """Every mode :meth:`mode_for` can return (the scheduler uses it to know which types may be automatic)."""
+        return frozenset({self.fulfilment_mode})
+
     def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
         """The options of a field that refers to the world, at render time; None: the schema's own."""
         if field_name == self.system_field:
