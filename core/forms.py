@@ -3,6 +3,8 @@
 The schema's JSON Schema drives the fields, so what a browser sees, what the API documents and what
 validation enforces come from one Pydantic model. Variants (a discriminated union) render as a choice
 plus one fieldset per variant; every fieldset is in the page, so the form works without JavaScript.
+A field marked as a file field (:func:`core.fields.file_upload`) is a file input; its value in the stored
+data is the list of the stored files' names, filled in by the core from the upload, never from form text.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from core.i18n import N_
 from core.i18n import gettext as _
 from core.request_types import Choice, RequestType
 
-Kind = str  # text, textarea, select, date, datetime, checkbox, number, email, tel, variant
+Kind = str  # text, textarea, select, date, datetime, checkbox, number, email, tel, variant, file
 
 
 @dataclass
@@ -45,6 +47,14 @@ class FormField:
     discriminator: str = ""
     default: str | None = None
     """The schema's default, shown when the form is first opened."""
+    accept: str = ""
+    """File fields: the browser's ``accept`` filter (``image/*``); the content is checked on upload anyway."""
+    max_files: int | None = None
+    """File fields: how many files the field takes."""
+
+    @property
+    def images_only(self) -> bool:
+        return self.kind == "file" and self.accept.startswith("image/")
 
     @property
     def dom_id(self) -> str:
@@ -72,6 +82,8 @@ def _unwrap_optional(schema: dict[str, Any], node: dict[str, Any]) -> tuple[dict
 
 
 def _kind_of(node: dict[str, Any]) -> Kind:
+    if node.get("widget") == "file":
+        return "file"
     if node.get("oneOf") and node.get("discriminator"):
         return "variant"
     if "enum" in node or node.get("choices"):
@@ -150,6 +162,10 @@ def _fields_of(
             choices_source=prop.get("choices"),
             default=_default(raw, prop),
         )
+        if kind == "file":
+            form_field.accept = str(prop.get("accept", ""))
+            form_field.max_files = prop.get("max_files") or prop.get("maxItems")
+            form_field.required = False
         if kind == "select":
             form_field.options = list(choices.get(path, [])) if prop.get("choices") else _enum_labels(prop)
         if kind == "variant":
@@ -188,11 +204,21 @@ def _walk(fields: list[FormField]) -> list[FormField]:
     return flat
 
 
+def file_fields(fields: list[FormField]) -> list[FormField]:
+    """The form's top-level file fields (file fields inside a variant are not supported)."""
+    return [f for f in fields if f.kind == "file"]
+
+
 def decode(fields: list[FormField], form: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn flat form data into the nested payload the schema expects (only the chosen variant's fields)."""
+    """Turn flat form data into the nested payload the schema expects (only the chosen variant's fields).
+
+    File fields are left out: the core fills them in from the stored upload.
+    """
     payload: dict[str, Any] = {}
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]
+        if form_field.kind == "file":
+            continue
         if form_field.kind == "variant":
             chosen = str(form.get(form_field.name, "") or "").strip()
             if not chosen:
@@ -223,6 +249,8 @@ def encode(fields: list[FormField], data: Mapping[str, Any]) -> dict[str, str]:
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]
         value = data.get(key)
+        if form_field.kind == "file":
+            continue  # a browser cannot be given files back; the page asks for them again
         if form_field.kind == "variant":
             if isinstance(value, Mapping):
                 chosen = str(value.get(form_field.discriminator, ""))
