@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
@@ -264,6 +265,8 @@ class AttachmentView:
     size: int
     internal: bool
     origin: str | None
+    sha256: str = ""
+    created_at: datetime | None = None
 
     @property
     def is_image(self) -> bool:
@@ -295,6 +298,8 @@ def view(row: Attachment) -> AttachmentView:
         row.size,
         row.internal,
         row.origin,
+        row.sha256,
+        row.created_at,
     )
 
 
