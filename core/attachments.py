@@ -156,8 +156,13 @@ class AttachmentRefused(Exception):
 
 
 def max_mb_label(max_bytes: int) -> str:
-    megabytes = max_bytes / (1024 * 1024)
-    return f"{megabytes:g}" if megabytes >= 1 else f"{megabytes:.1f}"
+    """The size limit as people write it in the current language: 10, 2,5 (Swedish) or 2.5."""
+    from babel.numbers import format_decimal
+
+    from core.i18n import current_language
+
+    megabytes = round(max_bytes / (1024 * 1024), 2)
+    return str(format_decimal(megabytes, locale="sv_SE" if current_language() == "sv" else "en_GB"))
 
 
 def stage(storage: FileStorage, upload: Upload, *, max_bytes: int, images_only: bool = False) -> StagedFile:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from litestar import Litestar
@@ -66,7 +67,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
     environment.globals.update(
         attachment_accept=ACCEPT,
         attachment_max_bytes=portal.settings.attachment_max_bytes,
-        attachment_max_mb=max_mb_label(portal.settings.attachment_max_bytes),
+        attachment_max_mb=partial(max_mb_label, portal.settings.attachment_max_bytes),  # in the page's language
         attachment_max_files=MAX_FILES,
     )
     app = Litestar(

@@ -60,7 +60,11 @@ def _page_response(request: HttpRequest, status_code: int, message: str) -> Resp
 
 def _too_large_message(request: HttpRequest) -> str:
     from core.attachments import MAX_FILES, max_mb_label
+    from core.web.controllers.common import UPLOADS
 
+    handler = request.scope.get("route_handler")
+    if handler is None or not handler.opt.get(UPLOADS):
+        return _("What you sent is too large. Nothing was saved.")
     settings = request.app.state.portal.settings
     return _(
         "What you sent is too large: each file may be at most %(max_mb)s MB, and at most %(count)s files go "
