@@ -20,14 +20,30 @@ MAX_PARTS = 100
 TOO_MANY = i18n.N_("at most %(count)s files go with one message")
 
 
-def _attachment_parts(message: EmailMessage, depth: int = 0) -> Iterator[EmailMessage]:
-    """The mail's attachments, including those of a nested multipart/mixed (never the body or its alternatives)."""
-    for part in message.iter_attachments():
-        assert isinstance(part, EmailMessage)
-        if part.get_content_type() == "multipart/mixed" and depth < 3:
-            yield from _attachment_parts(part, depth + 1)
-        elif not part.is_multipart() or part.get_content_maintype() == "message":
-            yield part
+def _attachment_parts(message: EmailMessage) -> Iterator[EmailMessage]:
+    """Every part that is a file, in mail order: attachments, and images embedded in an HTML text (a pasted
+    screenshot sits in a multipart/related inside the alternatives); never the text the message was read from.
+    """
+    bodies = {id(part) for part in (message.get_body(("plain",)), message.get_body(("html",))) if part is not None}
+    for part in _leaves(message):
+        if id(part) in bodies:
+            continue
+        unnamed_text = part.get_content_maintype() == "text" and not part.get_filename()
+        if unnamed_text and part.get_content_disposition() != "attachment":
+            continue  # another rendering of the text (text/enriched, a list footer), not a file
+        yield part
+
+
+def _leaves(part: EmailMessage, depth: int = 0) -> Iterator[EmailMessage]:
+    if part.get_content_maintype() == "message" and depth:
+        yield part  # a forwarded mail is one (refused) attachment, not a source of more
+        return
+    if part.is_multipart():
+        for sub in part.iter_parts() if depth < 10 else ():
+            assert isinstance(sub, EmailMessage)
+            yield from _leaves(sub, depth + 1)
+        return
+    yield part
 
 
 def mail_files(portal: Portal, message: EmailMessage) -> tuple[list[StagedFile], list[str]]:

@@ -138,3 +138,38 @@ def test_quarantined_mail_attached_by_hand_brings_its_files(portal: Portal, worl
         [row] = s.exec(select(Attachment).where(Attachment.request_id == filed.id)).all()
     assert row.filename == "protokoll.pdf" and row.message_id is not None
     assert "protokoll.pdf" in response.text
+
+
+def test_an_image_pasted_into_an_html_reply_is_kept(portal: Portal, world: World) -> None:
+    request = waiting_request(portal, world)
+    message = EmailMessage()
+    message["From"] = world.member.email
+    message["To"] = reply_tokens.address(portal.secret_key, portal.settings.reply_domain, request.id or 0, 2)
+    message["Subject"] = f"SV: [BB-{request.id}] Väntar på kund"
+    message.set_content("Så här ser felet ut.")
+    message.add_alternative('<p>Så här ser felet ut.</p><img src="cid:skarm@kund">', subtype="html")
+    html_part = message.get_payload()[1]
+    html_part.add_related(files.png(), maintype="image", subtype="png", cid="<skarm@kund>")
+    assert intake.receive(portal, bytes(message)).status == "attached"
+    stored_message, rows = posted(portal, request.id or 0)
+    assert stored_message.body == "Så här ser felet ut."
+    assert [(r.filename, r.content_type) for r in rows] == [("bilaga-1.png", "image/png")]
+
+
+def test_a_forwarded_mail_inside_a_reply_is_noted_not_unpacked(portal: Portal, world: World) -> None:
+    request = waiting_request(portal, world)
+    inner = EmailMessage()
+    inner["From"] = "leverantor@example.com"
+    inner["Subject"] = "Offert"
+    inner.set_content("Bifogad offert")
+    inner.add_attachment(files.pdf(), maintype="application", subtype="pdf", filename="offert.pdf")
+    raw = EmailMessage()
+    raw["From"] = world.member.email
+    raw["To"] = reply_tokens.address(portal.secret_key, portal.settings.reply_domain, request.id or 0, 2)
+    raw["Subject"] = f"VB: [BB-{request.id}] Offert"
+    raw.set_content("Se vidarebefordrat mejl.")
+    raw.add_attachment(inner, filename="Offert.eml")
+    assert intake.receive(portal, bytes(raw)).status == "attached"
+    message, rows = posted(portal, request.id or 0)
+    assert rows == []
+    assert message.body == "Se vidarebefordrat mejl.\n\n(bilagan Offert.eml togs inte emot: filtypen är inte tillåten)"
