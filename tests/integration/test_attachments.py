@@ -356,3 +356,40 @@ def test_the_json_api_cannot_send_photo_names_as_data(portal: Portal, world: Wor
         json={"type": "fault_report", "data": {**world.fault(), "photos": ["x.png"]}, "carry_out_on": None},
     )
     assert response.status_code == 422 and "photos" in response.json()["errors"]
+
+
+def test_a_multipart_post_without_the_csrf_token_is_refused(portal: Portal, world: World, web: Any) -> None:
+    filed = file_fault(portal, world)
+    web.login(world.member.email)
+    response = web.client.post(
+        f"/requests/{filed.id}/messages", data={"body": "Utan nyckel"}, files=upload(("a.png", PNG))
+    )
+    assert response.status_code == 403
+    assert messages(portal, filed.id or 0) == [] and stored(portal) == []
+
+
+def test_mails_name_the_files_and_carry_none(portal: Portal, world: World) -> None:
+    import email
+    from email import policy
+
+    from core import outbox
+
+    filed = file_fault(portal, world)
+    workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)
+    chat.post(
+        portal,
+        world.staff,
+        filed.id or 0,
+        "Stämmer ritningen?",
+        ask_customer=True,
+        files=staged(portal, ("ritning.pdf", PDF)),
+    )
+    outbox.drain(portal)
+    mails = [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in (Path(portal.settings.data_dir) / "mail").glob("*.eml")
+    ]
+    texts = [m.get_body(("plain",)).get_content() for m in mails]
+    with_message = [t for t in texts if "Stämmer ritningen?" in t]  # status mails show the newest message
+    assert with_message and all("Bifogade filer (öppna ärendet för att se dem): ritning.pdf" in t for t in with_message)
+    assert all(list(m.iter_attachments()) == [] for m in mails)

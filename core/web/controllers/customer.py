@@ -106,23 +106,7 @@ class CustomerController(Controller):
         fields = build_fields(request_type.schema)
         payload = decode(fields, values)
         carry_out_on = values.get(CARRY_OUT_ON, "")
-        staged: dict[str, list[StagedFile]] = {}
-        file_errors: dict[str, list[str]] = {}
-        for form_field in file_fields(fields):
-            chosen = uploads(data, form_field.name)
-            if not chosen:
-                continue
-            try:
-                staged[form_field.name] = attachments.stage_all(
-                    the_portal.storage,
-                    chosen,
-                    field=form_field.name,
-                    max_bytes=the_portal.settings.attachment_max_bytes,
-                    max_files=form_field.max_files or attachments.MAX_FILES,
-                    images_only=form_field.images_only,
-                )
-            except ValidationFailed as exc:
-                file_errors.update(_ask_again(exc.errors))
+        staged, file_errors = _stage_form_files(request, fields, data)
         if file_errors:
             attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
             file_errors.update({name: [_choose_again()] for name in staged})
@@ -212,6 +196,35 @@ class CustomerController(Controller):
     def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> Redirect:
         workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW)
         return Redirect(f"/requests/{request_id}?notice=withdrawn")
+
+
+def _stage_form_files(
+    request: HttpRequest, fields: list[Any], data: dict[str, Any]
+) -> tuple[dict[str, list[StagedFile]], dict[str, list[str]]]:
+    """The checked, stored files of each file field, and the errors of the fields whose files were refused."""
+    the_portal = portal(request)
+    staged: dict[str, list[StagedFile]] = {}
+    errors: dict[str, list[str]] = {}
+    try:
+        for form_field in file_fields(fields):
+            chosen = uploads(data, form_field.name)
+            if not chosen:
+                continue
+            try:
+                staged[form_field.name] = attachments.stage_all(
+                    the_portal.storage,
+                    chosen,
+                    field=form_field.name,
+                    max_bytes=the_portal.settings.attachment_max_bytes,
+                    max_files=form_field.max_files or attachments.MAX_FILES,
+                    images_only=form_field.images_only,
+                )
+            except ValidationFailed as exc:
+                errors.update(_ask_again(exc.errors))
+    except BaseException:  # the storage failed: keep none of the files stored so far
+        attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
+        raise
+    return staged, errors
 
 
 def _choose_again() -> str:
