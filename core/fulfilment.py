@@ -72,7 +72,7 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
                 clock=portal.clock,
                 hooks=portal.hooks,
                 internal_note=result.internal_note or ("" if result.ok else "The fulfilment failed."),
-                customer_message=result.customer_message if result.ok else "",
+                customer_message=result.customer_message,
                 details=result.details,
             )
         except Conflict:
