@@ -62,7 +62,7 @@ def test_files_in_the_chat_and_photos_on_a_fault_report(sign_in: Any, pages: Any
     match = REQUEST_URL.search(customer.url)
     assert match
     request_id = int(match.group(1))
-    expect(customer.locator("dl.data img.thumbnail")).to_have_count(1)
+    assert_drawn(customer.locator("dl.data img.thumbnail"))
     pages.check(customer, "customer sees the photo on the fault report")
 
     # A file the portal does not take is named next to the field, and the text stays.
@@ -96,8 +96,17 @@ def test_files_in_the_chat_and_photos_on_a_fault_report(sign_in: Any, pages: Any
         [{"name": "display.png", "mimeType": "image/png", "buffer": files.png(64, 48, (20, 140, 60))}]
     )
     customer.get_by_role("button", name="Skicka", exact=True).click()
-    expect(customer.locator("ol.messages img.thumbnail")).to_have_count(1)
+    assert_drawn(customer.locator("ol.messages img.thumbnail"))
     pages.check(customer, "customer sent a picture in the chat")
 
     expect(staff.locator("ol.messages img.thumbnail")).to_have_count(1, timeout=15_000)
+    assert_drawn(staff.locator("ol.messages img.thumbnail"))
     pages.check(staff, "staff sees the picture and the files")
+
+
+def assert_drawn(thumbnail: Any) -> None:
+    """The thumbnail really came through the checked download route and the browser drew it."""
+    expect(thumbnail).to_have_count(1)
+    thumbnail.scroll_into_view_if_needed()
+    expect(thumbnail).to_have_js_property("complete", True)
+    assert thumbnail.evaluate("img => img.naturalWidth") > 0
