@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from core import attachments, chat, workflow
-from core.attachments import StagedFile
+from core.attachments import AttachmentView, StagedFile
 from core.context import FormContext
 from core.display import request_rows
 from core.errors import Conflict, ValidationFailed
@@ -95,8 +95,7 @@ class CustomerController(Controller):
 
     @get("/requests/new/{type_key:str}", sync_to_thread=True)
     def new_request(self, request: HttpRequest, type_key: FromPath[str]) -> Template:
-        request_type = self._type(request, type_key)
-        return self._form(request, request_type, values={}, errors={})
+        return _request_form(request, _request_type(request, type_key), values={}, errors={})
 
     @post("/requests/new/{type_key:str}", sync_to_thread=True, opt={UPLOADS: True})
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: MultipartBody) -> Template | Redirect:
@@ -124,20 +123,6 @@ class CustomerController(Controller):
     @post("/requests/{request_id:int}/messages", sync_to_thread=True, opt={UPLOADS: True})
     def post_message(self, request: HttpRequest, request_id: FromPath[int], data: MultipartBody) -> Template | Redirect:
         return post_message(request, request_id, data, staff=False)
-
-    def _type(self, request: HttpRequest, type_key: str) -> RequestType:
-        return _request_type(request, type_key)
-
-    def _form(
-        self,
-        request: HttpRequest,
-        request_type: RequestType,
-        *,
-        values: dict[str, Any],
-        errors: dict[str, list[str]],
-        status_code: int = 200,
-    ) -> Template:
-        return _request_form(request, request_type, values=values, errors=errors, status_code=status_code)
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
     def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
@@ -344,9 +329,7 @@ def _request_page(
         message_body=message_body,
         files_error=files_error or [],
         request_files=[a for a in request_files if not a.form_field],
-        form_files={
-            name: [a for a in request_files if a.form_field == name] for name in {a.form_field for a in request_files}
-        },
+        form_files=_by_form_field(request_files),
         message_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
         poll_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
         actions=allowed_actions(found, current, request_type),
@@ -357,6 +340,15 @@ def _request_page(
         organisation_name=organisation_name,
         Action=Action,
     )
+
+
+def _by_form_field(files: list[AttachmentView]) -> dict[str, list[AttachmentView]]:
+    """Files filed with the form, by field: the request page shows them in that field's row."""
+    grouped: dict[str, list[AttachmentView]] = {}
+    for item in files:
+        if item.form_field:
+            grouped.setdefault(item.form_field, []).append(item)
+    return grouped
 
 
 def post_message(request: HttpRequest, request_id: int, data: dict[str, Any], *, staff: bool) -> Template | Redirect:
