@@ -205,11 +205,15 @@ def stage_all(
         )
     staged: list[StagedFile] = []
     problems: list[str] = []
-    for upload in uploads:
-        try:
-            staged.append(stage(storage, upload, max_bytes=max_bytes, images_only=images_only))
-        except AttachmentRefused as exc:
-            problems.append(exc.message())
+    try:
+        for upload in uploads:
+            try:
+                staged.append(stage(storage, upload, max_bytes=max_bytes, images_only=images_only))
+            except AttachmentRefused as exc:
+                problems.append(exc.message())
+    except BaseException:  # the storage failed (disk full …): none of this field's files are kept
+        discard(storage, staged)
+        raise
     if problems:
         discard(storage, staged)
         raise ValidationFailed({field: problems})

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from core import chat, workflow
+from core import chat, hookimpl, workflow
 from core.attachments import Upload, stage_all
 from core.auth import create_api_token
 from core.lifecycle import Action
 from core.models import Attachment, ChatMessage, Request
 from core.portal import Portal
 from core.settings import Settings
+from core.storage import FolderStorage
 from tests import files
 from tests.support import World
 
@@ -393,3 +394,45 @@ def test_mails_name_the_files_and_carry_none(portal: Portal, world: World) -> No
     with_message = [t for t in texts if "Stämmer ritningen?" in t]  # status mails show the newest message
     assert with_message and all("Bifogade filer (öppna ärendet för att se dem): ritning.pdf" in t for t in with_message)
     assert all(list(m.iter_attachments()) == [] for m in mails)
+
+
+class _FailingObserver:
+    """A plugin whose message hook fails: the message's transaction is rolled back."""
+
+    @hookimpl
+    def bbportal_message_posted(self, request: Any, message: Any, context: Any) -> None:
+        raise RuntimeError("the observer broke")
+
+
+def test_a_message_whose_transaction_fails_keeps_no_file(portal: Portal, world: World) -> None:
+    filed = file_fault(portal, world)
+    observer = _FailingObserver()
+    portal.plugins.register(observer)
+    try:
+        with pytest.raises(RuntimeError):
+            chat.post(portal, world.member, filed.id or 0, "Bild", files=staged(portal, ("a.png", PNG)))
+    finally:
+        portal.plugins.unregister(observer)
+    assert messages(portal, filed.id or 0) == [] and rows(portal, filed.id or 0) == [] and stored(portal) == []
+
+
+class _DiskFullAfterOne(FolderStorage):
+    """Folder storage that runs out of space on the second file."""
+
+    saved = 0
+
+    def save(self, key: str, chunks: Any, *, max_bytes: int | None = None) -> int:
+        self.saved += 1
+        if self.saved > 1:
+            raise OSError(28, "No space left on device")
+        return super().save(key, chunks, max_bytes=max_bytes)
+
+
+def test_a_storage_failure_keeps_none_of_the_files(portal: Portal, tmp_path: Path) -> None:
+    import io
+
+    storage = _DiskFullAfterOne(tmp_path / "files")
+    uploads = [Upload("a.png", io.BytesIO(PNG)), Upload("b.png", io.BytesIO(PNG))]
+    with pytest.raises(OSError):
+        stage_all(storage, uploads, field="files", max_bytes=LIMIT)
+    assert [p for p in (tmp_path / "files").rglob("*") if p.is_file()] == []
