@@ -95,7 +95,7 @@ def file_request(
         type_key=request_type.key,
         schema_version=request_type.version,
         data=data.model_dump(mode="json"),
-        summary=(request_type.summary(data) or "")[:300],
+        summary=(request_type.summary_in_context(data, context) or "")[:300],
         status=status,
         carry_out_on=when,
         queued_at=now if status == Status.PENDING else None,

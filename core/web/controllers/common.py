@@ -58,6 +58,11 @@ def flat_form(data: dict[str, Any]) -> dict[str, str]:
     return {key: form_value(data, key) for key in data if key != "_csrf" and not _is_file(data[key])}
 
 
+def text_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A multipart form's fields without its files (those are read with :func:`uploads`)."""
+    return {key: value for key, value in data.items() if not _is_file(value)}
+
+
 def _is_file(value: Any) -> bool:
     return isinstance(value, UploadFile) or (isinstance(value, list) and any(isinstance(v, UploadFile) for v in value))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -15,7 +16,7 @@ from core.display import request_rows
 from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import is_following, start_following
-from core.forms import build_fields, decode, file_fields, render_choices
+from core.forms import build_fields, decode, file_fields, form_values, render_choices
 from core.i18n import gettext
 from core.lifecycle import Action, allowed_actions
 from core.models import Office, System, User
@@ -27,9 +28,9 @@ from core.web.controllers.common import (
     UPLOADS,
     FormBody,
     MultipartBody,
-    flat_form,
     form_value,
     portal,
+    text_fields,
     uploads,
     user,
     viewer,
@@ -101,10 +102,10 @@ class CustomerController(Controller):
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: MultipartBody) -> Template | Redirect:
         request_type = _request_type(request, type_key)
         the_portal, current = portal(request), user(request)
-        values = flat_form(data)
+        values = form_values(text_fields(data))
         fields = build_fields(request_type.schema)
         payload = decode(fields, values)
-        carry_out_on = values.get(CARRY_OUT_ON, "")
+        carry_out_on = form_value(data, CARRY_OUT_ON)
         staged, file_errors = _stage_form_files(request, fields, data)
         if file_errors:
             attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
@@ -234,7 +235,7 @@ def _request_form(
     request: HttpRequest,
     request_type: RequestType,
     *,
-    values: dict[str, Any],
+    values: Mapping[str, Any],
     errors: dict[str, list[str]],
     status_code: int = 200,
 ) -> Template:
@@ -301,7 +302,7 @@ def _request_page(
         system = session.get(System, found.system_id) if found.system_id else None
         requester = session.get(User, found.requester_id)
         assignee = session.get(User, found.assignee_id) if found.assignee_id else None
-        rows = request_rows(session, found, request_type, the_portal.clock)
+        rows = request_rows(session, found, request_type, the_portal.clock, the_portal.access_control)
         events = history(session, request_id)
         messages = chat.visible_messages(session, current, request_id)
         request_files = [a for a in attachments.visible_attachments(session, current, request_id) if not a.message_id]
