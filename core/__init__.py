@@ -1,7 +1,7 @@
 """BBGRUPPEN Portal core: what a request-type plugin imports lives here."""
 
 from core.context import FormContext, FulfilmentContext, HookContext
-from core.fields import PhoneNumber, enum_labels, long_text, render_time_choices
+from core.fields import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
 from core.hookspecs import hookimpl
 from core.request_types import Choice, FulfilmentMode, FulfilmentResult, RequestType
 
@@ -15,6 +15,7 @@ __all__ = [
     "PhoneNumber",
     "RequestType",
     "enum_labels",
+    "file_upload",
     "hookimpl",
     "long_text",
     "render_time_choices",

@@ -4,20 +4,27 @@ Customers never see internal notes: every customer-facing read goes through :fun
 A customer's message on a request that waits for them sets it back to ``in_progress`` and mails the
 staff member who holds it; "ask the customer" posts the question and sets ``waiting_for_customer`` in one
 transaction. Closed requests take no new messages.
+
+A message may carry files (checked and stored beforehand, see :func:`core.attachments.stage_all`); their
+rows are written in the message's transaction, and the stored files are removed again if it fails, so a
+message never loses its files and no file is left without its message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from core import attachments
+from core.attachments import AttachmentView, StagedFile
 from core.context import HookContext
 from core.errors import Conflict, ValidationFailed
 from core.i18n import gettext as _
 from core.lifecycle import Action, apply
-from core.models import ChatMessage, Organisation, Request, User
+from core.models import Attachment, ChatMessage, Organisation, Request, User
 from core.portal import Portal
 from core.queries import MAX_ID, get_request
 from core.statuses import Status
@@ -35,6 +42,7 @@ class MessageView:
     author_name: str
     author_side: str
     """The author's organisation, "BBGRUPPEN" for staff, or empty for automatic messages."""
+    attachments: list[AttachmentView] = field(default_factory=list)
 
 
 def visible_messages(session: Session, viewer: User, request_id: int, since: int = 0) -> list[MessageView]:
@@ -57,12 +65,22 @@ def visible_messages(session: Session, viewer: User, request_id: int, since: int
         views.append(
             MessageView(message.id or 0, message.body, message.internal, message.via, message.created_at, name, side)
         )
+    if views:
+        files = select(Attachment).where(
+            Attachment.request_id == request_id, col(Attachment.message_id).in_([v.id for v in views])
+        )
+        if not viewer.is_staff:
+            files = files.where(col(Attachment.internal).is_(False))
+        by_message = {v.id: v for v in views}
+        for row in session.exec(files.order_by(col(Attachment.id))):
+            by_message[row.message_id or 0].attachments.append(attachments.view(row))
     return views
 
 
-def _clean(body: str) -> str:
+def _clean(body: str, *, has_files: bool = False) -> str:
+    """The message text; it may be empty only when the message carries files."""
     text = body.replace("\r\n", "\n").strip()
-    if not text:
+    if not text and not has_files:
         raise ValidationFailed({"body": [_("Write a message.")]})
     if len(text) > MAX_LENGTH:
         raise ValidationFailed({"body": [_("Use at most %(max_length)s characters.", max_length=MAX_LENGTH)]})
@@ -79,9 +97,31 @@ def post(
     ask_customer: bool = False,
     via: str = "portal",
     inbound_mail_id: int | None = None,
+    files: Sequence[StagedFile] = (),
 ) -> ChatMessage:
-    """Store a message (and make the status change it implies) in one transaction."""
-    text = _clean(body)
+    """Store a message with its files (and make the status change it implies) in one transaction.
+
+    ``files`` are already in the storage; whatever goes wrong here removes them again.
+    """
+    try:
+        text = _clean(body, has_files=bool(files))
+        return _post(portal, author, request_id, text, internal, ask_customer, via, inbound_mail_id, files)
+    except BaseException:
+        attachments.discard(portal.storage, files)
+        raise
+
+
+def _post(
+    portal: Portal,
+    author: User,
+    request_id: int,
+    text: str,
+    internal: bool,
+    ask_customer: bool,
+    via: str,
+    inbound_mail_id: int | None,
+    files: Sequence[StagedFile],
+) -> ChatMessage:
     with portal.database.writing() as session:
         request = get_request(session, author, request_id)
         if Status(request.status).is_closed:
@@ -101,6 +141,15 @@ def post(
         )
         session.add(message)
         session.flush()
+        attachments.record(
+            session,
+            files,
+            request_id=request.id or 0,
+            message_id=message.id,
+            internal=message.internal,
+            uploaded_by_id=author.id,
+            clock=portal.clock,
+        )
         context = HookContext(session=session, actor=author, clock=portal.clock)
         if ask_customer:
             apply(

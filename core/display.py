@@ -23,6 +23,8 @@ class DisplayRow:
     label: str
     value: str
     multiline: bool = False
+    field: str = ""
+    """The schema field it shows (a page puts a file field's files here)."""
 
 
 def display_rows(
@@ -75,7 +77,7 @@ def _rows(
     rows: list[DisplayRow] = []
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]
-        if key not in data or data[key] in (None, ""):
+        if key not in data or data[key] in (None, "", []):
             continue
         value = data[key]
         if form_field.kind == "variant" and isinstance(value, Mapping):
@@ -94,9 +96,11 @@ def _rows(
             text = ", ".join(labels.get(str(item), str(item)) for item in value)
         elif form_field.options:
             text = next((o.label for o in form_field.options if o.value == str(value)), str(value))
+        elif form_field.kind == "file" and isinstance(value, list):
+            text = ", ".join(str(name) for name in value)
         else:
             text = str(value)
-        rows.append(DisplayRow(form_field.label, text, form_field.kind == "textarea"))
+        rows.append(DisplayRow(form_field.label, text, form_field.kind == "textarea", form_field.name))
     return rows
 
 

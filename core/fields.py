@@ -39,6 +39,16 @@ def enum_labels(labels: dict[str, str]) -> dict[str, Any]:
     return {"enum_labels": dict(labels)}
 
 
+def file_upload(*, accept: str = "", max_files: int = 5) -> dict[str, Any]:
+    """json_schema_extra for a field of files: a file input in the form; the stored value lists the file names.
+
+    Declare the field as ``list[str] = Field(default_factory=list, max_length=max_files, …)``. The files
+    themselves are checked by content (``accept="image/*"``: images only) and kept as attachments of the
+    request; the JSON API cannot send them (``readOnly``). Only top-level fields (not inside a variant).
+    """
+    return {"widget": "file", "accept": accept, "max_files": max_files, "readOnly": True}
+
+
 def render_time_choices(name: str) -> dict[str, Any]:
     """json_schema_extra for a field whose options the request type gives at render time."""
     return {"choices": name}

@@ -5,6 +5,8 @@ validation enforces come from one Pydantic model. Variants (a discriminated unio
 plus the variant's fields right under its radio button; every variant's fields are in the page and the
 stylesheet hides those of the unchosen ones, so switching works without JavaScript. A list of choices
 (``list[str]`` with render-time or fixed options) renders as a group of checkboxes.
+A field marked as a file field (:func:`core.fields.file_upload`) is a file input; its value in the stored
+data is the list of the stored files' names, filled in by the core from the upload, never from form text.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from core.i18n import N_
 from core.i18n import gettext as _
 from core.request_types import Choice, RequestType
 
-Kind = str  # text, textarea, select, multichoice, date, datetime, checkbox, number, email, tel, variant
+Kind = str  # text, textarea, select, multichoice, date, datetime, checkbox, number, email, tel, variant, file
 
 
 @dataclass
@@ -47,6 +49,14 @@ class FormField:
     discriminator: str = ""
     default: str | None = None
     """The schema's default, shown when the form is first opened."""
+    accept: str = ""
+    """File fields: the browser's ``accept`` filter (``image/*``); the content is checked on upload anyway."""
+    max_files: int | None = None
+    """File fields: how many files the field takes."""
+
+    @property
+    def images_only(self) -> bool:
+        return self.kind == "file" and self.accept.startswith("image/")
 
     @property
     def dom_id(self) -> str:
@@ -88,6 +98,8 @@ def _unwrap_optional(schema: dict[str, Any], node: dict[str, Any]) -> tuple[dict
 
 
 def _kind_of(node: dict[str, Any]) -> Kind:
+    if node.get("widget") == "file":
+        return "file"
     if node.get("oneOf") and node.get("discriminator"):
         return "variant"
     if node.get("type") == "array" and (node.get("choices") or "enum" in node.get("items", {})):
@@ -171,6 +183,10 @@ def _fields_of(
             choices_source=prop.get("choices"),
             default=_default(raw, prop),
         )
+        if kind == "file":
+            form_field.accept = str(prop.get("accept", ""))
+            form_field.max_files = prop.get("max_files") or prop.get("maxItems")
+            form_field.required = False
         if kind in ("select", "multichoice"):
             form_field.options = list(choices.get(path, [])) if prop.get("choices") else _enum_labels(prop)
         if kind == "variant":
@@ -209,6 +225,11 @@ def _walk(fields: list[FormField]) -> list[FormField]:
     return flat
 
 
+def file_fields(fields: list[FormField]) -> list[FormField]:
+    """The form's top-level file fields (file fields inside a variant are not supported)."""
+    return [f for f in fields if f.kind == "file"]
+
+
 def form_values(data: Mapping[str, Any]) -> dict[str, str | list[str]]:
     """Posted form data as the form generator reads it: a name sent more than once (ticked boxes) keeps a list."""
     values: dict[str, str | list[str]] = {}
@@ -235,10 +256,15 @@ def _many(value: Any) -> list[str]:
 
 
 def decode(fields: list[FormField], form: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn flat form data into the nested payload the schema expects (only the chosen variant's fields)."""
+    """Turn flat form data into the nested payload the schema expects (only the chosen variant's fields).
+
+    File fields are left out: the core fills them in from the stored upload.
+    """
     payload: dict[str, Any] = {}
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]
+        if form_field.kind == "file":
+            continue
         if form_field.kind == "variant":
             chosen = str(_one(form.get(form_field.name, "")) or "").strip()
             if not chosen:
@@ -273,6 +299,8 @@ def encode(fields: list[FormField], data: Mapping[str, Any]) -> dict[str, str | 
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]
         value = data.get(key)
+        if form_field.kind == "file":
+            continue  # a browser cannot be given files back; the page asks for them again
         if form_field.kind == "variant":
             if isinstance(value, Mapping):
                 chosen = str(value.get(form_field.discriminator, ""))

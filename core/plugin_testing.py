@@ -155,6 +155,8 @@ class _Builder:
             if name == skip:
                 continue
             prop, nullable = _unwrap(self.root, _resolve(self.root, raw))
+            if prop.get("readOnly"):
+                continue  # filled in by the portal (a file field's names), never sent by a form or an API client
             strategy = self.field(prop, f"{prefix}{name}")
             if name in required and not nullable:
                 parts[name] = strategy

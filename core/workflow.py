@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlmodel import Session, select
 
-from core.errors import Conflict, NotFound
+from core import attachments
+from core.attachments import StagedFile
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.filing import file_request
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
@@ -14,25 +17,102 @@ from core.portal import Portal
 from core.queries import get_request, valid_id
 
 
-def file(portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any) -> Request:
-    request_type = portal.registry.get(type_key)
-    if request_type is None or (request_type.administrators_only and not user.is_org_admin):
-        raise NotFound("There is no request type %(key)s.", key=type_key)
-    with portal.database.writing() as session:
-        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-        if organisation is None:
+def file(
+    portal: Portal,
+    user: User,
+    type_key: str,
+    payload: dict[str, Any],
+    carry_out_on: Any,
+    *,
+    files: Mapping[str, Sequence[StagedFile]] | None = None,
+) -> Request:
+    """File a request; ``files`` are the checked uploads of the form's file fields, already in the storage.
+
+    Their names become the fields' values and their rows are written in the filing transaction, as
+    attachments of the request (``origin`` ``form:<field>:<n>``, no chat message); if filing fails they
+    are removed from the storage again.
+    """
+    files = files or {}
+    try:
+        request_type = portal.registry.get(type_key)
+        if request_type is None or (request_type.administrators_only and not user.is_org_admin):
             raise NotFound("There is no request type %(key)s.", key=type_key)
-        return file_request(
-            session,
-            request_type=request_type,
+        payload = _with_file_names(request_type.schema, payload, files)
+        with portal.database.writing() as session:
+            organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+            if organisation is None:
+                raise NotFound("There is no request type %(key)s.", key=type_key)
+            request = file_request(
+                session,
+                request_type=request_type,
+                user=user,
+                organisation=organisation,
+                payload=payload,
+                carry_out_on=carry_out_on,
+                clock=portal.clock,
+                hooks=portal.hooks,
+                access_control_for=portal.access_control,
+            )
+            for field_name, staged in files.items():
+                attachments.record(
+                    session,
+                    staged,
+                    request_id=request.id or 0,
+                    uploaded_by_id=user.id,
+                    origin_prefix=f"form:{field_name}",
+                    clock=portal.clock,
+                )
+            return request
+    except BaseException:
+        attachments.discard(portal.storage, [item for staged in files.values() for item in staged])
+        raise
+
+
+def _with_file_names(
+    schema: type[Any], payload: dict[str, Any], files: Mapping[str, Sequence[StagedFile]]
+) -> dict[str, Any]:
+    """File fields take the names of the files actually uploaded; names sent as data (the JSON API) are refused."""
+    from core.forms import build_fields, file_fields
+    from core.i18n import gettext as _
+
+    payload = dict(payload)
+    errors: dict[str, list[str]] = {}
+    for form_field in file_fields(build_fields(schema)):
+        if form_field.name in files:
+            payload[form_field.name] = [item.filename for item in files[form_field.name]]
+        elif payload.get(form_field.name):
+            errors[form_field.name] = [_("Files cannot be sent as data; attach them in the portal's form.")]
+        else:
+            payload.pop(form_field.name, None)
+    if errors:
+        raise ValidationFailed(errors)
+    return payload
+
+
+def problems(
+    portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any
+) -> dict[str, list[str]]:
+    """What filing would refuse, without filing (the form shows these next to a refused upload's error)."""
+    from core.context import FormContext
+    from core.filing import validate_submission
+
+    request_type = portal.registry.get(type_key)
+    if request_type is None:
+        return {}
+    with portal.database.reading() as session:
+        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+        context = FormContext(
+            session=session,
             user=user,
             organisation=organisation,
-            payload=payload,
-            carry_out_on=carry_out_on,
             clock=portal.clock,
-            hooks=portal.hooks,
             access_control_for=portal.access_control,
         )
+        try:
+            validate_submission(request_type, payload, context, carry_out_on)
+        except ValidationFailed as exc:
+            return exc.errors
+    return {}
 
 
 def perform(

@@ -4,6 +4,7 @@ Order of trust for tying a mail to a request: the signed token in the reply addr
 thread id in In-Reply-To/References, then the ``[BB-n]`` subject tag. Whatever ties it, the sender must be
 an active user of the request's organisation. Auto-replies, bounces, bulk and list mail, loops and our own
 mail coming back are recorded and ignored: they never create a message and never cause a mail back.
+The mail's attachments go with the message, checked like uploads (:mod:`core.intake.files`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import select
 from core import auth, chat, reply_tokens
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.intake.classify import ignore_reason
+from core.intake.files import mail_files
 from core.intake.parse import parse_mail, text_of
 from core.intake.quotes import strip_quotes
 from core.models import InboundMail, Request, User
@@ -114,8 +116,10 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
         return Outcome("quarantined", reason, _store(portal, raw, message, "quarantined", reason, request_id))
     body = strip_quotes(text_of(message))
     mail_id = _store(portal, raw, message, "quarantined", "being attached", request_id)
+    files, notes = mail_files(portal, message)
+    body = "\n\n".join(part for part in (body.strip(), "\n".join(notes)) if part)
     try:
-        posted = chat.post(portal, user, request_id, body, via="email", inbound_mail_id=mail_id)
+        posted = chat.post(portal, user, request_id, body, via="email", inbound_mail_id=mail_id, files=files)
     except Conflict:
         reason = "the request is closed"
         _mark(portal, mail_id, "quarantined", reason)

@@ -22,7 +22,7 @@ from core import i18n, reply_tokens
 from core.display import request_rows
 from core.followers import followers
 from core.mailer import Mailer
-from core.models import ChatMessage, OutboxMessage, PasswordToken, Request, User
+from core.models import Attachment, ChatMessage, OutboxMessage, PasswordToken, Request, User
 from core.portal import Portal
 from core.statuses import Status
 
@@ -193,6 +193,17 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
         .where(ChatMessage.request_id == request.id, col(ChatMessage.internal).is_(False))
         .order_by(col(ChatMessage.id).desc())
     ).first()
+    newest_files = (
+        list(
+            session.exec(
+                select(Attachment.filename)
+                .where(Attachment.message_id == newest.id, col(Attachment.internal).is_(False))
+                .order_by(col(Attachment.id))
+            )
+        )
+        if newest is not None
+        else []
+    )
     base = portal.settings.base_url.rstrip("/")
     with i18n.use_language(user.language):
         type_name = i18n.gettext(request_type.name) if request_type else request.type_key
@@ -206,6 +217,7 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
             "rows": request_rows(session, request, request_type, portal.clock, portal.access_control),
             "recipient": user,
             "newest_message": newest,
+            "newest_files": newest_files,
             "request_url": f"{base}/{'staff/' if user.is_staff else ''}requests/{request.id}",
             "settings_url": f"{base}/profile#notifications",
         }

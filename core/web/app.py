@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from litestar import Litestar
@@ -15,16 +16,20 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from core.attachment_types import ACCEPT
+from core.attachments import MAX_FILES, max_mb_label
 from core.portal import Portal, build_portal
 from core.web.controllers.admin import AdminController
 from core.web.controllers.api import ApiController
 from core.web.controllers.auth import AuthController
+from core.web.controllers.common import allow_uploads
 from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
 from core.web.controllers.jobs import JobsController
 from core.web.controllers.profile import ProfileController
 from core.web.controllers.quarantine import QuarantineController
 from core.web.controllers.staff import StaffController
+from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.rendering import build_environment
 from core.web.viewer import check_csrf, viewer_middleware
@@ -60,6 +65,12 @@ def create_app(portal: Portal | None = None) -> Litestar:
     )
     environment.globals["dev_mail"] = bool(development)
     contributed = [handler for handlers in portal.hooks.bbportal_routes() for handler in handlers or ()]
+    environment.globals.update(
+        attachment_accept=ACCEPT,
+        attachment_max_bytes=portal.settings.attachment_max_bytes,
+        attachment_max_mb=partial(max_mb_label, portal.settings.attachment_max_bytes),  # in the page's language
+        attachment_max_files=MAX_FILES,
+    )
     app = Litestar(
         route_handlers=[
             *development,
@@ -85,10 +96,13 @@ def create_app(portal: Portal | None = None) -> Litestar:
             components=Components(security_schemes={"token": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"token": []}],
         ),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, exclude_opt_key=NO_COMPRESSION),
         logging_config=LoggingConfig(log_exceptions="debug"),
         debug=False,
         lifespan=[_embedded_worker],
     )
     app.state.portal = portal
+    # The forms that carry files take bodies up to a full set of files; every other route keeps
+    # Litestar's default limit, so a large url-encoded body is never read into memory elsewhere.
+    allow_uploads(app, portal.settings)
     return app

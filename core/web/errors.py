@@ -12,7 +12,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
 )
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 
 from core.errors import PortalError, ValidationFailed
 from core.i18n import gettext as _
@@ -58,7 +58,28 @@ def _page_response(request: HttpRequest, status_code: int, message: str) -> Resp
     return Response(html, status_code=status_code, media_type=MediaType.HTML)
 
 
+def _too_large_message(request: HttpRequest) -> str:
+    from core.attachments import MAX_FILES, max_mb_label
+    from core.web.controllers.common import UPLOADS
+
+    handler = request.scope.get("route_handler")
+    if handler is None or not handler.opt.get(UPLOADS):
+        return _("What you sent is too large. Nothing was saved.")
+    settings = request.app.state.portal.settings
+    return _(
+        "What you sent is too large: each file may be at most %(max_mb)s MB, and at most %(count)s files go "
+        "with one message. Nothing was saved. Go back and choose fewer or smaller files.",
+        max_mb=max_mb_label(settings.attachment_max_bytes),
+        count=MAX_FILES,
+    )
+
+
 def http_error(request: HttpRequest, exc: HTTPException) -> Response[Any]:
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        # Litestar stopped reading a body over the route's limit; say which limits apply instead of a bare 413.
+        exc = HTTPException(detail=_too_large_message(request), status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        if not _is_api(request):
+            return _page_response(request, exc.status_code, exc.detail)
     if _is_api(request) or request.url.path.startswith("/schema"):
         body: dict[str, Any] = {"detail": _(exc.detail), "status_code": exc.status_code}
         if getattr(exc, "extra", None):

@@ -34,6 +34,15 @@ def number(value: float | int) -> str:
     return format_decimal(value, locale=_babel_locale())
 
 
+def filesize(value: int) -> str:
+    """A file's size as people read it: 840 B, 12 kB, 2,4 MB (decimal comma in Swedish)."""
+    if value < 1024:
+        return f"{value} B"
+    if value < 1024 * 1024:
+        return f"{-(-value // 1024)} kB"
+    return f"{format_decimal(round(value / (1024 * 1024), 1), locale=_babel_locale())} MB"
+
+
 def _babel_locale() -> str:
     return "sv_SE" if i18n.current_language() == "sv" else "en_GB"
 
@@ -57,7 +66,11 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
         newstyle=True,
     )
     environment.filters.update(
-        local_datetime=local_datetime, local_date=local_date, status_label=status_label, number=number
+        local_datetime=local_datetime,
+        local_date=local_date,
+        status_label=status_label,
+        number=number,
+        filesize=filesize,
     )
     environment.globals.update(Status=Status, current_language=i18n.current_language)
     return environment

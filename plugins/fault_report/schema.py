@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import PhoneNumber, enum_labels, long_text, render_time_choices
+from core import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
 
 URGENCY_LABELS = {"low": "Low – it can wait", "normal": "Normal", "urgent": "Urgent – security or nobody gets in"}
 
@@ -41,4 +41,11 @@ class FaultReportForm(BaseModel):
         title="When may a technician enter?",
         description="Times, key or code arrangements, people to ask for.",
         json_schema_extra=long_text(),
+    )
+    photos: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        title="Photos",
+        description="Optional: photos of the fault, e.g. the door, the lock or an error message on a display.",
+        json_schema_extra=file_upload(accept="image/*", max_files=5),
     )

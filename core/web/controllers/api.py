@@ -5,19 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
-from core import workflow
+from core import attachments, chat, workflow
+from core.attachments import AttachmentView
 from core.errors import NotFound
 from core.lifecycle import Action
 from core.models import Request as RequestRow
 from core.queries import Page, get_request, list_requests, queue
 from core.statuses import Status
 from core.web.controllers.common import portal, user
-from core.web.controllers.customer import _parse_statuses
+from core.web.controllers.customer import _parse_statuses, serve_attachment
+from core.web.downloads import NO_COMPRESSION
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff, require_user
 
@@ -63,6 +65,29 @@ class RequestOut(BaseModel):
     updated_at: datetime
 
 
+class AttachmentOut(BaseModel):
+    id: int
+    filename: str = Field(description="Sanitised; its extension matches the content type")
+    content_type: str = Field(description="Found from the file's content, never from its name")
+    size: int = Field(description="Bytes")
+    sha256: str
+    message_id: int | None = Field(description="The chat message it came with; null for files of the request itself")
+    form_field: str | None = Field(description="The form field it was filed with (e.g. photos), if any")
+    created_at: datetime | None
+    download_url: str = Field(description="GET it with the same credentials")
+
+
+class MessageOut(BaseModel):
+    id: int
+    body: str = Field(description="May be empty when the message carries only files")
+    internal: bool = Field(description="Staff-only notes; customers never receive them")
+    via: str = Field(description="portal, email or system")
+    created_at: datetime
+    author_name: str
+    author_side: str = Field(description='The author\'s organisation, "BBGRUPPEN" for staff, empty for the portal')
+    attachments: list[AttachmentOut]
+
+
 class RequestPageOut(BaseModel):
     items: list[RequestOut]
     next_cursor: str | None
@@ -87,6 +112,20 @@ def _out(request: RequestRow) -> RequestOut:
         system_id=request.system_id,
         created_at=request.created_at,
         updated_at=request.updated_at,
+    )
+
+
+def _attachment_out(item: AttachmentView) -> AttachmentOut:
+    return AttachmentOut(
+        id=item.id,
+        filename=item.filename,
+        content_type=item.content_type,
+        size=item.size,
+        sha256=item.sha256,
+        message_id=item.message_id,
+        form_field=item.form_field,
+        created_at=item.created_at,
+        download_url=f"/api/v1/requests/{item.request_id}/attachments/{item.id}",
     )
 
 
@@ -173,6 +212,52 @@ class ApiController(Controller):
     def get_request(self, request: HttpRequest, request_id: FromPath[int]) -> RequestOut:
         with portal(request).database.reading() as session:
             return _out(get_request(session, user(request), request_id))
+
+    @get("/requests/{request_id:int}/messages", sync_to_thread=True)
+    def list_messages(
+        self, request: HttpRequest, request_id: FromPath[int], since: FromQuery[int] = 0
+    ) -> list[MessageOut]:
+        """The conversation, oldest first, with each message's files; ``since`` gives only newer messages.
+
+        Customers never get internal notes or their files.
+        """
+        current = user(request)
+        with portal(request).database.reading() as session:
+            get_request(session, current, request_id)
+            found = chat.visible_messages(session, current, request_id, since=since)
+        return [
+            MessageOut(
+                id=m.id,
+                body=m.body,
+                internal=m.internal,
+                via=m.via,
+                created_at=m.created_at,
+                author_name=m.author_name,
+                author_side=m.author_side,
+                attachments=[_attachment_out(a) for a in m.attachments],
+            )
+            for m in found
+        ]
+
+    @get("/requests/{request_id:int}/attachments", sync_to_thread=True)
+    def list_attachments(self, request: HttpRequest, request_id: FromPath[int]) -> list[AttachmentOut]:
+        """Every file on the request the caller may see: on messages, filed with the form, made by fulfilment."""
+        current = user(request)
+        with portal(request).database.reading() as session:
+            get_request(session, current, request_id)
+            return [_attachment_out(a) for a in attachments.visible_attachments(session, current, request_id)]
+
+    @get(
+        "/requests/{request_id:int}/attachments/{attachment_id:int}",
+        sync_to_thread=True,
+        opt={NO_COMPRESSION: True},
+        media_type="application/octet-stream",
+    )
+    def download_attachment(
+        self, request: HttpRequest, request_id: FromPath[int], attachment_id: FromPath[int]
+    ) -> Response[Any]:
+        """The file itself, with its content type and an RFC 5987 ``Content-Disposition`` file name."""
+        return serve_attachment(request, request_id, attachment_id, inline=False)
 
     @post("/requests/{request_id:int}/withdraw", sync_to_thread=True, status_code=200)
     def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> RequestOut:

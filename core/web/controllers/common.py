@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, cast
 
+from litestar import Litestar
+from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body
 
+from core.attachments import MAX_FILES, Upload
 from core.i18n import N_
 from core.models import User
 from core.portal import Portal
+from core.settings import Settings
 from core.web.types import HttpRequest
 from core.web.viewer import Viewer
 
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+MultipartBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+"""Forms that may carry files; they also take url-encoded posts (a form with no file input)."""
+UPLOADS = "uploads"
+"""Route option of the forms that carry files: the app raises their body limit (see ``allow_uploads``)."""
+MULTIPART_MARGIN = 1024 * 1024
+"""Room for the text fields and the multipart framing next to the files themselves."""
 
 
 def portal(request: HttpRequest) -> Portal:
@@ -44,7 +55,51 @@ def form_value(data: dict[str, Any], key: str) -> str:
 
 
 def flat_form(data: dict[str, Any]) -> dict[str, str]:
-    return {key: form_value(data, key) for key in data if key != "_csrf"}
+    return {key: form_value(data, key) for key in data if key != "_csrf" and not _is_file(data[key])}
+
+
+def text_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A multipart form's fields without its files (those are read with :func:`uploads`)."""
+    return {key: value for key, value in data.items() if not _is_file(value)}
+
+
+def _is_file(value: Any) -> bool:
+    return isinstance(value, UploadFile) or (isinstance(value, list) and any(isinstance(v, UploadFile) for v in value))
+
+
+def uploads(data: dict[str, Any], key: str) -> list[Upload]:
+    """The files chosen in one file input; an input left empty sends nothing that counts."""
+    value = data.get(key, [])
+    items = value if isinstance(value, list) else [value]
+    return [
+        Upload(item.filename, cast(BinaryIO, item.file))
+        for item in items
+        if isinstance(item, UploadFile) and item.filename
+    ]
+
+
+def upload_body_limit(settings: Settings) -> int:
+    """Largest request body the file-carrying forms take: a full set of files at the size limit, plus the text.
+
+    Anything larger is cut off by Litestar while it is read and answered with a page that explains the
+    limits (see ``core.web.errors``); one file over the limit inside a smaller body gets a field error.
+    """
+    return MAX_FILES * settings.attachment_max_bytes + MULTIPART_MARGIN
+
+
+def allow_uploads(app: Litestar, settings: Settings) -> None:
+    """Give the routes marked ``opt={UPLOADS: True}`` the upload body limit; every other route keeps Litestar's.
+
+    The limit comes from the settings, so it cannot be written in the route decorator; and those routes
+    share their paths with GET routes of the same controller, so they cannot move under a router of their
+    own (Litestar 2.25 refuses one path registered from two places). Litestar reads the limit lazily, on
+    the first request, so setting it on the registered handlers before serving is enough.
+    """
+    limit = upload_body_limit(settings)
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if isinstance(handler, HTTPRouteHandler) and handler.opt.get(UPLOADS):
+                handler.request_max_body_size = limit
 
 
 # Notices after a redirect are chosen from this list by key, so no text travels in the URL.

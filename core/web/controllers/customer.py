@@ -5,24 +5,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core import chat, workflow
+from core import attachments, chat, workflow
+from core.attachments import AttachmentView, StagedFile
 from core.context import FormContext
 from core.display import request_rows
 from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import is_following, start_following
-from core.forms import build_fields, decode, form_values, render_choices
+from core.forms import build_fields, decode, file_fields, form_values, render_choices
 from core.i18n import gettext
 from core.lifecycle import Action, allowed_actions
 from core.models import Office, System, User
 from core.queries import get_request, history, list_requests
 from core.request_types import RequestType
 from core.statuses import Status
-from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
+from core.web.controllers.common import (
+    NOTICES,
+    UPLOADS,
+    FormBody,
+    MultipartBody,
+    form_value,
+    portal,
+    text_fields,
+    uploads,
+    user,
+    viewer,
+)
+from core.web.downloads import NO_COMPRESSION, file_response
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
@@ -83,66 +96,54 @@ class CustomerController(Controller):
 
     @get("/requests/new/{type_key:str}", sync_to_thread=True)
     def new_request(self, request: HttpRequest, type_key: FromPath[str]) -> Template:
-        request_type = self._type(request, type_key)
-        return self._form(request, request_type, values={}, errors={})
+        return _request_form(request, _request_type(request, type_key), values={}, errors={})
 
-    @post("/requests/new/{type_key:str}", sync_to_thread=True)
-    def file_request(self, request: HttpRequest, type_key: FromPath[str], data: FormBody) -> Template | Redirect:
-        request_type = self._type(request, type_key)
-        values = form_values(data)
+    @post("/requests/new/{type_key:str}", sync_to_thread=True, opt={UPLOADS: True})
+    def file_request(self, request: HttpRequest, type_key: FromPath[str], data: MultipartBody) -> Template | Redirect:
+        request_type = _request_type(request, type_key)
+        the_portal, current = portal(request), user(request)
+        values = form_values(text_fields(data))
         fields = build_fields(request_type.schema)
         payload = decode(fields, values)
+        carry_out_on = form_value(data, CARRY_OUT_ON)
+        staged, file_errors = _stage_form_files(request, fields, data)
+        if file_errors:
+            attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
+            file_errors.update({name: [_choose_again()] for name in staged})
+            errors = {**workflow.problems(the_portal, current, type_key, payload, carry_out_on), **file_errors}
+            return _request_form(request, request_type, values=values, errors=errors, status_code=422)
         try:
-            filed = workflow.file(portal(request), user(request), type_key, payload, form_value(data, CARRY_OUT_ON))
+            filed = workflow.file(the_portal, current, type_key, payload, carry_out_on, files=staged)
         except ValidationFailed as exc:
-            return self._form(request, request_type, values=values, errors=exc.errors, status_code=422)
+            errors = exc.errors
+            for name in staged:  # the files were fine, but the browser does not keep them after an error
+                errors.setdefault(name, []).append(_choose_again())
+            return _request_form(request, request_type, values=values, errors=errors, status_code=422)
         return Redirect(f"/requests/{filed.id}?notice=filed")
 
-    def _type(self, request: HttpRequest, type_key: str) -> RequestType:
-        request_type = portal(request).registry.get(type_key)
-        if request_type is None or (request_type.administrators_only and not user(request).is_org_admin):
-            from core.errors import NotFound
-
-            raise NotFound("There is no request type %(key)s.", key=type_key)
-        return request_type
-
-    def _form(
-        self,
-        request: HttpRequest,
-        request_type: RequestType,
-        *,
-        values: Mapping[str, Any],
-        errors: dict[str, list[str]],
-        status_code: int = 200,
-    ) -> Template:
-        the_portal = portal(request)
-        with the_portal.database.reading() as session:
-            context = FormContext(
-                session=session,
-                user=user(request),
-                organisation=viewer(request).organisation,
-                clock=the_portal.clock,
-                access_control_for=the_portal.access_control,
-            )
-            choices = render_choices(request_type, request_type.schema, context)
-            today = context.today()
-        fields = build_fields(request_type.schema, choices)
-        labels = {f.name: f.label for f in _all_fields(fields)}
-        return page(
-            "request_form.html",
-            viewer(request),
-            status_code=status_code,
-            request_type=request_type,
-            fields=fields,
-            values=values,
-            errors=errors,
-            labels=labels,
-            today=today.isoformat(),
-        )
+    @post("/requests/{request_id:int}/messages", sync_to_thread=True, opt={UPLOADS: True})
+    def post_message(self, request: HttpRequest, request_id: FromPath[int], data: MultipartBody) -> Template | Redirect:
+        return post_message(request, request_id, data, staff=False)
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
     def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
         return _request_page(request, request_id, notice=NOTICES.get(notice, ""))
+
+    @get(
+        "/requests/{request_id:int}/attachments/{attachment_id:int}",
+        sync_to_thread=True,
+        opt={NO_COMPRESSION: True},
+        include_in_schema=False,
+    )
+    def attachment(
+        self,
+        request: HttpRequest,
+        request_id: FromPath[int],
+        attachment_id: FromPath[int],
+        inline: FromQuery[bool] = False,
+    ) -> Response[Any]:
+        """A file on one of the organisation's requests (never an internal one): 404 for anything else."""
+        return serve_attachment(request, request_id, attachment_id, inline=inline)
 
     @get("/requests/{request_id:int}/withdraw", sync_to_thread=True)
     def confirm_withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> Template:
@@ -165,10 +166,6 @@ class CustomerController(Controller):
             return _request_page(request, request_id, error=message, status_code=422)
         return Redirect(f"/requests/{request_id}?notice=rescheduled")
 
-    @post("/requests/{request_id:int}/messages", sync_to_thread=True)
-    def post_message(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
-        return post_message(request, request_id, data, staff=False)
-
     @get("/requests/{request_id:int}/messages", sync_to_thread=True)
     def new_messages(self, request: HttpRequest, request_id: FromPath[int], since: FromQuery[int] = 0) -> Template:
         return new_messages(request, request_id, since)
@@ -185,6 +182,96 @@ class CustomerController(Controller):
     def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> Redirect:
         workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW)
         return Redirect(f"/requests/{request_id}?notice=withdrawn")
+
+
+def _stage_form_files(
+    request: HttpRequest, fields: list[Any], data: dict[str, Any]
+) -> tuple[dict[str, list[StagedFile]], dict[str, list[str]]]:
+    """The checked, stored files of each file field, and the errors of the fields whose files were refused."""
+    the_portal = portal(request)
+    staged: dict[str, list[StagedFile]] = {}
+    errors: dict[str, list[str]] = {}
+    try:
+        for form_field in file_fields(fields):
+            chosen = uploads(data, form_field.name)
+            if not chosen:
+                continue
+            try:
+                staged[form_field.name] = attachments.stage_all(
+                    the_portal.storage,
+                    chosen,
+                    field=form_field.name,
+                    max_bytes=the_portal.settings.attachment_max_bytes,
+                    max_files=form_field.max_files or attachments.MAX_FILES,
+                    images_only=form_field.images_only,
+                )
+            except ValidationFailed as exc:
+                errors.update(_ask_again(exc.errors))
+    except BaseException:  # the storage failed: keep none of the files stored so far
+        attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
+        raise
+    return staged, errors
+
+
+def _choose_again() -> str:
+    return gettext("Choose the files again: a browser does not keep chosen files after an error.")
+
+
+def _ask_again(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A refused upload's errors, plus the reminder that every file of the form must be chosen again."""
+    return {name: [*messages, _choose_again()] for name, messages in errors.items()}
+
+
+def _request_type(request: HttpRequest, type_key: str) -> RequestType:
+    request_type = portal(request).registry.get(type_key)
+    if request_type is None or (request_type.administrators_only and not user(request).is_org_admin):
+        from core.errors import NotFound
+
+        raise NotFound("There is no request type %(key)s.", key=type_key)
+    return request_type
+
+
+def _request_form(
+    request: HttpRequest,
+    request_type: RequestType,
+    *,
+    values: Mapping[str, Any],
+    errors: dict[str, list[str]],
+    status_code: int = 200,
+) -> Template:
+    the_portal = portal(request)
+    with the_portal.database.reading() as session:
+        context = FormContext(
+            session=session,
+            user=user(request),
+            organisation=viewer(request).organisation,
+            clock=the_portal.clock,
+            access_control_for=the_portal.access_control,
+        )
+        choices = render_choices(request_type, request_type.schema, context)
+        today = context.today()
+    fields = build_fields(request_type.schema, choices)
+    labels = {f.name: f.label for f in _all_fields(fields)}
+    return page(
+        "request_form.html",
+        viewer(request),
+        status_code=status_code,
+        request_type=request_type,
+        fields=fields,
+        values=values,
+        errors=errors,
+        labels=labels,
+        today=today.isoformat(),
+        multipart=bool(file_fields(fields)),
+    )
+
+
+def serve_attachment(request: HttpRequest, request_id: int, attachment_id: int, *, inline: bool) -> Response[Any]:
+    """Shared by the customer's, the staff's and the API's download routes: the same check for everyone."""
+    the_portal = portal(request)
+    with the_portal.database.reading() as session:
+        row = attachments.find_attachment(session, user(request), request_id, attachment_id)
+    return file_response(the_portal, request, row, inline=inline)
 
 
 def _all_fields(fields: list[Any]) -> list[Any]:
@@ -206,6 +293,7 @@ def _request_page(
     staff: bool = False,
     message_error: str = "",
     message_body: str = "",
+    files_error: list[str] | None = None,
 ) -> Template:
     the_portal, current = portal(request), user(request)
     with the_portal.database.reading() as session:
@@ -217,6 +305,7 @@ def _request_page(
         rows = request_rows(session, found, request_type, the_portal.clock, the_portal.access_control)
         events = history(session, request_id)
         messages = chat.visible_messages(session, current, request_id)
+        request_files = [a for a in attachments.visible_attachments(session, current, request_id) if not a.message_id]
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []
         following = False if current.is_staff else is_following(session, request_id, current.id or 0)
         organisation_name = ""
@@ -239,6 +328,9 @@ def _request_page(
         messages=messages,
         message_error=message_error,
         message_body=message_body,
+        files_error=files_error or [],
+        request_files=[a for a in request_files if not a.form_field],
+        form_files=_by_form_field(request_files),
         message_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
         poll_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
         actions=allowed_actions(found, current, request_type),
@@ -251,20 +343,40 @@ def _request_page(
     )
 
 
+def _by_form_field(files: list[AttachmentView]) -> dict[str, list[AttachmentView]]:
+    """Files filed with the form, by field: the request page shows them in that field's row."""
+    grouped: dict[str, list[AttachmentView]] = {}
+    for item in files:
+        if item.form_field:
+            grouped.setdefault(item.form_field, []).append(item)
+    return grouped
+
+
 def post_message(request: HttpRequest, request_id: int, data: dict[str, Any], *, staff: bool) -> Template | Redirect:
-    """Shared by the customer's and the staff's request pages."""
+    """Shared by the customer's and the staff's request pages: the text and the files, or field errors."""
+    the_portal, current = portal(request), user(request)
     kind = form_value(data, "kind")
     body = form_value(data, "body")
+    chosen = uploads(data, "files")
+    with the_portal.database.reading() as session:
+        get_request(session, current, request_id)  # 404 before any file is stored for a request one may not see
     try:
+        files = attachments.stage_all(
+            the_portal.storage, chosen, field="files", max_bytes=the_portal.settings.attachment_max_bytes
+        )
         chat.post(
-            portal(request),
-            user(request),
+            the_portal,
+            current,
             request_id,
             body,
             internal=staff and kind == "internal",
             ask_customer=staff and kind == "ask",
+            files=files,
         )
     except ValidationFailed as exc:
+        files_error = exc.errors.get("files", [])
+        if chosen:
+            files_error = [*files_error, _choose_again()]
         return _request_page(
             request,
             request_id,
@@ -272,6 +384,7 @@ def post_message(request: HttpRequest, request_id: int, data: dict[str, Any], *,
             staff=staff,
             message_error="; ".join(exc.errors.get("body", [])),
             message_body=body,
+            files_error=files_error,
         )
     except Conflict as exc:
         message = gettext(exc.detail, **exc.params) if exc.params else gettext(exc.detail)

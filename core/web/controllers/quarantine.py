@@ -7,7 +7,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import col, select
 
+from core import attachments
+from core.attachments import StagedFile
 from core.errors import Conflict, NotFound
+from core.intake.files import mail_files
 from core.intake.parse import parse_mail, text_of
 from core.intake.quotes import strip_quotes
 from core.models import ChatMessage, InboundMail, Request
@@ -38,6 +41,19 @@ def _mail_page(request: HttpRequest, mail_id: int, *, error: str = "", status_co
     )
 
 
+def _files_of(request: HttpRequest, mail_id: int) -> tuple[list[StagedFile], list[str]]:
+    """The mail's attachments, checked and stored like a reply's (nothing for a mail that cannot be read)."""
+    with portal(request).database.reading() as session:
+        row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
+    if row is None or row.status != "quarantined":
+        raise NotFound("There is no such mail.")
+    try:
+        message = parse_mail(row.raw)
+    except Exception:  # unreadable: the text shown is all there is
+        return [], []
+    return mail_files(portal(request), message)
+
+
 class QuarantineController(Controller):
     path = "/staff/quarantine"
     guards = [require_staff]
@@ -63,6 +79,7 @@ class QuarantineController(Controller):
     def attach(self, request: HttpRequest, mail_id: FromPath[int], data: FormBody) -> Template | Redirect:
         number = form_value(data, "request").strip().upper().removeprefix("BB-")
         the_portal = portal(request)
+        files, notes = _files_of(request, mail_id)
         try:
             with the_portal.database.writing() as session:
                 row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
@@ -81,16 +98,22 @@ class QuarantineController(Controller):
                     request_id=target.id or 0,
                     author_id=None,
                     via="email",
-                    body=f"{row.sender}:\n{_body(row)}",
+                    body="\n\n".join(part for part in (f"{row.sender}:\n{_body(row)}", "\n".join(notes)) if part),
                     created_at=the_portal.clock.now(),
                     inbound_mail_id=row.id,
                 )
                 session.add(message)
                 session.flush()
+                attachments.record(
+                    session, files, request_id=target.id or 0, message_id=message.id, clock=the_portal.clock
+                )
                 row.status, row.request_id, row.chat_message_id = "attached", target.id, message.id
                 row.reason = f"attached by hand by {viewer(request).user.name}"  # type: ignore[union-attr]
                 session.add(row)
-        except Conflict as exc:
+        except BaseException as exc:
+            attachments.discard(the_portal.storage, files)
+            if not isinstance(exc, Conflict):
+                raise
             from core.i18n import gettext
 
             return _mail_page(request, mail_id, error=gettext(exc.detail), status_code=409)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import col, select
@@ -16,8 +16,15 @@ from core.lifecycle import Action
 from core.models import Organisation
 from core.queries import list_requests, queue, valid_id
 from core.statuses import OPEN, Status
-from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
-from core.web.controllers.customer import _parse_statuses, _request_page, new_messages, post_message
+from core.web.controllers.common import NOTICES, UPLOADS, FormBody, MultipartBody, form_value, portal, user, viewer
+from core.web.controllers.customer import (
+    _parse_statuses,
+    _request_page,
+    new_messages,
+    post_message,
+    serve_attachment,
+)
+from core.web.downloads import NO_COMPRESSION
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
@@ -118,6 +125,22 @@ class StaffController(Controller):
     def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
         return _request_page(request, request_id, notice=NOTICES.get(notice, ""), staff=True)
 
+    @get(
+        "/requests/{request_id:int}/attachments/{attachment_id:int}",
+        sync_to_thread=True,
+        opt={NO_COMPRESSION: True},
+        include_in_schema=False,
+    )
+    def attachment(
+        self,
+        request: HttpRequest,
+        request_id: FromPath[int],
+        attachment_id: FromPath[int],
+        inline: FromQuery[bool] = False,
+    ) -> Response[Any]:
+        """Any file on any request, internal ones included."""
+        return serve_attachment(request, request_id, attachment_id, inline=inline)
+
     @get("/requests/{request_id:int}/reject", sync_to_thread=True)
     def confirm_reject(self, request: HttpRequest, request_id: FromPath[int]) -> Template:
         with portal(request).database.reading() as session:
@@ -126,13 +149,14 @@ class StaffController(Controller):
             found = get_request(session, user(request), request_id)
         return page("confirm_reject.html", viewer(request), request_=found, error="", reason="")
 
-    @post("/requests/{request_id:int}/messages", sync_to_thread=True)
-    def post_message(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
-        return post_message(request, request_id, data, staff=True)
-
     @get("/requests/{request_id:int}/messages", sync_to_thread=True)
     def new_messages(self, request: HttpRequest, request_id: FromPath[int], since: FromQuery[int] = 0) -> Template:
         return new_messages(request, request_id, since)
+
+    @post("/requests/{request_id:int}/messages", sync_to_thread=True, opt={UPLOADS: True})
+    def post_message(self, request: HttpRequest, request_id: FromPath[int], data: MultipartBody) -> Template | Redirect:
+        """A message to the customer, a question (Väntar på kund) or an internal note, each with files."""
+        return post_message(request, request_id, data, staff=True)
 
     @post("/requests/{request_id:int}/reject", sync_to_thread=True)
     def reject(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:

@@ -29,3 +29,44 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   setInterval(poll, 5000);
 });
+
+// File inputs: too many or too large files are named before anything is sent (the server checks again,
+// and checks what the files are, which only the server can).
+document.addEventListener("DOMContentLoaded", function () {
+  function problemsOf(input) {
+    var maxBytes = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var maxFiles = parseInt(input.getAttribute("data-max-files"), 10);
+    var problems = [];
+    if (input.files.length > maxFiles) problems.push(input.getAttribute("data-too-many"));
+    Array.prototype.forEach.call(input.files, function (file) {
+      if (file.size > maxBytes) problems.push(input.getAttribute("data-too-large").replace("{name}", file.name));
+    });
+    return problems;
+  }
+  function show(input, problems) {
+    var note = document.getElementById(input.id + "-check");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = input.id + "-check";
+      note.className = "field-error";
+      note.setAttribute("role", "alert");
+      input.parentNode.insertBefore(note, input);
+      input.setAttribute("aria-describedby", (input.getAttribute("aria-describedby") || "") + " " + note.id);
+    }
+    note.textContent = problems.join(" ");
+    note.hidden = !problems.length;
+  }
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+    input.addEventListener("change", function () { show(input, problemsOf(input)); });
+    if (input.form) {
+      input.form.addEventListener("submit", function (event) {
+        var problems = problemsOf(input);
+        show(input, problems);
+        if (problems.length) {
+          event.preventDefault();
+          input.focus();
+        }
+      });
+    }
+  });
+});
