@@ -47,14 +47,14 @@ def _next_content(lines: list[str], start: int) -> str | None:
     return None
 
 
-def _attribution_at(lines: list[str], index: int) -> bool:
-    """An attribution on this line, or wrapped by the client over this and the next one or two lines."""
+def _attribution_at(lines: list[str], index: int) -> int:
+    """How many lines an attribution starting here takes (the client may wrap it over up to three), or 0."""
     for span in (1, 2, 3):
         if index + span > len(lines):
-            return False
+            return 0
         part = lines[index : index + span]
         if span > 1 and not (all(line.strip() for line in part) and _WRAPPED_START.match(part[0])):
-            return False
+            return 0
         joined = " ".join(line.strip() for line in part)
         if not ATTRIBUTION.match(joined) or len(joined) > 400:
             continue
@@ -62,8 +62,8 @@ def _attribution_at(lines: list[str], index: int) -> bool:
             continue
         following = _next_content(lines, index + span)
         if following is None or following.lstrip().startswith(">"):
-            return True
-    return False
+            return span
+    return 0
 
 
 def _outlook_block_at(lines: list[str], index: int) -> bool:
@@ -79,11 +79,20 @@ def strip_quotes(text: str) -> str:
     """The sender's own new text: quoted lines, the quoted conversation and signatures removed."""
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     kept: list[str] = []
+    skip_to = 0
     for index, line in enumerate(lines):
+        if index < skip_to:
+            continue
         if SIGNATURE.match(line) or MOBILE_SIGNATURES.match(line):
             break
-        if _outlook_block_at(lines, index) or _attribution_at(lines, index):
+        if _outlook_block_at(lines, index):
             break
+        span = _attribution_at(lines, index)
+        if span:
+            if any(k.strip() for k in kept):
+                break
+            skip_to = index + span  # bottom or inline posting: the answers follow the quoted lines
+            continue
         if line.lstrip().startswith(">"):
             continue
         kept.append(line)

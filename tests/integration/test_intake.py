@@ -98,6 +98,19 @@ def test_thread_id_and_subject_tag_tie_replies_too(portal: Portal, world: World)
         ("Svar här\n-- \nMaja Medlem\nBrf Testet", "Svar här"),
         ("Rad ett\n> citat\nRad två\n\nSkickat från min iPhone", "Rad ett\nRad två"),
         ("Från och med måndag går det bra.", "Från och med måndag går det bra."),
+        # A customer's own "I wrote:" with a date is kept: no quoted lines follow it.
+        (
+            "Jag skrev till er den 3 maj 2026 kl 10:00:\nDörren är trasig.",
+            "Jag skrev till er den 3 maj 2026 kl 10:00:\nDörren är trasig.",
+        ),
+        # Bottom posting under an attribution the client wrapped over two lines.
+        (
+            "On Thu, Nov 26, 2026 at 10:02 AM BBGRUPPEN Portal <\nportal@bbgruppen.example> wrote:\n\n"
+            "> Which door?\n\nThe left one.",
+            "The left one.",
+        ),
+        ("Hej\n\nMvh Maja\n\nDen 27 nov. 2026 kl. 10:00 skrev X <x@y.se>:\n> Vilken?", "Hej\n\nMvh Maja"),
+        ("Ring mig.\n\n___________\nsom vanligt", "Ring mig.\n\n___________\nsom vanligt"),
     ],
 )
 def test_quoted_conversation_and_signatures_are_cut(quoted: str, expected: str) -> None:
