@@ -27,6 +27,7 @@ from sqlmodel import col, select
 
 from core import auth, chat, reply_tokens
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.i18n import N_
 from core.intake import bounces
 from core.intake.classify import ignore_reason, is_delivery_report
 from core.intake.parse import header, parse_mail, storable, text_of
@@ -39,8 +40,20 @@ from core.settings import Settings
 SUBJECT_TAG = re.compile(r"\[BB-(\d{1,10})\]")
 MAX_BYTES = 25 * 1024 * 1024
 """The default size limit (``BBPORTAL_INBOUND_MAIL_MAX_MB``)."""
-BEING_ATTACHED = "being attached"
+BEING_ATTACHED = N_("being attached")
 """The reason of a stored mail whose chat message is being written; a redelivery finishes the job."""
+
+# Why a mail waits in quarantine: stored in English, shown to staff through the catalog (``_(mail.reason)``).
+ALTERED_TOKEN = N_("a reply address whose token is not ours or was altered")
+NOT_TIED = N_("nothing ties it to a request")
+NO_SUCH_REQUEST = N_("no such request")
+FOREIGN_SENDER = N_("the sender is not a user of the request's organisation")
+NO_TEXT = N_("no text of its own (only quoted text or a signature)")
+TOO_LONG = N_("longer than a chat message may be")
+CLOSED = N_("the request is closed")
+QUARANTINE_REASONS = frozenset(
+    {BEING_ATTACHED, ALTERED_TOKEN, NOT_TIED, NO_SUCH_REQUEST, FOREIGN_SENDER, NO_TEXT, TOO_LONG, CLOSED}
+)
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
 """Where reply addresses are looked for: the MTA's envelope headers first, then what the sender wrote."""
 
@@ -120,7 +133,7 @@ def _tie(message: EmailMessage, settings: Settings, secret_key: str) -> tuple[in
                 return parsed[0], "reply address"
             altered = True
     if altered:
-        return None, "a reply address whose token is not ours or was altered"
+        return None, ALTERED_TOKEN
     references = " ".join(header(message, name) for name in ("In-Reply-To", "References"))
     threads = reply_tokens.requests_in_references(secret_key, references)
     if threads:
@@ -128,7 +141,7 @@ def _tie(message: EmailMessage, settings: Settings, secret_key: str) -> tuple[in
     tag = SUBJECT_TAG.search(header(message, "Subject"))
     if tag and valid_id(int(tag.group(1))):
         return int(tag.group(1)), "subject tag"
-    return None, "nothing ties it to a request"
+    return None, NOT_TIED
 
 
 def _headers_only(raw: bytes) -> tuple[str, str, str]:
@@ -168,13 +181,13 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
         request = session.get(Request, reading.request_id)
         user = session.exec(select(User).where(User.email == auth.normalise_email(reading.sender))).first()
     if request is None:
-        return _quarantine(portal, raw, digest, reading, "no such request")
+        return _quarantine(portal, raw, digest, reading, NO_SUCH_REQUEST)
     if user is None or user.is_staff or not user.active or user.organisation_id != request.organisation_id:
-        return _quarantine(portal, raw, digest, reading, "the sender is not a user of the request's organisation")
+        return _quarantine(portal, raw, digest, reading, FOREIGN_SENDER)
     if not reading.body.strip():
-        return _quarantine(portal, raw, digest, reading, "no text of its own (only quoted text or a signature)")
+        return _quarantine(portal, raw, digest, reading, NO_TEXT)
     if len(reading.body) > chat.MAX_LENGTH:
-        return _quarantine(portal, raw, digest, reading, f"longer than a chat message may be ({chat.MAX_LENGTH})")
+        return _quarantine(portal, raw, digest, reading, TOO_LONG)
     if earlier is not None:
         mail_id = earlier.id or 0
         with portal.database.reading() as session:
@@ -187,8 +200,8 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
     try:
         posted = chat.post(portal, user, request.id or 0, reading.body, via="email", inbound_mail_id=mail_id)
     except Conflict:
-        _mark(portal, mail_id, "quarantined", "the request is closed")
-        return Outcome("quarantined", "the request is closed", mail_id, request.id)
+        _mark(portal, mail_id, "quarantined", CLOSED)
+        return Outcome("quarantined", CLOSED, mail_id, request.id)
     except (ValidationFailed, NotFound) as exc:
         reason = f"refused by the conversation: {type(exc).__name__}"
         _mark(portal, mail_id, "quarantined", reason)
