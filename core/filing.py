@@ -101,7 +101,7 @@ def file_request(
         type_key=request_type.key,
         schema_version=request_type.version,
         data=data.model_dump(mode="json"),
-        summary=(request_type.summary(data) or "")[:300],
+        summary=(request_type.summary_in_context(data, context) or "")[:300],
         status=status,
         carry_out_on=when,
         queued_at=now if status == Status.PENDING else None,
@@ -128,7 +128,7 @@ def file_request(
     start_following(session, request, user)
     hook_context = HookContext(session=session, actor=filed_by or user, clock=clock)
     hook_context.enqueue("request_filed", request_id=request.id)
-    if status == Status.PENDING and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC:
+    if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
         hook_context.enqueue("start_fulfilment", request_id=request.id)
     if hooks is not None:
         hooks.bbportal_request_filed(request=request, context=hook_context)

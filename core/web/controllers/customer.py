@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, get, post
@@ -14,14 +15,14 @@ from core.display import request_rows
 from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import followers, is_following, start_following
-from core.forms import build_fields, decode, render_choices
+from core.forms import build_fields, decode, form_values, render_choices
 from core.i18n import gettext
 from core.lifecycle import Action, allowed_actions
 from core.models import Office, System, User
 from core.queries import get_request, history, list_requests
 from core.request_types import RequestType
 from core.statuses import Status
-from core.web.controllers.common import NOTICES, FormBody, flat_form, form_value, portal, user, viewer
+from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
@@ -88,11 +89,11 @@ class CustomerController(Controller):
     @post("/requests/new/{type_key:str}", sync_to_thread=True)
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: FormBody) -> Template | Redirect:
         request_type = self._type(request, type_key)
-        values = flat_form(data)
+        values = form_values(data)
         fields = build_fields(request_type.schema)
         payload = decode(fields, values)
         try:
-            filed = workflow.file(portal(request), user(request), type_key, payload, values.get(CARRY_OUT_ON, ""))
+            filed = workflow.file(portal(request), user(request), type_key, payload, form_value(data, CARRY_OUT_ON))
         except ValidationFailed as exc:
             return self._form(request, request_type, values=values, errors=exc.errors, status_code=422)
         return Redirect(f"/requests/{filed.id}?notice=filed")
@@ -110,7 +111,7 @@ class CustomerController(Controller):
         request: HttpRequest,
         request_type: RequestType,
         *,
-        values: dict[str, Any],
+        values: Mapping[str, Any],
         errors: dict[str, list[str]],
         status_code: int = 200,
     ) -> Template:
@@ -213,7 +214,7 @@ def _request_page(
         system = session.get(System, found.system_id) if found.system_id else None
         requester = session.get(User, found.requester_id)
         assignee = session.get(User, found.assignee_id) if found.assignee_id else None
-        rows = request_rows(session, found, request_type, the_portal.clock)
+        rows = request_rows(session, found, request_type, the_portal.clock, the_portal.access_control)
         events = history(session, request_id)
         messages = chat.visible_messages(session, current, request_id)
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []

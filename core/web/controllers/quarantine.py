@@ -8,6 +8,7 @@ becomes the request's first message, and the history says which staff member fil
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, get, post
@@ -19,7 +20,7 @@ from core import auth
 from core.context import FormContext
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.filing import CARRY_OUT_ON, file_request
-from core.forms import FormField, build_fields, decode, render_choices
+from core.forms import FormField, build_fields, decode, form_values, render_choices
 from core.i18n import gettext
 from core.intake.parse import parse_mail, text_of
 from core.intake.quotes import strip_quotes
@@ -27,7 +28,7 @@ from core.models import ChatMessage, InboundMail, Organisation, Request, User
 from core.queries import valid_id
 from core.request_types import RequestType
 from core.statuses import OPEN, Status
-from core.web.controllers.common import NOTICES, FormBody, flat_form, form_value, portal, user, viewer
+from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
@@ -208,8 +209,10 @@ class QuarantineController(Controller):
     @post("/{mail_id:int}/new", sync_to_thread=True)
     def file_new_request(self, request: HttpRequest, mail_id: FromPath[int], data: FormBody) -> Template | Redirect:
         the_portal, staff = portal(request), user(request)
-        values = flat_form(data)
-        type_key, email = values.pop("type", ""), values.pop("user", "")
+        values = form_values(data)
+        type_key, email = form_value(data, "type"), form_value(data, "user")
+        values.pop("type", None)
+        values.pop("user", None)
         with the_portal.database.reading() as session:
             row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
             if row is None or row.status != "quarantined":
@@ -230,7 +233,7 @@ class QuarantineController(Controller):
                     user=customer,
                     organisation=organisation,
                     payload=decode(fields, values),
-                    carry_out_on=values.get(CARRY_OUT_ON, ""),
+                    carry_out_on=form_value(data, CARRY_OUT_ON),
                     clock=the_portal.clock,
                     hooks=the_portal.hooks,
                     access_control_for=the_portal.access_control,
@@ -286,7 +289,7 @@ class QuarantineController(Controller):
         customer: User,
         organisation: Organisation,
         fields: list[FormField],
-        values: dict[str, str],
+        values: Mapping[str, str | list[str]],
         errors: dict[str, list[str]],
         *,
         status_code: int = 200,
