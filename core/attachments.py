@@ -15,9 +15,10 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath, PureWindowsPath
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from core.clock import Clock
+from core.db import Database
 from core.models import Attachment
 from core.storage import FileStorage
 
@@ -59,7 +60,7 @@ def new_storage_key(request_id: int) -> str:
 
 
 def store_generated(
-    session: Session,
+    database: Database,
     storage: FileStorage,
     clock: Clock,
     *,
@@ -70,29 +71,47 @@ def store_generated(
     origin: str,
     internal: bool = False,
 ) -> Attachment:
-    """Keep a file a fulfilment made; the same ``origin`` on the same request replaces the earlier file."""
-    existing = session.exec(
-        select(Attachment).where(Attachment.request_id == request_id, Attachment.origin == origin)
-    ).first()
-    key = existing.storage_key if existing is not None else new_storage_key(request_id)
+    """Keep a file a fulfilment made; the same ``origin`` on the same request replaces the earlier file.
+
+    The stream goes to storage under a new key *before* the write transaction opens: a large extract takes
+    minutes to write, and holding the database's write lock that long would stall every other writer. The
+    transaction then only points the row at the new file; the file it replaced is removed after the commit.
+    A stream that fails leaves the earlier file and row as they were.
+    """
+    key = new_storage_key(request_id)
     stream = _Digesting(chunks)
     size = storage.save(key, stream)
-    row = existing or Attachment(
-        request_id=request_id,
-        origin=origin,
-        storage_key=key,
-        filename="",
-        content_type="",
-        size=0,
-        sha256="",
-        created_at=clock.now(),
-    )
-    row.filename = sanitise_filename(filename)
-    row.content_type = content_type
-    row.size = size
-    row.sha256 = stream.digest.hexdigest()
-    row.internal = internal
-    row.created_at = clock.now()
-    session.add(row)
-    session.flush()
+    replaced: str | None = None
+    try:
+        with database.writing() as session:
+            row = session.exec(
+                select(Attachment).where(Attachment.request_id == request_id, Attachment.origin == origin)
+            ).first()
+            if row is None:
+                row = Attachment(
+                    request_id=request_id,
+                    origin=origin,
+                    storage_key=key,
+                    filename="",
+                    content_type="",
+                    size=0,
+                    sha256="",
+                    created_at=clock.now(),
+                )
+            else:
+                replaced = row.storage_key
+            row.storage_key = key
+            row.filename = sanitise_filename(filename)
+            row.content_type = content_type
+            row.size = size
+            row.sha256 = stream.digest.hexdigest()
+            row.internal = internal
+            row.created_at = clock.now()
+            session.add(row)
+            session.flush()
+    except BaseException:
+        storage.delete(key)
+        raise
+    if replaced is not None and replaced != key:
+        storage.delete(replaced)
     return row

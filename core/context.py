@@ -130,22 +130,22 @@ class FulfilmentContext:
     ) -> Attachment:
         """Store a file the fulfilment made on the request; a retry with the same ``origin`` replaces it.
 
-        ``chunks`` is consumed once, as a stream: a large extract never has to fit in memory.
+        ``chunks`` is consumed once, as a stream: a large extract never has to fit in memory, and no database
+        transaction is open while it is written.
         """
         from core.attachments import store_generated
 
-        with self.database.writing() as session:
-            return store_generated(
-                session,
-                self.storage,
-                self.clock,
-                request_id=request.id or 0,
-                filename=filename,
-                content_type=content_type,
-                chunks=chunks,
-                origin=origin,
-                internal=internal,
-            )
+        return store_generated(
+            self.database,
+            self.storage,
+            self.clock,
+            request_id=request.id or 0,
+            filename=filename,
+            content_type=content_type,
+            chunks=chunks,
+            origin=origin,
+            internal=internal,
+        )
 
 
 @dataclass

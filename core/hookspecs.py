@@ -64,6 +64,25 @@ def bbportal_migration_locations() -> list[Path]:
     """
 
 
+# --- Web (called when the web application is built) -----------------------------------------------
+
+
+@hookspec
+def bbportal_routes() -> list[Any]:
+    """Contribute pages or endpoints of the plugin's own to the web application.
+
+    Called once when the web application is built (``core.web.app.create_app``). The handlers join the
+    core's: they pass the same middleware (the viewer is resolved, the language set) and the same CSRF
+    check on every POST, PUT, PATCH and DELETE made with cookies. Nothing guards them otherwise: a handler
+    that is for logged-in users sets ``guards=[require_user]`` (``core.web.viewer``) itself. Paths must not
+    collide with the core's or another plugin's; prefix them with the plugin's key.
+
+    :return: a list of Litestar ``Controller`` classes (or ``Router`` instances built anew on each call),
+        or None. Not module-level ``@get`` functions: one handler object joining several apps (each test
+        builds one) breaks on the second.
+    """
+
+
 # --- Adapters (called whenever a request type needs the outside world) -----------------------------
 
 

@@ -57,7 +57,9 @@ def parse(secret_key: str, token: str) -> tuple[int, int] | None:
 
 
 MESSAGE_ID_SIGNATURE_LENGTH = 16
-_MESSAGE_ID = re.compile(rf"<([a-z_]+(?:\.\d+)*)\.u(\d+)\.([0-9a-f]{{{MESSAGE_ID_SIGNATURE_LENGTH}}})@[^>\s]+>", re.I)
+_MESSAGE_ID = re.compile(
+    rf"<([a-z0-9_][a-z0-9_.]*?)\.u(\d+)\.([0-9a-f]{{{MESSAGE_ID_SIGNATURE_LENGTH}}})@[^>\s]+>", re.I
+)
 
 
 def _message_id_signature(secret_key: str, stem: str, user_id: int) -> str:
@@ -68,7 +70,8 @@ def _message_id_signature(secret_key: str, stem: str, user_id: int) -> str:
 def message_id(secret_key: str, domain: str, key: str, user_id: int) -> str:
     """The Message-ID of our mail with dedupe ``key`` to user ``user_id``: the same on every retry, signed.
 
-    ``key`` is the outbox row's dedupe key (``mail:12:3``, ``password:7``), written with dots.
+    ``key`` is the outbox row's dedupe key (``mail:12:3``, ``password:7``), written with dots. ``user_id`` 0
+    stands for a recipient who is no portal user: the id is still recognisably ours, and marks nobody.
     """
     stem = key.replace(":", ".")
     return f"<{stem}.u{user_id}.{_message_id_signature(secret_key, stem, user_id)}@{domain}>"

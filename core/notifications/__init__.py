@@ -124,8 +124,9 @@ def environment() -> Environment:
     return _ENVIRONMENT
 
 
-def message_id(portal: Portal, key: str, user_id: int) -> str:
-    """Derived from the dedupe key (a retry carries the same id) and signed with the recipient (bounces)."""
+def message_id(portal: Portal, key: str, user_id: int = 0) -> str:
+    """Derived from the dedupe key (a retry carries the same id) and signed with the recipient (bounces);
+    ``user_id`` 0 when the recipient is no portal user (a plugin's mail to a system's account holder)."""
     return reply_tokens.message_id(portal.secret_key, _domain(portal), key, user_id)
 
 

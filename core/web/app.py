@@ -59,6 +59,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
         [DevMailController] if not portal.settings.production and isinstance(portal.mailer, FolderMailer) else []
     )
     environment.globals["dev_mail"] = bool(development)
+    contributed = [handler for handlers in portal.hooks.bbportal_routes() for handler in handlers or ()]
     app = Litestar(
         route_handlers=[
             *development,
@@ -71,6 +72,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             QuarantineController,
             ProfileController,
             ApiController,
+            *contributed,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         middleware=[viewer_middleware],

@@ -97,6 +97,31 @@ def test_errors_are_keyed_by_form_name_and_translated() -> None:
     assert "070-123 45 67" in errors["phone"][0]
 
 
+class ByNumber(BaseModel):
+    kind: Literal["number"]
+    number: str = Field(min_length=1, title="Number")
+
+
+class ByName(BaseModel):
+    kind: Literal["name"]
+    name: str = Field(min_length=1, title="Name")
+
+
+class Lookup(BaseModel):
+    what: Annotated[ByNumber | ByName, Field(discriminator="kind", title="What")]
+
+
+def test_a_field_named_like_its_variant_keeps_its_own_error() -> None:
+    fields = build_fields(Lookup)
+    for form, path in (({"what": "number"}, "what.number"), ({"what": "name"}, "what.name"), ({}, "what")):
+        try:
+            Lookup.model_validate(decode(fields, form))
+        except ValidationError as exc:
+            assert list(error_paths(fields, exc)) == [path]
+        else:
+            raise AssertionError(f"{form} was accepted")
+
+
 def test_encode_then_decode_round_trips_the_fault_report() -> None:
     data = FaultReportForm.model_validate(
         {

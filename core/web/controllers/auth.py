@@ -40,21 +40,28 @@ def _cookie(request: HttpRequest, key: str, value: str, max_age: int | None) -> 
     )
 
 
+def anonymous_page(request: HttpRequest, template: str, status_code: int = 200, **context: object) -> Template:
+    """A page with a form for visitors who may not be logged in: it sets the anonymous CSRF cookie if needed.
+
+    Plugins' public pages (a link mailed to someone who has no portal account) use it too.
+    """
+    current = viewer(request)
+    cookies = []
+    if not current.anon_token and current.user is None:
+        token = new_anon_token()
+        current.anon_token = token
+        current.csrf = auth.csrf_token(portal(request).secret_key, token)
+        cookies.append(_cookie(request, ANON_COOKIE, token, None))
+    response = page(template, current, status_code=status_code, **context)
+    response.cookies = cookies
+    return response
+
+
 class AuthController(Controller):
     def _anonymous_page(
         self, request: HttpRequest, template: str, status_code: int = 200, **context: object
     ) -> Template:
-        """A page with a form for visitors who are not logged in: it needs the anonymous CSRF cookie."""
-        current = viewer(request)
-        cookies = []
-        if not current.anon_token and current.user is None:
-            token = new_anon_token()
-            current.anon_token = token
-            current.csrf = auth.csrf_token(portal(request).secret_key, token)
-            cookies.append(_cookie(request, ANON_COOKIE, token, None))
-        response = page(template, current, status_code=status_code, **context)
-        response.cookies = cookies
-        return response
+        return anonymous_page(request, template, status_code, **context)
 
     @get("/password/forgot", sync_to_thread=False)
     def forgot_page(self, request: HttpRequest) -> Template:
