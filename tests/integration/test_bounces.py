@@ -225,3 +225,17 @@ def test_admins_see_the_mark_on_the_organisation_page_and_a_new_address_clears_i
     assert "maja.ny@testet.example" in saved.text and "E-post studsar" not in saved.text
     member = stored(portal, world.member)
     assert member.email == "maja.ny@testet.example" and member.mail_undeliverable_reason == ""
+
+
+def test_a_bounced_staff_address_shows_on_the_staff_page(portal: Portal, world: World, web: Any) -> None:
+    with portal.database.writing() as session:
+        colleague = session.get(User, world.colleague.id)
+        assert colleague is not None
+        colleague.mail_undeliverable_at, colleague.mail_undeliverable_reason = portal.clock.now(), "5.2.1 disabled"
+        session.add(colleague)
+    web.login(world.staff_admin.email)
+    page = web.get("/admin/staff").text
+    assert "E-post studsar sedan 2026-11-27 10:00: 5.2.1 disabled" in page and "Ändra e-post…" in page
+    back = web.post(f"/staff/users/{world.colleague.id}/retry-mail", {"back": "/admin/staff"}, follow_redirects=False)
+    assert back.headers["location"] == "/admin/staff?notice=mail_retry"
+    assert stored(portal, world.colleague).mail_undeliverable_at is None

@@ -32,7 +32,7 @@ ACTION_NOTICES = {
     Action.REJECT: "rejected",
 }
 STAFF_ACTIONS = {a.value: a for a in ACTION_NOTICES}
-RETRY_BACK = re.compile(r"^/(staff/requests|admin/organisations)/\d{1,10}$")
+RETRY_BACK = re.compile(r"^/(staff/requests/\d{1,10}|admin/organisations/\d{1,10}|admin/staff)$")
 """Pages the retry button may send staff back to (never an address from outside)."""
 
 
