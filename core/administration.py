@@ -16,6 +16,7 @@ from core.errors import NotFound, ValidationFailed
 from core.forms import error_paths
 from core.i18n import gettext as _
 from core.models import Office, Organisation, Role, Store, System, User, UserKind
+from core.queries import valid_id
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -181,4 +182,37 @@ def deactivate_user(session: Session, user_id: int, *, clock: Clock) -> User:
     auth.end_all_sessions(session, user_id)
     auth.revoke_all_tokens(session, user_id, clock=clock)
     session.flush()
+    return user
+
+
+class EmailInput(_Input):
+    email: EmailStr
+
+
+def change_email(session: Session, user_id: int, data: dict[str, Any]) -> User:
+    """A user's new log-in and mail address; a bounce mark on the old one goes with it (see ``models``)."""
+    user = session.get(User, user_id) if valid_id(user_id) else None
+    if user is None:
+        raise NotFound("There is no such user.")
+    if not str(data.get("email", "")).strip():
+        raise ValidationFailed({"email": [_("Enter an e-mail address.")]})
+    values = parse(EmailInput, data)
+    email = auth.normalise_email(values.email)
+    clash = session.exec(select(User).where(User.email == email)).first()
+    if clash is not None and clash.id != user.id:
+        raise ValidationFailed({"email": [_("A user with this e-mail address already exists.")]})
+    user.email = email
+    session.add(user)
+    session.flush()
+    return user
+
+
+def retry_mail_address(session: Session, user_id: int) -> User:
+    """Staff clear a bounce mark by hand (the mailbox is fixed): mail goes to the address again."""
+    user = session.get(User, user_id) if valid_id(user_id) else None
+    if user is None:
+        raise NotFound("There is no such user.")
+    user.mail_undeliverable_at = None
+    user.mail_undeliverable_reason = ""
+    session.add(user)
     return user

@@ -391,24 +391,61 @@ EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75
 def mail_receive() -> None:
     """Read one message on standard input (for an MTA pipe) and take it in.
 
-    Exits 0 when the mail is taken (attached to a request, or kept in quarantine or ignored as an
-    auto-reply), 65 when it can never be taken (over the size limit), 75 when the portal cannot store it
-    now (the MTA keeps it and tries again).
+    Exits 0 when the mail is taken (attached to a request, kept in quarantine, or ignored as an
+    auto-reply or bounce), 65 when it can never be taken (over the size limit, empty: the MTA returns it
+    to the sender), 75 when the portal cannot store it now (the MTA keeps it and tries again).
     """
-    from core.intake import MAX_BYTES, TooLarge, receive
+    from core.intake import Refused, receive
 
-    raw = sys.stdin.buffer.read(MAX_BYTES + 1)
     try:
         portal = _portal()
+        raw = sys.stdin.buffer.read(portal.settings.inbound_mail_max_bytes + 1)
         outcome = receive(portal, raw)
-    except TooLarge as exc:
-        click.echo(f"5.3.4 {exc}", err=True)
+    except Refused as exc:
+        click.echo(f"{exc.smtp_reply[4:]}: {exc.detail}", err=True)
         sys.exit(EX_DATAERR)
     except Exception as exc:  # the database is away, a disk is full: the MTA retries later
         click.echo(f"4.3.0 the portal cannot take mail now: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EX_TEMPFAIL)
     click.echo(f"{outcome.status}: {outcome.reason} (inbound mail #{outcome.inbound_mail_id})")
     sys.exit(EX_OK)
+
+
+@mail.command("listen")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--lmtp", is_flag=True, help="Speak LMTP (one answer per recipient) instead of SMTP.")
+def mail_listen(host: str, port: int, lmtp: bool) -> None:
+    """Take inbound mail from the MTA over SMTP or LMTP (production), until Ctrl-C or SIGTERM.
+
+    Accepts only recipients in BBPORTAL_REPLY_DOMAIN and the bounce address (BBPORTAL_MAIL_ENVELOPE_FROM).
+    Answers 250 when a mail is taken, 552/554 when it can never be, 451 when the portal cannot store it now.
+    """
+    import logging
+    import signal
+    import threading
+
+    from core.intake.listener import IntakeController
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    portal = _portal()
+    controller = IntakeController(portal, host, port, lmtp=lmtp)
+    try:
+        controller.start()
+    except Exception as exc:  # the port is taken, the address is not ours: say so in one line
+        raise click.ClickException(f"cannot listen on {host}:{port}: {type(exc).__name__}: {exc}") from exc
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    click.echo(
+        f"Taking mail for {portal.settings.reply_domain} over {'LMTP' if lmtp else 'SMTP'} on {host}:{port}; "
+        "Ctrl-C or SIGTERM stops."
+    )
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
 
 
 @main.group()

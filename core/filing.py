@@ -76,8 +76,14 @@ def file_request(
     clock: Clock,
     hooks: pluggy.HookRelay | None = None,
     access_control_for: AdapterLookup | None = None,
+    filed_by: User | None = None,
+    reason: str = "",
 ) -> Request:
-    """Validate and write the request, its first history row and its outbox rows in the caller's transaction."""
+    """Validate and write the request, its first history row and its outbox rows in the caller's transaction.
+
+    ``filed_by`` is a staff member filing for ``user`` (a mail from the quarantine): the history names them,
+    with ``reason``; ``user`` is the requester all the same (validation, choices and mails are theirs).
+    """
     if user.is_staff or user.organisation_id != organisation.id:
         raise Forbidden("Only users of the organisation can file its requests.")
     if request_type.administrators_only and not user.is_org_admin:
@@ -112,14 +118,15 @@ def file_request(
         RequestHistory(
             request_id=request.id,  # type: ignore[arg-type]
             at=now,
-            actor_id=user.id,
+            actor_id=(filed_by or user).id,
             action=Action.FILE.value,
             from_status=None,
             to_status=status,
+            reason=reason[:2000],
         )
     )
     start_following(session, request, user)
-    hook_context = HookContext(session=session, actor=user, clock=clock)
+    hook_context = HookContext(session=session, actor=filed_by or user, clock=clock)
     hook_context.enqueue("request_filed", request_id=request.id)
     if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
         hook_context.enqueue("start_fulfilment", request_id=request.id)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, event
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -119,6 +119,14 @@ class User(SQLModel, table=True):
     @property
     def is_org_admin(self) -> bool:
         return self.role == Role.ADMINISTRATOR
+
+
+@event.listens_for(User.email, "set", active_history=True)
+def _address_changed(user: User, value: str, old_value: Any, _initiator: Any) -> None:
+    """A new address is a new chance: whoever changes it (admin pages, a plugin), the bounce mark goes."""
+    if isinstance(old_value, str) and value != old_value:
+        user.mail_undeliverable_at = None
+        user.mail_undeliverable_reason = ""
 
 
 class Request(SQLModel, table=True):
@@ -275,7 +283,7 @@ class InboundMail(SQLModel, table=True):
     """Every mail the intake received, kept with its original bytes: attached to a request, or in quarantine."""
 
     __tablename__ = "inbound_mail"
-    __table_args__ = (Index("ix_inbound_mail_status", "status", "id"),)
+    __table_args__ = (Index("ix_inbound_mail_status", "status", "id"), Index("ix_inbound_mail_digest", "digest"))
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: datetime = utc_column()
@@ -283,6 +291,8 @@ class InboundMail(SQLModel, table=True):
     subject: str = Field(default="", max_length=998)
     message_id: str = Field(default="", max_length=998)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    digest: str = Field(default="", max_length=64)
+    """SHA-256 of ``raw``: the same bytes delivered again (an MTA retrying) are taken once."""
     status: str = Field(max_length=16)
     """``attached`` (became a chat message), ``quarantined`` (staff decide) or ``ignored`` (auto-reply, bounce)."""
     reason: str = Field(default="", max_length=300)

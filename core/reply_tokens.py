@@ -1,7 +1,9 @@
-"""Per-request reply addresses: a signed token naming the request and the recipient.
+"""Signed names in our mail: reply addresses, thread ids and Message-IDs that only we can make.
 
-The token cannot be forged or moved to another request or person without the secret key. The
-conversation issue reads it back from inbound mail with :func:`parse`.
+A reply address carries a token naming the request and the recipient; it cannot be forged or moved to
+another request or person without the secret key. The intake reads it back with :func:`parse`. Every
+Message-ID we send names its recipient and is signed too, so that a delivery report quoting it proves
+that the bounced mail was ours and for whom (:func:`recipients_in_message_ids`).
 """
 
 from __future__ import annotations
@@ -52,3 +54,33 @@ def parse(secret_key: str, token: str) -> tuple[int, int] | None:
     if not hmac.compare_digest(match.group(3), _signature(secret_key, request_id, user_id)):
         return None
     return request_id, user_id
+
+
+MESSAGE_ID_SIGNATURE_LENGTH = 16
+_MESSAGE_ID = re.compile(
+    rf"<([a-z0-9_][a-z0-9_.]*?)\.u(\d+)\.([0-9a-f]{{{MESSAGE_ID_SIGNATURE_LENGTH}}})@[^>\s]+>", re.I
+)
+
+
+def _message_id_signature(secret_key: str, stem: str, user_id: int) -> str:
+    mac = hmac.new(secret_key.encode(), f"message:{stem}:{user_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:MESSAGE_ID_SIGNATURE_LENGTH]
+
+
+def message_id(secret_key: str, domain: str, key: str, user_id: int) -> str:
+    """The Message-ID of our mail with dedupe ``key`` to user ``user_id``: the same on every retry, signed.
+
+    ``key`` is the outbox row's dedupe key (``mail:12:3``, ``password:7``), written with dots. ``user_id`` 0
+    stands for a recipient who is no portal user: the id is still recognisably ours, and marks nobody.
+    """
+    stem = key.replace(":", ".")
+    return f"<{stem}.u{user_id}.{_message_id_signature(secret_key, stem, user_id)}@{domain}>"
+
+
+def recipients_in_message_ids(secret_key: str, header: str) -> list[int]:
+    """The users our own, intact Message-IDs in ``header`` were sent to (in the order they appear)."""
+    found = []
+    for stem, user_id, signature in _MESSAGE_ID.findall(header or ""):
+        if hmac.compare_digest(signature.lower(), _message_id_signature(secret_key, stem.lower(), int(user_id))):
+            found.append(int(user_id))
+    return found

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     reply_domain: str = "svar.bbgruppen.example"
     """Domain of the per-request reply addresses (svar+<token>@…); its MX points at our intake."""
 
+    inbound_mail_max_mb: float = Field(default=25.0, gt=0)
+    """Largest inbound mail (as received, encoded) the intake takes, in megabytes; larger mail is refused
+    permanently (SMTP 552, pipe exit 65). Keep the MTA's ``message_size_limit`` at or below it."""
+
     smtp_host: str = ""
     """Empty: mails are written as .eml files into <data_dir>/mail (embedded mode)."""
     smtp_port: int = 587
@@ -106,6 +110,10 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "files"
+
+    @property
+    def inbound_mail_max_bytes(self) -> int:
+        return int(self.inbound_mail_max_mb * 1024 * 1024)
 
     @property
     def attachment_max_bytes(self) -> int:

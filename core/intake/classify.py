@@ -5,42 +5,69 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from core.portal import Portal
+from core import reply_tokens
+from core.intake.parse import header
+from core.settings import Settings
 
-MAILER_DAEMONS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply")
+MAILER_DAEMONS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply")
+AUTO_REPLY_SUBJECTS = (
+    "autosvar",
+    "automatiskt svar",
+    "automatic reply",
+    "auto reply",
+    "autoreply",
+    "auto:",
+    "out of office",
+    "out of the office",
+    "frånvaro",
+    "frånvaromeddelande",
+    "abwesend",
+    "abwesenheitsnotiz",
+    "undeliverable:",
+    "ej levererbart:",
+    "returned mail",
+    "delivery status notification",
+    "undelivered mail returned to sender",
+)
+DELIVERY_REPORTS = ("multipart/report", "message/delivery-status")
 
 
-def ignore_reason(message: EmailMessage, portal: Portal) -> str:
+def is_delivery_report(message: EmailMessage) -> bool:
+    return message.get_content_type() in DELIVERY_REPORTS
+
+
+def ignore_reason(message: EmailMessage, settings: Settings, secret_key: str) -> str:
     """Why this mail is ignored, or empty when it may be a person's answer."""
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
+    auto = header(message, "Auto-Submitted").lower()
     if auto and auto != "no":
         return "auto-submitted"
-    for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress-Reply"):
-        if message.get(header):
+    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress-Reply"):
+        if header(message, name):
             return "auto-reply"
-    if str(message.get("X-BBPortal-Request", "")):
+    if header(message, "X-BBPortal-Request"):
         return "our own mail came back"
-    if message.get("X-Loop") or message.get("X-BBPortal-Loop"):
+    if header(message, "X-Loop") or header(message, "X-BBPortal-Loop"):
         return "mail loop"
-    precedence = str(message.get("Precedence", "")).strip().lower()
+    precedence = header(message, "Precedence").lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"precedence {precedence}"
-    if message.get("List-Id") or message.get("List-Unsubscribe"):
+    if header(message, "List-Id") or header(message, "List-Unsubscribe"):
         return "mailing list"
-    if message.get_content_type() == "multipart/report" or message.get_content_type() == "message/delivery-status":
+    if is_delivery_report(message):
         return "delivery report"
-    if str(message.get("Return-Path", "")).strip() == "<>":
+    if header(message, "Return-Path").strip() == "<>":
         return "empty return path (bounce)"
-    sender = parseaddr(str(message.get("From", "")))[1].lower()
+    sender = parseaddr(header(message, "From"))[1].lower()
     if sender.split("@")[0] in MAILER_DAEMONS:
         return "sent by a mail system"
-    our_domain = parseaddr(portal.settings.mail_from)[1].rpartition("@")[2].lower()
-    if sender == parseaddr(portal.settings.mail_from)[1].lower() or sender.endswith("@" + portal.settings.reply_domain):
+    our_address = parseaddr(settings.mail_from)[1].lower()
+    if sender in (our_address, parseaddr(settings.mail_envelope_from)[1].lower()) or sender.endswith(
+        "@" + settings.reply_domain.lower()
+    ):
         return "our own mail came back"
-    message_id = str(message.get("Message-ID", ""))
-    if our_domain and message_id.lower().endswith("@" + our_domain + ">") and "mail." in message_id:
+    if reply_tokens.recipients_in_message_ids(secret_key, header(message, "Message-ID")):
         return "our own mail came back"
-    subject = str(message.get("Subject", "")).lower()
-    if subject.startswith(("autosvar", "automatic reply", "auto:", "out of office", "frånvaro", "abwesend")):
+    subject = header(message, "Subject").lower()
+    if subject.startswith(AUTO_REPLY_SUBJECTS):
         return "auto-reply"
     return ""

@@ -9,6 +9,7 @@ same Message-ID and is recognisable as the same mail.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -27,6 +28,7 @@ from core.portal import Portal
 from core.statuses import Status
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,10 @@ def environment() -> Environment:
     return _ENVIRONMENT
 
 
-def message_id(portal: Portal, key: str) -> str:
-    return f"<{key.replace(':', '.')}@{_domain(portal)}>"
+def message_id(portal: Portal, key: str, user_id: int = 0) -> str:
+    """Derived from the dedupe key (a retry carries the same id) and signed with the recipient (bounces);
+    ``user_id`` 0 when the recipient is no portal user (a plugin's mail to a system's account holder)."""
+    return reply_tokens.message_id(portal.secret_key, _domain(portal), key, user_id)
 
 
 def thread_id(portal: Portal, request_id: int) -> str:
@@ -146,9 +150,24 @@ def _headers(portal: Portal, message: EmailMessage, user: User, key: str) -> Non
     message["From"] = portal.settings.mail_from
     message["To"] = formataddr((user.name, user.email))
     message["Date"] = format_datetime(portal.clock.now())
-    message["Message-ID"] = message_id(portal, key)
+    message["Message-ID"] = message_id(portal, key, user.id or 0)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
+
+
+def undeliverable(user: User, outbox_row: OutboxMessage) -> bool:
+    """A hard bounce marked the address: the mail is not sent (its job is done, not failed) until it changes."""
+    if user.mail_undeliverable_at is None:
+        return False
+    log.info(
+        "mail job %s (%s) not sent: %s is undeliverable since %s (%s)",
+        outbox_row.id,
+        outbox_row.payload.get("kind"),
+        user.email,
+        user.mail_undeliverable_at.isoformat(),
+        user.mail_undeliverable_reason,
+    )
+    return True
 
 
 def compose_account_mail(portal: Portal, session: Session, outbox_row: OutboxMessage) -> EmailMessage | None:
@@ -158,7 +177,7 @@ def compose_account_mail(portal: Portal, session: Session, outbox_row: OutboxMes
     payload = outbox_row.payload
     user = session.get(User, int(payload["user_id"]))
     row = session.get(PasswordToken, int(payload["token_id"]))
-    if user is None or row is None or not user.active or row.used_at is not None:
+    if user is None or row is None or not user.active or row.used_at is not None or undeliverable(user, outbox_row):
         return None
     base = portal.settings.base_url.rstrip("/")
     kind = str(payload["kind"])
@@ -185,7 +204,7 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
         return compose_account_mail(portal, session, outbox_row)
     request = session.get(Request, int(payload["request_id"]))
     user = session.get(User, int(payload["user_id"]))
-    if request is None or user is None or not user.active:
+    if request is None or user is None or not user.active or undeliverable(user, outbox_row):
         return None
     request_type = portal.registry.get(request.type_key)
     newest = session.exec(

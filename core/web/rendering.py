@@ -51,6 +51,13 @@ def status_label(value: str) -> str:
     return Status(value).label
 
 
+def mail_reason(value: str) -> str:
+    """Why a mail waits in quarantine, in the viewer's language when it is one of the intake's own reasons."""
+    from core.intake import QUARANTINE_REASONS
+
+    return i18n.gettext(value) if value in QUARANTINE_REASONS else value
+
+
 def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
     loaders = [FileSystemLoader(str(d)) for d in (extra_dirs or [])] + [FileSystemLoader(str(TEMPLATES))]
     environment = Environment(
@@ -71,6 +78,7 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
         status_label=status_label,
         number=number,
         filesize=filesize,
+        mail_reason=mail_reason,
     )
     environment.globals.update(Status=Status, current_language=i18n.current_language)
     return environment

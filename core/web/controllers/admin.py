@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from core import administration, passwords
 from core.errors import NotFound, ValidationFailed
 from core.models import Office, Organisation, Store, System, User
+from core.queries import valid_id
 from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
@@ -182,6 +183,37 @@ class AdminController(Controller):
         if target.organisation_id:
             return Redirect(f"/admin/organisations/{target.organisation_id}?notice=deactivated")
         return Redirect("/admin/staff?notice=deactivated")
+
+    @get("/users/{user_id:int}/email", sync_to_thread=True)
+    def edit_email(self, request: HttpRequest, user_id: FromPath[int]) -> Template:
+        with portal(request).database.reading() as session:
+            target = session.get(User, user_id) if valid_id(user_id) else None
+        if target is None:
+            raise NotFound("There is no such user.")
+        return page(
+            "admin/change_email.html", viewer(request), target=target, values={"email": target.email}, errors={}
+        )
+
+    @post("/users/{user_id:int}/email", sync_to_thread=True)
+    def change_email(self, request: HttpRequest, user_id: FromPath[int], data: FormBody) -> Template | Redirect:
+        values = flat_form(data)
+        try:
+            with portal(request).database.writing() as session:
+                target = administration.change_email(session, user_id, values)
+        except ValidationFailed as exc:
+            with portal(request).database.reading() as session:
+                found = session.get(User, user_id)
+            return page(
+                "admin/change_email.html",
+                viewer(request),
+                status_code=422,
+                target=found,
+                values=values,
+                errors=exc.errors,
+            )
+        if target.organisation_id:
+            return Redirect(f"/admin/organisations/{target.organisation_id}?notice=saved")
+        return Redirect("/admin/staff?notice=saved")
 
     @get("/offices", sync_to_thread=True)
     def offices(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:

@@ -123,4 +123,6 @@ NOTICES = {
     "attached": N_("The mail is attached to the request."),
     "retried": N_("The job will run again shortly."),
     "password_set": N_("Your password is set. Log in with it."),
+    "mail_retry": N_("Mail will be sent to the address again."),
+    "filed_from_mail": N_("The mail has been filed as a new request; it is the request's first message."),
 }

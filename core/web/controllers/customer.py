@@ -15,7 +15,7 @@ from core.context import FormContext
 from core.display import request_rows
 from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
-from core.followers import is_following, start_following
+from core.followers import followers, is_following, start_following
 from core.forms import build_fields, decode, file_fields, form_values, render_choices
 from core.i18n import gettext
 from core.lifecycle import Action, allowed_actions
@@ -308,6 +308,7 @@ def _request_page(
         request_files = [a for a in attachments.visible_attachments(session, current, request_id) if not a.message_id]
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []
         following = False if current.is_staff else is_following(session, request_id, current.id or 0)
+        followers_ = followers(session, found) if current.is_staff else []
         organisation_name = ""
         if current.is_staff:
             from core.models import Organisation
@@ -338,6 +339,7 @@ def _request_page(
         error=error,
         colleagues=colleagues,
         following=following,
+        followers_=followers_,
         organisation_name=organisation_name,
         Action=Action,
     )

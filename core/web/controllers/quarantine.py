@@ -1,27 +1,42 @@
-"""Staff look at inbound mail the intake could not attach, and attach it to a request by hand."""
+"""Staff look at inbound mail the intake could not attach: attach it to a request, or file it as a new one.
+
+Filing a mail as a new request goes through the chosen request type's own form, filled in by staff for the
+organisation user it is filed for (the mail's text prefilled where the form takes a longer text): the core
+knows no request type by name, and every request must be valid under its type's schema. The mail's text
+becomes the request's first message, and the history says which staff member filed it from a mail.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from core import attachments
+from core import attachments, auth
 from core.attachments import StagedFile
-from core.errors import Conflict, NotFound
+from core.context import FormContext
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.filing import CARRY_OUT_ON, file_request
+from core.forms import FormField, build_fields, decode, form_values, render_choices
+from core.i18n import gettext
 from core.intake.files import mail_files
 from core.intake.parse import parse_mail, text_of
 from core.intake.quotes import strip_quotes
-from core.models import ChatMessage, InboundMail, Request
+from core.models import ChatMessage, InboundMail, Organisation, Request, User
 from core.queries import valid_id
-from core.statuses import Status
-from core.web.controllers.common import NOTICES, FormBody, form_value, portal, viewer
+from core.request_types import RequestType
+from core.statuses import OPEN, Status
+from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
 
 PAGE_SIZE = 50
+OPEN_REQUESTS_SHOWN = 10
 
 
 def _body(row: InboundMail) -> str:
@@ -31,14 +46,91 @@ def _body(row: InboundMail) -> str:
         return row.raw[:2000].decode("utf-8", errors="replace")
 
 
-def _mail_page(request: HttpRequest, mail_id: int, *, error: str = "", status_code: int = 200) -> Template:
+def _sender_user(session: Session, row: InboundMail) -> User | None:
+    """The active customer user who sent the mail, when the sender is one."""
+    if not row.sender:
+        return None
+    found = session.exec(select(User).where(User.email == auth.normalise_email(row.sender))).first()
+    return found if found is not None and found.active and not found.is_staff else None
+
+
+def _first_message(row: InboundMail, author: User | None) -> str:
+    """The mail's text as a chat message; a sender who is not the author is named in it."""
+    body = _body(row).strip()
+    if not body:
+        return ""
+    return body if author is not None and author.email == row.sender else f"{row.sender or '?'}:\n{body}"
+
+
+def _mail_page(
+    request: HttpRequest,
+    mail_id: int,
+    *,
+    error: str = "",
+    status_code: int = 200,
+    new_errors: dict[str, list[str]] | None = None,
+    new_values: dict[str, str] | None = None,
+) -> Template:
     with portal(request).database.reading() as session:
         row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
-    if row is None:
-        raise NotFound("There is no such mail.")
+        if row is None:
+            raise NotFound("There is no such mail.")
+        sender = _sender_user(session, row)
+        organisation = session.get(Organisation, sender.organisation_id) if sender and sender.organisation_id else None
+        open_requests = (
+            list(
+                session.exec(
+                    select(Request)
+                    .where(Request.organisation_id == organisation.id, col(Request.status).in_(list(OPEN)))
+                    .order_by(col(Request.id).desc())
+                    .limit(OPEN_REQUESTS_SHOWN)
+                )
+            )
+            if organisation is not None
+            else []
+        )
     return page(
-        "staff/quarantine_mail.html", viewer(request), status_code=status_code, mail=row, body=_body(row), error=error
+        "staff/quarantine_mail.html",
+        viewer(request),
+        status_code=status_code,
+        mail=row,
+        body=_body(row),
+        error=error,
+        organisation=organisation,
+        open_requests=open_requests,
+        registry=portal(request).registry,
+        new_errors=new_errors or {},
+        new_values=new_values or {"user": sender.email if sender else ""},
     )
+
+
+def _filing_for(session: Session, registry: Any, type_key: str, email: str) -> tuple[RequestType, User, Organisation]:
+    """The request type and the organisation user staff file a mail for, or field errors saying what is wrong."""
+    errors: dict[str, list[str]] = {}
+    request_type = registry.get(type_key) if type_key else None
+    if request_type is None:
+        errors["type"] = [gettext("Choose a request type.")]
+    customer = session.exec(select(User).where(User.email == auth.normalise_email(email))).first() if email else None
+    organisation = None
+    if customer is None or customer.is_staff or not customer.active or customer.organisation_id is None:
+        errors["user"] = [gettext("There is no active customer user with this e-mail address.")]
+    else:
+        organisation = session.get(Organisation, customer.organisation_id)
+        if request_type is not None and request_type.administrators_only and not customer.is_org_admin:
+            errors["type"] = [
+                gettext("Only the organisation's administrators can file this request; choose one of them.")
+            ]
+    if errors or request_type is None or customer is None or organisation is None:
+        raise ValidationFailed(errors)
+    return request_type, customer, organisation
+
+
+def _prefill(fields: list[FormField], body: str) -> dict[str, str]:
+    """The mail's text in the form's first longer text field (the core knows no field by name)."""
+    for form_field in fields:
+        if form_field.kind == "textarea":
+            return {form_field.name: body[: form_field.max_length] if form_field.max_length else body}
+    return {}
 
 
 def _files_of(request: HttpRequest, mail_id: int) -> tuple[list[StagedFile], list[str]]:
@@ -114,7 +206,141 @@ class QuarantineController(Controller):
             attachments.discard(the_portal.storage, files)
             if not isinstance(exc, Conflict):
                 raise
-            from core.i18n import gettext
-
             return _mail_page(request, mail_id, error=gettext(exc.detail), status_code=409)
         return Redirect(f"/staff/requests/{number}?notice=attached")
+
+    @get("/{mail_id:int}/new", sync_to_thread=True)
+    def new_request_form(
+        self, request: HttpRequest, mail_id: FromPath[int], type: FromQuery[str] = "", user: FromQuery[str] = ""
+    ) -> Template:
+        """Step two of filing a mail as a new request: the chosen type's form, for the chosen user."""
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
+            if row is None or row.status != "quarantined":
+                raise NotFound("There is no such mail.")
+            try:
+                request_type, customer, organisation = _filing_for(session, the_portal.registry, type, user)
+            except ValidationFailed as exc:
+                return _mail_page(
+                    request, mail_id, status_code=422, new_errors=exc.errors, new_values={"type": type, "user": user}
+                )
+        fields = self._fields(request, request_type, customer, organisation)
+        return self._form(request, row, request_type, customer, organisation, fields, _prefill(fields, _body(row)), {})
+
+    @post("/{mail_id:int}/new", sync_to_thread=True)
+    def file_new_request(self, request: HttpRequest, mail_id: FromPath[int], data: FormBody) -> Template | Redirect:
+        the_portal, staff = portal(request), user(request)
+        values = form_values(data)
+        type_key, email = form_value(data, "type"), form_value(data, "user")
+        values.pop("type", None)
+        values.pop("user", None)
+        with the_portal.database.reading() as session:
+            row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
+            if row is None or row.status != "quarantined":
+                raise NotFound("There is no such mail.")
+            try:
+                request_type, customer, organisation = _filing_for(session, the_portal.registry, type_key, email)
+            except ValidationFailed as exc:
+                return _mail_page(request, mail_id, status_code=422, new_errors=exc.errors)
+        fields = self._fields(request, request_type, customer, organisation)
+        files, notes = _files_of(request, mail_id)
+        try:
+            with the_portal.database.writing() as session:
+                mail = session.get(InboundMail, mail_id)
+                if mail is None or mail.status != "quarantined":
+                    raise Conflict("The mail has been handled meanwhile.")
+                filed = file_request(
+                    session,
+                    request_type=request_type,
+                    user=customer,
+                    organisation=organisation,
+                    payload=decode(fields, values),
+                    carry_out_on=form_value(data, CARRY_OUT_ON),
+                    clock=the_portal.clock,
+                    hooks=the_portal.hooks,
+                    access_control_for=the_portal.access_control,
+                    filed_by=staff,
+                    reason=f"Filed by {staff.name} from an e-mail from {mail.sender or '?'}",
+                )
+                text = "\n\n".join(part for part in (_first_message(mail, customer), "\n".join(notes)) if part)
+                message = None
+                if text or files:
+                    message = ChatMessage(
+                        request_id=filed.id or 0,
+                        author_id=customer.id if customer.email == mail.sender else None,
+                        via="email",
+                        body=text[:10_000],
+                        created_at=the_portal.clock.now(),
+                        inbound_mail_id=mail.id,
+                    )
+                    session.add(message)
+                    session.flush()
+                    attachments.record(
+                        session, files, request_id=filed.id or 0, message_id=message.id, clock=the_portal.clock
+                    )
+                mail.status, mail.request_id = "attached", filed.id
+                mail.chat_message_id = message.id if message is not None else None
+                mail.reason = f"filed as a new request by {staff.name}"[:300]
+                session.add(mail)
+        except ValidationFailed as exc:
+            attachments.discard(the_portal.storage, files)
+            return self._form(
+                request, row, request_type, customer, organisation, fields, values, exc.errors, status_code=422
+            )
+        except (Conflict, Forbidden) as exc:
+            attachments.discard(the_portal.storage, files)
+            return _mail_page(request, mail_id, error=gettext(exc.detail), status_code=409)
+        except BaseException:
+            attachments.discard(the_portal.storage, files)
+            raise
+        return Redirect(f"/staff/requests/{filed.id}?notice=filed_from_mail")
+
+    def _fields(
+        self, request: HttpRequest, request_type: RequestType, customer: User, organisation: Organisation
+    ) -> list[FormField]:
+        """The type's form as the customer would see it: their organisation's systems and the like."""
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            context = FormContext(
+                session=session,
+                user=customer,
+                organisation=organisation,
+                clock=the_portal.clock,
+                access_control_for=the_portal.access_control,
+            )
+            choices = render_choices(request_type, request_type.schema, context)
+        return build_fields(request_type.schema, choices)
+
+    def _form(
+        self,
+        request: HttpRequest,
+        row: InboundMail,
+        request_type: RequestType,
+        customer: User,
+        organisation: Organisation,
+        fields: list[FormField],
+        values: Mapping[str, str | list[str]],
+        errors: dict[str, list[str]],
+        *,
+        status_code: int = 200,
+    ) -> Template:
+        from core.clock import local_today
+        from core.web.controllers.customer import _all_fields
+
+        labels = {f.name: f.label for f in _all_fields(fields)}
+        return page(
+            "staff/quarantine_new_request.html",
+            viewer(request),
+            status_code=status_code,
+            mail=row,
+            body=_body(row),
+            request_type=request_type,
+            customer=customer,
+            organisation=organisation,
+            fields=fields,
+            values=values,
+            errors=errors,
+            labels=labels,
+            today=local_today(portal(request).clock).isoformat(),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -38,6 +39,8 @@ ACTION_NOTICES = {
     Action.REJECT: "rejected",
 }
 STAFF_ACTIONS = {a.value: a for a in ACTION_NOTICES}
+RETRY_BACK = re.compile(r"^/(staff/requests/\d{1,10}|admin/organisations/\d{1,10}|admin/staff)$")
+"""Pages the retry button may send staff back to (never an address from outside)."""
 
 
 def _int_or_none(value: str) -> int | None:
@@ -162,6 +165,16 @@ class StaffController(Controller):
     def reject(self, request: HttpRequest, request_id: FromPath[int], data: FormBody) -> Template | Redirect:
         """Its own route because the confirmation page (GET) owns this path."""
         return self._act(request, request_id, Action.REJECT.value, data)
+
+    @post("/users/{user_id:int}/retry-mail", sync_to_thread=True)
+    def retry_mail(self, request: HttpRequest, user_id: FromPath[int], data: FormBody) -> Redirect:
+        """ "Försök igen att skicka till adressen": the bounce mark goes; back to the page the button was on."""
+        from core import administration
+
+        with portal(request).database.writing() as session:
+            administration.retry_mail_address(session, user_id)
+        back = form_value(data, "back")
+        return Redirect(f"{back if RETRY_BACK.match(back) else '/staff/queue'}?notice=mail_retry")
 
     @post("/requests/{request_id:int}/{action:str}", sync_to_thread=True)
     def act(
