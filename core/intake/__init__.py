@@ -31,7 +31,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.i18n import N_
 from core.intake import bounces
 from core.intake.classify import ignore_reason, is_delivery_report
-from core.intake.files import mail_files
+from core.intake.files import has_attachments, mail_files
 from core.intake.parse import header, parse_mail, storable, text_of
 from core.intake.quotes import strip_quotes
 from core.models import ChatMessage, InboundMail, Request, User
@@ -186,10 +186,10 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
         return _quarantine(portal, raw, digest, reading, NO_SUCH_REQUEST)
     if user is None or user.is_staff or not user.active or user.organisation_id != request.organisation_id:
         return _quarantine(portal, raw, digest, reading, FOREIGN_SENDER)
-    if not reading.body.strip():
-        return _quarantine(portal, raw, digest, reading, NO_TEXT)
     if len(reading.body) > chat.MAX_LENGTH:
         return _quarantine(portal, raw, digest, reading, TOO_LONG)
+    if not reading.body.strip() and not has_attachments(parse_mail(raw)):
+        return _quarantine(portal, raw, digest, reading, NO_TEXT)  # a photo alone is an answer; nothing is not
     if earlier is not None:
         mail_id = earlier.id or 0
         with portal.database.reading() as session:
@@ -201,10 +201,10 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
         mail_id = _store(portal, raw, digest, _about(reading), "quarantined", BEING_ATTACHED, request.id)
     files, notes = mail_files(portal, parse_mail(raw))  # read() parsed these bytes already: this cannot fail
     body = "\n\n".join(part for part in (reading.body.strip(), "\n".join(notes)) if part)
+    if not reading.body.strip() and not files:  # only refused files: nothing of the sender's own arrives
+        return _quarantine(portal, raw, digest, reading, NO_TEXT)
     try:
-        posted = chat.post(
-            portal, user, request.id or 0, body, via="email", inbound_mail_id=mail_id, files=files
-        )
+        posted = chat.post(portal, user, request.id or 0, body, via="email", inbound_mail_id=mail_id, files=files)
     except Conflict:
         _mark(portal, mail_id, "quarantined", CLOSED)
         return Outcome("quarantined", CLOSED, mail_id, request.id)

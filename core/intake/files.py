@@ -26,12 +26,17 @@ def _attachment_parts(message: EmailMessage) -> Iterator[EmailMessage]:
     """
     bodies = {id(part) for part in (message.get_body(("plain",)), message.get_body(("html",))) if part is not None}
     for part in _leaves(message):
-        if id(part) in bodies:
-            continue
+        if id(part) in bodies or part.get_content_maintype() == "multipart":
+            continue  # a multipart that could not be split (no boundary) is a broken mail, not a file
         unnamed_text = part.get_content_maintype() == "text" and not part.get_filename()
         if unnamed_text and part.get_content_disposition() != "attachment":
             continue  # another rendering of the text (text/enriched, a list footer), not a file
         yield part
+
+
+def has_attachments(message: EmailMessage) -> bool:
+    """Whether the mail carries any file at all (a reply may be a photo without a word)."""
+    return next(_attachment_parts(message), None) is not None
 
 
 def _leaves(part: EmailMessage, depth: int = 0) -> Iterator[EmailMessage]:
