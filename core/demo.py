@@ -74,12 +74,16 @@ def load(session: Session, clock: Clock, hooks: pluggy.HookRelay | None = None) 
         session, {"name": "Brf Solgläntan", "org_number": "769600-1234", "office_id": stockholm.id}, clock=clock
     )
     administration.add_system(
-        session, solglantan, {"name": "Passersystem Solgläntan", "kind": "access_control", "identifier": "SOL-AC-01"},
+        session,
+        solglantan,
+        {"name": "Passersystem Solgläntan", "kind": "access_control", "identifier": "SOL-AC-01"},
         hooks=hooks,
         clock=clock,
     )
     administration.add_system(
-        session, solglantan, {"name": "Porttelefon Solgläntan", "kind": "door_phone", "identifier": "SOL-DP-01"},
+        session,
+        solglantan,
+        {"name": "Porttelefon Solgläntan", "kind": "door_phone", "identifier": "SOL-DP-01"},
         hooks=hooks,
         clock=clock,
     )
@@ -108,7 +112,9 @@ def load(session: Session, clock: Clock, hooks: pluggy.HookRelay | None = None) 
         clock=clock,
     )
     administration.add_system(
-        session, hamnen, {"name": "Passersystem Hamnen", "kind": "access_control", "identifier": "HAM-AC-01"},
+        session,
+        hamnen,
+        {"name": "Passersystem Hamnen", "kind": "access_control", "identifier": "HAM-AC-01"},
         hooks=hooks,
         clock=clock,
     )

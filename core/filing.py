@@ -9,6 +9,7 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from core.billing.recording import record_estimate
 from core.clock import Clock, local_today
 from core.context import AdapterLookup, FormContext, HookContext
 from core.errors import Forbidden, ValidationFailed
@@ -76,8 +77,13 @@ def file_request(
     clock: Clock,
     hooks: pluggy.HookRelay | None = None,
     access_control_for: AdapterLookup | None = None,
+    expected_estimate: str | None = None,
 ) -> Request:
-    """Validate and write the request, its first history row and its outbox rows in the caller's transaction."""
+    """Validate and write the request, its first history row and its outbox rows in the caller's transaction.
+
+    The billing estimate is recorded in the same transaction (``core.billing``); ``expected_estimate`` is the
+    fingerprint of the estimate the customer confirmed, and a different one refuses the filing.
+    """
     if user.is_staff or user.organisation_id != organisation.id:
         raise Forbidden("Only users of the organisation can file its requests.")
     if request_type.administrators_only and not user.is_org_admin:
@@ -119,6 +125,7 @@ def file_request(
         )
     )
     start_following(session, request, user)
+    record_estimate(session, request=request, request_type=request_type, data=data, expected=expected_estimate)
     hook_context = HookContext(session=session, actor=user, clock=clock)
     hook_context.enqueue("request_filed", request_id=request.id)
     if status == Status.PENDING and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC:

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session, select
 
+from core.billing import pricing
+from core.billing.pricing import Estimate
+from core.context import FormContext
 from core.errors import Conflict, NotFound
-from core.filing import file_request
+from core.filing import file_request, validate_submission
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
 from core.portal import Portal
 from core.queries import get_request, valid_id
+from core.request_types import RequestType
+from core.statuses import Status
 
 
-def file(portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any) -> Request:
+def file(
+    portal: Portal,
+    user: User,
+    type_key: str,
+    payload: dict[str, Any],
+    carry_out_on: Any,
+    *,
+    expected_estimate: str | None = None,
+) -> Request:
     request_type = portal.registry.get(type_key)
     if request_type is None or (request_type.administrators_only and not user.is_org_admin):
         raise NotFound("There is no request type %(key)s.", key=type_key)
@@ -32,7 +46,51 @@ def file(portal: Portal, user: User, type_key: str, payload: dict[str, Any], car
             clock=portal.clock,
             hooks=portal.hooks,
             access_control_for=portal.access_control,
+            expected_estimate=expected_estimate,
         )
+
+
+def estimate(
+    portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any
+) -> tuple[BaseModel, Estimate]:
+    """What filing this would cost now (validated exactly as filing validates it); nothing is written."""
+    request_type = portal.registry.get(type_key)
+    if request_type is None or user.is_staff or (request_type.administrators_only and not user.is_org_admin):
+        raise NotFound("There is no request type %(key)s.", key=type_key)
+    with portal.database.reading() as session:
+        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+        if organisation is None:
+            raise NotFound("There is no request type %(key)s.", key=type_key)
+        context = FormContext(
+            session=session,
+            user=user,
+            organisation=organisation,
+            clock=portal.clock,
+            access_control_for=portal.access_control,
+        )
+        data, when = validate_submission(request_type, payload, context, carry_out_on)
+        now = portal.clock.now()
+        draft = Request(
+            type_key=request_type.key,
+            schema_version=request_type.version,
+            data=data.model_dump(mode="json"),
+            status=Status.PENDING,
+            carry_out_on=when,
+            organisation_id=organisation.id,  # type: ignore[arg-type]
+            requester_id=user.id,  # type: ignore[arg-type]
+            system_id=_system_of(request_type, data),
+            created_at=now,
+            updated_at=now,
+        )
+        items = request_type.charge_items(data, draft)
+        return data, pricing.estimate(
+            session, organisation_id=draft.organisation_id, type_key=type_key, items=items, moment=now
+        )
+
+
+def _system_of(request_type: RequestType, data: BaseModel) -> int | None:
+    value = getattr(data, request_type.system_field) if request_type.system_field else None
+    return int(value) if value is not None else None
 
 
 def perform(
