@@ -105,6 +105,12 @@ class Estimate:
     quota_month: date
     agreement: Agreement | None
     lines: list[EstimateLine] = field(default_factory=list)
+    agreement_id: int | None = None
+    """Kept apart from ``agreement``: the row expires when a refused filing rolls back, the id does not."""
+
+    def __post_init__(self) -> None:
+        if self.agreement is not None:
+            self.agreement_id = self.agreement.id
 
     @property
     def priced_lines(self) -> list[EstimateLine]:
@@ -122,7 +128,7 @@ class Estimate:
     @property
     def fingerprint(self) -> str:
         """Identifies what will be charged (not the quota counts shown next to it)."""
-        parts = [self.agreement.id if self.agreement else None, [line.fingerprint_parts() for line in self.lines]]
+        parts = [self.agreement_id, [line.fingerprint_parts() for line in self.lines]]
         return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()[:32]
 
     def headline(self) -> str:

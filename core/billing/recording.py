@@ -225,7 +225,7 @@ def landing_month(session: Session, now: datetime) -> Any:
     """
     month = local_month(now)
     while True:
-        _insert_ignore(session, InvoiceMonth, {"month": month}, "month")
+        insert_or_ignore(session, InvoiceMonth, {"month": month}, "month")
         row = session.exec(
             select(InvoiceMonth)
             .where(InvoiceMonth.month == month)
@@ -237,17 +237,18 @@ def landing_month(session: Session, now: datetime) -> Any:
         month = next_month(month)
 
 
-def _insert_ignore(session: Session, model: Any, values: dict[str, Any], key: str) -> bool:
+def insert_or_ignore(session: Session, model: Any, values: dict[str, Any], key: str) -> bool:
     """INSERT … ON CONFLICT (key) DO NOTHING on either backend; True when a row was written."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=[key])
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    table = model.__table__
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    # RETURNING rather than rowcount: drivers disagree on the rowcount of a skipped row.
+    return session.execute(statement).first() is not None
 
 
 def _insert_once(session: Session, **values: Any) -> int:
-    written = _insert_ignore(session, Charge, values, "dedupe_key")
+    written = insert_or_ignore(session, Charge, values, "dedupe_key")
     return 1 if written else 0
 
 
