@@ -30,11 +30,12 @@ from core.billing.models import (
     PriceItem,
     RequestBilling,
 )
-from core.billing.money import line_amounts
+from core.billing.money import Totals, line_amounts, totals
 from core.billing.periods import local_month, next_month
 from core.billing.pricing import Estimate, estimate, from_planned, price_items_on
 from core.clock import Clock
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.i18n import N_
 from core.i18n import gettext as _
 from core.models import Request, User
 from core.request_types import ChargeItem, RequestType
@@ -48,8 +49,10 @@ NONCE = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 class EstimateChanged(Conflict):
     """The cost recorded at filing differs from the one the customer confirmed: nothing is filed."""
 
+    MESSAGE = N_("The cost has changed since you saw it. Check the new cost and send the request again.")
+
     def __init__(self, current: Estimate) -> None:
-        super().__init__("The cost has changed since you saw it. Check the new estimate and send the request again.")
+        super().__init__(self.MESSAGE)
         self.current = current
 
 
@@ -516,6 +519,10 @@ class RequestCharges:
     lines: list[Charge]
     credited: set[int]
     """Ids of lines a credit cancels (they show as credited, and offer no more corrections)."""
+
+    @property
+    def totals(self) -> Totals:
+        return totals((line.amount_ore, line.vat_ore) for line in self.lines)
 
     @property
     def proposed(self) -> list[Charge]:

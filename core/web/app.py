@@ -19,6 +19,7 @@ from core.portal import Portal, build_portal
 from core.web.controllers.admin import AdminController
 from core.web.controllers.api import ApiController
 from core.web.controllers.auth import AuthController
+from core.web.controllers.billing import BillingAdminController, BillingApiController, BillingStaffController
 from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
 from core.web.controllers.jobs import JobsController
@@ -67,10 +68,13 @@ def create_app(portal: Portal | None = None) -> Litestar:
             CustomerController,
             StaffController,
             AdminController,
+            BillingStaffController,
+            BillingAdminController,
             JobsController,
             QuarantineController,
             ProfileController,
             ApiController,
+            BillingApiController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         middleware=[viewer_middleware],

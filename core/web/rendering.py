@@ -12,6 +12,8 @@ from litestar.response import Template
 from markupsafe import Markup, escape
 
 from core import i18n
+from core.billing.models import ChargeKind, Unit
+from core.billing.money import format_amount, format_money, format_percent
 from core.clock import LOCAL_ZONE, as_utc
 from core.statuses import Status
 from core.web.viewer import Viewer
@@ -42,6 +44,14 @@ def status_label(value: str) -> str:
     return Status(value).label
 
 
+def unit_label(value: str) -> str:
+    return Unit(value).label if value in Unit._value2member_map_ else value
+
+
+def charge_kind(value: str) -> str:
+    return ChargeKind(value).label if value in ChargeKind._value2member_map_ else value
+
+
 def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
     loaders = [FileSystemLoader(str(d)) for d in (extra_dirs or [])] + [FileSystemLoader(str(TEMPLATES))]
     environment = Environment(
@@ -57,7 +67,15 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
         newstyle=True,
     )
     environment.filters.update(
-        local_datetime=local_datetime, local_date=local_date, status_label=status_label, number=number
+        local_datetime=local_datetime,
+        local_date=local_date,
+        status_label=status_label,
+        number=number,
+        money=format_money,
+        amount=format_amount,
+        percent=format_percent,
+        unit_label=unit_label,
+        charge_kind=charge_kind,
     )
     environment.globals.update(Status=Status, current_language=i18n.current_language)
     return environment

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from pydantic import BaseModel
+from sqlmodel import col, select
 
 from core import chat, workflow
+from core.billing.periods import local_day
+from core.billing.pricing import Estimate, price_items_on
+from core.billing.recording import EstimateChanged, request_charges
 from core.context import FormContext
-from core.display import request_rows
+from core.display import display_rows, request_rows
 from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import is_following, start_following
 from core.forms import build_fields, decode, render_choices
-from core.i18n import gettext
+from core.i18n import current_language, gettext
 from core.lifecycle import Action, allowed_actions
 from core.models import Office, System, User
 from core.queries import get_request, history, list_requests
@@ -87,15 +93,70 @@ class CustomerController(Controller):
 
     @post("/requests/new/{type_key:str}", sync_to_thread=True)
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: FormBody) -> Template | Redirect:
+        """Send a request. When it costs something or uses the agreement, the customer first sees the cost
+        on a confirmation page and sends from there (``estimate`` carries what they saw); otherwise it is filed
+        at once. A confirmation whose cost changed meanwhile is shown again instead of being filed."""
         request_type = self._type(request, type_key)
         values = flat_form(data)
-        fields = build_fields(request_type.schema)
-        payload = decode(fields, values)
+        step = values.pop("step", "")
+        expected = values.pop("estimate", None)
+        if step == "edit":
+            return self._form(request, request_type, values=values, errors={})
+        payload = decode(build_fields(request_type.schema), values)
+        the_portal, current = portal(request), user(request)
+        carry_out_on = values.get(CARRY_OUT_ON, "")
         try:
-            filed = workflow.file(portal(request), user(request), type_key, payload, values.get(CARRY_OUT_ON, ""))
+            if expected is None:
+                validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+                if cost.shows_anything:
+                    return self._confirm(request, request_type, values, validated, cost)
+                expected = cost.fingerprint
+            filed = workflow.file(the_portal, current, type_key, payload, carry_out_on, expected_estimate=expected)
         except ValidationFailed as exc:
             return self._form(request, request_type, values=values, errors=exc.errors, status_code=422)
+        except EstimateChanged as exc:
+            validated, _cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+            return self._confirm(
+                request, request_type, values, validated, exc.current, error=gettext(exc.detail), status_code=409
+            )
         return Redirect(f"/requests/{filed.id}?notice=filed")
+
+    def _confirm(
+        self,
+        request: HttpRequest,
+        request_type: RequestType,
+        values: dict[str, str],
+        validated: BaseModel,
+        cost: Estimate,
+        *,
+        error: str = "",
+        status_code: int = 200,
+    ) -> Template:
+        """The cost under the agreement, with what is asked for, before the customer sends the request."""
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            context = FormContext(
+                session=session,
+                user=user(request),
+                organisation=viewer(request).organisation,
+                clock=the_portal.clock,
+                access_control_for=the_portal.access_control,
+            )
+            choices = render_choices(request_type, request_type.schema, context)
+            system = (
+                context.system(getattr(validated, request_type.system_field)) if request_type.system_field else None
+            )
+        data = validated.model_dump(mode="json")
+        return page(
+            "request_confirm.html",
+            viewer(request),
+            status_code=status_code,
+            request_type=request_type,
+            rows=display_rows(request_type, request_type.version, data, system.name if system else "", choices),
+            values=values,
+            estimate=cost,
+            error=error,
+        )
 
     def _type(self, request: HttpRequest, type_key: str) -> RequestType:
         request_type = portal(request).registry.get(type_key)
@@ -205,6 +266,9 @@ def _request_page(
     staff: bool = False,
     message_error: str = "",
     message_body: str = "",
+    billing_form: str = "",
+    billing_values: dict[str, str] | None = None,
+    billing_errors: dict[str, list[str]] | None = None,
 ) -> Template:
     the_portal, current = portal(request), user(request)
     with the_portal.database.reading() as session:
@@ -218,6 +282,18 @@ def _request_page(
         messages = chat.visible_messages(session, current, request_id)
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []
         following = False if current.is_staff else is_following(session, request_id, current.id or 0)
+        charges = request_charges(session, found)
+        price_items = (
+            price_items_on(session, local_day(found.created_at))
+            if current.is_staff and found.status == Status.COMPLETED
+            else {}
+        )
+        people = {
+            u.id: u.name
+            for u in session.exec(
+                select(User).where(col(User.id).in_([line.created_by_id for line in charges.lines] or [0]))
+            )
+        }
         organisation_name = ""
         if current.is_staff:
             from core.models import Organisation
@@ -247,6 +323,14 @@ def _request_page(
         following=following,
         organisation_name=organisation_name,
         Action=Action,
+        charges=charges,
+        price_items=sorted(price_items.values(), key=lambda item: item.code),
+        people=people,
+        billing_form=billing_form,
+        billing_values=billing_values or {},
+        billing_errors=billing_errors or {},
+        nonce=secrets.token_urlsafe(12),
+        language=current_language(),
     )
 
 
