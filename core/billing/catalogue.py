@@ -96,10 +96,19 @@ class ItemRow:
 
     @property
     def empty(self) -> bool:
-        return not any(value.strip() for value in self.values.values())
+        """Nothing typed: the unit and VAT selects always send something, so they do not count."""
+        return not any(self.values[field].strip() for field in ("code", "name_sv", "name_en", "unit_price"))
 
 
 ITEM_FIELDS = ("code", "name_sv", "name_en", "unit", "unit_price", "vat_percent")
+ITEM_LABELS = {
+    "code": N_("Code"),
+    "name_sv": N_("Name in Swedish"),
+    "name_en": N_("Name in English"),
+    "unit": N_("Unit"),
+    "unit_price": N_("Price excl. VAT (kr)"),
+    "vat_percent": N_("VAT"),
+}
 
 
 def item_rows(form: Mapping[str, str], minimum: int = PRICE_ROWS) -> list[ItemRow]:

@@ -198,12 +198,17 @@ class BillingAdminController(Controller):
         rows = catalogue.item_rows(values)
         if extra_rows:
             rows = catalogue.item_rows(values, minimum=len(rows) + extra_rows)
+        labels = {"name": _("Name"), "valid_from": _("Valid from"), "valid_to": _("Last day")}
+        for row in rows:
+            for field, label in catalogue.ITEM_LABELS.items():
+                labels[row.name(field)] = _("%(field)s, row %(n)s", field=_(label), n=row.index + 1)
         return page(
             "admin/price_list_new.html",
             viewer(request),
             status_code=status_code,
             values=values,
             errors=errors,
+            labels=labels,
             rows=rows,
             units=[(unit.value, unit.label) for unit in Unit],
             vat_rates=catalogue.VAT_RATES,
@@ -289,6 +294,18 @@ class BillingAdminController(Controller):
             rows = catalogue.agreements_of(session, organisation_id)
             codes = catalogue.known_codes(session)
         values = values or {}
+        quota_rows = catalogue.quota_rows(values if form == "new" else {})
+        labels = {
+            "valid_from": _("Valid from"),
+            "valid_to": _("Last day"),
+            "discount": _("Discount in percent"),
+            "included_types": _("Included request types"),
+            "note": _("Note"),
+        }
+        for row in quota_rows:
+            n = int(row["index"]) + 1
+            labels[f"quota-{row['index']}-code"] = _("%(field)s, row %(n)s", field=_("Item code"), n=n)
+            labels[f"quota-{row['index']}-per_month"] = _("%(field)s, row %(n)s", field=_("Units per month"), n=n)
         return page(
             "admin/agreements.html",
             viewer(request),
@@ -301,7 +318,8 @@ class BillingAdminController(Controller):
             form=form,
             values=values,
             included=included or [],
-            quota_rows=catalogue.quota_rows(values if form == "new" else {}),
+            quota_rows=quota_rows,
+            labels=labels,
             errors=errors or {},
             notice=notice,
         )
