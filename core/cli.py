@@ -1,4 +1,4 @@
-"""The ``bbportal`` command: serve, database, demo data, staff users, plugins."""
+"""The ``bbportal`` command: serve, database, demo data, staff users, plugins, the access-control simulator."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     portal = _portal()
     if not portal.settings.production:
         upgrade(portal.database, plugins=portal.plugins)
+        _provision_simulated_systems(portal)
         if demo:
             with portal.database.writing() as session:
                 fresh = not demo_data.has_data(session)
@@ -69,6 +70,15 @@ def serve(host: str, port: int, demo: bool) -> None:
         click.echo("")
     app = create_app(portal)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+def _provision_simulated_systems(portal: Portal) -> list[int]:
+    """Systems stored before the simulator was installed get its demo data (only when it is the adapter)."""
+    from core.access_control.simulator import PLUGIN_NAME, provision_missing
+
+    if portal.plugins.get_plugin(PLUGIN_NAME) is None:
+        return []
+    return provision_missing(portal.database, portal.clock)
 
 
 @main.group()
@@ -165,6 +175,43 @@ def plugins_list() -> None:
                 f"  {request_type.key:16} v{request_type.version}  {request_type.fulfilment_mode.value:12} "
                 f"{gettext(request_type.name)}"
             )
+
+
+@main.group()
+def simulator() -> None:
+    """The embedded access-control simulator (the default adapter for hosted systems)."""
+
+
+@simulator.command("provision")
+def simulator_provision() -> None:
+    """Set up, with demo doors, holders, tags and log, every system the simulator does not know yet."""
+    portal = _portal()
+    if portal.settings.production:
+        raise click.ClickException("The simulator's demo data is not loaded in production mode.")
+    done = _provision_simulated_systems(portal)
+    click.echo(f"Systems set up: {', '.join(map(str, done))}." if done else "Every system is already set up.")
+
+
+@simulator.command("fault")
+@click.argument("system_id", type=int)
+@click.argument("fault", type=click.Choice(["none", "unavailable", "refuse"]))
+@click.option(
+    "--fail-next",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Make the next N changes fail as timeouts, then answer again (with FAULT none).",
+)
+def simulator_fault(system_id: int, fault: str, fail_next: int) -> None:
+    """Make a simulated system fail, for demos: unavailable (every call), refuse (every change) or none."""
+    from core.access_control.simulator import Fault, set_fault
+
+    portal = _portal()
+    try:
+        set_fault(portal.database, system_id, Fault.NONE if fault == "none" else Fault(fault), fail_next=fail_next)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"System {system_id}: fault {fault}, next {fail_next} change(s) fail.")
 
 
 @main.command()

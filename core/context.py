@@ -32,6 +32,12 @@ class FormContext:
     organisation: Organisation | None
     clock: Clock
     access_control_for: AdapterLookup | None = field(default=None, repr=False)
+    for_display: bool = False
+    """True when ``choices()`` is asked to label a stored request's values rather than to offer options.
+
+    A value that is no longer offered (a removed user, a closed store) must still read as its label on an
+    old request, so a type may then include what its form would leave out.
+    """
     _systems: list[System] | None = field(default=None, repr=False)
 
     def today(self) -> date:

@@ -53,6 +53,7 @@ def request_rows(
             user=requester,
             organisation=session.get(Organisation, request.organisation_id),
             clock=clock,
+            for_display=True,
         )
         choices = render_choices(request_type, request_type.schema, context)
     return display_rows(request_type, request.schema_version, request.data, system.name if system else "", choices)

@@ -128,7 +128,7 @@ def file_request(
     record_estimate(session, request=request, request_type=request_type, data=data, expected=expected_estimate)
     hook_context = HookContext(session=session, actor=user, clock=clock)
     hook_context.enqueue("request_filed", request_id=request.id)
-    if status == Status.PENDING and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC:
+    if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
         hook_context.enqueue("start_fulfilment", request_id=request.id)
     if hooks is not None:
         hooks.bbportal_request_filed(request=request, context=hook_context)

@@ -22,7 +22,7 @@ def start_automatic(portal: Portal, request_id: int) -> None:
         if request is None:
             return
         request_type = portal.registry.get(request.type_key)
-        if request_type is None or request_type.fulfilment_mode != FulfilmentMode.AUTOMATIC:
+        if request_type is None or request_type.mode_for(request.data) != FulfilmentMode.AUTOMATIC:
             return
         if request.status == Status.PENDING and not request.fulfilment_running:
             apply(
@@ -72,7 +72,7 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
                 clock=portal.clock,
                 hooks=portal.hooks,
                 internal_note=result.internal_note or ("" if result.ok else "The fulfilment failed."),
-                customer_message=result.customer_message if result.ok else "",
+                customer_message=result.customer_message,
                 details=result.details,
             )
         except Conflict:

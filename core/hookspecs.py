@@ -68,7 +68,7 @@ def bbportal_migration_locations() -> list[Path]:
 
 
 @hookspec(firstresult=True)
-def bbportal_access_control(system: System) -> AccessControl | None:
+def bbportal_access_control(system: System, portal: Portal) -> AccessControl | None:
     """Give the adapter for one hosted system.
 
     Called each time a form, a validation or a fulfilment needs the system (stops at the first non-None
@@ -77,6 +77,9 @@ def bbportal_access_control(system: System) -> AccessControl | None:
     answers last for every system, so a portal without such a plugin still works end to end.
 
     :param system: the portal's row for the hosted system (id, organisation, name, kind, identifier).
+    :param portal: the running portal (its settings, database and clock), for adapters that keep state in
+        the portal's database, as the simulator does, or read their endpoint from the settings. An
+        implementation that needs only ``system`` may leave this parameter out.
     :return: an object implementing :class:`core.access_control.AccessControl`, or None.
     """
 

@@ -110,7 +110,7 @@ def _pending_not_automatic_or_flagged(
     if (
         request.status == Status.PENDING
         and request_type is not None
-        and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC
+        and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC
     ):
         return N_("This request is carried out automatically; staff cannot take it while it waits for that.")
     return None
@@ -234,7 +234,7 @@ def refusal(
         return N_("You are not allowed to do that.")
     if actor is not None and not actor.is_staff and actor.organisation_id != request.organisation_id:
         return N_("You are not allowed to do that.")
-    if request_type is not None and request_type.fulfilment_mode not in transition.modes:
+    if request_type is not None and request_type.mode_for(request.data) not in transition.modes:
         return N_("This request type does not allow that.")
     if transition.while_running and not request.fulfilment_running:
         return N_("No fulfilment is running for this request.")
@@ -369,7 +369,7 @@ def apply(
     if (
         action == Action.BRING_FORWARD
         and request_type is not None
-        and request_type.fulfilment_mode == FulfilmentMode.AUTOMATIC
+        and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC
     ):
         context.enqueue("start_fulfilment", request_id=request.id)
     if to_status == Status.COMPLETED:

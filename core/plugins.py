@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any
@@ -15,18 +16,30 @@ from core.request_types import RequestType, RequestTypeRegistry
 
 ENTRY_POINT_GROUP = "bbportal.request_types"
 
+DEFAULT_PLUGINS = (("access_control_simulator", "core.access_control.simulator.plugin"),)
+"""The core's own behaviour written as plugins (name, module), registered before the entry points.
+
+They answer their hooks last where a plugin may replace them (``trylast``), and can be left out with
+``blocked=[name]`` like any other plugin.
+"""
+
 
 def create_plugin_manager(
     *, load_entry_points: bool = True, extra_plugins: Iterable[Any] = (), blocked: Iterable[str] = ()
 ) -> pluggy.PluginManager:
     """Build a plugin manager: built-in and third-party types both come through ``ENTRY_POINT_GROUP``.
 
-    ``blocked`` names entry points to leave out (tests use it to show a type that is no longer installed).
+    The core's :data:`DEFAULT_PLUGINS` (the access-control simulator) are registered first, whatever
+    ``load_entry_points`` says. ``blocked`` names plugins to leave out, built-in or from an entry point
+    (tests use it to show a type that is no longer installed, or another adapter without the simulator).
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     for name in blocked:
         manager.set_blocked(name)
+    for name, module in DEFAULT_PLUGINS:
+        if not manager.is_blocked(name):
+            _register(manager, importlib.import_module(module), name)
     if load_entry_points:
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             if manager.is_blocked(entry_point.name) or manager.get_plugin(entry_point.name) is not None:

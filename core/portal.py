@@ -33,7 +33,7 @@ class Portal:
 
     def access_control(self, system: System) -> AccessControl:
         """The adapter for a hosted system: the first plugin that answers (the simulator answers last)."""
-        adapter = self.hooks.bbportal_access_control(system=system)
+        adapter = self.hooks.bbportal_access_control(system=system, portal=self)
         if adapter is None:
             raise ConfigurationError("No plugin provides an access-control adapter for %(name)s.", name=system.name)
         return adapter

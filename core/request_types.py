@@ -40,7 +40,8 @@ class FulfilmentResult:
 
     ok: bool
     customer_message: str = ""
-    """One line for the customer's chat (empty: none)."""
+    """One line for the customer's chat (empty: none). Posted on failure too: give one then only when the
+    customer should know why (the request breaks a rule), never for a fault staff will retry."""
     internal_note: str = ""
     """Details for staff only (adapter output, the failure)."""
     details: dict[str, Any] = field(default_factory=dict)
@@ -101,6 +102,18 @@ class RequestType:
     order: ClassVar[int] = 100
     """Position on the start page (lower first)."""
 
+    def mode_for(self, data: Mapping[str, Any]) -> FulfilmentMode:
+        """The fulfilment mode of one request, from its stored data; default: the type's ``fulfilment_mode``.
+
+        A type whose variants are carried out differently (an order: a permission change through the
+        adapter on approval, a tag order by hand) overrides this. It must depend only on ``data``.
+        """
+        return self.fulfilment_mode
+
+    def modes(self) -> frozenset[FulfilmentMode]:
+        """Every mode :meth:`mode_for` can return (the scheduler uses it to know which types may be automatic)."""
+        return frozenset({self.fulfilment_mode})
+
     def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
         """The options of a field that refers to the world, at render time; None: the schema's own."""
         if field_name == self.system_field:
@@ -115,6 +128,16 @@ class RequestType:
             if system_id is not None and not context.owns_system(int(system_id)):
                 errors[self.system_field] = N_("Choose one of your organisation's systems.")
         return errors
+
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """For tests only: hypothesis strategies for fields whose valid values depend on the world.
+
+        Maps a form path (``field`` or ``variant.field``) to a strategy giving values that ``validate``
+        accepts in ``context`` (a tag number that exists in the organisation's system …). Fields with
+        render-time choices need none: the contract check draws from :meth:`choices`. Import hypothesis
+        inside the method: it is a test dependency. See :mod:`core.plugin_testing`.
+        """
+        return {}
 
     def is_urgent(self, data: BaseModel) -> bool:
         return False

@@ -61,7 +61,8 @@ def _write_side_rows(portal: Portal, session: Any, ordered: list[Any], now: date
             for request_id, _day, _type in ordered
         ],
     )
-    automatic = {t.key for t in portal.registry if t.fulfilment_mode == FulfilmentMode.AUTOMATIC}
+    # Types that may be automatic get a start_fulfilment row; start_automatic checks the request's own mode.
+    automatic = {t.key for t in portal.registry if FulfilmentMode.AUTOMATIC in t.modes()}
     outbox_rows = []
     for request_id, _day, type_key in ordered:
         outbox_rows.append(

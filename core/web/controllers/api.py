@@ -133,7 +133,7 @@ class ApiController(Controller):
     @get("/request-types/{key:str}", sync_to_thread=False)
     def request_type(self, request: HttpRequest, key: FromPath[str]) -> RequestTypeOut:
         found = portal(request).registry.get(key)
-        if found is None:
+        if found is None or (found.administrators_only and not user(request).is_org_admin):
             raise NotFound("There is no request type %(key)s.", key=key)
         return RequestTypeOut(
             key=found.key,

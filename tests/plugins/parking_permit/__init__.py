@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -41,6 +42,15 @@ class ParkingPermit(RequestType):
             if data.delivery.pickup_on is not None and data.delivery.pickup_on < context.today():
                 errors["delivery.pickup_on"] = "The date has passed."
         return errors
+
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """Postcodes as people write them; pick-up dates from today on (earlier ones are refused)."""
+        from hypothesis import strategies as st
+
+        return {
+            "delivery.postcode": st.from_regex(r"\A\d{3} ?\d{2}\Z"),
+            "delivery.pickup_on": st.dates(context.today(), context.today() + timedelta(days=60)),
+        }
 
     def summary(self, data: BaseModel) -> str:
         assert isinstance(data, ParkingPermitForm)

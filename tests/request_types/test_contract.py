@@ -1,0 +1,96 @@
+"""Every installed request type keeps the plugin contract (core.plugin_testing) in a real organisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import tests.plugins.parking_permit as parking_permit
+from core.plugin_testing import check_request_type, form_context, mutations
+from core.plugins import build_registry, create_plugin_manager
+from core.portal import Portal
+
+INSTALLED = [request_type.key for request_type in build_registry(create_plugin_manager())]
+
+
+@pytest.fixture
+def extra_plugins() -> list[Any]:
+    return [parking_permit]
+
+
+@pytest.mark.parametrize("key", INSTALLED)
+def test_installed_type_keeps_the_contract(portal: Portal, world: Any, key: str) -> None:
+    request_type = portal.registry.require(key)
+    user = world.admin  # administrators can file every type, including administrators-only ones
+    with form_context(portal, user) as context:
+        check_request_type(request_type, context, max_examples=30)
+
+
+def test_a_third_party_type_keeps_the_contract_with_its_own_strategies(portal: Portal, world: Any) -> None:
+    from core import administration
+
+    with portal.database.writing() as session:  # a store, so that the pick-up variant is drawn too
+        administration.create_store(session, {"name": "Butik Test", "address": "Testgatan 1"})
+    with form_context(portal, world.member) as context:
+        check_request_type(portal.registry.require("parking_permit"), context, max_examples=40)
+
+
+def test_the_check_finds_a_field_that_accepts_anything(portal: Portal, world: Any) -> None:
+    """The check can fail: a type whose validation ignores a mutated field is caught."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from core import RequestType
+
+    class Loose(BaseModel):
+        model_config = ConfigDict(extra="ignore")  # an unknown field slips through
+        note: str = Field(min_length=1, max_length=10)
+
+    class LooseType(RequestType):
+        key = "loose"
+        schema = Loose
+        name = "Loose"
+
+    request_type = LooseType()
+    assert {m.description for m in mutations(request_type, {"note": "ok"})} >= {"a text that is too long"}
+    with form_context(portal, world.admin) as context, pytest.raises(AssertionError, match="was accepted"):
+        from core.plugin_testing import assert_mutations_refused
+
+        class Sloppy(LooseType):
+            schema = type("Sloppy", (BaseModel,), {"__annotations__": {"note": str}, "model_config": ConfigDict()})
+
+        sloppy = Sloppy()
+        # A hand-made mutation list: the schema has no maxLength, so "too long" is not generated; an extra
+        # key under extra="forbid" is the mutation that must be refused but is accepted here.
+        forbidding = {"additionalProperties": False, "properties": {"note": {"type": "string"}}, "required": []}
+        from core import plugin_testing
+
+        original = plugin_testing.json_schema
+        plugin_testing.json_schema = lambda model: forbidding  # type: ignore[assignment]
+        try:
+            assert_mutations_refused(sloppy, context, {"note": "ok"})
+        finally:
+            plugin_testing.json_schema = original  # type: ignore[assignment]
+
+
+def test_the_check_finds_a_lossy_form_round_trip(portal: Portal, world: Any) -> None:
+    from pydantic import BaseModel, Field, field_validator
+
+    from core import RequestType
+    from core.plugin_testing import assert_round_trip
+
+    class Shouting(BaseModel):
+        word: str = Field(min_length=1, max_length=20)
+
+        @field_validator("word")
+        @classmethod
+        def louder(cls, value: str) -> str:
+            return value + "!"  # not idempotent: validating twice changes the data
+
+    class ShoutingType(RequestType):
+        key = "shouting"
+        schema = Shouting
+        name = "Shouting"
+
+    with form_context(portal, world.admin) as context, pytest.raises(AssertionError, match="round trip"):
+        assert_round_trip(ShoutingType(), context, {"word": "hej"})
