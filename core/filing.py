@@ -66,6 +66,39 @@ def validate_submission(
     return data, when
 
 
+def draft_request(
+    request_type: RequestType,
+    data: BaseModel,
+    *,
+    user: User,
+    organisation: Organisation,
+    when: date | None,
+    clock: Clock,
+) -> Request:
+    """The request row validated ``data`` becomes, not yet added to a session.
+
+    Filing stores it; the cost preview hands it, unsaved (``id`` None), to ``RequestType.charge_items``.
+    """
+    now = clock.now()
+    status = Status.SCHEDULED if when is not None and when > local_today(clock) else Status.PENDING
+    system_id = getattr(data, request_type.system_field) if request_type.system_field else None
+    return Request(
+        type_key=request_type.key,
+        schema_version=request_type.version,
+        data=data.model_dump(mode="json"),
+        summary=(request_type.summary(data) or "")[:300],
+        status=status,
+        carry_out_on=when,
+        queued_at=now if status == Status.PENDING else None,
+        priority=1 if request_type.is_urgent(data) else 0,
+        organisation_id=organisation.id,  # type: ignore[arg-type]
+        requester_id=user.id,  # type: ignore[arg-type]
+        system_id=int(system_id) if system_id is not None else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def file_request(
     session: Session,
     *,
@@ -92,26 +125,9 @@ def file_request(
         session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
     )
     data, when = validate_submission(request_type, payload, context, carry_out_on)
-
-    now = clock.now()
-    today = local_today(clock)
-    status = Status.SCHEDULED if when is not None and when > today else Status.PENDING
-    system_id = getattr(data, request_type.system_field) if request_type.system_field else None
-    request = Request(
-        type_key=request_type.key,
-        schema_version=request_type.version,
-        data=data.model_dump(mode="json"),
-        summary=(request_type.summary(data) or "")[:300],
-        status=status,
-        carry_out_on=when,
-        queued_at=now if status == Status.PENDING else None,
-        priority=1 if request_type.is_urgent(data) else 0,
-        organisation_id=organisation.id,  # type: ignore[arg-type]
-        requester_id=user.id,  # type: ignore[arg-type]
-        system_id=int(system_id) if system_id is not None else None,
-        created_at=now,
-        updated_at=now,
-    )
+    request = draft_request(request_type, data, user=user, organisation=organisation, when=when, clock=clock)
+    status = Status(request.status)
+    now = request.created_at
     session.add(request)
     session.flush()
     session.add(

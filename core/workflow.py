@@ -11,13 +11,11 @@ from core.billing import pricing
 from core.billing.pricing import Estimate
 from core.context import FormContext
 from core.errors import Conflict, NotFound
-from core.filing import file_request, validate_submission
+from core.filing import draft_request, file_request, validate_submission
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
 from core.portal import Portal
 from core.queries import get_request, valid_id
-from core.request_types import RequestType
-from core.statuses import Status
 
 
 def file(
@@ -69,28 +67,11 @@ def estimate(
             access_control_for=portal.access_control,
         )
         data, when = validate_submission(request_type, payload, context, carry_out_on)
-        now = portal.clock.now()
-        draft = Request(
-            type_key=request_type.key,
-            schema_version=request_type.version,
-            data=data.model_dump(mode="json"),
-            status=Status.PENDING,
-            carry_out_on=when,
-            organisation_id=organisation.id,  # type: ignore[arg-type]
-            requester_id=user.id,  # type: ignore[arg-type]
-            system_id=_system_of(request_type, data),
-            created_at=now,
-            updated_at=now,
-        )
+        draft = draft_request(request_type, data, user=user, organisation=organisation, when=when, clock=portal.clock)
         items = request_type.charge_items(data, draft)
         return data, pricing.estimate(
-            session, organisation_id=draft.organisation_id, type_key=type_key, items=items, moment=now
+            session, organisation_id=draft.organisation_id, type_key=type_key, items=items, moment=draft.created_at
         )
-
-
-def _system_of(request_type: RequestType, data: BaseModel) -> int | None:
-    value = getattr(data, request_type.system_field) if request_type.system_field else None
-    return int(value) if value is not None else None
 
 
 def perform(
