@@ -370,6 +370,8 @@ def test_the_api_gives_the_estimate_the_charges_and_the_invoice_basis(portal: Po
         == 404
     )
 
+    documented = web.client.get("/schema/openapi.json").json()["paths"]
+    assert {"/api/v1/estimates", "/api/v1/requests/{request_id}/charges"} <= set(documented)
     basis = web.client.get(f"/api/v1/invoice-basis/2026-11/{world.org.id}", headers=admin)
     assert basis.status_code == 200
     assert basis.json()["total_ore"] == (29000 - 24000) * 125 // 100 and basis.json()["closed"] is False
