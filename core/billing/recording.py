@@ -30,7 +30,7 @@ from core.billing.models import (
     PriceItem,
     RequestBilling,
 )
-from core.billing.money import Totals, line_amounts, totals
+from core.billing.money import Totals, line_amounts, parse_money, totals
 from core.billing.periods import local_month, next_month
 from core.billing.pricing import Estimate, estimate, from_planned, price_items_on
 from core.clock import Clock
@@ -59,7 +59,9 @@ class EstimateChanged(Conflict):
 # --- Filing --------------------------------------------------------------------------------------------
 
 
-def charge_items_for(request_type: RequestType | None, request: Request, data: BaseModel | None = None) -> list[Any]:
+def charge_items_for(
+    request_type: RequestType | None, request: Request, data: BaseModel | None = None
+) -> list[ChargeItem]:
     """The type's items for a stored request; none when the type is gone or its data no longer fits the form."""
     if request_type is None:
         return []
@@ -258,13 +260,6 @@ def _insert_once(session: Session, **values: Any) -> int:
 # --- Staff corrections ---------------------------------------------------------------------------------
 
 
-@dataclass
-class NewLine:
-    price_item_id: int
-    quantity: int
-    reason: str
-
-
 def _reason(value: str) -> str:
     reason = value.strip()
     if not reason:
@@ -428,8 +423,6 @@ def adjust_charge(
     clock: Clock,
 ) -> None:
     """Credit a line and write its replacement with another quantity and/or unit price (same item and terms)."""
-    from core.billing.money import parse_money
-
     _completed(request)
     line = _line_of(session, request, charge_id)
     errors: dict[str, list[str]] = {}

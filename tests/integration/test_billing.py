@@ -87,6 +87,25 @@ def test_running_completion_again_charges_nothing_more(portal: Portal, world: Wo
     assert len(charges(portal, filed.id)) == 2
 
 
+def test_an_automatic_request_is_charged_once_when_its_fulfilment_message_comes_again(
+    portal: Portal, world: World
+) -> None:
+    from core import fulfilment, outbox
+
+    seed_prices(portal)
+    filed = workflow.file(portal, world.member, "sample_billable_automatic", {"tags": 2, "send": True}, None)
+    outbox.drain(portal)
+    with portal.database.reading() as session:
+        assert session.get(Request, filed.id).status == Status.COMPLETED  # type: ignore[union-attr]
+    assert fulfilment.run(portal, filed.id or 0) is None  # a redelivered "fulfil" message finds the work done
+    fulfilment.start_automatic(portal, filed.id or 0)
+    outbox.drain(portal)
+    assert [(c.code, c.quantity, c.created_by_id) for c in charges(portal, filed.id)] == [
+        ("TAG", 2, None),
+        ("POSTAGE", 1, None),
+    ]
+
+
 def test_requests_without_a_price_list_are_filed_and_completed_without_charges(portal: Portal, world: World) -> None:
     filed = file(portal, world.member, tags=2)
     assert [(p.code, p.price_item_id) for p in planned(portal, filed.id or 0)] == [("TAG", None)]
