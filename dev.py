@@ -47,7 +47,9 @@ def install() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     if not (BIN / "uv").exists():
         _run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
-    _run(BIN / "uv", "sync", "--locked", "--all-extras", "--quiet", env=_env())
+    # Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every process
+    # would otherwise compile the whole stack from source at start-up (seconds per test worker or web process).
+    _run(BIN / "uv", "sync", "--locked", "--all-extras", "--compile-bytecode", "--quiet", env=_env())
     _run(BIN / "bbportal", "catalogs", "compile")
 
 

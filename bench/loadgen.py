@@ -31,15 +31,16 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proctree
+
 ROW = re.compile(r"<tr[ >]")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of the server process so far."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """User + system CPU seconds of the server's processes so far (web processes and background work)."""
+    return proctree.cpu_s(pid)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

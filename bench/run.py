@@ -45,6 +45,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+import proctree  # noqa: E402  (bench/ is not a package)
 
 VENV_BIN = Path(sys.executable).parent
 CSRF = re.compile(r'name="_csrf" value="([^"]*)"')
@@ -76,14 +78,8 @@ def free_port() -> int:
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak) of a process, in MB (10^6 bytes)."""
-    values: dict[str, float] = {}
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = round(int(rest.split()[0]) * 1024 / 1e6, 1)
-    return {"rss_mb": values.get("VmRSS", float("nan")), "peak_rss_mb": values.get("VmHWM", float("nan"))}
+    """VmRSS (now) and VmHWM (peak) of the largest web process, and of the background process, in MB."""
+    return proctree.memory_mb(pid)
 
 
 def machine() -> dict[str, Any]:
@@ -148,9 +144,7 @@ def count_requests(data_dir: Path) -> dict[str, int]:
 
 
 def server_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return proctree.cpu_s(pid)
 
 
 def wait_drained(data_dir: Path, pid: int | None = None, timeout: float = 300) -> dict[str, Any]:
@@ -177,7 +171,7 @@ def wait_drained(data_dir: Path, pid: int | None = None, timeout: float = 300) -
 class Server:
     """``bbportal serve`` as a child process; ``stop`` always ends it."""
 
-    def __init__(self, data_dir: Path, secret_key: str, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, secret_key: str, log_path: Path, workers: int | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BBPORTAL_")}
@@ -186,7 +180,8 @@ class Server:
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         # cwd = the data folder, so that no stray .env file changes the settings.
         self.process = subprocess.Popen(
-            [str(VENV_BIN / "bbportal"), "serve", "--port", str(self.port), "--no-demo"],
+            [str(VENV_BIN / "bbportal"), "serve", "--port", str(self.port), "--no-demo",
+             *(["--workers", str(workers)] if workers else [])],
             cwd=data_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
 
@@ -294,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     parser.add_argument("--outbox", action="store_true",
                         help="also load the (handled) outbox rows the portal would have left for the N requests")
+    parser.add_argument("--workers", type=int, help="web processes for bbportal serve (default: its own default)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="record the server with py-spy during the first run (speedscope JSON)")
     args = parser.parse_args(argv)
@@ -316,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         prepared = prepare(data_dir, args.n, secret_key, args.outbox, args.reuse)
         result["load"] = prepared["load"]
         result["before"] = count_requests(data_dir)
-        server = Server(data_dir, secret_key, data_dir / "server.log")
+        server = Server(data_dir, secret_key, data_dir / "server.log", args.workers)
         result["startup_s"] = round(server.wait_ready(), 2)
         result["memory_idle"] = memory_mb(server.pid)
         from core.demo import DEMO_LOGINS

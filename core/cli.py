@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,14 @@ def main() -> None:
     show_default=True,
     help="Load demo data into an empty embedded database on first start.",
 )
-def serve(host: str, port: int, demo: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Web processes [default: one per core, at most 4]. With more than one, the embedded background work "
+    "runs in a process of its own at a lower CPU priority, so pages come first.",
+)
+def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
     """Start the web portal (embedded mode: migrates the SQLite database and loads demo data first)."""
     import os
 
@@ -68,8 +76,84 @@ def serve(host: str, port: int, demo: bool) -> None:
             for login in demo_data.DEMO_LOGINS:
                 click.echo(f"  {login.role:26} {login.email:38} password: {login.password}")
         click.echo("")
-    app = create_app(portal)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    web_processes = workers or min(os.cpu_count() or 1, MAX_DEFAULT_WEB_PROCESSES)
+    if web_processes == 1:
+        uvicorn.run(create_app(portal), host=host, port=port, log_level="info", proxy_headers=True)
+        return
+    background = _start_background() if portal.settings.runs_embedded_worker else None
+    os.environ["BBPORTAL_EMBEDDED_WORKER"] = "false"  # the web processes leave background work to that process
+    portal.database.dispose()
+    try:
+        uvicorn.run(
+            "core.web.app:create_app",
+            factory=True,
+            workers=web_processes,
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=True,
+            # A new web process imports the whole portal before it answers the supervisor's health check;
+            # on a busy machine that takes longer than uvicorn's default 5 s, and it would be killed in a loop.
+            timeout_worker_healthcheck=60,
+        )
+    finally:
+        if background is not None:
+            background.terminate()
+            try:
+                background.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                background.kill()
+
+
+MAX_DEFAULT_WEB_PROCESSES = 4
+
+
+def _start_background() -> subprocess.Popen[bytes]:
+    """The embedded background work as a child process (``bbportal background``), told who its parent is."""
+    import os
+
+    command = [sys.executable, "-m", "core.cli", "background", "--parent", str(os.getpid())]
+    return subprocess.Popen(command)
+
+
+@main.command()
+@click.option(
+    "--nice",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="How much to lower this process's CPU priority (0: not at all).",
+)
+@click.option("--parent", type=int, default=None, hidden=True, help="Stop when this process is gone.")
+def background(nice: int, parent: int | None) -> None:
+    """Run the embedded background work in this process: the outbox relay, the in-memory worker, the tick.
+
+    ``serve`` starts it by itself when it runs several web processes; mail, fulfilments and the release of
+    scheduled requests then happen here, at a lower priority than the pages. With BBPORTAL_REDIS_URL set
+    (production), run ``bbportal relay`` and ``dramatiq core.worker.main`` instead.
+    """
+    import os
+    import signal
+    import threading
+
+    from core.worker.runner import EmbeddedWorker
+
+    if nice:
+        os.nice(nice)  # before any thread starts: on Linux each thread inherits it
+    portal = _portal()
+    if portal.settings.redis_url:
+        raise click.ClickException("BBPORTAL_REDIS_URL is set: run 'bbportal relay' and the dramatiq workers instead.")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    worker = EmbeddedWorker(portal)
+    worker.start()
+    try:
+        while not stopping.wait(1.0):
+            if parent is not None and os.getppid() != parent:
+                break  # the server that started us is gone (killed): do not linger as an orphan
+    finally:
+        worker.stop()
 
 
 def _provision_simulated_systems(portal: Portal) -> list[int]:
@@ -347,3 +431,7 @@ def run() -> None:
     except PortalError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

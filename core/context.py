@@ -79,11 +79,16 @@ class FormContext:
             return None
         return self.access_control_for(system)
 
-    def stores(self) -> list[Store]:
-        return list(self.session.exec(select(Store).where(col(Store.active).is_(True)).order_by(Store.name)))
+    def stores(self, *, include_inactive: bool = False) -> list[Store]:
+        """The stores where ordered things can be picked up (only open ones unless asked otherwise)."""
+        query = select(Store).order_by(Store.name)
+        if not include_inactive:
+            query = query.where(col(Store.active).is_(True))
+        return list(self.session.exec(query))
 
     def store_choices(self) -> list[Choice]:
-        return [Choice(str(store.id), f"{store.name}, {store.address}") for store in self.stores()]
+        stores = self.stores(include_inactive=self.for_display)
+        return [Choice(str(store.id), f"{store.name}, {store.address}") for store in stores]
 
 
 @dataclass

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from core.clock import Clock
+    from core.context import AdapterLookup
     from core.models import Request
 
 
@@ -37,9 +38,17 @@ def display_rows(
 
 
 def request_rows(
-    session: Session, request: Request, request_type: RequestType | None, clock: Clock
+    session: Session,
+    request: Request,
+    request_type: RequestType | None,
+    clock: Clock,
+    access_control_for: AdapterLookup | None = None,
 ) -> list[DisplayRow]:
-    """The rows of a stored request, with render-time choices (stores, holders …) shown by their labels."""
+    """The rows of a stored request, with render-time choices (stores, holders …) shown by their labels.
+
+    ``access_control_for`` lets choices that come from the hosted system (a holder, a door-phone entry) be
+    named; without it, or when the system does not answer, the stored value is shown.
+    """
     from core.context import FormContext
     from core.forms import render_choices
     from core.models import Organisation, System, User
@@ -53,6 +62,7 @@ def request_rows(
             user=requester,
             organisation=session.get(Organisation, request.organisation_id),
             clock=clock,
+            access_control_for=access_control_for,
             for_display=True,
         )
         choices = render_choices(request_type, request_type.schema, context)
@@ -79,6 +89,9 @@ def _rows(
             text = system_name
         elif form_field.kind == "checkbox":
             text = _("Yes") if value else _("No")
+        elif form_field.kind == "multichoice" and isinstance(value, list):
+            labels = {o.value: o.label for o in form_field.options}
+            text = ", ".join(labels.get(str(item), str(item)) for item in value)
         elif form_field.options:
             text = next((o.label for o in form_field.options if o.value == str(value)), str(value))
         else:

@@ -66,19 +66,13 @@ def validate_submission(
     return data, when
 
 
-def draft_request(
-    request_type: RequestType,
-    data: BaseModel,
-    *,
-    user: User,
-    organisation: Organisation,
-    when: date | None,
-    clock: Clock,
-) -> Request:
+def draft_request(request_type: RequestType, data: BaseModel, *, when: date | None, context: FormContext) -> Request:
     """The request row validated ``data`` becomes, not yet added to a session.
 
     Filing stores it; the cost preview hands it, unsaved (``id`` None), to ``RequestType.charge_items``.
     """
+    assert context.organisation is not None, "requests are filed in an organisation"
+    user, organisation, clock = context.user, context.organisation, context.clock
     now = clock.now()
     status = Status.SCHEDULED if when is not None and when > local_today(clock) else Status.PENDING
     system_id = getattr(data, request_type.system_field) if request_type.system_field else None
@@ -86,7 +80,7 @@ def draft_request(
         type_key=request_type.key,
         schema_version=request_type.version,
         data=data.model_dump(mode="json"),
-        summary=(request_type.summary(data) or "")[:300],
+        summary=(request_type.summary_in_context(data, context) or "")[:300],
         status=status,
         carry_out_on=when,
         queued_at=now if status == Status.PENDING else None,
@@ -125,7 +119,7 @@ def file_request(
         session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
     )
     data, when = validate_submission(request_type, payload, context, carry_out_on)
-    request = draft_request(request_type, data, user=user, organisation=organisation, when=when, clock=clock)
+    request = draft_request(request_type, data, when=when, context=context)
     status = Status(request.status)
     now = request.created_at
     session.add(request)

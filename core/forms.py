@@ -2,7 +2,9 @@
 
 The schema's JSON Schema drives the fields, so what a browser sees, what the API documents and what
 validation enforces come from one Pydantic model. Variants (a discriminated union) render as a choice
-plus one fieldset per variant; every fieldset is in the page, so the form works without JavaScript.
+plus the variant's fields right under its radio button; every variant's fields are in the page and the
+stylesheet hides those of the unchosen ones, so switching works without JavaScript. A list of choices
+(``list[str]`` with render-time or fixed options) renders as a group of checkboxes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from core.i18n import N_
 from core.i18n import gettext as _
 from core.request_types import Choice, RequestType
 
-Kind = str  # text, textarea, select, date, datetime, checkbox, number, email, tel, variant
+Kind = str  # text, textarea, select, multichoice, date, datetime, checkbox, number, email, tel, variant
 
 
 @dataclass
@@ -50,6 +52,20 @@ class FormField:
     def dom_id(self) -> str:
         return "f-" + self.name.replace(".", "-").replace("_", "-")
 
+    @property
+    def option_groups(self) -> list[tuple[str, list[tuple[int, Choice]]]]:
+        """The options by their ``group``, in order of first appearance, each with a running number for its id."""
+        groups: dict[str, list[tuple[int, Choice]]] = {}
+        for number, option in enumerate(self.options, start=1):
+            groups.setdefault(option.group, []).append((number, option))
+        return list(groups.items())
+
+    def unlisted(self, value: str | list[str] | None) -> list[str]:
+        """Submitted values that are not among the options now (the system did not answer): shown, not lost."""
+        chosen = value if isinstance(value, list) else [value] if value else []
+        listed = {option.value for option in self.options}
+        return [item for item in chosen if item not in listed]
+
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref")
@@ -74,6 +90,8 @@ def _unwrap_optional(schema: dict[str, Any], node: dict[str, Any]) -> tuple[dict
 def _kind_of(node: dict[str, Any]) -> Kind:
     if node.get("oneOf") and node.get("discriminator"):
         return "variant"
+    if node.get("type") == "array" and (node.get("choices") or "enum" in node.get("items", {})):
+        return "multichoice"
     if "enum" in node or node.get("choices"):
         return "select"
     json_type = node.get("type")
@@ -97,7 +115,8 @@ def _kind_of(node: dict[str, Any]) -> Kind:
 
 def _enum_labels(node: dict[str, Any]) -> list[Choice]:
     labels = node.get("enum_labels", {})
-    return [Choice(str(value), _(labels.get(str(value), str(value)))) for value in node.get("enum", [])]
+    values = node.get("enum", node.get("items", {}).get("enum", []))
+    return [Choice(str(value), _(labels.get(str(value), str(value)))) for value in values]
 
 
 def _default(raw: dict[str, Any], prop: dict[str, Any]) -> str | None:
@@ -136,6 +155,8 @@ def _fields_of(
         if name == skip:
             continue
         prop, optional = _unwrap_optional(root, _resolve(root, raw))
+        if prop.get("type") == "array" and isinstance(prop.get("items"), dict):
+            prop = {**prop, "items": _resolve(root, prop["items"])}
         kind = _kind_of(prop)
         path = f"{prefix}{name}"
         form_field = FormField(
@@ -146,11 +167,11 @@ def _fields_of(
             required=name in required and not optional and kind != "checkbox",
             minimum=prop.get("minimum"),
             maximum=prop.get("maximum"),
-            max_length=prop.get("maxLength"),
+            max_length=prop.get("maxLength", prop.get("maxItems")),
             choices_source=prop.get("choices"),
             default=_default(raw, prop),
         )
-        if kind == "select":
+        if kind in ("select", "multichoice"):
             form_field.options = list(choices.get(path, [])) if prop.get("choices") else _enum_labels(prop)
         if kind == "variant":
             form_field.discriminator = prop["discriminator"]["propertyName"]
@@ -188,13 +209,38 @@ def _walk(fields: list[FormField]) -> list[FormField]:
     return flat
 
 
+def form_values(data: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    """Posted form data as the form generator reads it: a name sent more than once (ticked boxes) keeps a list."""
+    values: dict[str, str | list[str]] = {}
+    for key, value in data.items():
+        if key == "_csrf":
+            continue
+        if isinstance(value, list):
+            values[key] = [str(v) for v in value] if len(value) > 1 else (str(value[0]) if value else "")
+        else:
+            values[key] = str(value)
+    return values
+
+
+def _one(value: Any) -> Any:
+    """A single-valued field sent more than once (a crafted post): the first value counts, as in a browser."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _many(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(item).strip() for item in items if item is not None and str(item).strip()]
+
+
 def decode(fields: list[FormField], form: Mapping[str, Any]) -> dict[str, Any]:
     """Turn flat form data into the nested payload the schema expects (only the chosen variant's fields)."""
     payload: dict[str, Any] = {}
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]
         if form_field.kind == "variant":
-            chosen = str(form.get(form_field.name, "") or "").strip()
+            chosen = str(_one(form.get(form_field.name, "")) or "").strip()
             if not chosen:
                 continue
             variant = next((v for v in form_field.variants if v.value == chosen), None)
@@ -203,9 +249,13 @@ def decode(fields: list[FormField], form: Mapping[str, Any]) -> dict[str, Any]:
                 nested.update(decode(variant.fields, form))
             payload[key] = nested
         elif form_field.kind == "checkbox":
-            payload[key] = str(form.get(form_field.name, "")).lower() in ("on", "true", "1", "yes")
+            payload[key] = str(_one(form.get(form_field.name, ""))).lower() in ("on", "true", "1", "yes")
+        elif form_field.kind == "multichoice":
+            chosen_values = _many(form.get(form_field.name))
+            if chosen_values:  # nothing ticked is "not answered": the schema's default or a "required" error
+                payload[key] = list(dict.fromkeys(chosen_values))
         else:
-            value = form.get(form_field.name)
+            value = _one(form.get(form_field.name))
             if value is None:
                 continue
             text = (
@@ -217,9 +267,9 @@ def decode(fields: list[FormField], form: Mapping[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def encode(fields: list[FormField], data: Mapping[str, Any]) -> dict[str, str]:
+def encode(fields: list[FormField], data: Mapping[str, Any]) -> dict[str, str | list[str]]:
     """The inverse of ``decode``: the form values that reproduce ``data`` (for re-rendering and tests)."""
-    form: dict[str, str] = {}
+    form: dict[str, str | list[str]] = {}
     for form_field in fields:
         key = form_field.name.rsplit(".", 1)[-1]
         value = data.get(key)
@@ -233,6 +283,9 @@ def encode(fields: list[FormField], data: Mapping[str, Any]) -> dict[str, str]:
         elif form_field.kind == "checkbox":
             if value:
                 form[form_field.name] = "on"
+        elif form_field.kind == "multichoice":
+            if value:
+                form[form_field.name] = [_format_value(item) for item in value]
         elif value is not None:
             form[form_field.name] = _format_value(value)
     return form
@@ -273,6 +326,9 @@ _MESSAGES: dict[str, str] = {
     "string_pattern_mismatch": N_("Check the format of what you entered."),
     "model_attributes_type": N_("Fill in this part of the form."),
     "model_type": N_("Fill in this part of the form."),
+    "too_short": N_("Choose at least %(min_length)s."),
+    "too_long": N_("Choose at most %(max_length)s."),
+    "list_type": N_("Choose from the options."),
 }
 
 
@@ -301,9 +357,12 @@ def error_paths(fields: list[FormField], exc: ValidationError) -> dict[str, list
     errors: dict[str, list[str]] = {}
     for error in exc.errors():
         parts: list[str] = []
+        skipped = ""
         for piece in error.get("loc", ()):
             candidate = ".".join(parts)
-            if candidate in variant_tags and str(piece) in variant_tags[candidate]:
+            # The tag comes once, right after its variant field (a field may share the tag's name).
+            if candidate in variant_tags and candidate != skipped and str(piece) in variant_tags[candidate]:
+                skipped = candidate
                 continue
             parts.append(str(piece))
         path = ".".join(parts) or "__all__"

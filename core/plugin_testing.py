@@ -167,6 +167,15 @@ class _Builder:
     def field(self, prop: dict[str, Any], path: str) -> st.SearchStrategy[Any]:
         if path in self.overrides:
             return self.overrides[path]
+        if prop.get("type") == "array" and prop.get("choices"):  # a list of render-time choices (checkboxes)
+            offered = [choice.value for choice in self.choices.get(path, [])]
+            low = int(prop.get("minItems", 0))
+            if len(offered) < low:
+                return st.nothing()
+            high = min(int(prop.get("maxItems", 5)), len(offered))
+            return (
+                st.lists(st.sampled_from(offered), min_size=low, max_size=high, unique=True) if offered else st.just([])
+            )
         if prop.get("choices"):
             offered = [choice.value for choice in self.choices.get(path, [])]
             return st.sampled_from(offered) if offered else st.nothing()
@@ -233,10 +242,7 @@ def assert_round_trip(request_type: RequestType, context: FormContext, payload: 
 def assert_charge_items(request_type: RequestType, context: FormContext, payload: dict[str, Any]) -> None:
     """``charge_items`` is a pure function of the data that needs no stored request (its id is None)."""
     data, when = validate_submission(request_type, payload, context)
-    assert context.organisation is not None, "the contract check runs in an organisation"
-    draft = draft_request(
-        request_type, data, user=context.user, organisation=context.organisation, when=when, clock=context.clock
-    )
+    draft = draft_request(request_type, data, when=when, context=context)
     first = request_type.charge_items(data, draft)
     assert isinstance(first, list) and all(isinstance(item, ChargeItem) for item in first), (
         f"{request_type.key}: charge_items must return a list of ChargeItem, got {first!r}"
@@ -307,7 +313,8 @@ def _mutate(
                 Mutation(dotted, "a text that is too long", _with(payload, path, "x" * (prop["maxLength"] + 1)))
             )
         if "enum" in prop or prop.get("choices"):
-            found.append(Mutation(dotted, "an option that is not offered", _with(payload, path, "999999999")))
+            not_offered: Any = ["999999999"] if prop.get("type") == "array" else "999999999"
+            found.append(Mutation(dotted, "an option that is not offered", _with(payload, path, not_offered)))
         if prop.get("type") == "integer" and "maximum" in prop:
             found.append(Mutation(dotted, "a number above the maximum", _with(payload, path, prop["maximum"] + 1)))
         if prop.get("oneOf") and prop.get("discriminator") and isinstance(current[name], Mapping):

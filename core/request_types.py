@@ -30,8 +30,11 @@ class FulfilmentMode(StrEnum):
 
 @dataclass(frozen=True)
 class Choice:
+    """One option of a choice field; options with a ``group`` are shown under that heading (e.g. per system)."""
+
     value: str
     label: str
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,12 @@ class RequestType:
     def summary(self, data: BaseModel) -> str:
         """One line for lists and mail subjects."""
         return ""
+
+    def summary_in_context(self, data: BaseModel, context: FormContext) -> str:
+        """The summary, for a type that needs the world to name what was asked for (a holder's name in the
+        hosted system rather than its id). Called once, at filing, after validation; default: :meth:`summary`.
+        """
+        return self.summary(data)
 
     def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
         """Carry the request out. Must be idempotent: it may run again after a crash or a retry."""

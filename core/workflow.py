@@ -67,7 +67,7 @@ def estimate(
             access_control_for=portal.access_control,
         )
         data, when = validate_submission(request_type, payload, context, carry_out_on)
-        draft = draft_request(request_type, data, user=user, organisation=organisation, when=when, clock=portal.clock)
+        draft = draft_request(request_type, data, when=when, context=context)
         items = request_type.charge_items(data, draft)
         return data, pricing.estimate(
             session, organisation_id=draft.organisation_id, type_key=type_key, items=items, moment=draft.created_at

@@ -203,7 +203,7 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
             "status_label": Status(request.status).label,
             "to_status_label": Status(payload.get("to_status", request.status)).label,
             "summary": request.summary,
-            "rows": request_rows(session, request, request_type, portal.clock),
+            "rows": request_rows(session, request, request_type, portal.clock, portal.access_control),
             "recipient": user,
             "newest_message": newest,
             "request_url": f"{base}/{'staff/' if user.is_staff else ''}requests/{request.id}",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
@@ -181,6 +183,28 @@ def test_each_blocked_demo_tag_has_its_block_in_the_log(adapter: AccessControl) 
             assert not changes
 
 
+def test_the_demo_traffic_keeps_to_the_rules_of_the_system(adapter: AccessControl) -> None:
+    """Doors open only for a holder's groups, and a blocked tag is denied once its block took effect."""
+    doors_of_group = {g.id: set(g.door_ids) for g in adapter.access_groups()}
+    allowed = {h.id: set().union(*(doors_of_group[g] for g in h.access_group_ids)) for h in adapter.holders()}
+    tags = {t.number: t for t in adapter.tags()}
+    events = log(adapter)
+    opened = [e for e in events if e.kind == EventKind.OPENED]
+    assert len(opened) > len(events) * 0.8
+    for item in opened:
+        assert item.holder_id is not None and item.door_id in allowed[item.holder_id], item
+        tag = tags[item.tag_number or ""]
+        assert tag.state == TagState.ACTIVE or item.at < (tag.changed_at or item.at), item
+    denied = [e for e in events if e.kind == EventKind.DENIED]
+    assert denied and all(e.detail for e in denied)
+    for item in denied:
+        if item.detail == "Saknar behörighet till dörren":
+            assert item.door_id not in allowed[item.holder_id or ""], item
+        if item.detail == "Taggen är spärrad":
+            assert tags[item.tag_number or ""].state == TagState.BLOCKED, item
+    assert any(e.tag_number not in tags and e.detail == "Okänd tagg" for e in denied)
+
+
 def snapshot(adapter: AccessControl) -> tuple[Any, ...]:
     return (
         adapter.doors(),
@@ -325,6 +349,24 @@ def test_blocking_is_idempotent_and_each_change_is_logged_once(
     assert adapter.tag(tag.number).state == TagState.ACTIVE  # type: ignore[union-attr]
     assert log(adapter, tag_number=tag.number)[-1].kind == EventKind.REACTIVATED
     assert event_rows(portal, world.system.id) == before + 2
+
+
+def test_two_workers_blocking_the_same_tag_at_once_change_it_once(
+    portal: Portal, world: World, adapter: AccessControl
+) -> None:
+    """A redelivered fulfilment may run next to the first: exactly one of them makes the change."""
+    tag = active_tag(adapter)
+    rows = event_rows(portal, world.system.id)
+    barrier = threading.Barrier(4)
+
+    def block(_: int) -> bool:
+        barrier.wait()
+        return portal.access_control(world.system).block_tag(tag.number, "Borttappad").changed
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(block, range(4)))
+    assert sorted(outcomes) == [False, False, False, True]
+    assert event_rows(portal, world.system.id) == rows + 1
 
 
 def test_unknown_things_are_refused_with_a_message_for_staff(adapter: AccessControl) -> None:
@@ -556,6 +598,15 @@ def test_an_unavailable_system_fails_every_call_and_changes_nothing(
 
     set_fault(portal.database, world.system.id or 0)
     assert adapter.tag(tag.number) == tag
+
+
+def test_an_outage_part_way_through_the_log_breaks_the_stream(portal: Portal, world: World) -> None:
+    adapter = SimulatorAccessControl(portal.database, portal.clock, world.system.id or 0, batch_size=500)
+    stream = adapter.events(WHOLE_LOG)
+    assert len(list(islice(stream, 500))) == 500
+    set_fault(portal.database, world.system.id or 0, Fault.UNAVAILABLE)
+    with pytest.raises(AccessControlUnavailable):
+        next(stream)
 
 
 def test_a_refusing_system_answers_lookups_but_refuses_changes(portal: Portal, world: World) -> None:

@@ -26,7 +26,8 @@ Making a system fail (call outside any open transaction)::
 
 Rules the adapter keeps: lookups only read (safe inside a caller's write transaction, even on SQLite);
 changes are idempotent (``changed=False`` when nothing was to do) and write one event-log row each; the
-log streams in keyset pages; a service password is kept only as an argon2 digest and never logged.
+log streams in keyset pages (each page checks the fault switch, so an outage can break a stream part-way);
+a service password is kept only as an argon2 digest and never logged.
 :func:`add_synthetic_events` loads many events quickly for tests of the log's streaming.
 
 From the command line (demos): ``bbportal simulator fault SYSTEM_ID unavailable|refuse|none [--fail-next N]``,

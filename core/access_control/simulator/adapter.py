@@ -270,14 +270,18 @@ class SimulatorAccessControl:
             return [ServiceAccount(service=row.service, username=row.username, email=row.email) for row in rows]
 
     def events(self, event_filter: EventFilter) -> Iterator[Event]:
-        """Checks the system now (so an outage raises here, not at the first ``next``), then streams."""
+        """Checks the system now (an outage raises here, not at the first ``next``), then streams.
+
+        Each page checks again, so an outage switched on while a caller is part-way through the log raises
+        AccessControlUnavailable from the iterator, as a real system going away mid-transfer would.
+        """
         if event_filter.until < event_filter.since:
             raise AccessControlRefused(
                 f"The log window ends ({event_filter.until:%Y-%m-%d %H:%M}) before it starts "
                 f"({event_filter.since:%Y-%m-%d %H:%M})."
             )
-        with self._reading():
-            pass
+        with self.database.reading() as session:
+            self._state(session)
         return self._stream(event_filter)
 
     def _stream(self, event_filter: EventFilter) -> Iterator[Event]:
@@ -303,6 +307,7 @@ class SimulatorAccessControl:
             else:
                 query = narrowed.where(at >= last[0], or_(at > last[0], event_id > last[1]))
             with self.database.reading() as session:
+                self._state(session)
                 rows = session.connection().execute(query).all()
             for row in rows:
                 yield Event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, get, post
@@ -20,14 +21,14 @@ from core.display import display_rows, request_rows
 from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import is_following, start_following
-from core.forms import build_fields, decode, render_choices
+from core.forms import build_fields, decode, form_values, render_choices
 from core.i18n import current_language, gettext
 from core.lifecycle import Action, allowed_actions
 from core.models import Office, System, User
 from core.queries import get_request, history, list_requests
 from core.request_types import RequestType
 from core.statuses import Status
-from core.web.controllers.common import NOTICES, FormBody, flat_form, form_value, portal, user, viewer
+from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
@@ -97,14 +98,15 @@ class CustomerController(Controller):
         on a confirmation page and sends from there (``estimate`` carries what they saw); otherwise it is filed
         at once. A confirmation whose cost changed meanwhile is shown again instead of being filed."""
         request_type = self._type(request, type_key)
-        values = flat_form(data)
-        step = values.pop("step", "")
-        expected = values.pop("estimate", None)
+        values = form_values(data)
+        step = str(values.pop("step", ""))
+        sent_estimate = values.pop("estimate", None)
+        expected = str(sent_estimate) if sent_estimate is not None else None
         if step == "edit":
             return self._form(request, request_type, values=values, errors={})
         payload = decode(build_fields(request_type.schema), values)
         the_portal, current = portal(request), user(request)
-        carry_out_on = values.get(CARRY_OUT_ON, "")
+        carry_out_on = form_value(data, CARRY_OUT_ON)
         try:
             if expected is None:
                 validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
@@ -125,7 +127,7 @@ class CustomerController(Controller):
         self,
         request: HttpRequest,
         request_type: RequestType,
-        values: dict[str, str],
+        values: Mapping[str, Any],
         validated: BaseModel,
         cost: Estimate,
         *,
@@ -171,7 +173,7 @@ class CustomerController(Controller):
         request: HttpRequest,
         request_type: RequestType,
         *,
-        values: dict[str, Any],
+        values: Mapping[str, Any],
         errors: dict[str, list[str]],
         status_code: int = 200,
     ) -> Template:
@@ -277,7 +279,7 @@ def _request_page(
         system = session.get(System, found.system_id) if found.system_id else None
         requester = session.get(User, found.requester_id)
         assignee = session.get(User, found.assignee_id) if found.assignee_id else None
-        rows = request_rows(session, found, request_type, the_portal.clock)
+        rows = request_rows(session, found, request_type, the_portal.clock, the_portal.access_control)
         events = history(session, request_id)
         messages = chat.visible_messages(session, current, request_id)
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []

@@ -1,0 +1,343 @@
+"""Spärra / Återaktivera förlorad tagg: block a lost tag, or reactivate a found one, at once (automatic)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
+from core.access_control import (
+    AccessControl,
+    AccessControlError,
+    AccessControlUnavailable,
+    Holder,
+    Tag,
+    TagState,
+)
+from core.clock import LOCAL_ZONE, as_utc
+from core.i18n import N_, gettext, use_language
+from core.models import User
+from plugins.tag_block.schema import ByHolder, ByNumber, TagBlockForm
+
+if TYPE_CHECKING:
+    from core.models import Request
+
+HOLDER_FIELD = "tag.holder"
+
+UNAVAILABLE = N_("The system is not answering right now – try again in a while.")
+LOOKUP_REFUSED = N_("The system could not look the tag up. Contact your local office if it keeps happening.")
+NO_SUCH_TAG = N_("There is no tag with this number in the chosen system. Check the number printed on the tag.")
+NOT_A_HOLDER = N_("Choose one of the holders in the chosen system.")
+ALREADY_BLOCKED = N_("Tag %(number)s is already blocked. To open it again, choose “Reactivate the tag”.")
+NOT_BLOCKED = N_("Tag %(number)s is not blocked, so there is nothing to reactivate.")
+
+# The customer's one chat line, in the requester's language: the tag and the Stockholm time it took effect.
+DONE_FOR_CUSTOMER = {
+    "block": N_("Tag %(number)s has been blocked since %(time)s."),
+    "reactivate": N_("Tag %(number)s has been active again since %(time)s."),
+}
+# Internal notes for staff, in the portal's default language.
+DONE_FOR_STAFF = {
+    "block": N_("%(system)s: tag %(number)s blocked at %(at)s (reason: %(reason)s)."),
+    "reactivate": N_("%(system)s: tag %(number)s reactivated at %(at)s (reason: %(reason)s)."),
+}
+FAILED = {
+    "block": N_(
+        "%(system)s: tag %(number)s could not be blocked – %(cause)s (%(error)s). "
+        "The request stays open; press Retry when the system answers again."
+    ),
+    "reactivate": N_(
+        "%(system)s: tag %(number)s could not be reactivated – %(cause)s (%(error)s). "
+        "The request stays open; press Retry when the system answers again."
+    ),
+}
+
+
+class TagBlock(RequestType):
+    key = "tag_block"
+    version = 1
+    schema = TagBlockForm
+    fulfilment_mode = FulfilmentMode.AUTOMATIC
+    name = "Block / reactivate a lost tag"
+    description = "Block, and later reactivate, tags that tenants or companies have lost."
+    icon = "🔒"
+    translation_domain = "tag_block"
+    locale_dir = Path(__file__).parent / "locale"
+    system_field = "system_id"
+    allows_carry_out_on = False  # a lost tag is a security matter: it is blocked now, never on a later date
+    order = 10
+
+    def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
+        if field_name == HOLDER_FIELD:
+            return holder_choices(context)
+        return super().choices(field_name, context)
+
+    def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
+        """Find the tag in the system and check the action fits its state.
+
+        On success the stored tag number becomes the system's own spelling of it (for a tag found through
+        its holder: the full number), so the summary, the chat line and the fulfilment all name the tag that
+        was checked here. Messages with values are translated here, in the language of the form.
+        """
+        errors = super().validate(data, context)
+        assert isinstance(data, TagBlockForm)
+        if errors:
+            return errors
+        adapter = context.access_control(data.system_id)
+        if adapter is None:
+            return {"system_id": UNAVAILABLE}
+        try:
+            tag = find_tag(data, adapter, errors)
+        except AccessControlUnavailable:
+            return {"system_id": UNAVAILABLE}
+        except AccessControlError:
+            return {"system_id": LOOKUP_REFUSED}
+        if tag is None:
+            return errors
+        if isinstance(data.tag, ByNumber):
+            data.tag.number = tag.number
+        else:
+            data.tag.holder_tag = tag.number
+        if data.action == "block" and tag.state == TagState.BLOCKED:
+            errors["action"] = gettext(ALREADY_BLOCKED, number=tag.number)
+        elif data.action == "reactivate" and tag.state != TagState.BLOCKED:
+            errors["action"] = gettext(NOT_BLOCKED, number=tag.number)
+        return errors
+
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """For the contract check: blocks of active tags of the first system that has some.
+
+        The fields depend on each other (the action on the tag's state, the holder's tag on the holder), and
+        the check draws each field on its own, so it gets one action and the tags and holders that fit it:
+        active tags (spelt as printed, without blanks, or with hyphens) and holders whose only tag is active.
+        """
+        from hypothesis import strategies as st
+
+        for system in context.systems():
+            adapter = context.access_control(system.id)
+            if adapter is None:
+                continue
+            try:
+                tags = adapter.tags()
+            except AccessControlError:
+                continue
+            active = sorted(t.number for t in tags if t.state == TagState.ACTIVE)
+            if not active:
+                continue
+            by_holder: dict[str, list[Tag]] = {}
+            for tag in tags:
+                if tag.holder_id:
+                    by_holder.setdefault(tag.holder_id, []).append(tag)
+            single = sorted(
+                f"{system.id}:{holder_id}"
+                for holder_id, held in by_holder.items()
+                if len(held) == 1 and held[0].state == TagState.ACTIVE
+            )
+            spellings = st.sampled_from(active).flatmap(
+                lambda number: st.sampled_from([number, number.replace(" ", ""), number.replace(" ", "-")])
+            )
+            return {
+                "system_id": st.just(system.id),
+                "action": st.just("block"),
+                "tag.number": spellings,
+                "tag.holder": st.sampled_from(single) if single else st.nothing(),
+                "tag.holder_tag": st.just(""),
+            }
+        return {}
+
+    def is_urgent(self, data: BaseModel) -> bool:
+        """A lost tag opens the doors for whoever finds it: a block goes first in the queue."""
+        return isinstance(data, TagBlockForm) and data.action == "block"
+
+    def summary(self, data: BaseModel) -> str:
+        """Stored once and shown to everyone as it is, so it is written in Swedish, the portal's first language."""
+        assert isinstance(data, TagBlockForm)
+        verb = "Spärra" if data.action == "block" else "Återaktivera"
+        return f"{verb} tagg {data.tag_number}"
+
+    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+        """Block or reactivate through the adapter; a change that already happened counts as done (idempotent)."""
+        data = TagBlockForm.model_validate(request.data)
+        number = data.tag_number
+        system = context.system(request)
+        system_name = system.name if system is not None else str(request.system_id)
+        staff_language = str(getattr(context.settings, "default_language", "sv"))
+        try:
+            adapter = context.access_control(request)
+            if data.action == "block":
+                receipt = adapter.block_tag(number, data.reason)
+            else:
+                receipt = adapter.reactivate_tag(number, data.reason)
+        except AccessControlError as exc:
+            with use_language(staff_language):
+                cause = (
+                    gettext("the system did not answer")
+                    if isinstance(exc, AccessControlUnavailable)
+                    else gettext("the system refused")
+                )
+                note = gettext(
+                    FAILED[data.action],
+                    system=system_name,
+                    number=number,
+                    cause=cause,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            return FulfilmentResult(
+                ok=False, internal_note=note, details={"tag": number, "action": data.action, "error": str(exc)}
+            )
+
+        at = as_utc(receipt.at).astimezone(LOCAL_ZONE)
+        with use_language(requester_language(context, request)):
+            customer_message = gettext(DONE_FOR_CUSTOMER[data.action], number=number, time=local_time(at, context))
+        with use_language(staff_language):
+            reported = ", ".join(f"{key}={value}" for key, value in sorted(receipt.details.items()))
+            note = " ".join(
+                (
+                    gettext(
+                        DONE_FOR_STAFF[data.action],
+                        system=system_name,
+                        number=number,
+                        at=at.strftime("%Y-%m-%d %H:%M:%S"),
+                        reason=data.reason,
+                    ),
+                    gettext("The system changed the tag.")
+                    if receipt.changed
+                    else gettext("The tag already was so; nothing was changed (a repeated run)."),
+                    gettext("The system reported: %(reported)s.", reported=reported or "–"),
+                )
+            )
+        return FulfilmentResult(
+            ok=True,
+            customer_message=customer_message,
+            internal_note=note,
+            details={
+                "tag": number,
+                "action": data.action,
+                "changed": receipt.changed,
+                "at": as_utc(receipt.at).isoformat(),
+                **{f"adapter_{key}": str(value) for key, value in receipt.details.items()},
+            },
+        )
+
+
+def holder_choices(context: FormContext) -> list[Choice]:
+    """The holders of every system of the organisation; a system that does not answer is left out.
+
+    The value names the system too (holder ids are only unique within a system), so validation can tell a
+    holder of another system from the chosen one. With several systems the label says which system.
+    """
+    systems = context.systems()
+    found: list[Choice] = []
+    for system in systems:
+        adapter = context.access_control(system.id)
+        if adapter is None:
+            continue
+        try:
+            holders = adapter.holders()
+        except AccessControlError:
+            continue
+        for holder in sorted(holders, key=lambda h: h.name.casefold()):
+            label = holder_label(holder)
+            found.append(Choice(f"{system.id}:{holder.id}", f"{system.name}: {label}" if len(systems) > 1 else label))
+    return found
+
+
+def holder_label(holder: Holder) -> str:
+    if holder.unit and holder.unit.casefold() not in holder.name.casefold():
+        return f"{holder.name} ({holder.unit})"
+    return holder.name
+
+
+def find_tag(data: TagBlockForm, adapter: AccessControl, errors: dict[str, str]) -> Tag | None:
+    """The tag the form names, or None with the reason in ``errors`` (adapter errors propagate)."""
+    if isinstance(data.tag, ByNumber):
+        tag = look_up(adapter, data.tag.number)
+        if tag is None:
+            errors["tag.number"] = NO_SUCH_TAG
+        return tag
+    return find_holders_tag(data.tag, data.system_id, adapter, errors)
+
+
+def find_holders_tag(chosen: ByHolder, system_id: int, adapter: AccessControl, errors: dict[str, str]) -> Tag | None:
+    system_part, _, holder_id = chosen.holder.partition(":")
+    holder = adapter.holder(holder_id) if system_part == str(system_id) and holder_id else None
+    if holder is None:
+        errors[HOLDER_FIELD] = NOT_A_HOLDER
+        return None
+    name = holder_label(holder)
+    tags = sorted(adapter.tags(holder.id), key=lambda t: t.number)
+    if not tags:
+        errors[HOLDER_FIELD] = gettext("%(holder)s has no tags in the system.", holder=name)
+        return None
+    listing = ", ".join(f"{t.number} ({state_label(t.state)})" for t in tags)
+    typed = number_key(chosen.holder_tag)
+    if not typed:
+        if len(tags) == 1:
+            return tags[0]
+        errors["tag.holder_tag"] = gettext(
+            "%(holder)s has several tags: %(tags)s. Enter the number of the one you mean (the last digits are enough).",
+            holder=name,
+            tags=listing,
+        )
+        return None
+    exact = [t for t in tags if number_key(t.number) == typed]
+    matches = exact or [t for t in tags if number_key(t.number).endswith(typed)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        errors["tag.holder_tag"] = gettext(
+            "More than one of the holder's tags ends with those digits: %(tags)s. Enter more of the number.",
+            tags=", ".join(t.number for t in matches),
+        )
+        return None
+    elsewhere = look_up(adapter, chosen.holder_tag)
+    if elsewhere is not None:
+        errors["tag.holder_tag"] = gettext(
+            "Tag %(number)s does not belong to %(holder)s. The holder's tags: %(tags)s.",
+            number=elsewhere.number,
+            holder=name,
+            tags=listing,
+        )
+    else:
+        errors["tag.holder_tag"] = gettext(
+            "%(holder)s has no tag with that number. The holder's tags: %(tags)s.", holder=name, tags=listing
+        )
+    return None
+
+
+def look_up(adapter: AccessControl, typed: str) -> Tag | None:
+    """The tag as typed; the interface ignores blanks, and people also write the groups with hyphens."""
+    tag = adapter.tag(typed)
+    if tag is None and "-" in typed:
+        tag = adapter.tag(typed.replace("-", " "))
+    return tag
+
+
+def number_key(number: str) -> str:
+    """A tag number as the system compares it: without blanks and hyphens, letters in capitals."""
+    return "".join(ch for ch in number if ch.isalnum()).upper()
+
+
+def state_label(state: TagState) -> str:
+    return gettext("blocked") if state == TagState.BLOCKED else gettext("active")
+
+
+def requester_language(context: FulfilmentContext, request: Request) -> str:
+    """The customer reads the chat line in the language they chose; the line is stored, not translated later."""
+    with context.database.reading() as session:
+        requester = session.get(User, request.requester_id)
+    return requester.language if requester is not None else str(getattr(context.settings, "default_language", "sv"))
+
+
+def local_time(moment: datetime, context: FulfilmentContext) -> str:
+    """Stockholm wall time of the change: the time of day, with the date in front when it was not today."""
+    today = as_utc(context.clock.now()).astimezone(LOCAL_ZONE).date()
+    return moment.strftime("%H:%M") if moment.date() == today else moment.strftime("%Y-%m-%d %H:%M")
+
+
+@hookimpl
+def bbportal_request_types() -> list[RequestType]:
+    return [TagBlock()]
