@@ -523,3 +523,33 @@ def test_quotas_count_what_was_filed_and_not_cancelled_in_each_stockholm_month(
     with portal.database.reading() as session:
         statuses = set(session.exec(select(Request.status).where(Request.organisation_id == org.id)).all())
     assert statuses <= {Status.PENDING, Status.CANCELLED}
+
+
+def test_the_built_in_types_give_rise_to_their_items(portal: Portal, world: World) -> None:
+    """order: tags × quantity (+ postage when sent) or one change order; tag_block: a block fee."""
+    from core import administration, outbox
+    from core.access_control import TagState
+
+    seed_prices(portal, prices={"TAG_BLOCK": ("Spärr av tagg", "Tag block", "piece", "150,00", "25")})
+    with portal.database.writing() as session:
+        store = administration.create_store(session, {"name": "Butik Test", "address": "Testgatan 1"})
+    sent = {"kind": "send", "recipient": "Anna", "street": "Storgatan 1", "postcode": "123 45", "city": "Sthlm"}
+    tags = {"kind": "tags", "tag_type": "long_range", "quantity": 3}
+    orders = [
+        ({**tags, "delivery": sent}, [("TAG", 3, "Bilbricka/long-range"), ("POSTAGE", 1, "")]),
+        ({**tags, "delivery": {"kind": "pickup", "store_id": store.id}}, [("TAG", 3, "Bilbricka/long-range")]),
+        ({"kind": "other", "description": "Byt namnskylt i entrén"}, [("CHANGE_ORDER", 1, "")]),
+    ]
+    for order, expected in orders:
+        filed = workflow.file(portal, world.member, "order", {"system_id": world.system.id, "order": order}, None)
+        assert [(p.code, p.quantity, p.note) for p in planned(portal, filed.id or 0)] == expected
+
+    adapter = portal.access_control(world.system)
+    tag = next(t for t in adapter.tags() if t.state == TagState.ACTIVE and t.holder_id)
+    block = {"system_id": world.system.id, "action": "block", "tag": {"kind": "by_number", "number": tag.number}}
+    filed = workflow.file(portal, world.member, "tag_block", {**block, "reason": "Borttappad"}, None)
+    outbox.drain(portal)  # an automatic type: carried out and completed at once, and charged
+    assert [(c.code, c.quantity, c.amount_ore) for c in charges(portal, filed.id)] == [("TAG_BLOCK", 1, 15000)]
+    again = {**block, "action": "reactivate", "reason": "Hittad"}
+    reactivated = workflow.file(portal, world.member, "tag_block", again, None)
+    assert planned(portal, reactivated.id or 0) == []
