@@ -3,9 +3,10 @@
 from core.context import FormContext, FulfilmentContext, HookContext
 from core.fields import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
 from core.hookspecs import hookimpl
-from core.request_types import Choice, FulfilmentMode, FulfilmentResult, RequestType
+from core.request_types import ChargeItem, Choice, FulfilmentMode, FulfilmentResult, RequestType
 
 __all__ = [
+    "ChargeItem",
     "Choice",
     "FormContext",
     "FulfilmentContext",

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from core import administration
+from core.billing import catalogue
 from core.clock import Clock
 from core.models import Organisation, User
 
@@ -125,6 +126,8 @@ def load(session: Session, clock: Clock, hooks: pluggy.HookRelay | None = None) 
         clock=clock,
     )
 
+    _billing(session, clock, solglantan, hamnen)
+
     administration.create_staff_user(
         session,
         {"name": "Henrik Handläggare", "email": DEMO_LOGINS[2].email, "password": DEMO_PASSWORD, "role": "handlaggare"},
@@ -133,5 +136,70 @@ def load(session: Session, clock: Clock, hooks: pluggy.HookRelay | None = None) 
     administration.create_staff_user(
         session,
         {"name": "Alva Admin", "email": DEMO_LOGINS[3].email, "password": DEMO_PASSWORD, "role": "admin"},
+        clock=clock,
+    )
+
+
+DEMO_PRICES = (
+    # code, Swedish name, English name, unit, price in kronor excluding VAT, VAT %
+    ("CHANGE_ORDER", "Ändringsbeställning", "Change order", "piece", "450,00", "25"),
+    ("TAG", "Tagg", "Tag", "piece", "120,00", "25"),
+    ("POSTAGE", "Porto", "Postage", "shipment", "50,00", "25"),
+    ("TAG_BLOCK", "Spärr av tagg", "Tag block", "piece", "150,00", "25"),
+    ("EXTRACT", "Utdrag eller logg", "Extract or log", "piece", "350,00", "25"),
+    (
+        "FAULT_CUSTOMER",
+        "Felanmälan orsakad av kund (per påbörjad timme)",
+        "Fault caused by the customer (per started hour)",
+        "hour",
+        "950,00",
+        "25",
+    ),
+)
+
+
+def _billing(session: Session, clock: Clock, solglantan: Organisation, hamnen: Organisation) -> None:
+    """The 2026 price list and an agreement for each demo organisation (docs/billing.md explains them)."""
+    form = {"name": "Prislista 2026", "valid_from": "2026-01-01"}
+    for index, (code, name_sv, name_en, unit, price, vat) in enumerate(DEMO_PRICES):
+        form.update(
+            {
+                f"items-{index}-code": code,
+                f"items-{index}-name_sv": name_sv,
+                f"items-{index}-name_en": name_en,
+                f"items-{index}-unit": unit,
+                f"items-{index}-unit_price": price,
+                f"items-{index}-vat_percent": vat,
+            }
+        )
+    catalogue.create_price_list(session, form, actor=None, clock=clock)
+    catalogue.create_agreement(
+        session,
+        solglantan,
+        {
+            "valid_from": "2026-01-01",
+            "discount": "10",
+            "quota-0-code": "CHANGE_ORDER",
+            "quota-0-per_month": "5",
+            "note": "Ramavtal 2026: fem ändringsbeställningar i månaden ingår, 10 % rabatt.",
+        },
+        [],
+        type_keys=[],
+        actor=None,
+        clock=clock,
+    )
+    # Included types name request-type keys; the suggestion type may be installed later than the demo data.
+    hamnen_included = ["fault_report", "suggestion"]
+    catalogue.create_agreement(
+        session,
+        hamnen,
+        {
+            "valid_from": "2026-01-01",
+            "requires_approval": "on",
+            "note": "Felanmälningar och förslag ingår; debiteringar godkänns av handläggare.",
+        },
+        hamnen_included,
+        type_keys=hamnen_included,
+        actor=None,
         clock=clock,
     )

@@ -9,6 +9,7 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from core.billing.recording import record_estimate
 from core.clock import Clock, local_today
 from core.context import AdapterLookup, FormContext, HookContext
 from core.errors import Forbidden, ValidationFailed
@@ -65,39 +66,17 @@ def validate_submission(
     return data, when
 
 
-def file_request(
-    session: Session,
-    *,
-    request_type: RequestType,
-    user: User,
-    organisation: Organisation,
-    payload: dict[str, Any],
-    carry_out_on: Any,
-    clock: Clock,
-    hooks: pluggy.HookRelay | None = None,
-    access_control_for: AdapterLookup | None = None,
-    filed_by: User | None = None,
-    reason: str = "",
-) -> Request:
-    """Validate and write the request, its first history row and its outbox rows in the caller's transaction.
+def draft_request(request_type: RequestType, data: BaseModel, *, when: date | None, context: FormContext) -> Request:
+    """The request row validated ``data`` becomes, not yet added to a session.
 
-    ``filed_by`` is a staff member filing for ``user`` (a mail from the quarantine): the history names them,
-    with ``reason``; ``user`` is the requester all the same (validation, choices and mails are theirs).
+    Filing stores it; the cost preview hands it, unsaved (``id`` None), to ``RequestType.charge_items``.
     """
-    if user.is_staff or user.organisation_id != organisation.id:
-        raise Forbidden("Only users of the organisation can file its requests.")
-    if request_type.administrators_only and not user.is_org_admin:
-        raise Forbidden("Only your organisation's administrators can file this request.")
-    context = FormContext(
-        session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
-    )
-    data, when = validate_submission(request_type, payload, context, carry_out_on)
-
+    assert context.organisation is not None, "requests are filed in an organisation"
+    user, organisation, clock = context.user, context.organisation, context.clock
     now = clock.now()
-    today = local_today(clock)
-    status = Status.SCHEDULED if when is not None and when > today else Status.PENDING
+    status = Status.SCHEDULED if when is not None and when > local_today(clock) else Status.PENDING
     system_id = getattr(data, request_type.system_field) if request_type.system_field else None
-    request = Request(
+    return Request(
         type_key=request_type.key,
         schema_version=request_type.version,
         data=data.model_dump(mode="json"),
@@ -112,6 +91,41 @@ def file_request(
         created_at=now,
         updated_at=now,
     )
+
+
+def file_request(
+    session: Session,
+    *,
+    request_type: RequestType,
+    user: User,
+    organisation: Organisation,
+    payload: dict[str, Any],
+    carry_out_on: Any,
+    clock: Clock,
+    hooks: pluggy.HookRelay | None = None,
+    access_control_for: AdapterLookup | None = None,
+    expected_estimate: str | None = None,
+    filed_by: User | None = None,
+    reason: str = "",
+) -> Request:
+    """Validate and write the request, its first history row and its outbox rows in the caller's transaction.
+
+    The billing estimate is recorded in the same transaction (``core.billing``); ``expected_estimate`` is the
+    fingerprint of the estimate the customer confirmed, and a different one refuses the filing.
+    ``filed_by`` is a staff member filing for ``user`` (a mail from the quarantine): the history names them,
+    with ``reason``; ``user`` is the requester all the same (validation, choices and mails are theirs).
+    """
+    if user.is_staff or user.organisation_id != organisation.id:
+        raise Forbidden("Only users of the organisation can file its requests.")
+    if request_type.administrators_only and not user.is_org_admin:
+        raise Forbidden("Only your organisation's administrators can file this request.")
+    context = FormContext(
+        session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
+    )
+    data, when = validate_submission(request_type, payload, context, carry_out_on)
+    request = draft_request(request_type, data, when=when, context=context)
+    status = Status(request.status)
+    now = request.created_at
     session.add(request)
     session.flush()
     session.add(
@@ -126,6 +140,7 @@ def file_request(
         )
     )
     start_following(session, request, user)
+    record_estimate(session, request=request, request_type=request_type, data=data, expected=expected_estimate)
     hook_context = HookContext(session=session, actor=filed_by or user, clock=clock)
     hook_context.enqueue("request_filed", request_id=request.id)
     if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:

@@ -18,6 +18,7 @@ import pluggy
 from sqlalchemy import update
 from sqlmodel import Session
 
+from core.billing.recording import charge_completed
 from core.clock import Clock, local_today
 from core.context import HookContext
 from core.errors import Conflict
@@ -371,6 +372,9 @@ def apply(
         and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC
     ):
         context.enqueue("start_fulfilment", request_id=request.id)
+    if to_status == Status.COMPLETED:
+        # Completion charges the recorded estimate in this same transaction (idempotent: keyed lines).
+        charge_completed(session, request, request_type, actor, clock)
     if to_status != from_status:
         context.enqueue(
             "status_changed",

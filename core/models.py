@@ -340,6 +340,10 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = utc_column()
 
 
+# The billing tables live with the rest of billing; importing them here keeps "import core.models registers
+# every core table" true for Alembic and the schema test. A plain import works whichever module loads first.
+import core.billing.models  # noqa: E402, F401
+
 __all__ = [
     "ApiToken",
     "Attachment",

@@ -9,7 +9,9 @@ and its render-time choices for choice fields. The check then asserts, for each 
   (normalised fields such as phone numbers included);
 - mutations of it (a required field removed, a text made too long, a value of the wrong type, an option
   that is not offered, a field the form does not have) are refused with an error on that field, never
-  with any other exception.
+  with any other exception;
+- ``charge_items`` gives a list of :class:`~core.request_types.ChargeItem` for it, the same list when asked
+  twice, without needing the request to be stored (the cost preview asks before anything is filed).
 
 Use it from a plugin's tests (hypothesis is a test dependency; this module is only imported by tests)::
 
@@ -34,11 +36,11 @@ from hypothesis import strategies as st
 
 from core.context import FormContext
 from core.errors import ValidationFailed
-from core.filing import validate_submission
+from core.filing import draft_request, validate_submission
 from core.forms import build_fields, decode, encode, json_schema, render_choices
 from core.models import Organisation, User
 from core.portal import Portal
-from core.request_types import RequestType
+from core.request_types import ChargeItem, RequestType
 
 # Text that survives a browser form unchanged: letters (Swedish ones too), digits, punctuation, inner spaces.
 _TEXT_ALPHABET = string.ascii_letters + string.digits + "åäöÅÄÖéü .,-:;!?()/&'\"#@+%"
@@ -239,6 +241,18 @@ def assert_round_trip(request_type: RequestType, context: FormContext, payload: 
     )
 
 
+def assert_charge_items(request_type: RequestType, context: FormContext, payload: dict[str, Any]) -> None:
+    """``charge_items`` is a pure function of the data that needs no stored request (its id is None)."""
+    data, when = validate_submission(request_type, payload, context)
+    draft = draft_request(request_type, data, when=when, context=context)
+    first = request_type.charge_items(data, draft)
+    assert isinstance(first, list) and all(isinstance(item, ChargeItem) for item in first), (
+        f"{request_type.key}: charge_items must return a list of ChargeItem, got {first!r}"
+    )
+    again = request_type.charge_items(data, draft)
+    assert again == first, f"{request_type.key}: charge_items gave {first!r}, then {again!r} for the same data"
+
+
 @dataclass(frozen=True)
 class Mutation:
     path: str
@@ -366,12 +380,14 @@ def check_request_type(
     def contract(payload: dict[str, Any]) -> None:
         assert_round_trip(request_type, context, payload)
         assert_mutations_refused(request_type, context, payload)
+        assert_charge_items(request_type, context, payload)
 
     contract()
 
 
 __all__ = [
     "Mutation",
+    "assert_charge_items",
     "assert_mutations_refused",
     "assert_round_trip",
     "check_request_type",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -47,6 +48,34 @@ class FulfilmentResult:
     internal_note: str = ""
     """Details for staff only (adapter output, the failure)."""
     details: dict[str, Any] = field(default_factory=dict)
+
+
+CHARGE_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,39}$")
+"""How price-item codes look: ``CHANGE_ORDER``, ``TAG``, ``POSTAGE``."""
+
+
+@dataclass(frozen=True)
+class ChargeItem:
+    """One billable item a request gives rise to: a price-item code and how many units.
+
+    The price comes from the price list in force on the day the request was filed, the terms from the
+    organisation's agreement; the request type only says *what* and *how many*.
+    """
+
+    code: str
+    """A price-item code, e.g. ``TAG`` (see docs/billing.md for the codes the portal ships)."""
+    quantity: int = 1
+    """Whole units, at least 1."""
+    note: str = ""
+    """Shown next to the item on the estimate and the charge line (e.g. the tag type); at most 200 characters."""
+
+    def __post_init__(self) -> None:
+        if not CHARGE_CODE.match(self.code):
+            raise ValueError(f"A charge item code is upper case letters, digits and _ (got {self.code!r}).")
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity < 1:
+            raise ValueError(f"A charge item's quantity is a whole number of at least 1 (got {self.quantity!r}).")
+        if len(self.note) > 200:
+            raise ValueError("A charge item's note is at most 200 characters.")
 
 
 class RequestType:
@@ -129,6 +158,17 @@ class RequestType:
     def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
         """Carry the request out. Must be idempotent: it may run again after a crash or a retry."""
         return FulfilmentResult(ok=True)
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        """The billable items this request gives rise to (default: none).
+
+        Called when the customer previews the cost and again when the request is filed, with the validated
+        ``data``; ``request`` carries the organisation, the requester and the system (its ``id`` is None
+        during the preview). Must be a pure function of its arguments, so the estimate the customer saw is
+        the one recorded. The core prices the items under the price list and agreement of the filing day
+        and charges them when the request is completed; a cancelled request is never charged.
+        """
+        return []
 
 
 class RequestTypeRegistry:

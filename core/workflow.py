@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from core import attachments
 from core.attachments import StagedFile
+from core.billing import pricing
+from core.billing.pricing import Estimate
+from core.context import FormContext
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.filing import file_request
+from core.filing import draft_request, file_request, validate_submission
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
 from core.portal import Portal
@@ -25,6 +29,7 @@ def file(
     carry_out_on: Any,
     *,
     files: Mapping[str, Sequence[StagedFile]] | None = None,
+    expected_estimate: str | None = None,
 ) -> Request:
     """File a request; ``files`` are the checked uploads of the form's file fields, already in the storage.
 
@@ -52,6 +57,7 @@ def file(
                 clock=portal.clock,
                 hooks=portal.hooks,
                 access_control_for=portal.access_control,
+                expected_estimate=expected_estimate,
             )
             for field_name, staged in files.items():
                 attachments.record(
@@ -113,6 +119,32 @@ def problems(
         except ValidationFailed as exc:
             return exc.errors
     return {}
+
+
+def estimate(
+    portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any
+) -> tuple[BaseModel, Estimate]:
+    """What filing this would cost now (validated exactly as filing validates it); nothing is written."""
+    request_type = portal.registry.get(type_key)
+    if request_type is None or user.is_staff or (request_type.administrators_only and not user.is_org_admin):
+        raise NotFound("There is no request type %(key)s.", key=type_key)
+    with portal.database.reading() as session:
+        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+        if organisation is None:
+            raise NotFound("There is no request type %(key)s.", key=type_key)
+        context = FormContext(
+            session=session,
+            user=user,
+            organisation=organisation,
+            clock=portal.clock,
+            access_control_for=portal.access_control,
+        )
+        data, when = validate_submission(request_type, payload, context, carry_out_on)
+        draft = draft_request(request_type, data, when=when, context=context)
+        items = request_type.charge_items(data, draft)
+        return data, pricing.estimate(
+            session, organisation_id=draft.organisation_id, type_key=type_key, items=items, moment=draft.created_at
+        )
 
 
 def perform(

@@ -22,6 +22,7 @@ from core.portal import Portal, build_portal
 from core.web.controllers.admin import AdminController
 from core.web.controllers.api import ApiController
 from core.web.controllers.auth import AuthController
+from core.web.controllers.billing import BillingAdminController, BillingApiController, BillingStaffController
 from core.web.controllers.common import allow_uploads
 from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
@@ -79,11 +80,14 @@ def create_app(portal: Portal | None = None) -> Litestar:
             CustomerController,
             StaffController,
             AdminController,
+            BillingStaffController,
+            BillingAdminController,
             JobsController,
             QuarantineController,
             ProfileController,
             ApiController,
             *contributed,
+            BillingApiController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         middleware=[viewer_middleware],

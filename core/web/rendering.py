@@ -12,6 +12,8 @@ from litestar.response import Template
 from markupsafe import Markup, escape
 
 from core import i18n
+from core.billing.models import ChargeKind, Unit
+from core.billing.money import format_amount, format_money, format_percent
 from core.clock import LOCAL_ZONE, as_utc
 from core.statuses import Status
 from core.web.viewer import Viewer
@@ -56,6 +58,12 @@ def mail_reason(value: str) -> str:
     from core.intake import QUARANTINE_REASONS
 
     return i18n.gettext(value) if value in QUARANTINE_REASONS else value
+def unit_label(value: str) -> str:
+    return Unit(value).label if value in Unit._value2member_map_ else value
+
+
+def charge_kind(value: str) -> str:
+    return ChargeKind(value).label if value in ChargeKind._value2member_map_ else value
 
 
 def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
@@ -79,6 +87,11 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
         number=number,
         filesize=filesize,
         mail_reason=mail_reason,
+        money=format_money,
+        amount=format_amount,
+        percent=format_percent,
+        unit_label=unit_label,
+        charge_kind=charge_kind,
     )
     environment.globals.update(Status=Status, current_language=i18n.current_language)
     return environment

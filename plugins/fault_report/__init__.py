@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from core import FormContext, FulfilmentMode, RequestType, hookimpl
+from core import ChargeItem, FormContext, FulfilmentMode, RequestType, hookimpl
 from plugins.fault_report.schema import FaultReportForm
+
+if TYPE_CHECKING:  # core/__init__ does not re-export the table; only the annotation needs it
+    from core.models import Request
 
 
 class FaultReport(RequestType):
@@ -39,6 +43,11 @@ class FaultReport(RequestType):
         assert isinstance(data, FaultReportForm)
         first_line = data.description.splitlines()[0] if data.description else ""
         return f"{data.location}: {first_line}"[:300]
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        """Reporting a fault costs nothing. Whether the customer caused it is only known once a technician has
+        looked, so staff then add ``FAULT_CUSTOMER`` from the price list on the request ("Lägg till debitering")."""
+        return []
 
 
 @hookimpl

@@ -14,9 +14,19 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 from pydantic import BaseModel, ValidationError
 
-from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
+from core import (
+    ChargeItem,
+    Choice,
+    FormContext,
+    FulfilmentContext,
+    FulfilmentMode,
+    FulfilmentResult,
+    RequestType,
+    hookimpl,
+)
 from core.access_control import AccessControl, AccessControlError, AccessControlRefused, Holder
 from core.i18n import gettext as _
+from core.i18n import use_language
 from plugins.order.schema import (
     NEW_ENTRY,
     TAG_TYPE_LABELS,
@@ -25,6 +35,7 @@ from plugins.order.schema import (
     OrderForm,
     OtherChange,
     PickUpTags,
+    SendTags,
     TagOrder,
 )
 
@@ -197,6 +208,21 @@ class Order(RequestType):
             if holder is not None:
                 return _("Access permissions: %(holder)s", holder=holder_label(holder))
         return self.summary(data)
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        """Tags × quantity plus postage when they are sent; any change is one change order (docs/billing.md).
+
+        The tag type is noted in Swedish whoever files it: the note is stored with the line, for the invoice.
+        """
+        assert isinstance(data, OrderForm)
+        if isinstance(data.order, TagOrder):
+            with use_language("sv"):
+                tag_type = _(TAG_TYPE_LABELS[data.order.tag_type])
+            items = [ChargeItem("TAG", quantity=data.order.quantity, note=tag_type)]
+            if isinstance(data.order.delivery, SendTags):
+                items.append(ChargeItem("POSTAGE"))
+            return items
+        return [ChargeItem("CHANGE_ORDER")]
 
     def example_strategies(self, context: FormContext) -> dict[str, Any]:
         """Orders that fit the system drawn for them: its holders, groups and entries, and kinds it takes.

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
+from core import (
+    ChargeItem,
+    Choice,
+    FormContext,
+    FulfilmentContext,
+    FulfilmentMode,
+    FulfilmentResult,
+    RequestType,
+    hookimpl,
+)
 from core.access_control import (
     AccessControl,
     AccessControlError,
@@ -157,6 +166,11 @@ class TagBlock(RequestType):
         assert isinstance(data, TagBlockForm)
         verb = "Spärra" if data.action == "block" else "Återaktivera"
         return f"{verb} tagg {data.tag_number}"
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        """A block costs the block fee (``TAG_BLOCK``, see docs/billing.md); reactivating a tag costs nothing."""
+        assert isinstance(data, TagBlockForm)
+        return [ChargeItem("TAG_BLOCK")] if data.action == "block" else []
 
     def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
         """Block or reactivate through the adapter; a change that already happened counts as done (idempotent)."""

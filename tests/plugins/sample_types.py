@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from core import FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
+from core import ChargeItem, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
 from core.models import Request
 
 
@@ -52,3 +52,49 @@ class SamplePlugin:
     @hookimpl
     def bbportal_request_types(self) -> list[RequestType]:
         return [AutomaticSample(), ApprovalSample(), ManualSample()]
+
+
+class TagOrderForm(BaseModel):
+    model_config = ConfigDict(title="Tag order", extra="forbid")
+
+    tags: int = Field(default=1, ge=1, le=500, title="Number of tags")
+    send: bool = Field(default=False, title="Send by post")
+    change_orders: int = Field(default=0, ge=0, le=20, title="Change orders")
+
+
+class BillableSample(RequestType):
+    """Gives rise to items the way the built-in order type does: tags × quantity, postage when sent."""
+
+    key = "sample_billable"
+    name = "Billable sample"
+    schema = TagOrderForm
+    fulfilment_mode = FulfilmentMode.MANUAL
+
+    def summary(self, data: BaseModel) -> str:
+        assert isinstance(data, TagOrderForm)
+        return f"{data.tags} tags"
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        assert isinstance(data, TagOrderForm)
+        items = [ChargeItem("TAG", quantity=data.tags)]
+        if data.send:
+            items.append(ChargeItem("POSTAGE"))
+        if data.change_orders:
+            items.append(ChargeItem("CHANGE_ORDER", quantity=data.change_orders))
+        return items
+
+
+class AutomaticBillableSample(BillableSample):
+    key = "sample_billable_automatic"
+    name = "Automatic billable sample"
+    fulfilment_mode = FulfilmentMode.AUTOMATIC
+    allows_carry_out_on = False
+
+    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+        return FulfilmentResult(ok=True, customer_message="Done.")
+
+
+class BillingSamplePlugin:
+    @hookimpl
+    def bbportal_request_types(self) -> list[RequestType]:
+        return [BillableSample(), AutomaticBillableSample()]

@@ -94,3 +94,36 @@ def test_the_check_finds_a_lossy_form_round_trip(portal: Portal, world: Any) -> 
 
     with form_context(portal, world.admin) as context, pytest.raises(AssertionError, match="round trip"):
         assert_round_trip(ShoutingType(), context, {"word": "hej"})
+
+
+def test_the_check_finds_charge_items_that_are_not_a_function_of_the_data(portal: Portal, world: Any) -> None:
+    from itertools import count
+
+    from pydantic import BaseModel, Field
+
+    from core import ChargeItem, RequestType
+    from core.models import Request
+    from core.plugin_testing import assert_charge_items
+
+    calls = count(1)
+
+    class Form(BaseModel):
+        note: str = Field(min_length=1, max_length=10)
+
+    class Counting(RequestType):
+        key = "counting"
+        schema = Form
+        name = "Counting"
+
+        def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+            return [ChargeItem("TAG", quantity=next(calls))]  # a different answer every time
+
+    class NeedsAnId(Counting):
+        def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+            return [ChargeItem("TAG", note=f"BB-{request.id:d}")]  # the preview has no id yet
+
+    with form_context(portal, world.admin) as context:
+        with pytest.raises(AssertionError, match="then"):
+            assert_charge_items(Counting(), context, {"note": "x"})
+        with pytest.raises(TypeError):
+            assert_charge_items(NeedsAnId(), context, {"note": "x"})

@@ -38,6 +38,11 @@ class FileRequestIn(BaseModel):
     type: str = Field(description="The request type's key, e.g. fault_report")
     data: dict[str, Any] = Field(description="The form data; see GET /api/v1/request-types/{key} for its schema")
     carry_out_on: date | None = Field(default=None, description="Empty or today: now; a later date schedules it")
+    expected_estimate: str | None = Field(
+        default=None,
+        description="The fingerprint from POST /api/v1/estimates: if the cost recorded now differs, nothing is "
+        "filed and the answer is 409",
+    )
 
 
 class ActionIn(BaseModel):
@@ -184,7 +189,16 @@ class ApiController(Controller):
         current = user(request)
         if current.is_staff:
             raise NotFound("There is no request type %(key)s.", key=data.type)
-        return _out(workflow.file(portal(request), current, data.type, data.data, data.carry_out_on))
+        return _out(
+            workflow.file(
+                portal(request),
+                current,
+                data.type,
+                data.data,
+                data.carry_out_on,
+                expected_estimate=data.expected_estimate,
+            )
+        )
 
     @get("/requests", sync_to_thread=True)
     def list_requests(

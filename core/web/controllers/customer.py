@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from pydantic import BaseModel
+from sqlmodel import col, select
 
 from core import attachments, chat, workflow
 from core.attachments import AttachmentView, StagedFile
+from core.billing.periods import local_day
+from core.billing.pricing import Estimate, price_items_on
+from core.billing.recording import EstimateChanged, request_charges
 from core.context import FormContext
-from core.display import request_rows
+from core.display import display_rows, request_rows
 from core.errors import Conflict, ValidationFailed
 from core.filing import CARRY_OUT_ON
 from core.followers import followers, is_following, start_following
 from core.forms import build_fields, decode, file_fields, form_values, render_choices
-from core.i18n import gettext
+from core.i18n import current_language, gettext
 from core.lifecycle import Action, allowed_actions
 from core.models import Office, System, User
 from core.queries import get_request, history, list_requests
@@ -100,26 +106,92 @@ class CustomerController(Controller):
 
     @post("/requests/new/{type_key:str}", sync_to_thread=True, opt={UPLOADS: True})
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: MultipartBody) -> Template | Redirect:
+        """Send a request. When it costs something or uses the agreement, the customer first sees the cost
+        on a confirmation page and sends from there (``estimate`` carries what they saw); otherwise it is filed
+        at once. A confirmation whose cost changed meanwhile is shown again instead of being filed.
+
+        Files chosen in the form cannot ride along to a confirmation page (a browser sends a file once). A
+        request with files that costs nothing is filed at once (an inclusion in the agreement shows on the
+        request page); one that would cost something shows its cost and asks for the files in the chat.
+        """
         request_type = _request_type(request, type_key)
         the_portal, current = portal(request), user(request)
         values = form_values(text_fields(data))
+        step = str(values.pop("step", ""))
+        sent_estimate = values.pop("estimate", None)
+        expected = str(sent_estimate) if sent_estimate is not None else None
+        if step == "edit":
+            return _request_form(request, request_type, values=values, errors={})
         fields = build_fields(request_type.schema)
         payload = decode(fields, values)
         carry_out_on = form_value(data, CARRY_OUT_ON)
         staged, file_errors = _stage_form_files(request, fields, data)
+        every_file = [item for files in staged.values() for item in files]
         if file_errors:
-            attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
+            attachments.discard(the_portal.storage, every_file)
             file_errors.update({name: [_choose_again()] for name in staged})
             errors = {**workflow.problems(the_portal, current, type_key, payload, carry_out_on), **file_errors}
             return _request_form(request, request_type, values=values, errors=errors, status_code=422)
         try:
-            filed = workflow.file(the_portal, current, type_key, payload, carry_out_on, files=staged)
+            if expected is None:
+                validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+                costs_something = cost.totals.total_ore != 0
+                if cost.shows_anything and (costs_something or not every_file):
+                    attachments.discard(the_portal.storage, every_file)
+                    note = gettext("Add the files in the request's conversation once it is sent.") if every_file else ""
+                    return self._confirm(request, request_type, values, validated, cost, error=note)
+                expected = cost.fingerprint
+            filed = workflow.file(
+                the_portal, current, type_key, payload, carry_out_on, files=staged, expected_estimate=expected
+            )
         except ValidationFailed as exc:
             errors = exc.errors
             for name in staged:  # the files were fine, but the browser does not keep them after an error
                 errors.setdefault(name, []).append(_choose_again())
             return _request_form(request, request_type, values=values, errors=errors, status_code=422)
+        except EstimateChanged as exc:
+            validated, _cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+            return self._confirm(
+                request, request_type, values, validated, exc.current, error=gettext(exc.detail), status_code=409
+            )
         return Redirect(f"/requests/{filed.id}?notice=filed")
+
+    def _confirm(
+        self,
+        request: HttpRequest,
+        request_type: RequestType,
+        values: Mapping[str, Any],
+        validated: BaseModel,
+        cost: Estimate,
+        *,
+        error: str = "",
+        status_code: int = 200,
+    ) -> Template:
+        """The cost under the agreement, with what is asked for, before the customer sends the request."""
+        the_portal = portal(request)
+        with the_portal.database.reading() as session:
+            context = FormContext(
+                session=session,
+                user=user(request),
+                organisation=viewer(request).organisation,
+                clock=the_portal.clock,
+                access_control_for=the_portal.access_control,
+            )
+            choices = render_choices(request_type, request_type.schema, context)
+            system = (
+                context.system(getattr(validated, request_type.system_field)) if request_type.system_field else None
+            )
+        data = validated.model_dump(mode="json")
+        return page(
+            "request_confirm.html",
+            viewer(request),
+            status_code=status_code,
+            request_type=request_type,
+            rows=display_rows(request_type, request_type.version, data, system.name if system else "", choices),
+            values=values,
+            estimate=cost,
+            error=error,
+        )
 
     @post("/requests/{request_id:int}/messages", sync_to_thread=True, opt={UPLOADS: True})
     def post_message(self, request: HttpRequest, request_id: FromPath[int], data: MultipartBody) -> Template | Redirect:
@@ -294,6 +366,9 @@ def _request_page(
     message_error: str = "",
     message_body: str = "",
     files_error: list[str] | None = None,
+    billing_form: str = "",
+    billing_values: dict[str, str] | None = None,
+    billing_errors: dict[str, list[str]] | None = None,
 ) -> Template:
     the_portal, current = portal(request), user(request)
     with the_portal.database.reading() as session:
@@ -309,6 +384,18 @@ def _request_page(
         colleagues = workflow.staff_colleagues(session) if current.is_staff else []
         following = False if current.is_staff else is_following(session, request_id, current.id or 0)
         followers_ = followers(session, found) if current.is_staff else []
+        charges = request_charges(session, found)
+        price_items = (
+            price_items_on(session, local_day(found.created_at))
+            if current.is_staff and found.status == Status.COMPLETED
+            else {}
+        )
+        people = {
+            u.id: u.name
+            for u in session.exec(
+                select(User).where(col(User.id).in_([line.created_by_id for line in charges.lines] or [0]))
+            )
+        }
         organisation_name = ""
         if current.is_staff:
             from core.models import Organisation
@@ -342,6 +429,14 @@ def _request_page(
         followers_=followers_,
         organisation_name=organisation_name,
         Action=Action,
+        charges=charges,
+        price_items=sorted(price_items.values(), key=lambda item: item.code),
+        people=people,
+        billing_form=billing_form,
+        billing_values=billing_values or {},
+        billing_errors=billing_errors or {},
+        nonce=secrets.token_urlsafe(12),
+        language=current_language(),
     )
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from core import Choice, FormContext, FulfilmentMode, HookContext, RequestType, hookimpl
-from tests.plugins.parking_permit.schema import ParkingPermitForm, PickUp
+from core import ChargeItem, Choice, FormContext, FulfilmentMode, HookContext, RequestType, hookimpl
+from tests.plugins.parking_permit.schema import ParkingPermitForm, PickUp, SendByPost
 
 if TYPE_CHECKING:  # core/__init__ does not re-export these; only the annotations need them
     from core.models import Request
@@ -55,6 +55,14 @@ class ParkingPermit(RequestType):
     def summary(self, data: BaseModel) -> str:
         assert isinstance(data, ParkingPermitForm)
         return f"{data.registration.upper()} – {data.holder_name}"
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        """The permit per month; postage when it is posted (picking it up in a store costs nothing extra)."""
+        assert isinstance(data, ParkingPermitForm)
+        items = [ChargeItem("PARKING_PERMIT", quantity=data.months, note=data.registration.upper())]
+        if isinstance(data.delivery, SendByPost):
+            items.append(ChargeItem("POSTAGE"))
+        return items
 
 
 @hookimpl
