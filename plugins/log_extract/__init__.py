@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 from babel.numbers import format_decimal
 from pydantic import BaseModel
 
-from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
+from core import (
+    ChargeItem,
+    Choice,
+    FormContext,
+    FulfilmentContext,
+    FulfilmentMode,
+    FulfilmentResult,
+    RequestType,
+    hookimpl,
+)
 from core.access_control import AccessControl, AccessControlError, EventFilter, EventKind
 from core.clock import LOCAL_ZONE, as_utc
 from core.i18n import N_, current_language, gettext, ngettext, use_language
@@ -201,6 +210,10 @@ class LogExtract(RequestType):
                 "extract.date_to": st.dates(today - timedelta(days=182), today),
             }
         return {}
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        """One extract item per request, whatever its scope and format (``EXTRACT``, see docs/billing.md)."""
+        return [ChargeItem("EXTRACT")]
 
     def summary(self, data: BaseModel) -> str:
         assert isinstance(data, LogExtractForm)

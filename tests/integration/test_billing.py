@@ -526,7 +526,7 @@ def test_quotas_count_what_was_filed_and_not_cancelled_in_each_stockholm_month(
 
 
 def test_the_built_in_types_give_rise_to_their_items(portal: Portal, world: World) -> None:
-    """order: tags × quantity (+ postage when sent) or one change order; tag_block: a block fee."""
+    """order: tags × quantity (+ postage when sent) or one change order; tag_block: a block fee; log_extract: one."""
     from core import administration, outbox
     from core.access_control import TagState
 
@@ -553,3 +553,6 @@ def test_the_built_in_types_give_rise_to_their_items(portal: Portal, world: Worl
     again = {**block, "action": "reactivate", "reason": "Hittad"}
     reactivated = workflow.file(portal, world.member, "tag_block", again, None)
     assert planned(portal, reactivated.id or 0) == []
+    extract = {"system_id": world.system.id, "extract": {"kind": "users"}, "file_format": "csv"}
+    filed = workflow.file(portal, world.member, "log_extract", extract, None)
+    assert [(p.code, p.quantity) for p in planned(portal, filed.id or 0)] == [("EXTRACT", 1)]
