@@ -145,11 +145,13 @@ class CustomerController(Controller):
                 the_portal, current, type_key, payload, carry_out_on, files=staged, expected_estimate=expected
             )
         except ValidationFailed as exc:
+            attachments.discard(the_portal.storage, every_file)  # the estimate refused the form before filing did
             errors = exc.errors
             for name in staged:  # the files were fine, but the browser does not keep them after an error
                 errors.setdefault(name, []).append(_choose_again())
             return _request_form(request, request_type, values=values, errors=errors, status_code=422)
         except EstimateChanged as exc:
+            attachments.discard(the_portal.storage, every_file)
             validated, _cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
             return self._confirm(
                 request, request_type, values, validated, exc.current, error=gettext(exc.detail), status_code=409
