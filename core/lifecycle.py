@@ -282,6 +282,8 @@ def _effects(action: Action, request: Request, actor: User | None, now: Any, ass
         return Effects(fulfilment_running=False, needs_attention=False)
     if action == Action.FULFILMENT_FAILED:
         return Effects(fulfilment_running=False, needs_attention=True)
+    if action in (Action.COMPLETE, Action.REJECT):
+        return Effects(needs_attention=False)  # closed: nothing is left for staff to attend to
     if action == Action.HAND_BACK:
         return Effects(changes_assignee=True, assignee_id=None)
     if action == Action.ASSIGN:

@@ -137,6 +137,7 @@ class Request(SQLModel, table=True):
         Index("ix_request_org_id", "organisation_id", "id"),
         Index("ix_request_org_status_id", "organisation_id", "status", "id"),
         Index("ix_request_type_id", "type_key", "id"),
+        Index("ix_request_attention", "needs_attention", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

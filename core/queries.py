@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from core.clock import as_utc
 from core.errors import NotFound
 from core.models import Organisation, Request, RequestHistory, User
-from core.statuses import Status
+from core.statuses import OPEN, Status
 
 
 @dataclass
@@ -155,6 +155,23 @@ def queue(
         stamp = as_utc(last.queued_at).isoformat() if last.queued_at else ""
         next_cursor = f"{last.priority}|{stamp}|{last.id}"
     return Page(page, next_cursor)
+
+
+def needing_attention(session: Session, *, limit: int = 50) -> list[RequestRow]:
+    """Open requests an automatic step failed on and nobody holds: they wait for staff outside the pending
+    queue (``in_progress``, flagged), so the queue page lists them above it. Urgent and oldest first."""
+    query = (
+        _listing()
+        .where(
+            col(Request.needs_attention).is_(True),
+            col(Request.status).in_([s.value for s in OPEN]),
+            col(Request.assignee_id).is_(None),
+        )
+        .order_by(col(Request.priority).desc(), col(Request.queued_at).asc(), col(Request.id).asc())
+        .options(defer(Request.data))  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return [RequestRow(r, requester or "", org or "", held or "") for r, requester, org, held in session.exec(query)]
 
 
 def history(session: Session, request_id: int) -> list[tuple[RequestHistory, str | None]]:

@@ -58,6 +58,8 @@ def mail_reason(value: str) -> str:
     from core.intake import QUARANTINE_REASONS
 
     return i18n.gettext(value) if value in QUARANTINE_REASONS else value
+
+
 def unit_label(value: str) -> str:
     return Unit(value).label if value in Unit._value2member_map_ else value
 

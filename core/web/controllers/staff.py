@@ -15,7 +15,7 @@ from core.errors import Conflict
 from core.i18n import gettext as _
 from core.lifecycle import Action
 from core.models import Organisation
-from core.queries import list_requests, queue, valid_id
+from core.queries import list_requests, needing_attention, queue, valid_id
 from core.statuses import OPEN, Status
 from core.web.controllers.common import NOTICES, UPLOADS, FormBody, MultipartBody, form_value, portal, user, viewer
 from core.web.controllers.customer import (
@@ -75,11 +75,13 @@ class StaffController(Controller):
                 cursor=cursor or None,
                 limit=the_portal.settings.page_size,
             )
+            flagged = needing_attention(session) if not cursor else []
             organisations = list(session.exec(select(Organisation).order_by(col(Organisation.name))))
         return page(
             "queue.html",
             viewer(request),
             page_=result,
+            flagged=flagged,
             registry=the_portal.registry,
             status=status,
             type_key=type,
