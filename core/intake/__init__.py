@@ -177,19 +177,20 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
         return Outcome("quarantined", reason, _store(portal, raw, digest, _headers_only(raw), "quarantined", reason))
     if reading.ignored:
         return _ignore(portal, raw, digest, reading)
+    stored = earlier.id if earlier is not None else None  # a delivery that stopped half-way left this row
     if reading.request_id is None:
-        return _quarantine(portal, raw, digest, reading, reading.how)
+        return _quarantine(portal, raw, digest, reading, reading.how, stored)
     with portal.database.reading() as session:
         request = session.get(Request, reading.request_id)
         user = session.exec(select(User).where(User.email == auth.normalise_email(reading.sender))).first()
     if request is None:
-        return _quarantine(portal, raw, digest, reading, NO_SUCH_REQUEST)
+        return _quarantine(portal, raw, digest, reading, NO_SUCH_REQUEST, stored)
     if user is None or user.is_staff or not user.active or user.organisation_id != request.organisation_id:
-        return _quarantine(portal, raw, digest, reading, FOREIGN_SENDER)
+        return _quarantine(portal, raw, digest, reading, FOREIGN_SENDER, stored)
     if len(reading.body) > chat.MAX_LENGTH:
-        return _quarantine(portal, raw, digest, reading, TOO_LONG)
+        return _quarantine(portal, raw, digest, reading, TOO_LONG, stored)
     if not reading.body.strip() and not has_attachments(parse_mail(raw)):
-        return _quarantine(portal, raw, digest, reading, NO_TEXT)  # a photo alone is an answer; nothing is not
+        return _quarantine(portal, raw, digest, reading, NO_TEXT, stored)  # a photo alone is an answer
     if earlier is not None:
         mail_id = earlier.id or 0
         with portal.database.reading() as session:
@@ -202,7 +203,7 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
     files, notes = mail_files(portal, parse_mail(raw))  # read() parsed these bytes already: this cannot fail
     body = "\n\n".join(part for part in (reading.body.strip(), "\n".join(notes)) if part)
     if not reading.body.strip() and not files:  # only refused files: nothing of the sender's own arrives
-        return _quarantine(portal, raw, digest, reading, NO_TEXT)
+        return _quarantine(portal, raw, digest, reading, NO_TEXT, mail_id)
     try:
         posted = chat.post(portal, user, request.id or 0, body, via="email", inbound_mail_id=mail_id, files=files)
     except Conflict:
@@ -266,7 +267,13 @@ def _new_row(
     )
 
 
-def _quarantine(portal: Portal, raw: bytes, digest: str, reading: Reading, reason: str) -> Outcome:
+def _quarantine(
+    portal: Portal, raw: bytes, digest: str, reading: Reading, reason: str, existing: int | None = None
+) -> Outcome:
+    """Keep the mail for staff; a row stored earlier for the same bytes (``existing``) is marked, never doubled."""
+    if existing:
+        _mark(portal, existing, "quarantined", reason)
+        return Outcome("quarantined", reason, existing, reading.request_id)
     return Outcome(
         "quarantined", reason, _store(portal, raw, digest, _about(reading), "quarantined", reason, reading.request_id)
     )

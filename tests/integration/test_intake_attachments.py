@@ -173,3 +173,24 @@ def test_a_forwarded_mail_inside_a_reply_is_noted_not_unpacked(portal: Portal, w
     message, rows = posted(portal, request.id or 0)
     assert rows == []
     assert message.body == "Se vidarebefordrat mejl.\n\n(bilagan Offert.eml togs inte emot: filtypen är inte tillåten)"
+
+
+def test_a_mail_with_only_refused_files_is_quarantined_once_however_often_it_comes(
+    portal: Portal, world: World
+) -> None:
+    """Delivered three times (an MTA retrying): one quarantined row, none left half-way as 'being attached'."""
+    from sqlmodel import select
+
+    from core.models import InboundMail
+
+    request = waiting_request(portal, world)
+    raw = mail_with(
+        portal, request, world.member.email, "", ("x.exe", b"MZ\x90\x00" + b"\x00" * 200, "application/x-msdownload")
+    )
+    outcomes = [intake.receive(portal, raw) for _ in range(3)]
+    assert {o.status for o in outcomes} == {"quarantined"}
+    with portal.database.reading() as session:
+        rows = session.exec(select(InboundMail)).all()
+    assert [(r.status, r.reason) for r in rows] == [
+        ("quarantined", "no text of its own (only quoted text or a signature)")
+    ]
