@@ -9,8 +9,9 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from core import auth
@@ -90,6 +91,7 @@ def viewer_middleware(app: ASGIApp) -> ASGIApp:
 async def check_csrf(request: HttpRequest) -> None:
     """Every unsafe request made with cookies carries the CSRF token of its session (form field or header)."""
     viewer: Viewer = request.state.viewer
+    _refuse_large_text_posts(request)
     if request.method in UNSAFE_METHODS and not viewer.via_token:
         provided = request.headers.get("x-csrf-token", "")
         if not provided and "form" in request.headers.get("content-type", ""):
@@ -99,6 +101,26 @@ async def check_csrf(request: HttpRequest) -> None:
             raise PermissionDeniedException(
                 "The form had expired or came from another site. Reload the page and try again."
             )
+
+
+TEXT_BODY_LIMIT = 1024 * 1024
+"""A form without files is small: the upload routes' larger limit is for files, never for pasted text."""
+
+
+def _refuse_large_text_posts(request: HttpRequest) -> None:
+    """Upload routes take url-encoded posts too (a form with no file chosen); those keep the ordinary limit."""
+    from core.web.controllers.common import UPLOADS
+
+    if request.method not in UNSAFE_METHODS or not request.route_handler.opt.get(UPLOADS):
+        return
+    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        return
+    try:
+        length = int(request.headers.get("content-length", "0"))
+    except ValueError:
+        length = 0
+    if length > TEXT_BODY_LIMIT:
+        raise HTTPException(status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
 def new_anon_token() -> str:

@@ -436,3 +436,13 @@ def test_a_storage_failure_keeps_none_of_the_files(portal: Portal, tmp_path: Pat
     with pytest.raises(OSError):
         stage_all(storage, uploads, field="files", max_bytes=LIMIT)
     assert [p for p in (tmp_path / "files").rglob("*") if p.is_file()] == []
+
+
+def test_a_huge_text_post_to_an_upload_route_is_refused_and_never_echoed(world: Any, web: Any) -> None:
+    """The upload routes take large multipart bodies for files; a url-encoded post keeps the ordinary limit."""
+    web.login(world.member.email)
+    filed = web.post("/requests/new/fault_report", world.fault(), follow_redirects=False)
+    request_id = int(filed.headers["location"].split("/")[-1].split("?")[0])
+    response = web.post(f"/requests/{request_id}/messages", {"body": "x" * (3 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert len(response.text) < 100_000

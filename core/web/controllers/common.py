@@ -58,9 +58,22 @@ def flat_form(data: dict[str, Any]) -> dict[str, str]:
     return {key: form_value(data, key) for key in data if key != "_csrf" and not _is_file(data[key])}
 
 
+MAX_TEXT_FIELD = 100_000
+"""No form field takes more (chat messages take 10,000): longer text is cut before it is shown back."""
+
+
 def text_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """A multipart form's fields without its files (those are read with :func:`uploads`)."""
-    return {key: value for key, value in data.items() if not _is_file(value)}
+    """A multipart form's fields without its files (those are read with :func:`uploads`), each text bounded
+    so that a page showing the input again never echoes megabytes (validation refuses it all the same)."""
+    return {key: _bounded(value) for key, value in data.items() if not _is_file(value)}
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[: MAX_TEXT_FIELD + 1]  # one more than allowed: still refused as too long
+    if isinstance(value, list):
+        return [_bounded(item) for item in value]
+    return value
 
 
 def _is_file(value: Any) -> bool:

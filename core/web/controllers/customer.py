@@ -30,6 +30,7 @@ from core.queries import get_request, history, list_requests
 from core.request_types import RequestType
 from core.statuses import Status
 from core.web.controllers.common import (
+    MAX_TEXT_FIELD,
     NOTICES,
     UPLOADS,
     FormBody,
@@ -455,7 +456,7 @@ def post_message(request: HttpRequest, request_id: int, data: dict[str, Any], *,
     """Shared by the customer's and the staff's request pages: the text and the files, or field errors."""
     the_portal, current = portal(request), user(request)
     kind = form_value(data, "kind")
-    body = form_value(data, "body")
+    body = form_value(data, "body")[: MAX_TEXT_FIELD + 1]  # shown back on an error: never megabytes of it
     chosen = uploads(data, "files")
     with the_portal.database.reading() as session:
         get_request(session, current, request_id)  # 404 before any file is stored for a request one may not see
