@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.i18n import lazy_gettext as _l
@@ -111,7 +111,7 @@ class PriceItem(SQLModel, table=True):
     name_en: str = Field(max_length=200)
     unit: str = Field(max_length=16)
     """A :class:`Unit` value."""
-    unit_price_ore: int
+    unit_price_ore: int = Field(sa_type=BigInteger)
     """Price of one unit in öre, excluding VAT; never negative."""
     vat_percent: int
     """25, 12, 6 or 0 (the Swedish rates)."""
@@ -198,11 +198,11 @@ class PlannedCharge(SQLModel, table=True):
     name_sv: str = Field(default="", max_length=200)
     name_en: str = Field(default="", max_length=200)
     unit: str = Field(default=Unit.PIECE.value, max_length=16)
-    unit_price_ore: int = 0
+    unit_price_ore: int = Field(default=0, sa_type=BigInteger)
     discount_bp: int = 0
     vat_percent: int = 0
-    amount_ore: int = 0
-    vat_ore: int = 0
+    amount_ore: int = Field(default=0, sa_type=BigInteger)
+    vat_ore: int = Field(default=0, sa_type=BigInteger)
 
 
 class Charge(SQLModel, table=True):
@@ -231,12 +231,12 @@ class Charge(SQLModel, table=True):
     unit: str = Field(max_length=16)
     quantity: int
     """Negative on a credit."""
-    unit_price_ore: int
+    unit_price_ore: int = Field(sa_type=BigInteger)
     discount_bp: int = 0
     vat_percent: int
-    amount_ore: int
+    amount_ore: int = Field(sa_type=BigInteger)
     """Excluding VAT, after the discount, rounded by the one rule in ``core.billing.money``."""
-    vat_ore: int
+    vat_ore: int = Field(sa_type=BigInteger)
     included_by: str = Field(default="", max_length=8)
     note: str = Field(default="", max_length=200)
     reason: str = Field(default="", max_length=2000)

@@ -108,13 +108,16 @@ def csv_amount(ore: int) -> str:
     return f"{sign}{whole},{cents:02d}"
 
 
-_AMOUNT = re.compile(r"^(?P<whole>\d+)(?:[.,](?P<fraction>\d{1,2}))?$")
+_AMOUNT = re.compile(r"^(?P<whole>\d{1,8})(?:[.,](?P<fraction>\d{1,2}))?$")
+MAX_AMOUNT_ORE = 10_000_000_00
+"""Ten million kronor: no price or adjustment is larger; a longer number is a typing error, not an amount."""
 
 
 def parse_money(text: str) -> int | None:
     """Kronor as people type them (``1 250``, ``1250,5``, ``1250.50``, ``95 kr``) → öre; None if it is not one.
 
-    Negative amounts and more than two decimals are not amounts of a price list: None.
+    Negative amounts, more than two decimals and more than ten million kronor are not amounts of a price
+    list: None.
     """
     cleaned = text.strip().lower().removesuffix("kr").removesuffix("sek").strip()
     cleaned = cleaned.replace("\xa0", "").replace(" ", "").replace("\u202f", "")
@@ -122,7 +125,8 @@ def parse_money(text: str) -> int | None:
     if not match:
         return None
     fraction = (match.group("fraction") or "").ljust(2, "0")
-    return int(match.group("whole")) * 100 + int(fraction or "0")
+    ore = int(match.group("whole")) * 100 + int(fraction or "0")
+    return ore if ore <= MAX_AMOUNT_ORE else None
 
 
 _PERCENT = re.compile(r"^(?P<whole>\d{1,3})(?:[.,](?P<fraction>\d{1,2}))?$")

@@ -103,8 +103,16 @@ def server_error(request: HttpRequest, exc: Exception) -> Response[Any]:
     return _page_response(request, 500, message)
 
 
+def number_out_of_range(request: HttpRequest, exc: OverflowError) -> Response[Any]:
+    """An id beyond any the database can hold (SQLite refuses to even look it up): there is no such thing."""
+    if _is_api(request):
+        return Response({"detail": _("There is no such page."), "status_code": 404}, status_code=404)
+    return _page_response(request, 404, _("There is no such page."))
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     PortalError: portal_error,
+    OverflowError: number_out_of_range,
     HTTPException: http_error,
     HTTP_500_INTERNAL_SERVER_ERROR: server_error,
 }

@@ -158,3 +158,11 @@ def test_validity_periods_overlap_when_they_share_a_day(
 def test_charge_items_refuse_what_no_price_list_could_hold(code: str, quantity: int) -> None:
     with pytest.raises(ValueError):
         ChargeItem(code, quantity)
+
+
+def test_amounts_beyond_ten_million_kronor_are_not_amounts() -> None:
+    from core.billing.money import MAX_AMOUNT_ORE, parse_money
+
+    assert parse_money("10 000 000") == MAX_AMOUNT_ORE
+    assert parse_money("10 000 000,01") is None
+    assert parse_money("9" * 25) is None
