@@ -32,6 +32,7 @@ from core.web.controllers.quarantine import QuarantineController
 from core.web.controllers.staff import StaffController
 from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
+from core.web.logging import install as redact_access_log
 from core.web.rendering import build_environment
 from core.web.viewer import check_csrf, viewer_middleware
 
@@ -57,6 +58,7 @@ async def _embedded_worker(app: Litestar) -> AsyncIterator[None]:
 
 def create_app(portal: Portal | None = None) -> Litestar:
     portal = portal or build_portal()
+    redact_access_log()
     template_dirs = [t.locale_dir.parent / "templates" for t in portal.registry if t.locale_dir is not None]
     environment = build_environment([d for d in template_dirs if d.is_dir()])
     from core.mailer import FolderMailer

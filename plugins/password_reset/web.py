@@ -13,11 +13,13 @@ from litestar.response import Template
 
 from core.web.controllers.auth import anonymous_page
 from core.web.controllers.common import portal, viewer
+from core.web.logging import secret_path
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from plugins.password_reset import links
 
 TEMPLATE = "password_reset_link.html"
+secret_path("/password-reset/")  # the token is in the path: the access log must not keep it
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store, max-age=0",
     "Pragma": "no-cache",
