@@ -25,7 +25,11 @@ _NOT_TOKENS = frozenset({"forgot"})
 def _redact(text: str) -> str:
     for prefix in sorted(SECRET_PATHS):
         pattern = re.compile(re.escape(prefix) + r"([^/?\s\"]+)")
-        text = pattern.sub(lambda m, p=prefix: m.group(0) if m.group(1) in _NOT_TOKENS else p + "[redacted]", text)
+
+        def hide(match: re.Match[str], prefix: str = prefix) -> str:
+            return match.group(0) if match.group(1) in _NOT_TOKENS else prefix + "[redacted]"
+
+        text = pattern.sub(hide, text)
     return text
 
 
