@@ -67,6 +67,7 @@ def test_an_answer_to_a_closed_request_becomes_a_new_request(portal: Portal, wor
     # The mail's text is prefilled where the form takes a longer text; the choices are the organisation's.
     assert ">Låset i källaren har gått sönder igen.\n\nMvh Maja</textarea>" in form.text
     assert "Passersystem A" in form.text and "Passersystem B" not in form.text
+    assert 'type="file"' not in form.text  # the mail's own attachments go with it; this form takes no files
     missing = web.post(
         f"/staff/quarantine/{mail_id}/new",
         {"type": "fault_report", "user": world.member.email, "description": "Låset i källaren."},

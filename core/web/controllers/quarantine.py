@@ -310,7 +310,8 @@ class QuarantineController(Controller):
                 access_control_for=the_portal.access_control,
             )
             choices = render_choices(request_type, request_type.schema, context)
-        return build_fields(request_type.schema, choices)
+        # No file inputs: this form is not multipart, and the mail's own attachments come with its message.
+        return [f for f in build_fields(request_type.schema, choices) if f.kind != "file"]
 
     def _form(
         self,
