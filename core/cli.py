@@ -255,10 +255,8 @@ def plugins_list() -> None:
     click.echo("Request types:")
     with use_language("sv"):
         for request_type in registry:
-            click.echo(
-                f"  {request_type.key:16} v{request_type.version}  {request_type.fulfilment_mode.value:12} "
-                f"{gettext(request_type.name)}"
-            )
+            modes = "/".join(sorted(m.value for m in request_type.modes()))
+            click.echo(f"  {request_type.key:16} v{request_type.version}  {modes:24} {gettext(request_type.name)}")
 
 
 @main.group()

@@ -236,6 +236,10 @@ def assert_round_trip(request_type: RequestType, context: FormContext, payload: 
     fields = build_fields(request_type.schema, render_choices(request_type, request_type.schema, context))
     form = encode(fields, data.model_dump(mode="json"))
     again, _when = validate_submission(request_type, decode(fields, form), context)
+    mode = request_type.mode_for(data.model_dump(mode="json"))
+    assert mode in request_type.modes(), (
+        f"{request_type.key}: mode_for gave {mode}, which modes() does not list (release would not start it)"
+    )
     assert again.model_dump(mode="json") == data.model_dump(mode="json"), (
         f"{request_type.key}: the form round trip changed the data: {data!r} → {form!r} → {again!r}"
     )

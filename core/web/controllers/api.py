@@ -30,6 +30,8 @@ class RequestTypeOut(BaseModel):
     description: str
     version: int
     fulfilment_mode: str
+    fulfilment_modes: list[str]
+    """Every mode its requests can be carried out in (a type may choose per request, e.g. an order)."""
     allows_carry_out_on: bool
     json_schema: dict[str, Any] | None = None
 
@@ -163,6 +165,7 @@ class ApiController(Controller):
                 description=_t(t.description),
                 version=t.version,
                 fulfilment_mode=t.fulfilment_mode.value,
+                fulfilment_modes=sorted(m.value for m in t.modes()),
                 allows_carry_out_on=t.allows_carry_out_on,
             )
             for t in portal(request).registry
@@ -180,6 +183,7 @@ class ApiController(Controller):
             description=_t(found.description),
             version=found.version,
             fulfilment_mode=found.fulfilment_mode.value,
+            fulfilment_modes=sorted(m.value for m in found.modes()),
             allows_carry_out_on=found.allows_carry_out_on,
             json_schema=found.schema.model_json_schema(),
         )
