@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+from sqlmodel import select
 
 from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
 from core.access_control import AccessControlError, ServiceAccount
 from core.clock import LOCAL_ZONE
 from core.i18n import N_, gettext, use_language
+from core.models import Request as RequestRow
 from plugins.password_reset import links
 from plugins.password_reset.schema import PasswordResetForm
 
@@ -131,7 +133,10 @@ class PasswordReset(RequestType):
                     service=data.service,
                 )
             with context.database.writing() as session:
-                existing = links.issue(
+                # Looked up again with the request's row locked (PostgreSQL; SQLite writes one at a time): a
+                # redelivered job running at the same moment finds the link the other issued, not a second one.
+                session.exec(select(RequestRow.id).where(RequestRow.id == request.id).with_for_update())
+                existing = links.link_of_request(session, request.id or 0) or links.issue(
                     session,
                     context.portal,
                     request_id=request.id or 0,
