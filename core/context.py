@@ -105,6 +105,17 @@ class FulfilmentContext:
     storage: FileStorage
     portal: Portal
 
+    @property
+    def staff_language(self) -> str:
+        """The language internal notes are written in: the installation's default."""
+        return str(getattr(self.settings, "default_language", "sv"))
+
+    def customer_language(self, request: Request) -> str:
+        """The language the requester chose: a chat line for the customer is stored in it, not translated later."""
+        with self.database.reading() as session:
+            requester = session.get(User, request.requester_id)
+        return requester.language if requester is not None else self.staff_language
+
     def system(self, request: Request) -> System | None:
         if request.system_id is None:
             return None

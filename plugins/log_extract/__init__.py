@@ -47,7 +47,6 @@ CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_ORIGIN = "extract-csv"
 XLSX_ORIGIN = "extract-xlsx"
-STAFF_LANGUAGE = "sv"
 """Internal notes are read by BBGRUPPEN staff: written in Swedish."""
 
 EVENT_LABELS = {
@@ -238,10 +237,10 @@ class LogExtract(RequestType):
         data = LogExtractForm.model_validate(request.data)
         try:
             adapter = context.access_control(request)
-            with use_language(_requester_language(context, request)):
+            with use_language(context.customer_language(request)):
                 made = self._make_files(request, data, adapter, context)
         except AccessControlError as exc:
-            with use_language(STAFF_LANGUAGE):
+            with use_language(context.staff_language):
                 note = gettext(
                     "The extract could not be made: the access-control system answered: %(error)s", error=str(exc)
                 )
@@ -361,14 +360,6 @@ def _check_listed(
         return {} if item in listed(adapter) else {path: message}
     except AccessControlError:
         return {path: UNAVAILABLE}
-
-
-def _requester_language(context: FulfilmentContext, request: Request) -> str:
-    from core.models import User
-
-    with context.database.reading() as session:
-        requester = session.get(User, request.requester_id)
-    return requester.language if requester is not None else STAFF_LANGUAGE
 
 
 @hookimpl

@@ -278,11 +278,18 @@ class Order(RequestType):
             return FulfilmentResult(
                 ok=False, internal_note=_("This order is carried out by hand; complete it when done.")
             )
+        language = context.customer_language(request)
+
+        def say(message: str, **params: Any) -> str:
+            """The customer's chat line, in the language they chose (notes for staff stay in the default)."""
+            with use_language(language):
+                return _(message, **params)
+
         try:
             adapter = context.access_control(request)
             if isinstance(order, AccessChange):
-                return _carry_out_access(order, request, adapter)
-            return _carry_out_entry(order, request, adapter)
+                return _carry_out_access(order, request, adapter, say)
+            return _carry_out_entry(order, request, adapter, say)
         except AccessControlRefused as exc:
             return FulfilmentResult(
                 ok=False,
@@ -367,7 +374,9 @@ def _foreign(request: Request, value: str) -> bool:
     return split_ref(value)[0] != str(request.system_id)
 
 
-def _carry_out_access(order: AccessChange, request: Request, adapter: AccessControl) -> FulfilmentResult:
+def _carry_out_access(
+    order: AccessChange, request: Request, adapter: AccessControl, say: Callable[..., str]
+) -> FulfilmentResult:
     if _foreign(request, order.holder) or any(_foreign(request, value) for value in order.access_groups):
         return FulfilmentResult(
             ok=False, internal_note=_("The holder or a group belongs to another system than the request's.")
@@ -389,13 +398,15 @@ def _carry_out_access(order: AccessChange, request: Request, adapter: AccessCont
     )
     return FulfilmentResult(
         ok=True,
-        customer_message=_(message, holder=holder_label(holder), groups=groups),
+        customer_message=say(message, holder=holder_label(holder), groups=groups),
         internal_note=_adapter_note(receipt.changed, {**receipt.details, "at": f"{receipt.at:%Y-%m-%d %H:%M:%S} UTC"}),
         details={"changed": receipt.changed, **receipt.details},
     )
 
 
-def _carry_out_entry(order: DoorPhoneChange, request: Request, adapter: AccessControl) -> FulfilmentResult:
+def _carry_out_entry(
+    order: DoorPhoneChange, request: Request, adapter: AccessControl, say: Callable[..., str]
+) -> FulfilmentResult:
     entry_id: str | None = None
     if order.entry != NEW_ENTRY:
         if _foreign(request, order.entry):
@@ -419,14 +430,14 @@ def _carry_out_entry(order: DoorPhoneChange, request: Request, adapter: AccessCo
     number = national(order.phone_number)
     if entry_id is None:
         code = str(details.get("code", ""))
-        message = _(
+        message = say(
             "The door phone has a new entry: %(name)s calls %(number)s%(code)s.",
             name=order.display_name,
             number=number,
-            code=_(" (code %(code)s)", code=code) if code else "",
+            code=say(" (code %(code)s)", code=code) if code else "",
         )
     else:
-        message = _("The door phone now shows %(name)s and calls %(number)s.", name=order.display_name, number=number)
+        message = say("The door phone now shows %(name)s and calls %(number)s.", name=order.display_name, number=number)
     return FulfilmentResult(
         ok=True,
         customer_message=message,

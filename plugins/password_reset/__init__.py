@@ -146,7 +146,7 @@ class PasswordReset(RequestType):
                     email=account.email,
                 )
         masked = links.mask_address(existing.email)
-        with use_language(_requester_language(context, request)):
+        with use_language(context.customer_language(request)):
             message = gettext(
                 "A link to set a new password for the account %(username)s in %(service)s was sent to %(address)s, "
                 "the address the system has for the account. It works once, for %(hours)s hours.",
@@ -155,7 +155,7 @@ class PasswordReset(RequestType):
                 address=masked,
                 hours=links.LINK_HOURS,
             )
-        with use_language(STAFF_LANGUAGE):
+        with use_language(context.staff_language):
             note = gettext(
                 "Link sent to %(address)s; valid until %(expires)s.",
                 address=masked,
@@ -167,14 +167,6 @@ class PasswordReset(RequestType):
 def _failed(message: str, **params: str) -> FulfilmentResult:
     with use_language(STAFF_LANGUAGE):
         return FulfilmentResult(ok=False, internal_note=gettext(message, **params))
-
-
-def _requester_language(context: FulfilmentContext, request: Request) -> str:
-    from core.models import User
-
-    with context.database.reading() as session:
-        requester = session.get(User, request.requester_id)
-    return requester.language if requester is not None else STAFF_LANGUAGE
 
 
 @hookimpl

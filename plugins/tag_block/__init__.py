@@ -28,7 +28,6 @@ from core.access_control import (
 )
 from core.clock import LOCAL_ZONE, as_utc
 from core.i18n import N_, gettext, use_language
-from core.models import User
 from plugins.tag_block.schema import ByHolder, ByNumber, TagBlockForm
 
 if TYPE_CHECKING:
@@ -178,7 +177,7 @@ class TagBlock(RequestType):
         number = data.tag_number
         system = context.system(request)
         system_name = system.name if system is not None else str(request.system_id)
-        staff_language = str(getattr(context.settings, "default_language", "sv"))
+        staff_language = context.staff_language
         try:
             adapter = context.access_control(request)
             if data.action == "block":
@@ -204,7 +203,7 @@ class TagBlock(RequestType):
             )
 
         at = as_utc(receipt.at).astimezone(LOCAL_ZONE)
-        with use_language(requester_language(context, request)):
+        with use_language(context.customer_language(request)):
             customer_message = gettext(DONE_FOR_CUSTOMER[data.action], number=number, time=local_time(at, context))
         with use_language(staff_language):
             reported = ", ".join(f"{key}={value}" for key, value in sorted(receipt.details.items()))
@@ -337,13 +336,6 @@ def number_key(number: str) -> str:
 
 def state_label(state: TagState) -> str:
     return gettext("blocked") if state == TagState.BLOCKED else gettext("active")
-
-
-def requester_language(context: FulfilmentContext, request: Request) -> str:
-    """The customer reads the chat line in the language they chose; the line is stored, not translated later."""
-    with context.database.reading() as session:
-        requester = session.get(User, request.requester_id)
-    return requester.language if requester is not None else str(getattr(context.settings, "default_language", "sv"))
 
 
 def local_time(moment: datetime, context: FulfilmentContext) -> str:

@@ -607,3 +607,25 @@ def test_labels_and_references() -> None:
     assert split_ref("12:H001") == ("12", "H001")
     assert split_ref("H001") == split_ref("x:H001") == split_ref("12:") == ("", "")
     assert national("+46701234567") == "070-123 45 67"
+
+
+def test_an_english_customer_reads_the_change_in_english_and_staff_notes_stay_swedish(
+    portal: Portal, world: World, customer: Any, staff: Any
+) -> None:
+    from core.models import User
+
+    with portal.database.writing() as session:
+        member = session.get(User, world.member.id)
+        assert member is not None
+        member.language = "en"
+        session.add(member)
+    holder = a_tenant(portal, world)
+    group = adapter_of(portal, world.system).access_groups()[0]
+    values = {**access_values(portal, world, holder), "order.access_groups": [f"{world.system.id}:{group.id}"]}
+    request_id = file_by_web(customer, values)
+    carry_out(portal, staff, request_id)
+    chat = messages(portal, request_id)
+    assert [body for body, internal in chat if not internal] == [
+        f"The access permissions of {holder.name} are changed: they now have {group.name}."
+    ]
+    assert all("Systemet genomförde ändringen." in body for body, internal in chat if internal)
