@@ -56,9 +56,10 @@ def bbportal_migration_locations() -> list[Path]:
     """Contribute Alembic revision folders for tables the plugin owns.
 
     Called whenever the database is created or upgraded (``bbportal db upgrade``, the embedded start, the
-    test template). The folders join the core's in one Alembic history; the plugin's first revision sets
-    ``branch_labels = ("<plugin>",)`` and ``depends_on`` the core revision it needs (e.g. ``"0001"``), and
-    ``down_revision = None``. Revision ids must be unique across all plugins: prefix them with the plugin.
+    test template). Each folder is an Alembic history of its own, kept in its own version table
+    (``alembic_version_<branch label>``) and upgraded after the core's, so the core's tables exist and an
+    uninstalled plugin never blocks an upgrade. The first revision sets ``down_revision = None`` and
+    ``branch_labels = ("<plugin>",)``; prefix revision ids with the plugin's name.
 
     :return: a list of folder paths, or None.
     """

@@ -1,48 +1,69 @@
 """Creating and upgrading the database schema, by Alembic migration only.
 
-The core's revisions and those of plugins that own tables (the access-control simulator, a password-reset
-link table …) form one Alembic history: each plugin's folder is added to ``version_locations`` and its
-first revision names the core revision it builds on (``depends_on``), so ``heads`` upgrades everything.
+The core's revisions form one Alembic history (version table ``alembic_version``). Every plugin that owns
+tables (the access-control simulator, a password-reset link table …) ships its own history in its own
+folder, kept in its own version table (``alembic_version_<branch label>``) and upgraded after the core's.
+A plugin that is no longer installed therefore leaves its tables and its version row alone, and the rest
+of the database still upgrades: the portal starts, and its requests still display from what they stored.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pluggy
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from core.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+CORE_VERSIONS = MIGRATIONS / "versions"
+CORE_VERSION_TABLE = "alembic_version"
 
 
 def migration_locations(plugins: pluggy.PluginManager | None = None) -> list[Path]:
-    """The core's revision folder and every folder a plugin contributes."""
+    """The core's revision folder first, then every folder an installed plugin contributes."""
     if plugins is None:
         from core.plugins import create_plugin_manager
 
         plugins = create_plugin_manager()
-    folders = [MIGRATIONS / "versions"]
+    folders = [CORE_VERSIONS]
     for contributed in plugins.hook.bbportal_migration_locations():
         folders.extend(Path(folder) for folder in contributed or ())
     return folders
 
 
-def alembic_config(url: str, plugins: pluggy.PluginManager | None = None) -> Config:
+def alembic_config(url: str, folder: Path = CORE_VERSIONS, version_table: str = CORE_VERSION_TABLE) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
-    config.set_main_option("version_locations", os.pathsep.join(str(folder) for folder in migration_locations(plugins)))
+    config.set_main_option("version_locations", str(folder))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["version_table"] = version_table
     return config
 
 
+def version_table_of(folder: Path) -> str:
+    """``alembic_version_<label>``: the branch label of the folder's first revision names its history."""
+    script = ScriptDirectory(str(MIGRATIONS), version_locations=[str(folder)])
+    labels = sorted(label for base in script.get_bases() for label in script.get_revision(base).branch_labels)
+    name = labels[0] if labels else folder.parent.name
+    return f"{CORE_VERSION_TABLE}_{name}"
+
+
 def upgrade(database: Database, revision: str = "heads", plugins: pluggy.PluginManager | None = None) -> None:
-    config = alembic_config(database.url, plugins)
-    with database.write_engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-        connection.commit()
+    """The core to ``revision`` (default: the newest), then every installed plugin's tables to their newest."""
+    folders = migration_locations(plugins)
+    histories = [(CORE_VERSIONS, CORE_VERSION_TABLE, revision)]
+    histories += [(folder, version_table_of(folder), "heads") for folder in folders[1:]]
+    for folder, table, target in histories:
+        config = alembic_config(database.url, folder, table)
+        with database.write_engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, target)
+            connection.commit()
+
+
+__all__ = ["alembic_config", "migration_locations", "upgrade", "version_table_of"]

@@ -15,7 +15,7 @@ from alembic import op
 revision: str = "password_reset_0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = ("password_reset",)
-depends_on: str | Sequence[str] | None = "0001"
+depends_on: str | Sequence[str] | None = None  # its own history; the core's is upgraded first
 
 
 def upgrade() -> None:

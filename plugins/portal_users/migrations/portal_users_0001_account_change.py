@@ -13,7 +13,7 @@ from alembic import op
 revision: str = "portal_users_0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = ("portal_users",)
-depends_on: str | Sequence[str] | None = "0001"
+depends_on: str | Sequence[str] | None = None  # its own history; the core's is upgraded first
 
 
 def upgrade() -> None:

@@ -14,7 +14,7 @@ from alembic import op
 revision: str = 'acs_0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = ('access_control_simulator',)
-depends_on: str | Sequence[str] | None = '0001'
+depends_on: str | Sequence[str] | None = None  # its own history; the core's is upgraded first
 
 
 def _key(name: str, length: int = 16, nullable: bool = False) -> sa.Column:
