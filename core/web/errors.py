@@ -13,6 +13,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError
 
 from core.errors import PortalError, ValidationFailed
 from core.i18n import gettext as _
@@ -110,9 +111,17 @@ def number_out_of_range(request: HttpRequest, exc: OverflowError) -> Response[An
     return _page_response(request, 404, _("There is no such page."))
 
 
+def database_data_error(request: HttpRequest, exc: DataError) -> Response[Any]:
+    """PostgreSQL's answer to an id beyond its integer range is "no such thing" too; anything else is ours."""
+    if "out of range" in str(exc.orig):
+        return number_out_of_range(request, OverflowError(str(exc.orig)))
+    return server_error(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     PortalError: portal_error,
     OverflowError: number_out_of_range,
+    DataError: database_data_error,
     HTTPException: http_error,
     HTTP_500_INTERNAL_SERVER_ERROR: server_error,
 }
