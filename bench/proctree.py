@@ -42,7 +42,7 @@ def cpu_s(pid: int) -> float:
 
 
 def role(pid: int) -> str:
-    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     if b"core.cli background" in command:
         return "background"
     if b"resource_tracker" in command:
