@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -89,10 +88,6 @@ class FolderStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
-
-    def copy_to(self, key: str, out: BinaryIO) -> None:
-        with self.open(key) as handle:
-            shutil.copyfileobj(handle, out)
 
 
 def read_chunks(handle: BinaryIO, size: int = 64 * 1024) -> Iterator[bytes]:

@@ -53,7 +53,3 @@ def overlaps(first_from: date, first_to: date | None, second_from: date, second_
     first_ends_before = first_to is not None and first_to < second_from
     second_ends_before = second_to is not None and second_to < first_from
     return not (first_ends_before or second_ends_before)
-
-
-def in_force(valid_from: date, valid_to: date | None, day: date) -> bool:
-    return valid_from <= day and (valid_to is None or day <= valid_to)

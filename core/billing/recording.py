@@ -9,6 +9,7 @@ of a proposed line; a correction is a credit of the old line (and, for an adjust
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,11 @@ class EstimateChanged(Conflict):
 
 
 # --- Filing --------------------------------------------------------------------------------------------
+
+
+def new_nonce() -> str:
+    """Each rendered "add a charge" form carries one; the same form sent twice adds one line."""
+    return secrets.token_urlsafe(12)
 
 
 def charge_items_for(

@@ -3,7 +3,6 @@ on the staff request page (staff); the estimate, a request's charges and the inv
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime
 from typing import Any
 
@@ -59,11 +58,6 @@ def _month(text: str) -> date:
 
 def _message(exc: Conflict) -> str:
     return _(exc.detail, **exc.params) if exc.params else _(exc.detail)
-
-
-def new_nonce() -> str:
-    """Each rendered "add a charge" form carries one; the same form sent twice adds one line."""
-    return secrets.token_urlsafe(12)
 
 
 # --- Staff: charge lines on the request page ---------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +15,7 @@ from core import attachments, chat, workflow
 from core.attachments import AttachmentView, StagedFile
 from core.billing.periods import local_day
 from core.billing.pricing import Estimate, price_items_on
-from core.billing.recording import EstimateChanged, request_charges
+from core.billing.recording import EstimateChanged, new_nonce, request_charges
 from core.context import FormContext
 from core.display import display_rows, request_rows
 from core.errors import Conflict, ValidationFailed
@@ -438,7 +437,7 @@ def _request_page(
         billing_form=billing_form,
         billing_values=billing_values or {},
         billing_errors=billing_errors or {},
-        nonce=secrets.token_urlsafe(12),
+        nonce=new_nonce(),
         language=current_language(),
     )
 
