@@ -7,15 +7,18 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from core.clock import Clock, as_utc
 from core.errors import Throttled
-from core.models import ApiToken, LoginAttempt, User, WebSession
+from core.models import ApiToken, LoginAttempt, Organisation, User, WebSession
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): 64 MiB per log-in was most of the web
 # process's memory peak. Hashes made with other parameters still verify and are upgraded on log-in.
@@ -111,24 +114,52 @@ def start_session(session: Session, user: User, *, secret_key: str, clock: Clock
     return token
 
 
-def resolve_session(session: Session, token: str, *, secret_key: str, clock: Clock) -> tuple[User | None, int | None]:
-    """The session's user (or None), and the session's id when its expiry should slide forward now.
+@dataclass(frozen=True)
+class Identity:
+    """Who a session cookie or an API token belongs to, with their organisation (none for staff)."""
+
+    user: User
+    organisation: Organisation | None
+
+
+@lru_cache(maxsize=1)
+def _session_lookup() -> Any:
+    """Built once: every page resolves its session, and building the statement cost more than running it."""
+    return (
+        sa_select(col(WebSession.id), col(WebSession.expires_at), col(WebSession.last_seen_at), User, Organisation)
+        .join(User, col(WebSession.user_id) == col(User.id))
+        .outerjoin(Organisation, col(User.organisation_id) == col(Organisation.id))
+        .where(col(WebSession.token_digest) == bindparam("digest"))
+    )
+
+
+@lru_cache(maxsize=1)
+def _token_lookup() -> Any:
+    return (
+        sa_select(col(ApiToken.revoked_at), User, Organisation)
+        .join(User, col(ApiToken.user_id) == col(User.id))
+        .outerjoin(Organisation, col(User.organisation_id) == col(Organisation.id))
+        .where(col(ApiToken.digest) == bindparam("digest"))
+    )
+
+
+def resolve_session(
+    session: Session, token: str, *, secret_key: str, clock: Clock
+) -> tuple[Identity | None, int | None]:
+    """The session's user and organisation (or None), and the session's id when its expiry should slide
+    forward now.
 
     One query; the expiry slides at most once an hour, so reading pages rarely writes.
     """
-    row = session.exec(
-        select(WebSession, User)
-        .join(User, col(WebSession.user_id) == col(User.id))
-        .where(WebSession.token_digest == digest(secret_key, token))
-    ).first()
+    row = session.exec(_session_lookup(), params={"digest": digest(secret_key, token)}).first()
     if row is None:
         return None, None
-    web_session, user = row
+    session_id, expires_at, last_seen_at, user, organisation = row
     now = clock.now()
-    if as_utc(web_session.expires_at) <= now or not user.active:
+    if as_utc(expires_at) <= now or not user.active:
         return None, None
-    stale = now - as_utc(web_session.last_seen_at) > SESSION_TOUCH_INTERVAL
-    return user, web_session.id if stale else None
+    stale = now - as_utc(last_seen_at) > SESSION_TOUCH_INTERVAL
+    return Identity(user, organisation), session_id if stale else None
 
 
 def extend_session(session: Session, session_id: int, *, days: int, clock: Clock) -> None:
@@ -165,17 +196,19 @@ def create_api_token(session: Session, user: User, name: str, *, secret_key: str
 
 
 def user_for_token(session: Session, token: str, *, secret_key: str) -> User | None:
-    row = session.exec(
-        select(ApiToken, User)
-        .join(User, col(ApiToken.user_id) == col(User.id))
-        .where(ApiToken.digest == digest(secret_key, token))
-    ).first()
+    found = identity_for_token(session, token, secret_key=secret_key)
+    return found.user if found is not None else None
+
+
+def identity_for_token(session: Session, token: str, *, secret_key: str) -> Identity | None:
+    """The token's owner (None when the token is unknown, revoked or its owner deactivated)."""
+    row = session.exec(_token_lookup(), params={"digest": digest(secret_key, token)}).first()
     if row is None:
         return None
-    api_token, user = row
-    if api_token.revoked_at is not None or not user.active:
+    revoked_at, user, organisation = row
+    if revoked_at is not None or not user.active:
         return None
-    return user
+    return Identity(user, organisation)
 
 
 def revoke_all_tokens(session: Session, user_id: int, *, clock: Clock) -> None:

@@ -57,6 +57,24 @@ def _chain(language: str, generation: int) -> _gettext.NullTranslations:
     return chain
 
 
+@lru_cache(maxsize=16)
+def _messages(language: str, generation: int) -> dict[str, str]:
+    """The chain's singular messages flattened into one dict, with the chain's precedence.
+
+    A page looks up about a hundred messages; walking eight fallback catalogs for each cost a tenth of a
+    page's time. Plural forms (rare) still go through the chain.
+    """
+    merged: dict[str, str] = {}
+    link: _gettext.NullTranslations | None = _chain(language, generation)
+    layers: list[dict[object, str]] = []
+    while link is not None:
+        layers.append(getattr(link, "_catalog", {}))
+        link = getattr(link, "_fallback", None)
+    for layer in reversed(layers):  # the core's first, so that plugins (nearer the head) win
+        merged.update((key, text) for key, text in layer.items() if isinstance(key, str) and key)
+    return merged
+
+
 def translations(language: str) -> _gettext.NullTranslations:
     return _chain(language, len(_plugin_catalogs))
 
@@ -79,7 +97,7 @@ def set_language(language: str) -> None:
 
 
 def gettext(message: str, **params: object) -> str:
-    text = translations(current_language()).gettext(message)
+    text = _messages(_current_language.get(), len(_plugin_catalogs)).get(message, message)
     return text % params if params else text
 
 

@@ -33,7 +33,7 @@ from core.web.controllers.staff import StaffController
 from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.logging import install as redact_access_log
-from core.web.rendering import build_environment
+from core.web.rendering import build_environment, type_label
 from core.web.viewer import check_csrf, viewer_middleware
 
 STATIC = Path(__file__).parent / "static"
@@ -67,6 +67,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
         [DevMailController] if not portal.settings.production and isinstance(portal.mailer, FolderMailer) else []
     )
     environment.globals["dev_mail"] = bool(development)
+    environment.filters["type_label"] = partial(type_label, portal.registry)
     contributed = [handler for handlers in portal.hooks.bbportal_routes() for handler in handlers or ()]
     environment.globals.update(
         attachment_accept=ACCEPT,

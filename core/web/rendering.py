@@ -15,6 +15,7 @@ from core import i18n
 from core.billing.models import ChargeKind, Unit
 from core.billing.money import format_amount, format_money, format_percent
 from core.clock import LOCAL_ZONE, as_utc
+from core.request_types import RequestTypeRegistry
 from core.statuses import Status
 from core.web.viewer import Viewer
 
@@ -53,6 +54,17 @@ def status_label(value: str) -> str:
     return Status(value).label
 
 
+def status_badge(value: str) -> Markup:
+    """A status as a badge; a filter rather than a macro, because every row of every list shows one."""
+    return Markup('<span class="status status-%s">%s</span>') % (value, Status(value).label)
+
+
+def type_label(registry: RequestTypeRegistry, key: str) -> str:
+    """A request type's name in the viewer's language; the key itself for a type no longer installed."""
+    found = registry.get(key)
+    return i18n.gettext(found.name) if found is not None else key
+
+
 def mail_reason(value: str) -> str:
     """Why a mail waits in quarantine, in the viewer's language when it is one of the intake's own reasons."""
     from core.intake import QUARANTINE_REASONS
@@ -72,6 +84,7 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
     loaders = [FileSystemLoader(str(d)) for d in (extra_dirs or [])] + [FileSystemLoader(str(TEMPLATES))]
     environment = Environment(
         loader=ChoiceLoader(loaders),
+        auto_reload=False,  # templates ship with the code; checking their files on every page cost time
         autoescape=select_autoescape(["html", "xml"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -86,6 +99,7 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
         local_datetime=local_datetime,
         local_date=local_date,
         status_label=status_label,
+        status_badge=status_badge,
         number=number,
         filesize=filesize,
         mail_reason=mail_reason,

@@ -52,19 +52,20 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
     via_token = False
     session_token = request.cookies.get(SESSION_COOKIE)
     header = request.headers.get("authorization", "")
+    identity: auth.Identity | None = None
     with portal.database.reading() as session:
         if header.lower().startswith("bearer "):
-            user = auth.user_for_token(session, header[7:].strip(), secret_key=secret)
+            identity = auth.identity_for_token(session, header[7:].strip(), secret_key=secret)
             via_token = True
-            if user is None:
+            if identity is None:
                 raise NotAuthorizedException("The API token is unknown, revoked or its owner deactivated.")
         elif session_token:
-            user, stale = auth.resolve_session(session, session_token, secret_key=secret, clock=portal.clock)
+            identity, stale = auth.resolve_session(session, session_token, secret_key=secret, clock=portal.clock)
             if stale is not None:
                 with portal.database.writing() as writer:
                     auth.extend_session(writer, stale, days=portal.settings.session_days, clock=portal.clock)
-        if user is not None and user.organisation_id is not None:
-            organisation = session.get(Organisation, user.organisation_id)
+    if identity is not None:
+        user, organisation = identity.user, identity.organisation
     language = (
         user.language if user is not None else request.cookies.get(LANGUAGE_COOKIE, portal.settings.default_language)
     )

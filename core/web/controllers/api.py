@@ -15,7 +15,7 @@ from core.attachments import AttachmentView
 from core.errors import NotFound
 from core.lifecycle import Action
 from core.models import Request as RequestRow
-from core.queries import Page, get_request, list_requests, queue
+from core.queries import Page, RequestSummary, get_request, list_requests, queue
 from core.statuses import Status
 from core.web.controllers.common import portal, user
 from core.web.controllers.customer import _parse_statuses, serve_attachment
@@ -100,7 +100,7 @@ class RequestPageOut(BaseModel):
     next_cursor: str | None
 
 
-def _out(request: RequestRow) -> RequestOut:
+def _out(request: RequestRow | RequestSummary) -> RequestOut:
     return RequestOut(
         id=request.id or 0,
         number=request.number,
@@ -109,7 +109,7 @@ def _out(request: RequestRow) -> RequestOut:
         status=request.status,
         status_label=Status(request.status).label,
         summary=request.summary,
-        data=request.data,
+        data=request.data if request.data is not None else {},
         carry_out_on=request.carry_out_on,
         queued_at=request.queued_at,
         priority=request.priority,

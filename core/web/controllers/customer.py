@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -36,6 +37,7 @@ from core.web.controllers.common import (
     MultipartBody,
     form_value,
     portal,
+    read,
     text_fields,
     uploads,
     user,
@@ -69,8 +71,8 @@ class HomeController(Controller):
 class CustomerController(Controller):
     guards = [require_customer]
 
-    @get("/requests", sync_to_thread=True)
-    def our_requests(
+    @get("/requests")
+    async def our_requests(
         self,
         request: HttpRequest,
         status: FromQuery[str] = "",
@@ -79,15 +81,17 @@ class CustomerController(Controller):
         notice: FromQuery[str] = "",
     ) -> Template:
         the_portal = portal(request)
-        with the_portal.database.reading() as session:
-            result = list_requests(
-                session,
-                user(request),
+        result = await read(
+            request,
+            partial(
+                list_requests,
+                user=user(request),
                 statuses=_parse_statuses(status),
                 type_key=type or None,
                 cursor=cursor or None,
                 limit=the_portal.settings.page_size,
-            )
+            ),
+        )
         return page(
             "requests.html",
             viewer(request),

@@ -8,16 +8,34 @@ from typing import Any
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlmodel import col, select
+from sqlmodel import Session
 
 from core import workflow
 from core.errors import Conflict
 from core.i18n import gettext as _
 from core.lifecycle import Action
-from core.models import Organisation
-from core.queries import list_requests, needing_attention, queue, valid_id
+from core.queries import (
+    OrganisationChoice,
+    Page,
+    RequestRow,
+    list_requests,
+    needing_attention,
+    organisation_choices,
+    queue,
+    valid_id,
+)
 from core.statuses import OPEN, Status
-from core.web.controllers.common import NOTICES, UPLOADS, FormBody, MultipartBody, form_value, portal, user, viewer
+from core.web.controllers.common import (
+    NOTICES,
+    UPLOADS,
+    FormBody,
+    MultipartBody,
+    form_value,
+    portal,
+    read,
+    user,
+    viewer,
+)
 from core.web.controllers.customer import (
     _parse_statuses,
     _request_page,
@@ -54,8 +72,8 @@ class StaffController(Controller):
     path = "/staff"
     guards = [require_staff]
 
-    @get("/queue", sync_to_thread=True)
-    def show_queue(
+    @get("/queue")
+    async def show_queue(
         self,
         request: HttpRequest,
         status: FromQuery[str] = "",
@@ -66,7 +84,8 @@ class StaffController(Controller):
     ) -> Template:
         the_portal = portal(request)
         statuses = _parse_statuses(status) or [Status.PENDING]
-        with the_portal.database.reading() as session:
+
+        def load(session: Session) -> tuple[Page, list[RequestRow], list[OrganisationChoice]]:
             result = queue(
                 session,
                 statuses=statuses,
@@ -76,7 +95,9 @@ class StaffController(Controller):
                 limit=the_portal.settings.page_size,
             )
             flagged = needing_attention(session) if not cursor else []
-            organisations = list(session.exec(select(Organisation).order_by(col(Organisation.name))))
+            return result, flagged, organisation_choices(session)
+
+        result, flagged, organisations = await read(request, load)
         return page(
             "queue.html",
             viewer(request),
@@ -92,8 +113,8 @@ class StaffController(Controller):
             notice=NOTICES.get(notice, ""),
         )
 
-    @get("/requests", sync_to_thread=True)
-    def all_requests(
+    @get("/requests")
+    async def all_requests(
         self,
         request: HttpRequest,
         status: FromQuery[str] = "",
@@ -102,7 +123,8 @@ class StaffController(Controller):
         cursor: FromQuery[str] = "",
     ) -> Template:
         the_portal = portal(request)
-        with the_portal.database.reading() as session:
+
+        def load(session: Session) -> tuple[Page, list[OrganisationChoice]]:
             result = list_requests(
                 session,
                 user(request),
@@ -112,7 +134,9 @@ class StaffController(Controller):
                 cursor=cursor or None,
                 limit=the_portal.settings.page_size,
             )
-            organisations = list(session.exec(select(Organisation).order_by(col(Organisation.name))))
+            return result, organisation_choices(session)
+
+        result, organisations = await read(request, load)
         return page(
             "staff_requests.html",
             viewer(request),
