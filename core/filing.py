@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,7 @@ from core.billing.recording import record_estimate
 from core.clock import Clock, local_today
 from core.context import AdapterLookup, FormContext, HookContext
 from core.errors import Forbidden, ValidationFailed
-from core.followers import start_following
+from core.followers import follow_new_request
 from core.forms import build_fields, error_paths
 from core.i18n import gettext as _
 from core.lifecycle import Action
@@ -93,6 +94,97 @@ def draft_request(request_type: RequestType, data: BaseModel, *, when: date | No
     )
 
 
+@dataclass
+class Filing:
+    """A validated request, ready to be written: the checks made, the row drafted, nothing stored yet."""
+
+    request_type: RequestType
+    user: User
+    data: BaseModel
+    request: Request
+
+
+def prepare_filing(
+    session: Session,
+    *,
+    request_type: RequestType,
+    user: User,
+    organisation: Organisation,
+    payload: dict[str, Any],
+    carry_out_on: Any,
+    clock: Clock,
+    access_control_for: AdapterLookup | None = None,
+) -> Filing:
+    """Everything filing checks (who may file, the schema, the type's own validation, the date), in any session.
+
+    Filing runs this in a read session before it takes its turn as the database's writer, so that a type's
+    validation (queries, an access-control system's answer across the network) never holds up the writers
+    of other requests. What it checked is a snapshot: fulfilment checks the world again when it acts.
+    """
+    if user.is_staff or user.organisation_id != organisation.id:
+        raise Forbidden("Only users of the organisation can file its requests.")
+    if request_type.administrators_only and not user.is_org_admin:
+        raise Forbidden("Only your organisation's administrators can file this request.")
+    context = FormContext(
+        session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
+    )
+    data, when = validate_submission(request_type, payload, context, carry_out_on)
+    return Filing(request_type, user, data, draft_request(request_type, data, when=when, context=context))
+
+
+def write_filing(
+    session: Session,
+    filing: Filing,
+    *,
+    clock: Clock,
+    hooks: pluggy.HookRelay | None = None,
+    expected_estimate: str | None = None,
+    filed_by: User | None = None,
+    reason: str = "",
+) -> Request:
+    """Write a prepared filing in the caller's (write) transaction: the request, its first history row, the
+    requester as follower, its billing and its outbox rows.
+
+    The request is stamped now, so that ids and queue times keep the order in which requests were written.
+    The billing estimate is recorded here (``core.billing``), where quota use is counted under the writer's
+    lock; ``expected_estimate`` is the fingerprint of the estimate the customer confirmed, and a different one
+    refuses the filing. ``filed_by`` is a staff member filing for the requester (a mail from the quarantine):
+    the history names them, with ``reason``.
+    """
+    request_type, user, request = filing.request_type, filing.user, filing.request
+    now = clock.now()
+    request.created_at = request.updated_at = now
+    if request.queued_at is not None:
+        request.queued_at = now
+    status = Status(request.status)
+    session.add(request)
+    session.flush()
+    session.add(
+        RequestHistory(
+            request_id=request.id,  # type: ignore[arg-type]
+            at=now,
+            actor_id=(filed_by or user).id,
+            action=Action.FILE.value,
+            from_status=None,
+            to_status=status,
+            reason=reason[:2000],
+        )
+    )
+    follow_new_request(session, request, user)
+    hook_context = HookContext(session=session, actor=filed_by or user, clock=clock)
+    hook_context.enqueue("request_filed", request_id=request.id)
+    if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
+        hook_context.enqueue("start_fulfilment", request_id=request.id)
+    with session.no_autoflush:  # the rows above go to the database in the estimate's one flush
+        record_estimate(
+            session, request=request, request_type=request_type, data=filing.data, expected=expected_estimate
+        )
+    if hooks is not None:
+        hooks.bbportal_request_filed(request=request, context=hook_context)
+    session.flush()
+    return request
+
+
 def file_request(
     session: Session,
     *,
@@ -108,44 +200,17 @@ def file_request(
     filed_by: User | None = None,
     reason: str = "",
 ) -> Request:
-    """Validate and write the request, its first history row and its outbox rows in the caller's transaction.
-
-    The billing estimate is recorded in the same transaction (``core.billing``); ``expected_estimate`` is the
-    fingerprint of the estimate the customer confirmed, and a different one refuses the filing.
-    ``filed_by`` is a staff member filing for ``user`` (a mail from the quarantine): the history names them,
-    with ``reason``; ``user`` is the requester all the same (validation, choices and mails are theirs).
-    """
-    if user.is_staff or user.organisation_id != organisation.id:
-        raise Forbidden("Only users of the organisation can file its requests.")
-    if request_type.administrators_only and not user.is_org_admin:
-        raise Forbidden("Only your organisation's administrators can file this request.")
-    context = FormContext(
-        session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
+    """Validate and write the request in one (write) transaction: ``prepare_filing`` then ``write_filing``."""
+    filing = prepare_filing(
+        session,
+        request_type=request_type,
+        user=user,
+        organisation=organisation,
+        payload=payload,
+        carry_out_on=carry_out_on,
+        clock=clock,
+        access_control_for=access_control_for,
     )
-    data, when = validate_submission(request_type, payload, context, carry_out_on)
-    request = draft_request(request_type, data, when=when, context=context)
-    status = Status(request.status)
-    now = request.created_at
-    session.add(request)
-    session.flush()
-    session.add(
-        RequestHistory(
-            request_id=request.id,  # type: ignore[arg-type]
-            at=now,
-            actor_id=(filed_by or user).id,
-            action=Action.FILE.value,
-            from_status=None,
-            to_status=status,
-            reason=reason[:2000],
-        )
+    return write_filing(
+        session, filing, clock=clock, hooks=hooks, expected_estimate=expected_estimate, filed_by=filed_by, reason=reason
     )
-    start_following(session, request, user)
-    record_estimate(session, request=request, request_type=request_type, data=data, expected=expected_estimate)
-    hook_context = HookContext(session=session, actor=filed_by or user, clock=clock)
-    hook_context.enqueue("request_filed", request_id=request.id)
-    if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
-        hook_context.enqueue("start_fulfilment", request_id=request.id)
-    if hooks is not None:
-        hooks.bbportal_request_filed(request=request, context=hook_context)
-    session.flush()
-    return request

@@ -15,6 +15,11 @@ def start_following(session: Session, request: Request, user: User, following: b
     session.add(row)
 
 
+def follow_new_request(session: Session, request: Request, user: User) -> None:
+    """The requester follows the request they just filed (nothing to look up: the request is new)."""
+    session.add(RequestFollower(request_id=request.id or 0, user_id=user.id or 0, following=True))
+
+
 def is_following(session: Session, request_id: int, user_id: int) -> bool:
     row = session.get(RequestFollower, (request_id, user_id))
     return bool(row and row.following)

@@ -14,7 +14,7 @@ from core.billing import pricing
 from core.billing.pricing import Estimate
 from core.context import FormContext
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.filing import draft_request, file_request, validate_submission
+from core.filing import draft_request, prepare_filing, validate_submission, write_filing
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
 from core.portal import Portal
@@ -43,11 +43,11 @@ def file(
         if request_type is None or (request_type.administrators_only and not user.is_org_admin):
             raise NotFound("There is no request type %(key)s.", key=type_key)
         payload = _with_file_names(request_type.schema, payload, files)
-        with portal.database.writing() as session:
+        with portal.database.reading() as session:
             organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
             if organisation is None:
                 raise NotFound("There is no request type %(key)s.", key=type_key)
-            request = file_request(
+            filing = prepare_filing(
                 session,
                 request_type=request_type,
                 user=user,
@@ -55,9 +55,11 @@ def file(
                 payload=payload,
                 carry_out_on=carry_out_on,
                 clock=portal.clock,
-                hooks=portal.hooks,
                 access_control_for=portal.access_control,
-                expected_estimate=expected_estimate,
+            )
+        with portal.database.writing() as session:
+            request = write_filing(
+                session, filing, clock=portal.clock, hooks=portal.hooks, expected_estimate=expected_estimate
             )
             for field_name, staged in files.items():
                 attachments.record(

@@ -12,8 +12,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Date, bindparam, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from core.billing.models import Agreement, IncludedBy, PlannedCharge, PriceItem, PriceList, Unit
@@ -148,15 +151,23 @@ def headline(lines: Sequence[EstimateLine]) -> str:
 
 def agreement_in_force(session: Session, organisation_id: int, day: date) -> Agreement | None:
     """The organisation's agreement on ``day`` (at most one: saving refuses overlaps)."""
-    return session.exec(
-        select(Agreement)
+    return session.exec(_agreement_lookup(), params={"organisation_id": organisation_id, "day": day}).scalars().first()
+
+
+@lru_cache(maxsize=1)
+def _agreement_lookup() -> Any:
+    """Built once: every filing looks its agreement up while it holds the writer's turn."""
+    day = bindparam("day", type_=Date())
+    return (
+        sa_select(Agreement)
         .where(
-            Agreement.organisation_id == organisation_id,
+            col(Agreement.organisation_id) == bindparam("organisation_id"),
             col(Agreement.valid_from) <= day,
             (col(Agreement.valid_to).is_(None)) | (col(Agreement.valid_to) >= day),
         )
         .order_by(col(Agreement.valid_from).desc())
-    ).first()
+        .limit(1)
+    )
 
 
 def price_items_on(session: Session, day: date, codes: Sequence[str] | None = None) -> dict[str, PriceItem]:
