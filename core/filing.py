@@ -13,12 +13,13 @@ from sqlmodel import Session
 from core.billing.recording import record_estimate
 from core.clock import Clock, local_today
 from core.context import AdapterLookup, FormContext, HookContext
+from core.db import insert_rows
 from core.errors import Forbidden, ValidationFailed
 from core.followers import follow_new_request
 from core.forms import build_fields, error_paths
 from core.i18n import gettext as _
 from core.lifecycle import Action
-from core.models import Organisation, Request, RequestHistory, User
+from core.models import Organisation, OutboxMessage, Request, RequestHistory, User, outbox_row
 from core.request_types import FulfilmentMode, RequestType
 from core.statuses import Status
 
@@ -157,30 +158,34 @@ def write_filing(
     if request.queued_at is not None:
         request.queued_at = now
     status = Status(request.status)
-    session.add(request)
-    session.flush()
-    session.add(
-        RequestHistory(
-            request_id=request.id,  # type: ignore[arg-type]
-            at=now,
-            actor_id=(filed_by or user).id,
-            action=Action.FILE.value,
-            from_status=None,
-            to_status=status,
-            reason=reason[:2000],
-        )
+    columns = [column.name for column in Request.__table__.columns if column.name != "id"]  # type: ignore[attr-defined]
+    request.id = insert_rows(session, Request, [{name: getattr(request, name) for name in columns}], returning_id=True)
+    insert_rows(
+        session,
+        RequestHistory,
+        [
+            {
+                "request_id": request.id,
+                "at": now,
+                "actor_id": (filed_by or user).id,
+                "action": Action.FILE.value,
+                "from_status": None,
+                "to_status": status.value,
+                "reason": reason[:2000],
+                "details": {},
+            }
+        ],
     )
     follow_new_request(session, request, user)
-    hook_context = HookContext(session=session, actor=filed_by or user, clock=clock)
-    hook_context.enqueue("request_filed", request_id=request.id)
+    topics = ["request_filed"]
     if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
-        hook_context.enqueue("start_fulfilment", request_id=request.id)
-    with session.no_autoflush:  # the rows above go to the database in the estimate's one flush
-        record_estimate(
-            session, request=request, request_type=request_type, data=filing.data, expected=expected_estimate
-        )
+        topics.append("start_fulfilment")
+    insert_rows(session, OutboxMessage, [outbox_row(topic, {"request_id": request.id}, now) for topic in topics])
+    record_estimate(session, request=request, request_type=request_type, data=filing.data, expected=expected_estimate)
     if hooks is not None:
-        hooks.bbportal_request_filed(request=request, context=hook_context)
+        hooks.bbportal_request_filed(
+            request=request, context=HookContext(session=session, actor=filed_by or user, clock=clock)
+        )
     session.flush()
     return request
 

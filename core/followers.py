@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from core.db import insert_rows
 from core.models import Request, RequestFollower, User
 
 
@@ -17,7 +18,7 @@ def start_following(session: Session, request: Request, user: User, following: b
 
 def follow_new_request(session: Session, request: Request, user: User) -> None:
     """The requester follows the request they just filed (nothing to look up: the request is new)."""
-    session.add(RequestFollower(request_id=request.id or 0, user_id=user.id or 0, following=True))
+    insert_rows(session, RequestFollower, [{"request_id": request.id, "user_id": user.id, "following": True}])
 
 
 def is_following(session: Session, request_id: int, user_id: int) -> bool:

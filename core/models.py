@@ -256,6 +256,22 @@ class OutboxMessage(SQLModel, table=True):
     done_at: datetime | None = utc_column(nullable=True)
 
 
+def outbox_row(topic: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A new pending outbox row as plain column values (for ``core.db.insert_rows``)."""
+    return {
+        "topic": topic,
+        "payload": payload,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "last_error": "",
+        "created_at": now,
+        "available_at": now,
+        "relayed_at": None,
+        "dedupe_key": None,
+        "done_at": None,
+    }
+
+
 class RequestFollower(SQLModel, table=True):
     """Who of the organisation follows a request; the requester follows from the start."""
 

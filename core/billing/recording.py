@@ -35,6 +35,7 @@ from core.billing.money import Totals, line_amounts, parse_money, totals
 from core.billing.periods import local_month, next_month
 from core.billing.pricing import Estimate, estimate, from_planned, price_items_on
 from core.clock import Clock
+from core.db import insert_rows
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.i18n import N_
 from core.i18n import gettext as _
@@ -112,44 +113,54 @@ def _record(session: Session, request: Request, items: list[ChargeItem]) -> Esti
         exclude_request_id=request.id,
     )
     agreement = result.agreement
-    session.add(
-        RequestBilling(
-            request_id=request.id,  # type: ignore[arg-type]
-            organisation_id=request.organisation_id,
-            filed_on=result.filed_on,
-            quota_month=result.quota_month,
-            agreement_id=agreement.id if agreement else None,
-            discount_bp=agreement.discount_bp if agreement else 0,
-            requires_approval=agreement.requires_approval if agreement else False,
-            fingerprint=result.fingerprint,
-            created_at=request.created_at,
-        )
+    insert_rows(
+        session,
+        RequestBilling,
+        [
+            {
+                "request_id": request.id,
+                "organisation_id": request.organisation_id,
+                "filed_on": result.filed_on,
+                "quota_month": result.quota_month,
+                "agreement_id": agreement.id if agreement else None,
+                "discount_bp": agreement.discount_bp if agreement else 0,
+                "requires_approval": agreement.requires_approval if agreement else False,
+                "fingerprint": result.fingerprint,
+                "created_at": request.created_at,
+                "approved_at": None,
+                "approved_by_id": None,
+            }
+        ],
     )
-    for line in result.lines:
-        session.add(
-            PlannedCharge(
-                request_id=request.id,  # type: ignore[arg-type]
-                organisation_id=request.organisation_id,
-                quota_month=result.quota_month,
-                position=line.position,
-                code=line.code,
-                note=line.note,
-                quantity=line.quantity,
-                included_by=line.included_by.value,
-                quota_limit=line.quota_limit,
-                quota_remaining=line.quota_remaining,
-                price_list_id=line.price_list_id,
-                price_item_id=line.price_item_id,
-                name_sv=line.name_sv,
-                name_en=line.name_en,
-                unit=line.unit,
-                unit_price_ore=line.unit_price_ore,
-                discount_bp=line.discount_bp,
-                vat_percent=line.vat_percent,
-                amount_ore=line.amount_ore,
-                vat_ore=line.vat_ore,
-            )
-        )
+    insert_rows(
+        session,
+        PlannedCharge,
+        [
+            {
+                "request_id": request.id,
+                "organisation_id": request.organisation_id,
+                "quota_month": result.quota_month,
+                "position": line.position,
+                "code": line.code,
+                "note": line.note,
+                "quantity": line.quantity,
+                "included_by": line.included_by.value,
+                "quota_limit": line.quota_limit,
+                "quota_remaining": line.quota_remaining,
+                "price_list_id": line.price_list_id,
+                "price_item_id": line.price_item_id,
+                "name_sv": line.name_sv,
+                "name_en": line.name_en,
+                "unit": line.unit,
+                "unit_price_ore": line.unit_price_ore,
+                "discount_bp": line.discount_bp,
+                "vat_percent": line.vat_percent,
+                "amount_ore": line.amount_ore,
+                "vat_ore": line.vat_ore,
+            }
+            for line in result.lines
+        ],
+    )
     session.flush()
     return result
 
