@@ -57,7 +57,8 @@ def file(
                 clock=portal.clock,
                 access_control_for=portal.access_control,
             )
-        with portal.database.writing() as session:
+
+        def write(session: Session) -> Request:
             request = write_filing(
                 session, filing, clock=portal.clock, hooks=portal.hooks, expected_estimate=expected_estimate
             )
@@ -71,6 +72,8 @@ def file(
                     clock=portal.clock,
                 )
             return request
+
+        return portal.database.write_shared(write)
     except BaseException:
         attachments.discard(portal.storage, [item for staged in files.values() for item in staged])
         raise

@@ -99,6 +99,7 @@ def render(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
+        auto_reload=False,  # the templates ship with the code; no file checks for every mail
         autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
