@@ -49,6 +49,9 @@ def _send_mail(portal: Portal, message: OutboxMessage) -> None:
     notifications.send(portal, portal.mailer, message)
 
 
+LEAF_TOPICS = frozenset({"send_mail"})
+"""Topics whose handlers never queue further work: after one, no relay round is owed (each costs a scan)."""
+
 HANDLERS: dict[str, Handler] = {
     "start_fulfilment": _start_fulfilment,
     "fulfil": _fulfil,
@@ -118,20 +121,22 @@ def forget_in_flight(portal: Portal) -> None:
         )
 
 
-def process(portal: Portal, message_id: int) -> bool:
-    """Run the handler of one outbox row unless it is already done; record success or a retry with backoff."""
+def process(portal: Portal, message_id: int) -> str | None:
+    """Run the handler of one outbox row unless it is already done; record success or a retry with backoff.
+
+    Returns the row's topic when its handler ran to the end, else None."""
     with portal.database.reading() as session:
         message = session.get(OutboxMessage, message_id)
     if message is None or message.status != OutboxStatus.PENDING.value:
-        return False
+        return None
     handler = handlers(portal).get(message.topic)
     if handler is None:
-        return False
+        return None
     try:
         handler(portal, message)
     except Exception as exc:
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
-        return False
+        return None
     except BaseException as exc:  # Dramatiq's time limit, a shutdown: count the attempt, then let it through
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         raise
@@ -142,7 +147,7 @@ def process(portal: Portal, message_id: int) -> bool:
             .where(and_(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == OutboxStatus.PENDING.value))
             .values(status=OutboxStatus.DONE.value, done_at=now, attempts=OutboxMessage.attempts + 1)
         )
-    return True
+    return message.topic
 
 
 def _record_failure(portal: Portal, message_id: int, error: str) -> None:
@@ -182,5 +187,5 @@ def drain(portal: Portal, rounds: int = 20) -> int:
         if not ids:
             break
         for message_id in ids:
-            handled += process(portal, message_id)
+            handled += process(portal, message_id) is not None
     return handled

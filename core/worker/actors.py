@@ -29,7 +29,8 @@ def _bound() -> Portal:
 @dramatiq.actor(queue_name="outbox", max_retries=0, time_limit=int(outbox.JOB_TIME_LIMIT.total_seconds() * 1000))
 def handle_outbox_message(message_id: int) -> None:
     portal = _bound()
-    if outbox.process(portal, message_id):
+    topic = outbox.process(portal, message_id)
+    if topic is not None and topic not in outbox.LEAF_TOPICS:
         # What this job queued (one mail per recipient) goes out now, not at the relay's next round.
         from core.worker.runner import relay_once
 
