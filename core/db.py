@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -79,11 +80,13 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]],
     Filing writes five rows while it holds the database's one writer's turn; the ORM's unit of work cost
     several times the statements themselves there. The rows must name every column that has no database
     default (the models' Python-side defaults do not apply). ``returning_id`` returns the new row's id
-    (one row).
+    (one row; RETURNING on PostgreSQL, the row id on SQLite).
     """
     table = model.__table__
     if returning_id:
-        return session.connection().execute(table.insert().returning(table.c.id), dict(rows[0])).scalar_one()
+        key = session.connection().execute(table.insert(), dict(rows[0])).inserted_primary_key
+        assert key is not None
+        return key[0]
     if rows:
         session.connection().execute(table.insert(), [dict(row) for row in rows])
     return None
@@ -92,6 +95,8 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]],
 @dataclass(eq=False)
 class _SharedWrite:
     work: Callable[[Session], Any]
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    """The caller's context (its language …): the leader runs the work in it, not in its own."""
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     result: Any = None
@@ -114,8 +119,14 @@ class SharedCommits:
         self._lock = threading.Lock()
         self._queued: list[_SharedWrite] = []
         self._leading = False
+        self._batch_session = threading.local()
+        """The leader's session while it runs a batch: a shared write made from inside one joins it."""
 
     def run(self, work: Callable[[Session], T]) -> T:
+        session: Session | None = getattr(self._batch_session, "session", None)
+        if session is not None:  # called from a job of the batch this thread leads: queueing would wait forever
+            with session.begin_nested():
+                return work(session)
         job = _SharedWrite(work)
         with self._lock:
             self._queued.append(job)
@@ -135,16 +146,18 @@ class SharedCommits:
             batch, self._queued = self._queued, []
         try:
             with self._database.writing() as session:
+                self._batch_session.session = session
                 for job in batch:
                     try:
                         with session.begin_nested():
-                            job.result = job.work(session)
+                            job.result = job.context.run(job.work, session)
                     except Exception as exc:  # this job's own failure: its savepoint is rolled back
                         job.error = exc
         except BaseException as exc:  # the turn or the COMMIT failed: nothing of the batch was written
             for job in batch:
                 job.error, job.result = job.error or exc, None
         finally:
+            self._batch_session.session = None
             for job in batch:
                 job.done = True
                 job.wake.set()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pluggy
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from core.billing.recording import record_estimate
@@ -160,6 +161,8 @@ def write_filing(
     status = Status(request.status)
     columns = [column.name for column in Request.__table__.columns if column.name != "id"]  # type: ignore[attr-defined]
     request.id = insert_rows(session, Request, [{name: getattr(request, name) for name in columns}], returning_id=True)
+    make_transient_to_detached(request)
+    session.add(request)  # in the session, unchanged: a hook's change to it is saved as an UPDATE
     insert_rows(
         session,
         RequestHistory,

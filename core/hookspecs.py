@@ -116,8 +116,7 @@ def bbportal_request_filed(request: Request, context: HookContext) -> None:
     exception aborts the filing, so observers must not call slow or unreliable services here; write an
     outbox row (``context.enqueue``) instead.
 
-    :param request: the new request, with its id, status and validated data. It was written with a plain
-        INSERT and is not tracked by ``context.session``: read it, do not change it.
+    :param request: the new request, with its id, status and validated data (in ``context.session``).
     :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
     :return: nothing.
     """

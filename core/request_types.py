@@ -102,6 +102,11 @@ class RequestType:
     """The schema field that names one of the organisation's systems; stored on the request as well."""
     administrators_only: ClassVar[bool] = False
     """Only the organisation's administrators may file it."""
+    validate_while_writing: ClassVar[bool] = False
+    """True when ``validate`` looks at other requests (say, no second open request for the same user): the
+    validation then runs in the write transaction, one filing of the organisation at a time (SQLite's single
+    writer; on PostgreSQL a lock on the organisation's row), so that two filings at the same moment cannot
+    both pass. Otherwise it runs before the writer's turn and never holds up other writers."""
     order: ClassVar[int] = 100
     """Position on the start page (lower first)."""
 

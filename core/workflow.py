@@ -14,7 +14,7 @@ from core.billing import pricing
 from core.billing.pricing import Estimate
 from core.context import FormContext
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.filing import draft_request, prepare_filing, validate_submission, write_filing
+from core.filing import Filing, draft_request, prepare_filing, validate_submission, write_filing
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
 from core.portal import Portal
@@ -43,11 +43,12 @@ def file(
         if request_type is None or (request_type.administrators_only and not user.is_org_admin):
             raise NotFound("There is no request type %(key)s.", key=type_key)
         payload = _with_file_names(request_type.schema, payload, files)
-        with portal.database.reading() as session:
+
+        def prepare(session: Session) -> Filing:
             organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-            if organisation is None:
+            if organisation is None or request_type is None:
                 raise NotFound("There is no request type %(key)s.", key=type_key)
-            filing = prepare_filing(
+            return prepare_filing(
                 session,
                 request_type=request_type,
                 user=user,
@@ -58,7 +59,15 @@ def file(
                 access_control_for=portal.access_control,
             )
 
+        prepared: Filing | None = None
+        if not request_type.validate_while_writing:
+            with portal.database.reading() as session:
+                prepared = prepare(session)
+
         def write(session: Session) -> Request:
+            if prepared is None:  # validate_while_writing: one filing of the organisation at a time
+                session.exec(select(Organisation.id).where(Organisation.id == user.organisation_id).with_for_update())
+            filing = prepared or prepare(session)
             request = write_filing(
                 session, filing, clock=portal.clock, hooks=portal.hooks, expected_estimate=expected_estimate
             )

@@ -47,6 +47,7 @@ class PortalUsers(RequestType):
     translation_domain = "portal_users"
     locale_dir = HERE / "locale"
     administrators_only = True
+    validate_while_writing = True  # no second open request for the same user
     order = 60
 
     def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:

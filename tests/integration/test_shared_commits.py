@@ -80,3 +80,33 @@ def test_a_failed_commit_is_every_members_error(database: Database, monkeypatch:
     with database.reading() as session:
         assert session.exec(select(Office)).first() is None
     assert database.write_shared(_office(2)) > 0  # and the next writer leads again
+
+
+def test_a_shared_write_made_inside_a_shared_write_joins_it(database: Database) -> None:
+    """A hook that itself writes through ``write_shared`` (on the leader's thread) must not wait for itself."""
+
+    def outer(session: Session) -> int:
+        inner = database.write_shared(_office(12))
+        return inner + int(_office(13)(session))
+
+    assert database.write_shared(outer) > 0
+    with database.reading() as session:
+        assert sorted(o.name for o in session.exec(select(Office))) == ["Kontor 12", "Kontor 13"]
+
+
+def test_the_work_runs_in_its_callers_context(database: Database) -> None:
+    """The language (a context variable) is the caller's, whichever thread leads the batch."""
+    from core import i18n
+
+    seen: list[str] = []
+
+    def caller(language: str) -> None:
+        i18n.set_language(language)
+        database.write_shared(lambda _session: seen.append(i18n.current_language()))
+
+    threads = [threading.Thread(target=caller, args=(lang,)) for lang in ("sv", "en") * 6]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(seen) == sorted(["sv", "en"] * 6)

@@ -696,3 +696,29 @@ def test_portal_users_keeps_the_plugin_contract(portal: Portal, world: World) ->
         drawn = request_type.example_strategies(context)["task.user_id"]
         assert repr(drawn) == f"sampled_from([{world.admin.id}, {bo.id}])"
         check_request_type(request_type, context, max_examples=60)
+
+
+def test_two_filings_of_the_same_change_at_the_same_moment_file_one(portal: Portal, world: World) -> None:
+    """The open-request check runs in the write transaction (``validate_while_writing``), one at a time."""
+    import threading
+
+    from core.errors import ValidationFailed
+
+    payload = {"task": {"kind": "add", "name": "Berit Ny", "email": "berit@testet.example", "role": "member"}}
+    outcomes: list[Any] = []
+    start = threading.Barrier(6)
+
+    def file() -> None:
+        start.wait()
+        try:
+            outcomes.append(workflow.file(portal, world.admin, "portal_users", payload, None).id)
+        except ValidationFailed as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=file) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len([o for o in outcomes if isinstance(o, int)]) == 1
+    assert len([o for o in outcomes if isinstance(o, ValidationFailed)]) == 5
