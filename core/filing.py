@@ -25,6 +25,7 @@ from core.request_types import FulfilmentMode, RequestType
 from core.statuses import Status
 
 CARRY_OUT_ON = "carry_out_on"
+_REQUEST_COLUMNS = tuple(c.name for c in Request.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
 
 def parse_carry_out_on(value: Any) -> tuple[date | None, str | None]:
@@ -159,8 +160,9 @@ def write_filing(
     if request.queued_at is not None:
         request.queued_at = now
     status = Status(request.status)
-    columns = [column.name for column in Request.__table__.columns if column.name != "id"]  # type: ignore[attr-defined]
-    request.id = insert_rows(session, Request, [{name: getattr(request, name) for name in columns}], returning_id=True)
+    request.id = insert_rows(
+        session, Request, [{name: getattr(request, name) for name in _REQUEST_COLUMNS}], returning_id=True
+    )
     make_transient_to_detached(request)
     session.add(request)  # in the session, unchanged: a hook's change to it is saved as an UPDATE
     insert_rows(
