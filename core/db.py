@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,15 +82,62 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]],
     several times the statements themselves there. The rows must name every column that has no database
     default (the models' Python-side defaults do not apply). ``returning_id`` returns the new row's id
     (one row; RETURNING on PostgreSQL, the row id on SQLite).
+
+    On SQLite the statement goes straight to the driver (:func:`_sqlite_insert`): SQLAlchemy's execution
+    path cost about 80 µs per statement there, ten times what SQLite needs, and all of it inside the turn.
     """
+    if not rows:
+        return None
+    names = rows[0].keys()
+    if any(row.keys() != names for row in rows):
+        raise ValueError(f"every row of one insert_rows call names the same columns ({model.__tablename__})")
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        insert = _sqlite_insert(model.__table__, tuple(rows[0]), connection.dialect)
+        return insert(connection, rows, returning_id)
     table = model.__table__
     if returning_id:
-        key = session.connection().execute(table.insert(), dict(rows[0])).inserted_primary_key
+        key = connection.execute(table.insert(), dict(rows[0])).inserted_primary_key
         assert key is not None
         return key[0]
-    if rows:
-        session.connection().execute(table.insert(), [dict(row) for row in rows])
+    connection.execute(table.insert(), [dict(row) for row in rows])
     return None
+
+
+@lru_cache(maxsize=64)
+def _sqlite_insert(table: Any, names: tuple[str, ...], dialect: Any) -> Callable[[Any, Sequence[Mapping[str, Any]], bool], Any]:
+    """An INSERT of ``names`` into ``table``, built once, that binds values as SQLAlchemy would.
+
+    Each column's type converts its value with the bind processor SQLAlchemy itself uses on this dialect
+    (dates and times as text, JSON serialised, booleans as integers), so rows written here read back exactly
+    like rows written through the ORM (``tests/integration/test_insert_rows.py`` compares the two).
+    """
+    quote = dialect.identifier_preparer
+    columns = [table.c[name] for name in names]
+    sql = (
+        f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.format_column(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+
+    def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip((row[name] for name in names), processors, strict=True)
+        )
+
+    def run(connection: Any, rows: Sequence[Mapping[str, Any]], returning_id: bool) -> Any:
+        cursor = connection.connection.cursor()  # the driver's cursor, inside the session's transaction
+        try:
+            if returning_id:
+                cursor.execute(sql, values(rows[0]))
+                return cursor.lastrowid
+            cursor.executemany(sql, [values(row) for row in rows])
+            return None
+        finally:
+            cursor.close()
+
+    return run
 
 
 @dataclass(eq=False)
@@ -147,12 +195,15 @@ class SharedCommits:
         try:
             with self._database.writing() as session:
                 self._batch_session.session = session
-                for job in batch:
-                    try:
-                        with session.begin_nested():
-                            job.result = job.context.run(job.work, session)
-                    except Exception as exc:  # this job's own failure: its savepoint is rolled back
-                        job.error = exc
+                if len(batch) == 1:  # alone in the turn: no savepoint, a failure rolls the turn back
+                    batch[0].result = batch[0].context.run(batch[0].work, session)
+                else:
+                    for job in batch:
+                        try:
+                            with session.begin_nested():
+                                job.result = job.context.run(job.work, session)
+                        except Exception as exc:  # this job's own failure: its savepoint is rolled back
+                            job.error = exc
         except BaseException as exc:  # the turn or the COMMIT failed: nothing of the batch was written
             for job in batch:
                 job.error, job.result = job.error or exc, None

@@ -110,3 +110,12 @@ def test_the_work_runs_in_its_callers_context(database: Database) -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(seen) == sorted(["sv", "en"] * 6)
+
+
+def test_a_write_alone_in_its_turn_that_fails_leaves_nothing(database: Database) -> None:
+    """A turn with one write runs it without a savepoint: its failure must roll the whole turn back."""
+    with pytest.raises(ValueError, match="job 3 refuses"):
+        database.write_shared(_office(3))  # adds an office, flushes it, then refuses
+    with database.reading() as session:
+        assert session.exec(select(Office)).first() is None
+    assert database.write_shared(_office(4)) > 0
