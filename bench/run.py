@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             if number == 1 and args.py_spy:
                 spy = subprocess.Popen([py_spy_binary(), "record", "--pid", str(server.pid), "--format",
                                         "speedscope", "--output", str(args.py_spy.resolve()), "--threads",
-                                        "--subprocesses", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        "--subprocesses", "--nonblocking"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
             filed_before = count_requests(data_dir)["requests"]
             measured = run_loadgen({**job, "phases": ["file"]})

@@ -49,7 +49,9 @@ class Database:
     def writing(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on any error."""
         lock = self.write_lock if self.write_lock is not None else nullcontext()
-        with lock, Session(self.write_engine, expire_on_commit=False) as session:
+        # The turn ends with the COMMIT (or ROLLBACK): closing the session hands its connection back to the
+        # pool (and resets it) after the next writer has already started.
+        with Session(self.write_engine, expire_on_commit=False) as session, lock:
             try:
                 yield session
                 session.commit()
@@ -105,7 +107,9 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]],
 
 
 @lru_cache(maxsize=64)
-def _sqlite_insert(table: Any, names: tuple[str, ...], dialect: Any) -> Callable[[Any, Sequence[Mapping[str, Any]], bool], Any]:
+def _sqlite_insert(
+    table: Any, names: tuple[str, ...], dialect: Any
+) -> Callable[[Any, Sequence[Mapping[str, Any]], bool], Any]:
     """An INSERT of ``names`` into ``table``, built once, that binds values as SQLAlchemy would.
 
     Each column's type converts its value with the bind processor SQLAlchemy itself uses on this dialect

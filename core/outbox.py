@@ -10,13 +10,17 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from core import fulfilment
 from core.models import OutboxMessage, OutboxStatus
 from core.portal import Portal
 
-Handler = Callable[[Portal, OutboxMessage], None]
+Finish = Callable[[Session], None]
+Handler = Callable[[Portal, OutboxMessage], Finish | None]
+"""A topic's handler. It may return a write (``Finish``) that is done in the transaction that marks the row
+done: a handler whose effect is only rows in the database (the fan-out) then costs one writer's turn, and a
+re-run after a crash finds both or neither. Plugins' handlers return None (their effects are their own)."""
 MAX_ATTEMPTS = 8
 JOB_TIME_LIMIT = timedelta(minutes=10)
 """The actors' time limit: no job runs longer."""
@@ -37,10 +41,10 @@ def _fulfil(portal: Portal, message: OutboxMessage) -> None:
     fulfilment.run(portal, int(message.payload["request_id"]))
 
 
-def _fan_out(portal: Portal, message: OutboxMessage) -> None:
+def _fan_out(portal: Portal, message: OutboxMessage) -> Finish | None:
     from core import notifications
 
-    notifications.fan_out(portal, message)
+    return notifications.fan_out(portal, message)
 
 
 def _send_mail(portal: Portal, message: OutboxMessage) -> None:
@@ -133,7 +137,7 @@ def process(portal: Portal, message_id: int) -> str | None:
     if handler is None:
         return None
     try:
-        handler(portal, message)
+        finish = handler(portal, message)
     except Exception as exc:
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         return None
@@ -141,12 +145,24 @@ def process(portal: Portal, message_id: int) -> str | None:
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         raise
     now = portal.clock.now()
-    with portal.database.writing() as session:
-        session.execute(
+
+    def mark_done(session: Session) -> None:
+        marked = session.execute(
             update(OutboxMessage)
             .where(and_(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == OutboxStatus.PENDING.value))
             .values(status=OutboxStatus.DONE.value, done_at=now, attempts=OutboxMessage.attempts + 1)
         )
+        if finish is not None and marked.rowcount == 1:  # type: ignore[attr-defined]  # not when another worker finished the row meanwhile
+            finish(session)
+
+    try:
+        # Shared: on SQLite the done marks of the worker's threads take one writer's turn together.
+        portal.database.write_shared(mark_done)
+    except Exception as exc:
+        if finish is None:
+            raise  # the work is done and only the mark failed: the broker's retry finds it pending again
+        _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
+        return None
     return message.topic
 
 

@@ -10,6 +10,7 @@ same Message-ID and is recognisable as the same mail.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -20,10 +21,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, col, select
 
 from core import i18n, reply_tokens
+from core.db import insert_rows
 from core.display import request_rows
 from core.followers import followers
 from core.mailer import Mailer
-from core.models import Attachment, ChatMessage, OutboxMessage, PasswordToken, Request, User
+from core.models import Attachment, ChatMessage, OutboxMessage, PasswordToken, Request, User, outbox_row
 from core.portal import Portal
 from core.statuses import Status
 
@@ -46,15 +48,19 @@ def wants(user: User, to_status: str | None) -> bool:
     return True
 
 
-def fan_out(portal: Portal, source: OutboxMessage) -> int:
-    """Turn one lifecycle event into one ``send_mail`` row per recipient (idempotent by dedupe key)."""
+def fan_out(portal: Portal, source: OutboxMessage) -> Callable[[Session], None] | None:
+    """Turn one lifecycle event into one ``send_mail`` row per recipient.
+
+    Who is told is read first, in a read transaction; what is returned is the write that queues the rows,
+    which ``outbox.process`` does in the transaction that marks ``source`` done: one short writer's turn per
+    event, and after a crash either both happened or neither. The rows keep their dedupe keys, and keys
+    already present are skipped, so a fan-out that did run is never repeated.
+    """
     payload = source.payload
-    request_id = int(payload["request_id"])
-    created = 0
-    with portal.database.writing() as session:
-        request = session.get(Request, request_id)
+    with portal.database.reading() as session:
+        request = session.get(Request, int(payload["request_id"]))
         if request is None:
-            return 0
+            return None
         if source.topic == "request_filed":
             requester = session.get(User, request.requester_id)
             # The receipt counts as a status change: "answer needed only" and "none" get no receipt.
@@ -63,11 +69,25 @@ def fan_out(portal: Portal, source: OutboxMessage) -> int:
         else:
             recipients = [u for u in followers(session, request) if wants(u, payload.get("to_status"))]
             kind = "status_changed"
-        now = portal.clock.now()
-        for user in recipients:
-            extra = {k: payload[k] for k in ("from_status", "to_status", "action") if k in payload}
-            created += queue_mail(session, f"mail:{source.id}:{user.id}", kind, request, user, now, **extra)
-    return created
+    if not recipients:
+        return None
+    now = portal.clock.now()
+    extra: dict[str, Any] = {k: payload[k] for k in ("from_status", "to_status", "action") if k in payload}
+    rows = {
+        f"mail:{source.id}:{user.id}": {
+            **outbox_row("send_mail", {"kind": kind, "request_id": request.id, "user_id": user.id, **extra}, now),
+            "dedupe_key": f"mail:{source.id}:{user.id}",
+        }
+        for user in recipients
+    }
+
+    def queue(session: Session) -> None:
+        present = set(
+            session.exec(select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(list(rows))))
+        )
+        insert_rows(session, OutboxMessage, [row for key, row in rows.items() if key not in present])
+
+    return queue
 
 
 def queue_mail(session: Session, key: str, kind: str, request: Request, user: User, now: Any, **extra: Any) -> bool:

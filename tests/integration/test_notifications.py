@@ -221,3 +221,52 @@ def test_follow_unfollow_preferences_and_the_development_mail_page(portal: Porta
     shown = web.get(f"/dev/mail/{name}").text
     assert "srcdoc=" in shown and "Huvudentrén" in shown and "Auto-Submitted" in shown
     assert web.get("/dev/mail/..%2Fsecret_key").status_code == 404
+
+
+def _rows(portal: Portal, topic: str) -> list[Any]:
+    from sqlmodel import select
+
+    from core.models import OutboxMessage
+
+    with portal.database.reading() as session:
+        return list(session.exec(select(OutboxMessage).where(OutboxMessage.topic == topic)))
+
+
+def test_a_fan_out_queues_its_mails_in_the_turn_that_marks_it_done_and_never_twice(
+    portal: Portal, world: World
+) -> None:
+    from core import notifications
+
+    workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    [event] = _rows(portal, "request_filed")
+    stale = notifications.fan_out(portal, event)  # a second worker that got the same row meanwhile
+    assert outbox.process(portal, event.id) == "request_filed"
+    [mail] = _rows(portal, "send_mail")
+    assert mail.payload["user_id"] == world.member.id and mail.dedupe_key == f"mail:{event.id}:{world.member.id}"
+    assert [r.status for r in _rows(portal, "request_filed")] == ["done"]
+    assert stale is not None
+    with portal.database.writing() as session:
+        stale(session)  # its mail is already queued: nothing is added
+    assert len(_rows(portal, "send_mail")) == 1
+    assert outbox.process(portal, event.id) is None  # done is done
+
+
+def test_a_fan_out_whose_write_fails_leaves_neither_mails_nor_a_done_mark(
+    portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.notifications
+
+    workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    [event] = _rows(portal, "request_filed")
+
+    def failing_insert(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(core.notifications, "insert_rows", failing_insert)
+    assert outbox.process(portal, event.id) is None
+    [event] = _rows(portal, "request_filed")
+    assert (event.status, event.attempts) == ("pending", 1) and "disk full" in event.last_error
+    assert _rows(portal, "send_mail") == []
+    monkeypatch.undo()
+    assert outbox.process(portal, event.id) == "request_filed"
+    assert len(_rows(portal, "send_mail")) == 1
