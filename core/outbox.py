@@ -7,9 +7,10 @@ who can retry it). Handlers are keyed by topic; a topic nobody handles yet stays
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, update
 from sqlmodel import Session, col, select
 
 from core import fulfilment
@@ -84,27 +85,33 @@ def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
     and after every job, and on SQLite an empty turn would still keep the web's writers waiting.
     """
     now = portal.clock.now()
-    query = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == OutboxStatus.PENDING.value,
-            col(OutboxMessage.topic).in_(list(handlers(portal))),
-            col(OutboxMessage.available_at) <= now,
-            or_(col(OutboxMessage.relayed_at).is_(None), col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER),
-        )
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
-    )
+    waiting, lost = _due_queries(portal, now, limit)
     with portal.database.reading() as session:
-        if session.exec(query.limit(1)).first() is None:
+        if session.exec(waiting.limit(1)).first() is None and session.exec(lost.limit(1)).first() is None:
             return []
     with portal.database.writing() as session:
         if not portal.database.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.exec(query))
+            waiting, lost = waiting.with_for_update(skip_locked=True), lost.with_for_update(skip_locked=True)
+        ids = sorted({i for i in [*session.exec(waiting), *session.exec(lost)] if i is not None})[:limit]
         if ids:
             session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=now))
-    return [i for i in ids if i is not None]
+    return ids
+
+
+def _due_queries(portal: Portal, now: datetime, limit: int) -> tuple[Any, Any]:
+    """Rows never handed out, and rows handed out so long ago that their message must have been lost.
+
+    Two queries, not one with OR: the first walks the relay's index (``ix_outbox_relay``) in id order and
+    stops at ``limit``; the rows in flight, thousands after a burst of filings, are never read.
+    """
+    due = (
+        col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+        col(OutboxMessage.topic).in_(list(handlers(portal))),
+        col(OutboxMessage.available_at) <= now,
+    )
+    waiting = select(OutboxMessage.id).where(col(OutboxMessage.relayed_at).is_(None), *due)
+    lost = select(OutboxMessage.id).where(col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER, *due)
+    return (waiting.order_by(col(OutboxMessage.id)).limit(limit), lost.order_by(col(OutboxMessage.id)).limit(limit))
 
 
 def unmark_relayed(portal: Portal, ids: list[int]) -> None:
