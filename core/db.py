@@ -49,9 +49,7 @@ class Database:
     def writing(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on any error."""
         lock = self.write_lock if self.write_lock is not None else nullcontext()
-        # The turn ends with the COMMIT (or ROLLBACK): closing the session hands its connection back to the
-        # pool (and resets it) after the next writer has already started.
-        with Session(self.write_engine, expire_on_commit=False) as session, lock:
+        with lock, Session(self.write_engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
@@ -93,6 +91,9 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]],
     names = rows[0].keys()
     if any(row.keys() != names for row in rows):
         raise ValueError(f"every row of one insert_rows call names the same columns ({model.__tablename__})")
+    missing = _unnamed_columns(model.__table__, frozenset(names))
+    if missing:  # the same error on every database (PostgreSQL's path would fill Python-side defaults)
+        raise ValueError(f"insert_rows must name every column of {model.__tablename__}; missing: {sorted(missing)}")
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         insert = _sqlite_insert(model.__table__, tuple(rows[0]), connection.dialect)
@@ -104,6 +105,16 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]],
         return key[0]
     connection.execute(table.insert(), [dict(row) for row in rows])
     return None
+
+
+@lru_cache(maxsize=64)
+def _unnamed_columns(table: Any, names: frozenset[str]) -> frozenset[str]:
+    """Columns the rows leave out that only a Python-side default would fill (the key the database assigns and
+    columns with a database default may be left out)."""
+    assigned = table.autoincrement_column
+    return frozenset(
+        c.name for c in table.columns if c.name not in names and c is not assigned and c.server_default is None
+    )
 
 
 @lru_cache(maxsize=64)

@@ -239,9 +239,9 @@ class OutboxMessage(SQLModel, table=True):
     """A side effect recorded in the transaction that causes it; a relay hands it to the workers."""
 
     __tablename__ = "outbox"
-    # The relay's index: rows waiting to be handed out are (pending, relayed_at NULL) in id order, so a relay
-    # round reads only the rows it hands out, however many others are pending in flight.
-    __table_args__ = (Index("ix_outbox_relay", "status", "relayed_at", "id"),)
+    # The relay's index: rows waiting to be handed out are (pending, relayed_at NULL) in the order they become
+    # due, so a relay round reads only the rows it hands out, not those in flight or waiting out a backoff.
+    __table_args__ = (Index("ix_outbox_relay", "status", "relayed_at", "available_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     topic: str = Field(max_length=64)

@@ -19,9 +19,9 @@ from core.portal import Portal
 
 Finish = Callable[[Session], None]
 Handler = Callable[[Portal, OutboxMessage], Finish | None]
-"""A topic's handler. It may return a write (``Finish``) that is done in the transaction that marks the row
-done: a handler whose effect is only rows in the database (the fan-out) then costs one writer's turn, and a
-re-run after a crash finds both or neither. Plugins' handlers return None (their effects are their own)."""
+"""A topic's handler. The core's own handlers may return a write (``Finish``) that is done in the transaction
+that marks the row done: a handler whose effect is only rows in the database (the fan-out) then costs one
+writer's turn, and a re-run after a crash finds both or neither. What a plugin's handler returns is ignored."""
 MAX_ATTEMPTS = 8
 JOB_TIME_LIMIT = timedelta(minutes=10)
 """The actors' time limit: no job runs longer."""
@@ -92,6 +92,7 @@ def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
     with portal.database.writing() as session:
         if not portal.database.is_sqlite:
             waiting, lost = waiting.with_for_update(skip_locked=True), lost.with_for_update(skip_locked=True)
+        # At most ``limit`` rows a round, the oldest of what the two found; the rest go in the next round.
         ids = sorted({i for i in [*session.exec(waiting), *session.exec(lost)] if i is not None})[:limit]
         if ids:
             session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=now))
@@ -101,17 +102,26 @@ def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
 def _due_queries(portal: Portal, now: datetime, limit: int) -> tuple[Any, Any]:
     """Rows never handed out, and rows handed out so long ago that their message must have been lost.
 
-    Two queries, not one with OR: the first walks the relay's index (``ix_outbox_relay``) in id order and
-    stops at ``limit``; the rows in flight, thousands after a burst of filings, are never read.
+    Two queries, not one with OR: the first walks the relay's index (``ix_outbox_relay``) in the order the
+    rows became due and stops at ``limit``; rows in flight (thousands after a burst of filings) and rows
+    waiting out a backoff are never read. The second reads only rows handed out long ago (few, if any).
     """
     due = (
         col(OutboxMessage.status) == OutboxStatus.PENDING.value,
         col(OutboxMessage.topic).in_(list(handlers(portal))),
         col(OutboxMessage.available_at) <= now,
     )
-    waiting = select(OutboxMessage.id).where(col(OutboxMessage.relayed_at).is_(None), *due)
-    lost = select(OutboxMessage.id).where(col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER, *due)
-    return (waiting.order_by(col(OutboxMessage.id)).limit(limit), lost.order_by(col(OutboxMessage.id)).limit(limit))
+    waiting = (
+        select(OutboxMessage.id)
+        .where(col(OutboxMessage.relayed_at).is_(None), *due)
+        .order_by(col(OutboxMessage.available_at), col(OutboxMessage.id))
+    )
+    lost = (
+        select(OutboxMessage.id)
+        .where(col(OutboxMessage.relayed_at) < now - REDELIVER_AFTER, *due)
+        .order_by(col(OutboxMessage.id))
+    )
+    return waiting.limit(limit), lost.limit(limit)
 
 
 def unmark_relayed(portal: Portal, ids: list[int]) -> None:
@@ -144,30 +154,32 @@ def process(portal: Portal, message_id: int) -> str | None:
     if handler is None:
         return None
     try:
-        finish = handler(portal, message)
+        result = handler(portal, message)
     except Exception as exc:
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         return None
     except BaseException as exc:  # Dramatiq's time limit, a shutdown: count the attempt, then let it through
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         raise
+    # Only the core's own handlers finish in the done mark's transaction; a plugin's return value is ignored.
+    finish = result if HANDLERS.get(message.topic) is handler else None
     now = portal.clock.now()
-
-    def mark_done(session: Session) -> None:
-        marked = session.execute(
-            update(OutboxMessage)
-            .where(and_(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == OutboxStatus.PENDING.value))
-            .values(status=OutboxStatus.DONE.value, done_at=now, attempts=OutboxMessage.attempts + 1)
-        )
-        if finish is not None and marked.rowcount == 1:  # type: ignore[attr-defined]  # not when another worker finished the row meanwhile
-            finish(session)
-
     try:
-        # Shared: on SQLite the done marks of the worker's threads take one writer's turn together.
-        portal.database.write_shared(mark_done)
+        with portal.database.writing() as session:
+            marked = session.execute(
+                update(OutboxMessage)
+                .where(
+                    and_(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == OutboxStatus.PENDING.value)
+                )
+                .values(status=OutboxStatus.DONE.value, done_at=now, attempts=OutboxMessage.attempts + 1)
+            )
+            if finish is not None and marked.rowcount == 1:  # type: ignore[attr-defined]
+                finish(session)  # not when another worker finished the row meanwhile
     except Exception as exc:
         if finish is None:
-            raise  # the work is done and only the mark failed: the broker's retry finds it pending again
+            # The work is done and only its mark failed: the row stays handed out, and the relay hands it out
+            # again after REDELIVER_AFTER (a mail may then go twice, with the same Message-ID).
+            raise
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         return None
     return message.topic

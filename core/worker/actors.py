@@ -16,6 +16,18 @@ def bind_portal(portal: Portal) -> None:
     _portal = portal
 
 
+def bind_broker(broker: dramatiq.Broker) -> None:
+    """The actors run on ``broker``.
+
+    An actor is bound to the global broker when this module is first imported; that can be before the
+    embedded worker set its in-memory broker (a module that imported the actors earlier, tests that used
+    Redis first), and the relay's messages would then go to a broker nobody consumes.
+    """
+    if handle_outbox_message.broker is not broker:
+        handle_outbox_message.broker = broker
+        broker.declare_actor(handle_outbox_message)
+
+
 def _bound() -> Portal:
     global _portal
     if _portal is None:

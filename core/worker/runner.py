@@ -91,8 +91,9 @@ class EmbeddedWorker:
         from core.worker.broker import configure_broker
 
         self.broker = configure_broker()
-        from core.worker.actors import bind_portal
+        from core.worker.actors import bind_broker, bind_portal
 
+        bind_broker(self.broker)
         bind_portal(portal)
         self.portal = portal
         self.worker = Worker(self.broker, worker_threads=worker_threads, worker_timeout=100)

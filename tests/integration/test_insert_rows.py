@@ -103,6 +103,25 @@ def test_a_planned_charge_with_dates_and_empty_columns_matches(portal: Portal, w
     assert ours == reference
 
 
+def test_several_rows_in_one_call_are_stored_as_sqlalchemy_stores_them(database: Database) -> None:
+    moment = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+    rows = [outbox_row("send_mail", {"n": n, "text": "Östra porten"}, moment) for n in range(3)]
+    with database.writing() as session:
+        insert_rows(session, OutboxMessage, rows)
+        session.connection().execute(OutboxMessage.__table__.insert(), rows)  # type: ignore[attr-defined]
+        stored = [
+            {k: v for k, v in row.items() if k != "id"}
+            for row in session.connection().execute(text("SELECT * FROM outbox ORDER BY id")).mappings()
+        ]
+    assert stored[:3] == stored[3:] and len(stored) == 6
+
+
+def test_a_column_left_out_is_refused_on_every_database(database: Database) -> None:
+    row = {k: v for k, v in outbox_row("a", {}, datetime(2026, 1, 1, tzinfo=UTC)).items() if k != "attempts"}
+    with pytest.raises(ValueError, match="missing: \\['attempts'\\]"), database.writing() as session:
+        insert_rows(session, OutboxMessage, [row])
+
+
 def test_rows_of_one_call_must_name_the_same_columns(database: Database) -> None:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     first = outbox_row("a", {}, moment)

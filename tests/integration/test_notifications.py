@@ -270,3 +270,47 @@ def test_a_fan_out_whose_write_fails_leaves_neither_mails_nor_a_done_mark(
     monkeypatch.undo()
     assert outbox.process(portal, event.id) == "request_filed"
     assert len(_rows(portal, "send_mail")) == 1
+
+
+def test_a_core_handlers_write_is_skipped_when_another_worker_finished_the_row_meanwhile(
+    portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from core.models import OutboxMessage
+
+    workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    [event] = _rows(portal, "request_filed")
+    written: list[str] = []
+
+    def finished_elsewhere(_portal: Portal, message: OutboxMessage) -> Any:
+        with portal.database.writing() as session:  # another worker marks the row done while this one works
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(status="done"))
+        return lambda _session: written.append("finish ran")
+
+    monkeypatch.setitem(outbox.HANDLERS, "request_filed", finished_elsewhere)
+    outbox.process(portal, event.id)
+    assert written == []
+
+
+def test_what_a_plugin_handler_returns_is_ignored(
+    portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.models import OutboxMessage
+
+    written: list[str] = []
+
+    def plugin_handler(_portal: Portal, _message: OutboxMessage) -> Any:
+        return lambda _session: written.append("called")
+
+    monkeypatch.setattr(portal, "plugin_outbox_handlers", {"plugin.topic": plugin_handler})
+    with portal.database.writing() as session:
+        from core.db import insert_rows
+        from core.models import outbox_row
+
+        row_id = insert_rows(
+            session, OutboxMessage, [outbox_row("plugin.topic", {}, portal.clock.now())], returning_id=True
+        )
+    assert outbox.process(portal, row_id) == "plugin.topic"
+    assert written == []
+    assert [r.status for r in _rows(portal, "plugin.topic")] == ["done"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from core import outbox
@@ -44,3 +45,17 @@ def test_the_relay_hands_out_at_most_its_limit_oldest_first(portal: Portal) -> N
     assert outbox.due_for_relay(portal, limit=2) == ids[:2]
     assert outbox.due_for_relay(portal, limit=2) == ids[2:]
     assert outbox.due_for_relay(portal, limit=2) == []
+
+
+def test_a_relay_round_reads_only_the_rows_it_hands_out(portal: Portal) -> None:
+    """On SQLite: the waiting rows are found by walking the relay's index, without a sort over all pending."""
+    if not portal.database.is_sqlite:
+        pytest.skip("the query plan checked here is SQLite's")
+    waiting, _lost = outbox._due_queries(portal, portal.clock.now(), 100)
+    with portal.database.reading() as session:
+        connection = session.connection()
+        compiled = waiting.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        parameters = tuple(1 for _ in range(str(compiled).count("?")))  # the values do not change the plan
+        plan = " / ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", parameters))
+    assert "USING INDEX ix_outbox_relay (status=? AND relayed_at=? AND available_at<?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
