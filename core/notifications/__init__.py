@@ -73,19 +73,10 @@ def fan_out(portal: Portal, source: OutboxMessage) -> Callable[[Session], None] 
         return None
     now = portal.clock.now()
     extra: dict[str, Any] = {k: payload[k] for k in ("from_status", "to_status", "action") if k in payload}
-    rows = {
-        f"mail:{source.id}:{user.id}": {
-            **outbox_row("send_mail", {"kind": kind, "request_id": request.id, "user_id": user.id, **extra}, now),
-            "dedupe_key": f"mail:{source.id}:{user.id}",
-        }
-        for user in recipients
-    }
 
     def queue(session: Session) -> None:
-        present = set(
-            session.exec(select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(list(rows))))
-        )
-        insert_rows(session, OutboxMessage, [row for key, row in rows.items() if key not in present])
+        for user in recipients:
+            queue_mail(session, f"mail:{source.id}:{user.id}", kind, request, user, now, **extra)
 
     return queue
 
@@ -94,15 +85,8 @@ def queue_mail(session: Session, key: str, kind: str, request: Request, user: Us
     """One ``send_mail`` row for one recipient, unless its dedupe key exists (re-running adds nothing)."""
     if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None:
         return False
-    session.add(
-        OutboxMessage(
-            topic="send_mail",
-            dedupe_key=key,
-            created_at=now,
-            available_at=now,
-            payload={"kind": kind, "request_id": request.id, "user_id": user.id, **extra},
-        )
-    )
+    payload = {"kind": kind, "request_id": request.id, "user_id": user.id, **extra}
+    insert_rows(session, OutboxMessage, [{**outbox_row("send_mail", payload, now), "dedupe_key": key}])
     return True
 
 

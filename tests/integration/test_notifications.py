@@ -296,7 +296,8 @@ def test_a_core_handlers_write_is_skipped_when_another_worker_finished_the_row_m
 def test_what_a_plugin_handler_returns_is_ignored(
     portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.models import OutboxMessage
+    from core.db import insert_rows
+    from core.models import OutboxMessage, outbox_row
 
     written: list[str] = []
 
@@ -305,9 +306,6 @@ def test_what_a_plugin_handler_returns_is_ignored(
 
     monkeypatch.setattr(portal, "plugin_outbox_handlers", {"plugin.topic": plugin_handler})
     with portal.database.writing() as session:
-        from core.db import insert_rows
-        from core.models import outbox_row
-
         row_id = insert_rows(
             session, OutboxMessage, [outbox_row("plugin.topic", {}, portal.clock.now())], returning_id=True
         )
