@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+import pluggy
 from sqlmodel import Session, col, select
 
 from core import attachments
@@ -25,9 +27,14 @@ from core.errors import Conflict, ValidationFailed
 from core.i18n import gettext as _
 from core.lifecycle import Action, apply
 from core.models import Attachment, ChatMessage, Organisation, Request, User
-from core.portal import Portal
+from core.outbox import enqueue
 from core.queries import MAX_ID, get_request
+from core.request_types import RequestTypeRegistry
 from core.statuses import Status
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from core.portal import Portal
 
 MAX_LENGTH = 10_000
 
@@ -128,67 +135,108 @@ def _post(
             raise Conflict("This request is closed; file a new request instead.")
         if (internal or ask_customer) and not author.is_staff:
             raise Conflict("You are not allowed to do that.")
-        request_type = portal.registry.get(request.type_key)
-        now = portal.clock.now()
-        message = ChatMessage(
-            request_id=request.id or 0,
-            author_id=author.id,
+        return add_message(
+            session,
+            request,
+            author=author,
             body=text,
-            internal=internal and not ask_customer,
+            internal=internal,
+            ask_customer=ask_customer,
             via=via,
-            created_at=now,
             inbound_mail_id=inbound_mail_id,
+            files=files,
+            clock=portal.clock,
+            hooks=portal.hooks,
+            registry=portal.registry,
         )
-        session.add(message)
-        session.flush()
+
+
+def add_message(
+    session: Session,
+    request: Request,
+    *,
+    author: User | None,
+    body: str,
+    clock: Clock,
+    hooks: pluggy.HookRelay,
+    registry: RequestTypeRegistry | None = None,
+    internal: bool = False,
+    ask_customer: bool = False,
+    via: str = "portal",
+    inbound_mail_id: int | None = None,
+    files: Sequence[StagedFile] = (),
+) -> ChatMessage:
+    """The one writer of chat messages, internal notes and mail-born messages, in the caller's transaction.
+
+    It stores the message and its files, applies the status change the message implies and tells the
+    observers (``bbportal_message_posted``). "Ask the customer" (staff) sets ``waiting_for_customer``; a
+    message of the customer's (``author`` a user of the organisation) on a request that waits for them is
+    their answer: the request goes back to ``in_progress`` and the staff member who holds it is mailed.
+    Messages without an author are the system's (a fulfilment's outcome) or a mail whose sender is no user.
+    The caller checked that ``author`` may post here and that the request is open.
+    """
+    now = clock.now()
+    message = ChatMessage(
+        request_id=request.id or 0,
+        author_id=author.id if author else None,
+        body=body,
+        internal=internal and not ask_customer,
+        via=via,
+        created_at=now,
+        inbound_mail_id=inbound_mail_id,
+    )
+    session.add(message)
+    session.flush()
+    if files:
         attachments.record(
             session,
             files,
             request_id=request.id or 0,
             message_id=message.id,
             internal=message.internal,
-            uploaded_by_id=author.id,
-            clock=portal.clock,
+            uploaded_by_id=author.id if author else None,
+            clock=clock,
         )
-        context = HookContext(session=session, actor=author, clock=portal.clock)
-        if ask_customer:
-            apply(
-                session,
-                request,
-                Action.ASK_CUSTOMER,
-                author,
-                request_type=request_type,
-                clock=portal.clock,
-                hooks=portal.hooks,
-            )
-        elif not author.is_staff and request.status == Status.WAITING_FOR_CUSTOMER:
-            apply(
-                session,
-                request,
-                Action.CUSTOMER_ANSWERED,
-                author,
-                request_type=request_type,
-                clock=portal.clock,
-                hooks=portal.hooks,
-            )
-            if request.assignee_id is not None:
-                session.add(_holder_mail(request, message, now))
-        portal.hooks.bbportal_message_posted(request=request, message=message, context=context)
-        return message
+    request_type = registry.get(request.type_key) if registry is not None else None
+    if ask_customer and author is not None:
+        apply(
+            session,
+            request,
+            Action.ASK_CUSTOMER,
+            author,
+            request_type=request_type,
+            clock=clock,
+            hooks=hooks,
+            registry=registry,
+        )
+    elif (
+        author is not None
+        and not author.is_staff
+        and not message.internal
+        and request.status == Status.WAITING_FOR_CUSTOMER
+    ):
+        apply(
+            session,
+            request,
+            Action.CUSTOMER_ANSWERED,
+            author,
+            request_type=request_type,
+            clock=clock,
+            hooks=hooks,
+            registry=registry,
+        )
+        if request.assignee_id is not None:
+            _mail_holder(session, request, message, now)
+    context = HookContext(session=session, actor=author, clock=clock, registry=registry)
+    hooks.bbportal_message_posted(request=request, message=message, context=context)
+    return message
 
 
-def _holder_mail(request: Request, message: ChatMessage, now: datetime) -> object:
-    from core.models import OutboxMessage
-
-    return OutboxMessage(
-        topic="send_mail",
-        created_at=now,
-        available_at=now,
-        dedupe_key=f"answer:{message.id}",
-        payload={
-            "kind": "customer_answered",
-            "request_id": request.id,
-            "user_id": request.assignee_id,
-            "message_id": message.id,
-        },
-    )
+def _mail_holder(session: Session, request: Request, message: ChatMessage, now: datetime) -> None:
+    payload = {
+        "kind": "customer_answered",
+        "request_id": request.id,
+        "user_id": request.assignee_id,
+        "message_id": message.id,
+    }
+    enqueue(session, "send_mail", payload, f"answer:{message.id}", now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from core.clock import Clock, local_today
-from core.models import Organisation, OutboxMessage, Store, System, User
-from core.request_types import Choice
+from core.models import Organisation, Store, System, User
+from core.outbox import enqueue
+from core.request_types import Choice, RequestType, RequestTypeRegistry
 
 if TYPE_CHECKING:
     from core.access_control import AccessControl
@@ -166,10 +167,16 @@ class HookContext:
     session: Session
     actor: User | None
     clock: Clock
+    registry: RequestTypeRegistry | Mapping[str, RequestType] | None = field(default=None, repr=False)
+    """The installed request types (or the one the change concerns), for ``request_type``."""
 
-    def enqueue(self, topic: str, **payload: Any) -> OutboxMessage:
-        """Record a side effect in the current transaction; the relay hands it to a worker after commit."""
-        now = self.clock.now()
-        message = OutboxMessage(topic=topic, payload=payload, created_at=now, available_at=now)
-        self.session.add(message)
-        return message
+    def request_type(self, key: str) -> RequestType | None:
+        """The installed request type ``key``, or None (its plugin is gone, or the caller knew no types)."""
+        return self.registry.get(key) if self.registry is not None else None
+
+    def enqueue(self, topic: str, dedupe_key: str | None = None, **payload: Any) -> bool:
+        """Record a side effect in the current transaction; the relay hands it to a worker after commit.
+
+        A ``dedupe_key`` already queued is skipped (returns False): re-running the observer adds nothing.
+        """
+        return enqueue(self.session, topic, payload, dedupe_key, now=self.clock.now()) == 1

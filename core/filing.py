@@ -8,24 +8,20 @@ from typing import Any
 
 import pluggy
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
-from core.billing.recording import record_estimate
+from core import lifecycle
 from core.clock import Clock, local_today
-from core.context import AdapterLookup, FormContext, HookContext
-from core.db import insert_rows
+from core.context import AdapterLookup, FormContext
 from core.errors import Forbidden, ValidationFailed
-from core.followers import follow_new_request
 from core.forms import build_fields, error_paths
 from core.i18n import gettext as _
-from core.lifecycle import Action
-from core.models import Organisation, OutboxMessage, Request, RequestHistory, User, outbox_row
-from core.request_types import FulfilmentMode, RequestType
+from core.lifecycle import FilingEvent
+from core.models import Organisation, Request, User
+from core.request_types import RequestType, RequestTypeRegistry
 from core.statuses import Status
 
 CARRY_OUT_ON = "carry_out_on"
-_REQUEST_COLUMNS = tuple(c.name for c in Request.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
 
 def parse_carry_out_on(value: Any) -> tuple[date | None, str | None]:
@@ -140,59 +136,30 @@ def write_filing(
     filing: Filing,
     *,
     clock: Clock,
-    hooks: pluggy.HookRelay | None = None,
+    hooks: pluggy.HookRelay,
+    registry: RequestTypeRegistry | None = None,
     expected_estimate: str | None = None,
     filed_by: User | None = None,
     reason: str = "",
 ) -> Request:
-    """Write a prepared filing in the caller's (write) transaction: the request, its first history row, the
-    requester as follower, its billing and its outbox rows.
+    """Write a prepared filing in the caller's (write) transaction: the lifecycle's FILE transition.
 
-    The request is stamped now, so that ids and queue times keep the order in which requests were written.
-    The billing estimate is recorded here (``core.billing``), where quota use is counted under the writer's
-    lock; ``expected_estimate`` is the fingerprint of the estimate the customer confirmed, and a different one
-    refuses the filing. ``filed_by`` is a staff member filing for the requester (a mail from the quarantine):
-    the history names them, with ``reason``.
+    ``expected_estimate`` is the fingerprint of the estimate the customer confirmed; billing (an observer)
+    refuses the filing when the cost recorded now differs. ``filed_by`` is a staff member filing for the
+    requester (a mail from the quarantine): the history names them, with ``reason``.
     """
-    request_type, user, request = filing.request_type, filing.user, filing.request
-    now = clock.now()
-    request.created_at = request.updated_at = now
-    if request.queued_at is not None:
-        request.queued_at = now
-    status = Status(request.status)
-    request.id = insert_rows(
-        session, Request, [{name: getattr(request, name) for name in _REQUEST_COLUMNS}], returning_id=True
-    )
-    make_transient_to_detached(request)
-    session.add(request)  # in the session, unchanged: a hook's change to it is saved as an UPDATE
-    insert_rows(
+    event = FilingEvent(request_type=filing.request_type, data=filing.data, expected_estimate=expected_estimate)
+    return lifecycle.file(
         session,
-        RequestHistory,
-        [
-            {
-                "request_id": request.id,
-                "at": now,
-                "actor_id": (filed_by or user).id,
-                "action": Action.FILE.value,
-                "from_status": None,
-                "to_status": status.value,
-                "reason": reason[:2000],
-                "details": {},
-            }
-        ],
+        filing.request,
+        filing=event,
+        requester=filing.user,
+        clock=clock,
+        hooks=hooks,
+        registry=registry,
+        filed_by=filed_by,
+        reason=reason,
     )
-    follow_new_request(session, request, user)
-    topics = ["request_filed"]
-    if status == Status.PENDING and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
-        topics.append("start_fulfilment")
-    insert_rows(session, OutboxMessage, [outbox_row(topic, {"request_id": request.id}, now) for topic in topics])
-    record_estimate(session, request=request, request_type=request_type, data=filing.data, expected=expected_estimate)
-    if hooks is not None:
-        hooks.bbportal_request_filed(
-            request=request, context=HookContext(session=session, actor=filed_by or user, clock=clock)
-        )
-    session.flush()
-    return request
 
 
 def file_request(
@@ -204,7 +171,8 @@ def file_request(
     payload: dict[str, Any],
     carry_out_on: Any,
     clock: Clock,
-    hooks: pluggy.HookRelay | None = None,
+    hooks: pluggy.HookRelay,
+    registry: RequestTypeRegistry | None = None,
     access_control_for: AdapterLookup | None = None,
     expected_estimate: str | None = None,
     filed_by: User | None = None,
@@ -222,5 +190,12 @@ def file_request(
         access_control_for=access_control_for,
     )
     return write_filing(
-        session, filing, clock=clock, hooks=hooks, expected_estimate=expected_estimate, filed_by=filed_by, reason=reason
+        session,
+        filing,
+        clock=clock,
+        hooks=hooks,
+        registry=registry,
+        expected_estimate=expected_estimate,
+        filed_by=filed_by,
+        reason=reason,
     )

@@ -6,13 +6,18 @@ only while the request's state says the work is still owed, and the hook itself 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from core.chat import add_message
 from core.context import FulfilmentContext
 from core.errors import Conflict
 from core.lifecycle import Action, apply
 from core.models import Request
-from core.portal import Portal
 from core.request_types import FulfilmentMode, FulfilmentResult
 from core.statuses import Status
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 
 def start_automatic(portal: Portal, request_id: int) -> None:
@@ -33,6 +38,7 @@ def start_automatic(portal: Portal, request_id: int) -> None:
                 request_type=request_type,
                 clock=portal.clock,
                 hooks=portal.hooks,
+                registry=portal.registry,
             )
     # The "fulfil" outbox row written by START_FULFILMENT does the work, so a crash here loses nothing.
 
@@ -71,10 +77,23 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
                 request_type=request_type,
                 clock=portal.clock,
                 hooks=portal.hooks,
-                internal_note=result.internal_note or ("" if result.ok else "The fulfilment failed."),
-                customer_message=result.customer_message,
+                registry=portal.registry,
                 details=result.details,
             )
         except Conflict:
             return None
+        note = result.internal_note or ("" if result.ok else "The fulfilment failed.")
+        for body, internal in ((note, True), (result.customer_message, False)):
+            if body:
+                add_message(
+                    session,
+                    fresh,
+                    author=None,
+                    body=body,
+                    internal=internal,
+                    via="system",
+                    clock=portal.clock,
+                    hooks=portal.hooks,
+                    registry=portal.registry,
+                )
     return result

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from core.access_control import AccessControl
     from core.context import HookContext
+    from core.lifecycle import FilingEvent, StatusChange
     from core.models import ChatMessage, OutboxMessage, Request, System
     from core.portal import Portal
     from core.request_types import RequestType
@@ -108,15 +109,36 @@ def bbportal_access_control(system: System, portal: Portal) -> AccessControl | N
 
 
 @hookspec
-def bbportal_request_filed(request: Request, context: HookContext) -> None:
+def bbportal_before_filing(request: Request, filing: FilingEvent, context: HookContext) -> None:
+    """Check a request that is about to be filed, and refuse it if it may no longer be filed.
+
+    Called in the filing's write transaction (``context.session``), after the form and the type's own
+    validation passed and before any row is written: ``request`` is the drafted row, without an id. Raise
+    a :class:`core.errors.PortalError` (a ``Conflict``) to refuse the filing; nothing is written and the
+    customer sees its message. Billing refuses here when the cost the customer confirmed
+    (``filing.expected_estimate``) no longer holds. What an observer works out here for its
+    ``bbportal_request_filed`` it may keep in ``filing.notes`` (key it by the plugin's name).
+
+    :param request: the drafted request (status, organisation, requester, type, data; no id yet).
+    :param filing: the request type, the validated form data, the confirmed estimate and ``notes``.
+    :param context: the session, the filing user, the clock, the request types and ``enqueue``.
+    :return: nothing.
+    """
+
+
+@hookspec
+def bbportal_request_filed(request: Request, filing: FilingEvent, context: HookContext) -> None:
     """Observe a newly filed request.
 
     Called after the request and its first history row are written, inside the same database
     transaction (``context.session``): rows the hook adds commit or roll back with the request. An
     exception aborts the filing, so observers must not call slow or unreliable services here; write an
-    outbox row (``context.enqueue``) instead.
+    outbox row (``context.enqueue``) instead. Called for every filing: from a page, the API, or a mail in
+    the quarantine.
 
     :param request: the new request, with its id, status and validated data (in ``context.session``).
+    :param filing: the request type, the validated form data and what ``bbportal_before_filing`` noted
+        (an implementation that needs only the request may leave this parameter out).
     :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
     :return: nothing.
     """
@@ -126,16 +148,35 @@ def bbportal_request_filed(request: Request, context: HookContext) -> None:
 def bbportal_status_changed(
     request: Request, from_status: Status, to_status: Status, action: str, context: HookContext
 ) -> None:
-    """Observe a status change.
+    """Observe a status change, one request at a time.
 
     Called for every transition that changes the status, after the request row and its history row
     are updated, inside the same transaction (see :func:`bbportal_request_filed` for what that means).
+    The release of due scheduled requests changes thousands at once: there every request is loaded to
+    call this hook, which is slow; an observer that must stay cheap then implements
+    :func:`bbportal_statuses_changed` instead. Implement one of the two, not both: each sees every change.
 
     :param request: the request as it is after the change.
     :param from_status: the status before.
     :param to_status: the status after (equals ``request.status``).
     :param action: the lifecycle action that caused it (``take``, ``complete``, ``release`` …).
     :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
+    :return: nothing.
+    """
+
+
+@hookspec
+def bbportal_statuses_changed(changes: list[StatusChange], context: HookContext) -> None:
+    """Observe status changes as a batch: every change of one transaction that changed statuses.
+
+    Called once for a released batch of scheduled requests (thousands of changes), and with a list of one
+    for every other transition, inside the transaction that makes them. Each change names the request
+    (id, type, organisation), the statuses before and after and the action; load a request from
+    ``context.session`` only when you need more. Billing charges completed requests here.
+
+    :param changes: :class:`core.lifecycle.StatusChange` items, in the order the requests joined the queue.
+    :param context: the session, the acting user (None for the system), the clock, the request types
+        (``context.request_type(key)``) and ``enqueue``.
     :return: nothing.
     """
 

@@ -1,30 +1,36 @@
 """The request lifecycle: every transition, who may make it, and the one function that applies it.
 
 The table is written out in full, including what is deliberately impossible, so that the rules of
-DESIGN.md can be read in one place. ``apply`` writes the request row, its history row, outbox rows and
-calls the observers in the caller's transaction; a transition applies only to the version of the row it
-read, so two people acting at the same moment cannot both succeed.
+DESIGN.md can be read in one place. This module is the only writer of a request's status and history:
+``file`` (a new request joins the queue or the schedule), ``release`` (due scheduled requests join the
+queue, many at once) and ``apply`` (every other action) write the request row, its history row and outbox
+rows and call the observers, all in the caller's transaction. A transition applies only to the version of
+the row it read, so two people acting at the same moment cannot both succeed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session, col, select
 
-from core.billing.recording import charge_completed
 from core.clock import Clock, local_today
 from core.context import HookContext
+from core.db import insert_rows
 from core.errors import Conflict
+from core.followers import follow_new_request
 from core.i18n import N_
-from core.models import ChatMessage, Request, RequestHistory, User
-from core.request_types import FulfilmentMode, RequestType
+from core.models import Request, RequestHistory, User
+from core.outbox import enqueue
+from core.request_types import FulfilmentMode, RequestType, RequestTypeRegistry
 from core.statuses import OPEN, Status
 
 
@@ -117,7 +123,7 @@ def _pending_not_automatic_or_flagged(
 
 
 TRANSITIONS: dict[Action, Transition] = {
-    # Filing is written by core.filing (there is no "from"); it is listed so the table is complete.
+    # Filing (``file``) has no "from"; it is listed so the table is complete.
     Action.FILE: Transition(Action.FILE, frozenset(), None, frozenset({ActorKind.CUSTOMER, ActorKind.STAFF})),
     Action.RELEASE: Transition(
         Action.RELEASE, frozenset({Status.SCHEDULED}), Status.PENDING, frozenset({ActorKind.SYSTEM})
@@ -291,6 +297,173 @@ def _effects(action: Action, request: Request, actor: User | None, now: Any, ass
     return Effects()
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """One request's status change, as the batched observers (``bbportal_statuses_changed``) see it."""
+
+    request_id: int
+    type_key: str
+    organisation_id: int
+    from_status: Status
+    to_status: Status
+    action: str
+
+
+@dataclass
+class FilingEvent:
+    """What observers of a filing see besides the request: the validated form and what the customer confirmed."""
+
+    request_type: RequestType
+    data: BaseModel
+    expected_estimate: str | None = None
+    """The fingerprint of the cost estimate the customer confirmed, if they saw one."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """Where an observer keeps what it worked out before the filing for its ``request_filed`` hook."""
+
+
+_REQUEST_COLUMNS = tuple(c.name for c in Request.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+
+
+def file(
+    session: Session,
+    request: Request,
+    *,
+    filing: FilingEvent,
+    requester: User,
+    clock: Clock,
+    hooks: pluggy.HookRelay,
+    registry: RequestTypeRegistry | None = None,
+    filed_by: User | None = None,
+    reason: str = "",
+) -> Request:
+    """The FILE transition: write a drafted request in the caller's (write) transaction.
+
+    Observers of ``bbportal_before_filing`` may refuse (billing does when the confirmed estimate no longer
+    holds) before anything is written; then the request, its first history row, the requester as follower
+    and its outbox rows are written, and ``bbportal_request_filed`` observes it. The request is stamped now,
+    so that ids and queue times keep the order in which requests were written. ``filed_by`` is a staff
+    member filing for the requester (a mail from the quarantine): the history names them, with ``reason``.
+    """
+    actor = filed_by or requester
+    known = registry if registry is not None else {filing.request_type.key: filing.request_type}
+    context = HookContext(session=session, actor=actor, clock=clock, registry=known)
+    now = clock.now()
+    request.created_at = request.updated_at = now
+    if request.queued_at is not None:
+        request.queued_at = now
+    hooks.bbportal_before_filing(request=request, filing=filing, context=context)
+    status = Status(request.status)
+    request.id = insert_rows(
+        session, Request, [{name: getattr(request, name) for name in _REQUEST_COLUMNS}], returning_id=True
+    )
+    make_transient_to_detached(request)
+    session.add(request)  # in the session, unchanged: a hook's change to it is saved as an UPDATE
+    _record(session, [(request.id, None, status)], Action.FILE, actor, now, reason=reason[:2000])
+    follow_new_request(session, request, requester)
+    enqueue(session, "request_filed", {"request_id": request.id}, now=now)
+    if status == Status.PENDING and filing.request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
+        enqueue(session, "start_fulfilment", {"request_id": request.id}, now=now)
+    hooks.bbportal_request_filed(request=request, filing=filing, context=context)
+    session.flush()
+    return request
+
+
+def release(
+    session: Session,
+    due: Any,
+    *,
+    joined_queue_at: Callable[[date], datetime],
+    clock: Clock,
+    hooks: pluggy.HookRelay,
+    registry: RequestTypeRegistry,
+) -> list[int]:
+    """The RELEASE transition applied at once to every scheduled request whose id ``due`` selects.
+
+    One conditional ``UPDATE … RETURNING``: a row is released by exactly one transaction however many
+    releasers run at once, because the update only matches rows that are still ``scheduled``. Each joins the
+    queue at ``joined_queue_at(carry_out_on)`` (not the moment a worker noticed), so a release after downtime
+    keeps the order of the dates. History and outbox rows are written one statement each, and observers
+    see the batch as one ``bbportal_statuses_changed`` call; ``bbportal_status_changed`` is called per
+    request only when a plugin implements it (it needs every request loaded). Returns the released ids,
+    by date then id.
+    """
+    now = clock.now()
+    rows = session.execute(
+        update(Request)
+        .where(col(Request.id).in_(due), col(Request.status) == Status.SCHEDULED.value)
+        .values(status=Status.PENDING.value, version=Request.version + 1, updated_at=now)
+        .returning(col(Request.id), col(Request.carry_out_on), col(Request.type_key), col(Request.organisation_id))
+    ).all()
+    ordered = sorted(rows, key=lambda r: (r[1], r[0]))
+    by_date: dict[date, list[int]] = {}
+    for request_id, carry_out_on, _type_key, _organisation in ordered:
+        by_date.setdefault(carry_out_on, []).append(request_id)
+    for carry_out_on, ids in by_date.items():  # everyone due at one moment joins the queue at that moment
+        session.execute(update(Request).where(col(Request.id).in_(ids)).values(queued_at=joined_queue_at(carry_out_on)))
+    if not ordered:
+        return []
+    ids = [row[0] for row in ordered]
+    _record(session, [(i, Status.SCHEDULED, Status.PENDING) for i in ids], Action.RELEASE, None, now)
+    released = {"from_status": Status.SCHEDULED.value, "to_status": Status.PENDING.value}
+    enqueue(
+        session,
+        "status_changed",
+        [{"request_id": i, "action": Action.RELEASE.value, **released} for i in ids],
+        now=now,
+    )
+    # Types that may be automatic get a start_fulfilment row; start_automatic checks the request's own mode.
+    automatic = {t.key for t in registry if FulfilmentMode.AUTOMATIC in t.modes()}
+    starts = [{"request_id": row[0]} for row in ordered if row[2] in automatic]
+    if starts:
+        enqueue(session, "start_fulfilment", starts, now=now)
+    session.flush()
+    context = HookContext(session=session, actor=None, clock=clock, registry=registry)
+    changes = [
+        StatusChange(row[0], row[2], row[3], Status.SCHEDULED, Status.PENDING, Action.RELEASE.value) for row in ordered
+    ]
+    hooks.bbportal_statuses_changed(changes=changes, context=context)
+    if hooks.bbportal_status_changed.get_hookimpls():
+        for request in session.exec(select(Request).where(col(Request.id).in_(ids)).order_by(col(Request.id))):
+            hooks.bbportal_status_changed(
+                request=request,
+                from_status=Status.SCHEDULED,
+                to_status=Status.PENDING,
+                action=Action.RELEASE.value,
+                context=context,
+            )
+    return ids
+
+
+def _record(
+    session: Session,
+    moves: Sequence[tuple[int | None, Status | None, Status]],
+    action: Action,
+    actor: User | None,
+    now: datetime,
+    *,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The history rows of one action: (request id, from, to) each, one statement."""
+    insert_rows(
+        session,
+        RequestHistory,
+        [
+            {
+                "request_id": request_id,
+                "at": now,
+                "actor_id": actor.id if actor else None,
+                "action": action.value,
+                "from_status": from_status.value if from_status is not None else None,
+                "to_status": to_status.value,
+                "reason": reason,
+                "details": details or {},
+            }
+            for request_id, from_status, to_status in moves
+        ],
+    )
+
+
 def apply(
     session: Session,
     request: Request,
@@ -299,15 +472,18 @@ def apply(
     *,
     request_type: RequestType | None,
     clock: Clock,
-    hooks: pluggy.HookRelay | None = None,
+    hooks: pluggy.HookRelay,
+    registry: RequestTypeRegistry | None = None,
     reason: str = "",
     assignee: User | None = None,
-    internal_note: str = "",
-    customer_message: str = "",
     details: dict[str, Any] | None = None,
     carry_out_on: date | None = None,
 ) -> Request:
-    """Apply one lifecycle action in the caller's transaction, or raise ``Conflict`` saying why not."""
+    """Apply one lifecycle action in the caller's transaction, or raise ``Conflict`` saying why not.
+
+    Observers see a status change twice over: ``bbportal_status_changed`` with the request, and
+    ``bbportal_statuses_changed`` with a batch of one (a plugin implements one of the two).
+    """
     message = refusal(request, action, actor, request_type, reason)
     if message:
         raise Conflict(message, status=Status(request.status).label)
@@ -345,13 +521,12 @@ def apply(
     for key, value in values.items():
         setattr(request, key, value)
 
-    history = RequestHistory(
-        request_id=request.id,  # type: ignore[arg-type]
-        at=now,
-        actor_id=actor.id if actor else None,
-        action=action.value,
-        from_status=from_status,
-        to_status=to_status,
+    _record(
+        session,
+        [(request.id, from_status, to_status)],
+        action,
+        actor,
+        now,
         reason=reason.strip(),
         details={
             **(details or {}),
@@ -359,49 +534,34 @@ def apply(
             **({"carry_out_on": values["carry_out_on"].isoformat()} if "carry_out_on" in values else {}),
         },
     )
-    session.add(history)
-    context = HookContext(session=session, actor=actor, clock=clock)
-    for body, internal in ((internal_note, True), (customer_message, False)):
-        if body:
-            posted = _post(session, request, body, internal=internal, now=now)
-            if hooks is not None:
-                hooks.bbportal_message_posted(request=request, message=posted, context=context)
     if values.get("fulfilment_running"):
-        context.enqueue("fulfil", request_id=request.id, attempt=request.version)
+        enqueue(session, "fulfil", {"request_id": request.id, "attempt": request.version}, now=now)
     if (
         action == Action.BRING_FORWARD
         and request_type is not None
         and request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC
     ):
-        context.enqueue("start_fulfilment", request_id=request.id)
-    if to_status == Status.COMPLETED:
-        # Completion charges the recorded estimate in this same transaction (idempotent: keyed lines).
-        charge_completed(session, request, request_type, actor, clock)
+        enqueue(session, "start_fulfilment", {"request_id": request.id}, now=now)
     if to_status != from_status:
-        context.enqueue(
+        enqueue(
+            session,
             "status_changed",
-            request_id=request.id,
-            from_status=from_status.value,
-            to_status=to_status.value,
-            action=action.value,
+            {
+                "request_id": request.id,
+                "from_status": from_status.value,
+                "to_status": to_status.value,
+                "action": action.value,
+            },
+            now=now,
         )
-        if hooks is not None:
-            hooks.bbportal_status_changed(
-                request=request, from_status=from_status, to_status=to_status, action=action.value, context=context
-            )
+        known = registry if registry is not None else ({request_type.key: request_type} if request_type else None)
+        context = HookContext(session=session, actor=actor, clock=clock, registry=known)
+        change = StatusChange(
+            request.id or 0, request.type_key, request.organisation_id, from_status, to_status, action.value
+        )
+        hooks.bbportal_status_changed(
+            request=request, from_status=from_status, to_status=to_status, action=action.value, context=context
+        )
+        hooks.bbportal_statuses_changed(changes=[change], context=context)
     session.flush()
     return request
-
-
-def _post(session: Session, request: Request, body: str, *, internal: bool, now: Any) -> ChatMessage:
-    message = ChatMessage(
-        request_id=request.id or 0,
-        author_id=None,
-        body=body,
-        internal=internal,
-        via="system",
-        created_at=now,
-    )
-    session.add(message)
-    session.flush()
-    return message

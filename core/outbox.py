@@ -6,19 +6,21 @@ who can retry it). Handlers are keyed by topic; a topic nobody handles yet stays
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, update
 from sqlmodel import Session, col, select
 
-from core import fulfilment
+from core.db import insert_rows
 from core.models import OutboxMessage, OutboxStatus
-from core.portal import Portal
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 Finish = Callable[[Session], None]
-Handler = Callable[[Portal, OutboxMessage], Finish | None]
+Handler = Callable[["Portal", OutboxMessage], "Finish | None"]
 """A topic's handler. The core's own handlers may return a write (``Finish``) that is done in the transaction
 that marks the row done: a handler whose effect is only rows in the database (the fan-out) then costs one
 writer's turn, and a re-run after a crash finds both or neither. What a plugin's handler returns is ignored."""
@@ -34,41 +36,58 @@ longer than any job may run, so a slow job is never handed to a second worker wh
 """
 
 
-def _start_fulfilment(portal: Portal, message: OutboxMessage) -> None:
-    fulfilment.start_automatic(portal, int(message.payload["request_id"]))
+def enqueue(
+    session: Session,
+    topic: str,
+    payload: dict[str, Any] | Sequence[dict[str, Any]],
+    dedupe_key: str | Sequence[str | None] | None = None,
+    *,
+    now: datetime,
+    available_at: datetime | None = None,
+) -> int:
+    """Record background work in the caller's transaction: the one writer of outbox rows.
 
-
-def _fulfil(portal: Portal, message: OutboxMessage) -> None:
-    fulfilment.run(portal, int(message.payload["request_id"]))
-
-
-def _fan_out(portal: Portal, message: OutboxMessage) -> Finish | None:
-    from core import notifications
-
-    return notifications.fan_out(portal, message)
-
-
-def _send_mail(portal: Portal, message: OutboxMessage) -> None:
-    from core import notifications
-
-    notifications.send(portal, portal.mailer, message)
-
-
-LEAF_TOPICS = frozenset({"send_mail"})
-"""Topics whose handlers never queue further work: after one, no relay round is owed (each costs a scan)."""
-
-HANDLERS: dict[str, Handler] = {
-    "start_fulfilment": _start_fulfilment,
-    "fulfil": _fulfil,
-    "request_filed": _fan_out,
-    "status_changed": _fan_out,
-    "send_mail": _send_mail,
-}
+    The relay hands a row to a worker after the transaction commits, so nothing leaves the process for a
+    change that rolls back. ``payload`` is one job's payload, or a list of payloads of one topic written as
+    one statement (a released batch). A ``dedupe_key`` names a job that may be queued only once (one mail
+    per recipient of an event, one reminder per question): a key already present is skipped, so re-running
+    whatever queues it adds nothing. Returns how many rows were written.
+    """
+    payloads = [payload] if isinstance(payload, dict) else list(payload)
+    keys: list[str | None] = (
+        [dedupe_key] * len(payloads) if dedupe_key is None or isinstance(dedupe_key, str) else list(dedupe_key)
+    )
+    if len(keys) != len(payloads):
+        raise ValueError("enqueue needs one dedupe key per payload")
+    wanted = {key for key in keys if key is not None}
+    if wanted:
+        present = set(session.exec(select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(wanted))))
+        pairs = [(p, k) for p, k in zip(payloads, keys, strict=True) if k is None or k not in present]
+    else:
+        pairs = list(zip(payloads, keys, strict=True))
+    due = available_at or now
+    rows = [
+        {
+            "topic": topic,
+            "payload": body,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "last_error": "",
+            "created_at": now,
+            "available_at": due,
+            "relayed_at": None,
+            "dedupe_key": key,
+            "done_at": None,
+        }
+        for body, key in pairs
+    ]
+    insert_rows(session, OutboxMessage, rows)
+    return len(rows)
 
 
 def handlers(portal: Portal) -> dict[str, Handler]:
     """The core's handlers and the plugins' (the core's own topics win)."""
-    return {**portal.plugin_outbox_handlers, **HANDLERS}
+    return {**portal.plugin_outbox_handlers, **portal.core_outbox_handlers}
 
 
 def backoff(attempts: int) -> timedelta:
@@ -162,7 +181,7 @@ def process(portal: Portal, message_id: int) -> str | None:
         _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
         raise
     # Only the core's own handlers finish in the done mark's transaction; a plugin's return value is ignored.
-    finish = result if HANDLERS.get(message.topic) is handler else None
+    finish = result if portal.core_outbox_handlers.get(message.topic) is handler else None
     now = portal.clock.now()
     try:
         with portal.database.writing() as session:

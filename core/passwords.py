@@ -18,7 +18,8 @@ from core.administration import MIN_PASSWORD_LENGTH
 from core.clock import Clock
 from core.errors import ValidationFailed
 from core.i18n import gettext as _
-from core.models import OutboxMessage, PasswordToken, User
+from core.models import PasswordToken, User
+from core.outbox import enqueue
 from core.portal import Portal
 
 RESET = "reset"
@@ -41,19 +42,8 @@ def _issue(session: Session, portal: Portal, user: User, purpose: str) -> Passwo
     session.flush()
     row.digest = auth.digest(portal.secret_key, token_for(portal.secret_key, row))
     session.add(row)
-    session.add(
-        OutboxMessage(
-            topic="send_mail",
-            created_at=now,
-            available_at=now,
-            dedupe_key=f"password:{row.id}",
-            payload={
-                "kind": "password_reset" if purpose == RESET else "invitation",
-                "user_id": user.id,
-                "token_id": row.id,
-            },
-        )
-    )
+    payload = {"kind": "password_reset" if purpose == RESET else "invitation", "user_id": user.id, "token_id": row.id}
+    enqueue(session, "send_mail", payload, f"password:{row.id}", now=now)
     return row
 
 

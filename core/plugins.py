@@ -16,7 +16,10 @@ from core.request_types import RequestType, RequestTypeRegistry
 
 ENTRY_POINT_GROUP = "bbportal.request_types"
 
-DEFAULT_PLUGINS = (("access_control_simulator", "core.access_control.simulator.plugin"),)
+DEFAULT_PLUGINS = (
+    ("billing", "core.billing.plugin"),
+    ("access_control_simulator", "core.access_control.simulator.plugin"),
+)
 """The core's own behaviour written as plugins (name, module), registered before the entry points.
 
 They answer their hooks last where a plugin may replace them (``trylast``), and can be left out with

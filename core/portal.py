@@ -18,6 +18,7 @@ from core.plugins import build_registry, create_plugin_manager, outbox_handlers
 from core.request_types import RequestTypeRegistry
 from core.settings import Settings, get_settings
 from core.storage import FileStorage, FolderStorage
+from core.topics import HANDLERS as CORE_TOPICS
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Portal:
     mailer: Mailer
     storage: FileStorage
     plugin_outbox_handlers: dict[str, Any] = field(default_factory=dict)
+    core_outbox_handlers: dict[str, Any] = field(default_factory=lambda: CORE_TOPICS)
+    """The core's own topics (:mod:`core.topics`); they win over a plugin's handler for the same topic."""
 
     def access_control(self, system: System) -> AccessControl:
         """The adapter for a hosted system: the first plugin that answers (the simulator answers last)."""

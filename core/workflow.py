@@ -69,7 +69,12 @@ def file(
                 session.exec(select(Organisation.id).where(Organisation.id == user.organisation_id).with_for_update())
             filing = prepared or prepare(session)
             request = write_filing(
-                session, filing, clock=portal.clock, hooks=portal.hooks, expected_estimate=expected_estimate
+                session,
+                filing,
+                clock=portal.clock,
+                hooks=portal.hooks,
+                registry=portal.registry,
+                expected_estimate=expected_estimate,
             )
             for field_name, staged in files.items():
                 attachments.record(
@@ -188,6 +193,7 @@ def perform(
                 request_type=portal.registry.get(request.type_key),
                 clock=portal.clock,
                 hooks=portal.hooks,
+                registry=portal.registry,
                 reason=reason,
                 assignee=assignee,
                 **extra,

@@ -82,7 +82,7 @@ def charge_items_for(
     return list(request_type.charge_items(data, request))
 
 
-def record_estimate(
+def estimate_filing(
     session: Session,
     *,
     request: Request,
@@ -90,20 +90,20 @@ def record_estimate(
     data: BaseModel,
     expected: str | None = None,
 ) -> Estimate:
-    """Fix the request's billing in the filing transaction: agreement, price list, quota use, the lines.
+    """What the request being filed costs, worked out in the filing transaction (quota use counted under the
+    organisation's lock), before the request is written.
 
-    ``expected`` is the fingerprint of the estimate the customer confirmed; if what is recorded now differs
-    (a price list, the agreement or the month's quota changed meanwhile) the filing is refused.
+    ``expected`` is the fingerprint of the estimate the customer confirmed; if the cost now differs (a price
+    list, the agreement or the month's quota changed meanwhile) the filing is refused.
     """
-    items = charge_items_for(request_type, request, data)
-    result = _record(session, request, items)
+    result = _estimate(session, request, charge_items_for(request_type, request, data))
     if expected is not None and expected != result.fingerprint:
         raise EstimateChanged(result)
     return result
 
 
-def _record(session: Session, request: Request, items: list[ChargeItem]) -> Estimate:
-    result = estimate(
+def _estimate(session: Session, request: Request, items: list[ChargeItem]) -> Estimate:
+    return estimate(
         session,
         organisation_id=request.organisation_id,
         type_key=request.type_key,
@@ -112,6 +112,10 @@ def _record(session: Session, request: Request, items: list[ChargeItem]) -> Esti
         lock=True,
         exclude_request_id=request.id,
     )
+
+
+def record_estimate(session: Session, request: Request, result: Estimate) -> None:
+    """Fix the filed request's billing: agreement, price list, quota use, the lines of ``result``."""
     agreement = result.agreement
     insert_rows(
         session,
@@ -162,7 +166,6 @@ def _record(session: Session, request: Request, items: list[ChargeItem]) -> Esti
         ],
     )
     session.flush()
-    return result
 
 
 def billing_of(
@@ -172,7 +175,7 @@ def billing_of(
     under the terms of their filing day."""
     billing = session.get(RequestBilling, request.id)
     if billing is None:
-        _record(session, request, charge_items_for(request_type, request))
+        record_estimate(session, request, _estimate(session, request, charge_items_for(request_type, request)))
         billing = session.get(RequestBilling, request.id)
         assert billing is not None
     planned = list(

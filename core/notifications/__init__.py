@@ -15,19 +15,21 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, col, select
 
 from core import i18n, reply_tokens
-from core.db import insert_rows
 from core.display import request_rows
 from core.followers import followers
 from core.mailer import Mailer
-from core.models import Attachment, ChatMessage, OutboxMessage, PasswordToken, Request, User, outbox_row
-from core.portal import Portal
+from core.models import Attachment, ChatMessage, OutboxMessage, PasswordToken, Request, User
+from core.outbox import enqueue
 from core.statuses import Status
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 log = logging.getLogger(__name__)
@@ -83,11 +85,8 @@ def fan_out(portal: Portal, source: OutboxMessage) -> Callable[[Session], None] 
 
 def queue_mail(session: Session, key: str, kind: str, request: Request, user: User, now: Any, **extra: Any) -> bool:
     """One ``send_mail`` row for one recipient, unless its dedupe key exists (re-running adds nothing)."""
-    if session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first() is not None:
-        return False
     payload = {"kind": kind, "request_id": request.id, "user_id": user.id, **extra}
-    insert_rows(session, OutboxMessage, [{**outbox_row("send_mail", payload, now), "dedupe_key": key}])
-    return True
+    return enqueue(session, "send_mail", payload, key, now=now) == 1
 
 
 def render(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:

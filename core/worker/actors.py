@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from core import outbox
+from core import outbox, topics
 from core.portal import Portal
 
 _portal: Portal | None = None
@@ -42,7 +42,7 @@ def _bound() -> Portal:
 def handle_outbox_message(message_id: int) -> None:
     portal = _bound()
     topic = outbox.process(portal, message_id)
-    if topic is not None and topic not in outbox.LEAF_TOPICS:
+    if topic is not None and topic not in topics.LEAF_TOPICS:
         # What this job queued (one mail per recipient) goes out now, not at the relay's next round.
         from core.worker.runner import relay_once
 

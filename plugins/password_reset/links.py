@@ -21,9 +21,9 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from core import auth
+from core import auth, enqueue
 from core.access_control import AccessControlRefused, AccessControlUnavailable
-from core.models import OutboxMessage, System, utc_column
+from core.models import System, utc_column
 from core.portal import Portal
 
 LINK_HOURS = 24
@@ -103,15 +103,7 @@ def issue(
     session.flush()
     link.digest = auth.digest(portal.secret_key, token_for(portal.secret_key, link))
     session.add(link)
-    session.add(
-        OutboxMessage(
-            topic=MAIL_TOPIC,
-            created_at=now,
-            available_at=now,
-            dedupe_key=f"{MAIL_TOPIC}:{link.id}",
-            payload={"link_id": link.id},
-        )
-    )
+    enqueue(session, MAIL_TOPIC, {"link_id": link.id}, f"{MAIL_TOPIC}:{link.id}", now=now)
     return link
 
 

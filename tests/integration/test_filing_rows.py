@@ -22,7 +22,7 @@ def test_filing_names_every_column_of_every_row_it_writes(
         written.setdefault(model.__tablename__, []).extend(set(row) for row in rows)
         return real(session, model, rows, **kwargs)
 
-    for module in ("core.filing", "core.followers", "core.billing.recording"):
+    for module in ("core.lifecycle", "core.outbox", "core.followers", "core.billing.recording"):
         monkeypatch.setattr(f"{module}.insert_rows", recording)
     filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
     assert filed.id is not None

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlmodel import col, select
 
-from core import hookimpl, outbox, workflow
+from core import hookimpl, outbox, topics, workflow
 from core.lifecycle import Action
 from core.models import ChatMessage, OutboxMessage, Request, RequestHistory
 from core.portal import Portal
@@ -124,7 +124,7 @@ def test_a_crashing_handler_is_retried_with_backoff_then_marked_failed(
         calls.append(message.id or 0)
         raise RuntimeError("database away")
 
-    monkeypatch.setitem(outbox.HANDLERS, "fulfil", broken)
+    monkeypatch.setitem(topics.HANDLERS, "fulfil", broken)
     filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
     outbox.drain(portal)
     with portal.database.reading() as s:
@@ -169,7 +169,7 @@ def test_failed_jobs_are_visible_and_retried_from_the_page_and_the_cli(
     def broken(_portal: Portal, message: OutboxMessage) -> None:
         raise RuntimeError("SMTP says no")
 
-    monkeypatch.setitem(outbox.HANDLERS, "request_filed", broken)
+    monkeypatch.setitem(topics.HANDLERS, "request_filed", broken)
     filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
     for _ in range(outbox.MAX_ATTEMPTS + 1):
         outbox.drain(portal)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from core import outbox, reply_tokens, workflow
+from core import outbox, reply_tokens, topics, workflow
 from core.followers import start_following
 from core.lifecycle import Action
 from core.mailer import SmtpMailer
@@ -254,7 +254,7 @@ def test_a_fan_out_queues_its_mails_in_the_turn_that_marks_it_done_and_never_twi
 def test_a_fan_out_whose_write_fails_leaves_neither_mails_nor_a_done_mark(
     portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import core.notifications
+    import core.outbox
 
     workflow.file(portal, world.member, "fault_report", world.fault(), None)
     [event] = _rows(portal, "request_filed")
@@ -262,7 +262,7 @@ def test_a_fan_out_whose_write_fails_leaves_neither_mails_nor_a_done_mark(
     def failing_insert(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(core.notifications, "insert_rows", failing_insert)
+    monkeypatch.setattr(core.outbox, "insert_rows", failing_insert)
     assert outbox.process(portal, event.id) is None
     [event] = _rows(portal, "request_filed")
     assert (event.status, event.attempts) == ("pending", 1) and "disk full" in event.last_error
@@ -288,7 +288,7 @@ def test_a_core_handlers_write_is_skipped_when_another_worker_finished_the_row_m
             session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(status="done"))
         return lambda _session: written.append("finish ran")
 
-    monkeypatch.setitem(outbox.HANDLERS, "request_filed", finished_elsewhere)
+    monkeypatch.setitem(topics.HANDLERS, "request_filed", finished_elsewhere)
     outbox.process(portal, event.id)
     assert written == []
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from core.chat import add_message
 from core.errors import Conflict
 from core.filing import file_request
 from core.lifecycle import TRANSITIONS, Action, apply
@@ -40,10 +41,12 @@ def file(portal: Portal, user: User, type_key: str = "sample_manual", carry_out_
 
 
 def act(portal: Portal, request: Request, action: Action, actor: User | None, **kwargs: Any) -> Request:
+    """Apply ``action``; ``internal_note`` / ``customer_message`` are posted with it, as a fulfilment's are."""
+    notes = [(kwargs.pop(key, ""), key == "internal_note") for key in ("internal_note", "customer_message")]
     with portal.database.writing() as s:
         fresh = s.get(Request, request.id)
         assert fresh is not None
-        return apply(
+        changed = apply(
             s,
             fresh,
             action,
@@ -53,6 +56,19 @@ def act(portal: Portal, request: Request, action: Action, actor: User | None, **
             hooks=portal.hooks,
             **kwargs,
         )
+        for body, internal in notes:
+            if body:
+                add_message(
+                    s,
+                    changed,
+                    author=None,
+                    body=body,
+                    internal=internal,
+                    via="system",
+                    clock=portal.clock,
+                    hooks=portal.hooks,
+                )
+        return changed
 
 
 def last_history(portal: Portal, request: Request) -> RequestHistory:
@@ -264,6 +280,7 @@ def test_a_stale_copy_cannot_overwrite_a_newer_change(portal: Portal, world: Wor
             world.member,
             request_type=portal.registry.get(request.type_key),
             clock=portal.clock,
+            hooks=portal.hooks,
         )
 
 

@@ -16,20 +16,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session, col, select
 
-from core import attachments, auth
-from core.attachments import StagedFile
+from core import auth
 from core.context import FormContext
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.filing import CARRY_OUT_ON, file_request
+from core.filing import CARRY_OUT_ON
 from core.forms import FormField, build_fields, decode, form_values, render_choices
 from core.i18n import gettext
-from core.intake.files import mail_files
-from core.intake.parse import parse_mail, text_of
-from core.intake.quotes import strip_quotes
-from core.models import ChatMessage, InboundMail, Organisation, Request, User
+from core.intake import quarantine
+from core.intake.quarantine import mail_text, sender_user
+from core.models import InboundMail, Organisation, Request, User
 from core.queries import valid_id
 from core.request_types import RequestType
-from core.statuses import OPEN, Status
+from core.statuses import OPEN
 from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
@@ -37,29 +35,6 @@ from core.web.viewer import require_staff
 
 PAGE_SIZE = 50
 OPEN_REQUESTS_SHOWN = 10
-
-
-def _body(row: InboundMail) -> str:
-    try:
-        return strip_quotes(text_of(parse_mail(row.raw))) or ""
-    except Exception:  # unreadable mail: show what can be shown
-        return row.raw[:2000].decode("utf-8", errors="replace")
-
-
-def _sender_user(session: Session, row: InboundMail) -> User | None:
-    """The active customer user who sent the mail, when the sender is one."""
-    if not row.sender:
-        return None
-    found = session.exec(select(User).where(User.email == auth.normalise_email(row.sender))).first()
-    return found if found is not None and found.active and not found.is_staff else None
-
-
-def _first_message(row: InboundMail, author: User | None) -> str:
-    """The mail's text as a chat message; a sender who is not the author is named in it."""
-    body = _body(row).strip()
-    if not body:
-        return ""
-    return body if author is not None and author.email == row.sender else f"{row.sender or '?'}:\n{body}"
 
 
 def _mail_page(
@@ -75,7 +50,7 @@ def _mail_page(
         row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
         if row is None:
             raise NotFound("There is no such mail.")
-        sender = _sender_user(session, row)
+        sender = sender_user(session, row)
         organisation = session.get(Organisation, sender.organisation_id) if sender and sender.organisation_id else None
         open_requests = (
             list(
@@ -94,7 +69,7 @@ def _mail_page(
         viewer(request),
         status_code=status_code,
         mail=row,
-        body=_body(row),
+        body=mail_text(row),
         error=error,
         organisation=organisation,
         open_requests=open_requests,
@@ -133,19 +108,6 @@ def _prefill(fields: list[FormField], body: str) -> dict[str, str]:
     return {}
 
 
-def _files_of(request: HttpRequest, mail_id: int) -> tuple[list[StagedFile], list[str]]:
-    """The mail's attachments, checked and stored like a reply's (nothing for a mail that cannot be read)."""
-    with portal(request).database.reading() as session:
-        row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
-    if row is None or row.status != "quarantined":
-        raise NotFound("There is no such mail.")
-    try:
-        message = parse_mail(row.raw)
-    except Exception:  # unreadable: the text shown is all there is
-        return [], []
-    return mail_files(portal(request), message)
-
-
 class QuarantineController(Controller):
     path = "/staff/quarantine"
     guards = [require_staff]
@@ -169,45 +131,11 @@ class QuarantineController(Controller):
 
     @post("/{mail_id:int}/attach", sync_to_thread=True)
     def attach(self, request: HttpRequest, mail_id: FromPath[int], data: FormBody) -> Template | Redirect:
-        number = form_value(data, "request").strip().upper().removeprefix("BB-")
-        the_portal = portal(request)
-        files, notes = _files_of(request, mail_id)
         try:
-            with the_portal.database.writing() as session:
-                row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
-                if row is None or row.status != "quarantined":
-                    raise NotFound("There is no such mail.")
-                target = (
-                    session.get(Request, int(number))
-                    if number.isascii() and number.isdigit() and valid_id(int(number))
-                    else None
-                )
-                if target is None:
-                    raise Conflict("There is no such request.")
-                if Status(target.status).is_closed:
-                    raise Conflict("This request is closed; file a new request instead.")
-                message = ChatMessage(
-                    request_id=target.id or 0,
-                    author_id=None,
-                    via="email",
-                    body="\n\n".join(part for part in (f"{row.sender}:\n{_body(row)}", "\n".join(notes)) if part),
-                    created_at=the_portal.clock.now(),
-                    inbound_mail_id=row.id,
-                )
-                session.add(message)
-                session.flush()
-                attachments.record(
-                    session, files, request_id=target.id or 0, message_id=message.id, clock=the_portal.clock
-                )
-                row.status, row.request_id, row.chat_message_id = "attached", target.id, message.id
-                row.reason = f"attached by hand by {viewer(request).user.name}"  # type: ignore[union-attr]
-                session.add(row)
-        except BaseException as exc:
-            attachments.discard(the_portal.storage, files)
-            if not isinstance(exc, Conflict):
-                raise
+            target = quarantine.attach(portal(request), user(request), mail_id, form_value(data, "request"))
+        except Conflict as exc:
             return _mail_page(request, mail_id, error=gettext(exc.detail), status_code=409)
-        return Redirect(f"/staff/requests/{number}?notice=attached")
+        return Redirect(f"/staff/requests/{target.id}?notice=attached")
 
     @get("/{mail_id:int}/new", sync_to_thread=True)
     def new_request_form(
@@ -226,7 +154,9 @@ class QuarantineController(Controller):
                     request, mail_id, status_code=422, new_errors=exc.errors, new_values={"type": type, "user": user}
                 )
         fields = self._fields(request, request_type, customer, organisation)
-        return self._form(request, row, request_type, customer, organisation, fields, _prefill(fields, _body(row)), {})
+        return self._form(
+            request, row, request_type, customer, organisation, fields, _prefill(fields, mail_text(row)), {}
+        )
 
     @post("/{mail_id:int}/new", sync_to_thread=True)
     def file_new_request(self, request: HttpRequest, mail_id: FromPath[int], data: FormBody) -> Template | Redirect:
@@ -244,56 +174,23 @@ class QuarantineController(Controller):
             except ValidationFailed as exc:
                 return _mail_page(request, mail_id, status_code=422, new_errors=exc.errors)
         fields = self._fields(request, request_type, customer, organisation)
-        files, notes = _files_of(request, mail_id)
         try:
-            with the_portal.database.writing() as session:
-                mail = session.get(InboundMail, mail_id)
-                if mail is None or mail.status != "quarantined":
-                    raise Conflict("The mail has been handled meanwhile.")
-                filed = file_request(
-                    session,
-                    request_type=request_type,
-                    user=customer,
-                    organisation=organisation,
-                    payload=decode(fields, values),
-                    carry_out_on=form_value(data, CARRY_OUT_ON),
-                    clock=the_portal.clock,
-                    hooks=the_portal.hooks,
-                    access_control_for=the_portal.access_control,
-                    filed_by=staff,
-                    reason=f"Filed by {staff.name} from an e-mail from {mail.sender or '?'}",
-                )
-                text = "\n\n".join(part for part in (_first_message(mail, customer), "\n".join(notes)) if part)
-                message = None
-                if text or files:
-                    message = ChatMessage(
-                        request_id=filed.id or 0,
-                        author_id=customer.id if customer.email == mail.sender else None,
-                        via="email",
-                        body=text[:10_000],
-                        created_at=the_portal.clock.now(),
-                        inbound_mail_id=mail.id,
-                    )
-                    session.add(message)
-                    session.flush()
-                    attachments.record(
-                        session, files, request_id=filed.id or 0, message_id=message.id, clock=the_portal.clock
-                    )
-                mail.status, mail.request_id = "attached", filed.id
-                mail.chat_message_id = message.id if message is not None else None
-                mail.reason = f"filed as a new request by {staff.name}"[:300]
-                session.add(mail)
+            filed = quarantine.file_as_request(
+                the_portal,
+                staff,
+                mail_id,
+                request_type=request_type,
+                customer=customer,
+                organisation=organisation,
+                payload=decode(fields, values),
+                carry_out_on=form_value(data, CARRY_OUT_ON),
+            )
         except ValidationFailed as exc:
-            attachments.discard(the_portal.storage, files)
             return self._form(
                 request, row, request_type, customer, organisation, fields, values, exc.errors, status_code=422
             )
         except (Conflict, Forbidden) as exc:
-            attachments.discard(the_portal.storage, files)
             return _mail_page(request, mail_id, error=gettext(exc.detail), status_code=409)
-        except BaseException:
-            attachments.discard(the_portal.storage, files)
-            raise
         return Redirect(f"/staff/requests/{filed.id}?notice=filed_from_mail")
 
     def _fields(
@@ -335,7 +232,7 @@ class QuarantineController(Controller):
             viewer(request),
             status_code=status_code,
             mail=row,
-            body=_body(row),
+            body=mail_text(row),
             request_type=request_type,
             customer=customer,
             organisation=organisation,
