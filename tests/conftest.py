@@ -47,6 +47,25 @@ def _fast_password_hashing() -> Iterator[None]:
     core.auth.hash_password = original
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_writer_per_fact_guard() -> Iterator[None]:
+    """Every test runs under the write guard (``tests/write_guard.py``): one writer per fact."""
+    from tests import write_guard
+
+    with write_guard.installed():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_second_writer() -> Iterator[None]:
+    from tests import write_guard
+
+    write_guard.violations.clear()
+    yield
+    found, write_guard.violations[:] = list(write_guard.violations), []
+    assert not found, f"written outside the one writer of the fact: {sorted(set(found))}"
+
+
 PG_URL = os.environ.get("BBPORTAL_TEST_DATABASE_URL", "")
 START = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

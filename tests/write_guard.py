@@ -1,0 +1,98 @@
+"""A guard, active in the whole test suite, that fails a test when anything but the one writer of a fact writes it.
+
+DESIGN.md's "one writer per fact": a request's status and history are written by ``core.lifecycle``, chat
+messages by ``core.chat.add_message``, outbox rows by ``core.outbox`` (``enqueue`` adds them; the relay and
+the worker mark them). Every statement that reaches the database is looked at (SQLAlchemy's
+``before_cursor_execute``, and the plain INSERTs ``core.db.insert_rows`` sends straight to SQLite's driver);
+one that writes a guarded table is allowed only when the allowed writer is on the call stack. Statements that
+test code sends itself (seeding a table) are allowed: the guard is about the product's code.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import core.db
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = (str(ROOT / "core") + "/", str(ROOT / "plugins") + "/")
+WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+
+LIFECYCLE = (str(ROOT / "core" / "lifecycle.py"), None)
+WRITERS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "request_history": (LIFECYCLE,),
+    "chat_message": ((str(ROOT / "core" / "chat.py"), "add_message"),),
+    "outbox": ((str(ROOT / "core" / "outbox.py"), None),),
+}
+"""Table → the allowed writers: (file, function or None for any function of the file)."""
+REQUEST_STATUS = (LIFECYCLE,)
+"""``request`` rows are created and their status changed only by the lifecycle; other columns are free."""
+
+violations: list[str] = []
+
+
+def _allowed(writers: tuple[tuple[str, str | None], ...]) -> bool:
+    frame = sys._getframe(2)
+    innermost_product: str | None = None
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        for path, function in writers:
+            if filename == path and (function is None or frame.f_code.co_name == function):
+                return True
+        if innermost_product is None and filename.startswith(PRODUCT) and filename != core.db.__file__:
+            innermost_product = f"{filename.removeprefix(str(ROOT) + '/')}:{frame.f_lineno} {frame.f_code.co_name}"
+        frame = frame.f_back  # type: ignore[assignment]
+    if innermost_product is None:
+        return True  # the test's own statement (seeding), not the product's
+    violations.append(innermost_product)
+    return False
+
+
+def check(statement: str) -> None:
+    match = WRITE.match(statement)
+    if match is None:
+        return
+    verb, table = match.group(1).upper(), match.group(2).lower()
+    if table in WRITERS:
+        if not _allowed(WRITERS[table]):
+            violations[-1] = f"{verb.split()[0]} {table} from {violations[-1]}"
+    elif table == "request":
+        set_clause = statement.partition(" SET ")[2].partition(" WHERE ")[0] if verb == "UPDATE" else ""
+        writes_status = verb.startswith("INSERT") or re.search(r"\bstatus\b", set_clause) is not None
+        if writes_status and not _allowed(REQUEST_STATUS):
+            violations[-1] = f"{verb.split()[0]} request (status) from {violations[-1]}"
+
+
+def _before_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    check(statement)
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """Watch every engine's statements and ``insert_rows``' SQLite fast path while the block runs."""
+    real: Callable[..., Any] = core.db._sqlite_insert
+
+    def watched(table: Any, names: tuple[str, ...], dialect: Any) -> Callable[..., Any]:
+        run = real(table, names, dialect)
+
+        def guarded(connection: Any, rows: Any, returning_id: bool) -> Any:
+            check(f"INSERT INTO {table.name} ({', '.join(names)})")
+            return run(connection, rows, returning_id)
+
+        return guarded
+
+    event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+    core.db._sqlite_insert = watched  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        core.db._sqlite_insert = real  # type: ignore[assignment]
+        event.remove(Engine, "before_cursor_execute", _before_cursor_execute)
