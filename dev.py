@@ -3,7 +3,7 @@
 
     python3 dev.py serve     # install (pinned by uv.lock) into .venv, then start the embedded portal
     python3 dev.py test      # install, then run the whole test suite (extra arguments go to pytest)
-    python3 dev.py lint      # ruff and mypy
+    python3 dev.py lint      # ruff, mypy and import-linter's contracts
     python3 dev.py messages  # extract the core's messages and merge them into the catalogs
 
 The environment is .venv in the repository; uv (pinned below) installs exactly what uv.lock says.
@@ -65,6 +65,7 @@ def main(argv: list[str]) -> None:
         install()
         _run(BIN / "ruff", "check", "core", "plugins", "tests", "bench", "dev.py")
         _run(BIN / "mypy")
+        _run(BIN / "lint-imports")  # the layers and contracts in pyproject.toml [tool.importlinter]
     elif command == "messages":
         install()
         keywords = [

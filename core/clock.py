@@ -44,3 +44,14 @@ def local_today(clock: Clock) -> date:
 def as_utc(moment: datetime) -> datetime:
     """Stored datetimes come back naive from SQLite; they are UTC by convention."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def local_datetime(value: datetime | None, with_seconds: bool = False) -> str:
+    """Stockholm wall time, written the Swedish (ISO) way in both languages (pages and mails; lists call it often)."""
+    if value is None:
+        return ""
+    return as_utc(value).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+
+
+def local_date(value: date | None) -> str:
+    return value.isoformat() if value is not None else ""

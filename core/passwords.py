@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, func, select
 
@@ -20,7 +21,9 @@ from core.errors import ValidationFailed
 from core.i18n import gettext as _
 from core.models import PasswordToken, User
 from core.outbox import enqueue
-from core.portal import Portal
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 RESET = "reset"
 INVITE = "invite"

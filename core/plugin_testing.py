@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,8 +39,10 @@ from core.errors import ValidationFailed
 from core.filing import draft_request, validate_submission
 from core.forms import build_fields, decode, encode, json_schema, render_choices
 from core.models import Organisation, User
-from core.portal import Portal
 from core.request_types import ChargeItem, RequestType
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 # Text that survives a browser form unchanged: letters (Swedish ones too), digits, punctuation, inner spaces.
 _TEXT_ALPHABET = string.ascii_letters + string.digits + "åäöÅÄÖéü .,-:;!?()/&'\"#@+%"

@@ -7,6 +7,7 @@ Each question gets at most one reminder: the outbox row's dedupe key names the h
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -16,8 +17,10 @@ from core.followers import followers
 from core.lifecycle import Action
 from core.models import Request, RequestHistory
 from core.notifications import queue_mail, wants
-from core.portal import Portal
 from core.statuses import Status
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 
 def add_working_days(moment: datetime, days: int) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlmodel import Session, select
@@ -17,8 +17,10 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.filing import Filing, draft_request, prepare_filing, validate_submission, write_filing
 from core.lifecycle import Action, apply
 from core.models import Organisation, Request, User
-from core.portal import Portal
 from core.queries import get_request, valid_id
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 
 def file(

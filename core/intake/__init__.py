@@ -23,6 +23,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses, parseaddr
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
@@ -35,9 +36,11 @@ from core.intake.files import has_attachments, mail_files
 from core.intake.parse import header, parse_mail, storable, text_of
 from core.intake.quotes import strip_quotes
 from core.models import ChatMessage, InboundMail, Request, User
-from core.portal import Portal
 from core.queries import valid_id
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 SUBJECT_TAG = re.compile(r"\[BB-(\d{1,10})\]")
 MAX_BYTES = 25 * 1024 * 1024

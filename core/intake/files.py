@@ -9,11 +9,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from core import i18n
 from core.attachment_types import NOT_ALLOWED
 from core.attachments import MAX_FILES, AttachmentRefused, StagedFile, Upload, discard, stage
-from core.portal import Portal
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 MAX_PARTS = 100
 """Parts looked at in one mail; a mail with more is not a customer's reply."""

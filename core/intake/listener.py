@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.intake import Refused, receive
-from core.portal import Portal
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 log = logging.getLogger(__name__)
 

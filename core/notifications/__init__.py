@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, col, select
 
 from core import i18n, reply_tokens
+from core.clock import local_date, local_datetime
 from core.display import request_rows
 from core.followers import followers
 from core.mailer import Mailer
@@ -112,8 +113,6 @@ def _environment() -> Environment:
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: i18n.gettext(message), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
     )
-    from core.web.rendering import local_date, local_datetime
-
     environment.filters.update(local_datetime=local_datetime, local_date=local_date)
     return environment
 

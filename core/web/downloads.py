@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from litestar import Response
@@ -14,9 +14,11 @@ from litestar.response import Stream
 from core.attachments import view
 from core.errors import NotFound
 from core.models import Attachment
-from core.portal import Portal
 from core.storage import StorageError, read_chunks
 from core.web.types import HttpRequest
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 NO_COMPRESSION = "no_compression"
 """Route option: files are sent as stored (images and Office files are compressed already)."""

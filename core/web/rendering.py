@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +13,12 @@ from markupsafe import Markup, escape
 from core import i18n
 from core.billing.models import ChargeKind, Unit
 from core.billing.money import format_amount, format_money, format_percent
-from core.clock import LOCAL_ZONE, as_utc
+from core.clock import local_date, local_datetime
 from core.request_types import RequestTypeRegistry
 from core.statuses import Status
 from core.web.viewer import Viewer
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def local_datetime(value: datetime | None, with_seconds: bool = False) -> str:
-    """Stockholm wall time, written the Swedish (ISO) way in both languages; lists call this often."""
-    if value is None:
-        return ""
-    return as_utc(value).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
-
-
-def local_date(value: date | None) -> str:
-    return value.isoformat() if value is not None else ""
 
 
 def number(value: float | int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -18,8 +18,10 @@ from core import auth
 from core.errors import NotFound
 from core.i18n import LANGUAGES, set_language
 from core.models import Organisation, User
-from core.portal import Portal
 from core.web.types import HttpRequest
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 SESSION_COOKIE = "bb_session"
 ANON_COOKIE = "bb_anon"

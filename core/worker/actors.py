@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dramatiq
 
 from core import outbox, topics
-from core.portal import Portal
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 _portal: Portal | None = None
 

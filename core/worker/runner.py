@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import dramatiq
 from dramatiq import Worker
 
 from core import outbox
-from core.portal import Portal
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 log = logging.getLogger(__name__)
 REMINDER_CHECK_SECONDS = 300.0

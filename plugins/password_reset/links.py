@@ -17,6 +17,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -24,7 +25,9 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from core import auth, enqueue
 from core.access_control import AccessControlRefused, AccessControlUnavailable
 from core.models import System, utc_column
-from core.portal import Portal
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 LINK_HOURS = 24
 MAIL_TOPIC = "password_reset.send_link"

@@ -12,15 +12,17 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core import i18n
 from core.models import Organisation, OutboxMessage, Request, System
 from core.notifications import message_id
-from core.portal import Portal
 from plugins.password_reset.links import LINK_HOURS, ServicePasswordLink, token_for
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 TEMPLATES = Path(__file__).parent / "mail"
 LINK_PATH = "/password-reset/{token}"

@@ -18,8 +18,8 @@ from core.models import Request as RequestRow
 from core.queries import Page, RequestSummary, get_request, list_requests, queue
 from core.statuses import Status
 from core.web.controllers.common import portal, user
-from core.web.controllers.customer import _parse_statuses, serve_attachment
 from core.web.downloads import NO_COMPRESSION
+from core.web.request_pages import parse_statuses, serve_attachment
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff, require_user
 
@@ -218,7 +218,7 @@ class ApiController(Controller):
                 list_requests(
                     session,
                     user(request),
-                    statuses=_parse_statuses(status),
+                    statuses=parse_statuses(status),
                     type_key=type or None,
                     cursor=cursor or None,
                     limit=max(1, min(limit, 100)),
@@ -294,7 +294,7 @@ class ApiController(Controller):
             return _page_out(
                 queue(
                     session,
-                    statuses=_parse_statuses(status) or None,
+                    statuses=parse_statuses(status) or None,
                     type_key=type or None,
                     cursor=cursor or None,
                     limit=max(1, min(limit, 100)),

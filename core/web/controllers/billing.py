@@ -24,8 +24,8 @@ from core.i18n import gettext as _
 from core.models import Organisation, User
 from core.queries import get_request
 from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, user, viewer
-from core.web.controllers.customer import _request_page
 from core.web.rendering import page
+from core.web.request_pages import request_page
 from core.web.types import HttpRequest
 from core.web.viewer import require_admin, require_customer, require_staff, require_user
 
@@ -76,7 +76,7 @@ class BillingStaffController(Controller):
                 found = get_request(session, user(request), request_id)
                 change(session, found)
         except ValidationFailed as exc:
-            return _request_page(
+            return request_page(
                 request,
                 request_id,
                 status_code=422,
@@ -86,7 +86,7 @@ class BillingStaffController(Controller):
                 billing_errors=exc.errors,
             )
         except Conflict as exc:
-            return _request_page(request, request_id, status_code=409, staff=True, error=_message(exc))
+            return request_page(request, request_id, status_code=409, staff=True, error=_message(exc))
         return Redirect(f"/staff/requests/{request_id}?notice={notice}#charges-title")
 
     @post("/", sync_to_thread=True)

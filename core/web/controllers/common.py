@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated, Any, BinaryIO, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar, cast
 
 import anyio.to_thread
 from litestar import Litestar
@@ -18,10 +18,12 @@ from core.attachments import MAX_FILES, Upload
 from core.db import Database
 from core.i18n import N_
 from core.models import User
-from core.portal import Portal
 from core.settings import Settings
 from core.web.types import HttpRequest
 from core.web.viewer import Viewer
+
+if TYPE_CHECKING:
+    from core.portal import Portal
 
 T = TypeVar("T")
 

@@ -10,27 +10,24 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
-from sqlmodel import col, select
 
-from core import attachments, chat, workflow
-from core.attachments import AttachmentView, StagedFile
-from core.billing.periods import local_day
-from core.billing.pricing import Estimate, price_items_on
-from core.billing.recording import EstimateChanged, new_nonce, request_charges
+from core import attachments, workflow
+from core.attachments import StagedFile
+from core.billing.pricing import Estimate
+from core.billing.recording import EstimateChanged
 from core.context import FormContext
-from core.display import display_rows, request_rows
-from core.errors import Conflict, ValidationFailed
+from core.display import display_rows
+from core.errors import ValidationFailed
 from core.filing import CARRY_OUT_ON
-from core.followers import followers, is_following, start_following
+from core.followers import start_following
 from core.forms import build_fields, decode, file_fields, form_values, render_choices
-from core.i18n import current_language, gettext
-from core.lifecycle import Action, allowed_actions
-from core.models import Office, System, User
-from core.queries import get_request, history, list_requests
+from core.i18n import gettext
+from core.lifecycle import Action
+from core.models import Office
+from core.queries import get_request, list_requests
 from core.request_types import RequestType
 from core.statuses import Status
 from core.web.controllers.common import (
-    MAX_TEXT_FIELD,
     NOTICES,
     UPLOADS,
     FormBody,
@@ -43,14 +40,19 @@ from core.web.controllers.common import (
     user,
     viewer,
 )
-from core.web.downloads import NO_COMPRESSION, file_response
+from core.web.downloads import NO_COMPRESSION
 from core.web.rendering import page
+from core.web.request_pages import (
+    all_fields,
+    choose_again,
+    new_messages,
+    parse_statuses,
+    post_message,
+    request_page,
+    serve_attachment,
+)
 from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
-
-
-def _parse_statuses(raw: str) -> list[Status]:
-    return [Status(s) for s in raw.split(",") if s in Status._value2member_map_]
 
 
 class HomeController(Controller):
@@ -86,7 +88,7 @@ class CustomerController(Controller):
             partial(
                 list_requests,
                 user=user(request),
-                statuses=_parse_statuses(status),
+                statuses=parse_statuses(status),
                 type_key=type or None,
                 cursor=cursor or None,
                 limit=the_portal.settings.page_size,
@@ -133,7 +135,7 @@ class CustomerController(Controller):
         every_file = [item for files in staged.values() for item in files]
         if file_errors:
             attachments.discard(the_portal.storage, every_file)
-            file_errors.update({name: [_choose_again()] for name in staged})
+            file_errors.update({name: [choose_again()] for name in staged})
             errors = {**workflow.problems(the_portal, current, type_key, payload, carry_out_on), **file_errors}
             return _request_form(request, request_type, values=values, errors=errors, status_code=422)
         try:
@@ -152,7 +154,7 @@ class CustomerController(Controller):
             attachments.discard(the_portal.storage, every_file)  # the estimate refused the form before filing did
             errors = exc.errors
             for name in staged:  # the files were fine, but the browser does not keep them after an error
-                errors.setdefault(name, []).append(_choose_again())
+                errors.setdefault(name, []).append(choose_again())
             return _request_form(request, request_type, values=values, errors=errors, status_code=422)
         except EstimateChanged as exc:
             attachments.discard(the_portal.storage, every_file)
@@ -205,7 +207,7 @@ class CustomerController(Controller):
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
     def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
-        return _request_page(request, request_id, notice=NOTICES.get(notice, ""))
+        return request_page(request, request_id, notice=NOTICES.get(notice, ""))
 
     @get(
         "/requests/{request_id:int}/attachments/{attachment_id:int}",
@@ -241,7 +243,7 @@ class CustomerController(Controller):
             workflow.change_date(portal(request), user(request), request_id, form_value(data, CARRY_OUT_ON))
         except ValidationFailed as exc:
             message = "; ".join(exc.errors.get(CARRY_OUT_ON, []))
-            return _request_page(request, request_id, error=message, status_code=422)
+            return request_page(request, request_id, error=message, status_code=422)
         return Redirect(f"/requests/{request_id}?notice=rescheduled")
 
     @get("/requests/{request_id:int}/messages", sync_to_thread=True)
@@ -291,13 +293,9 @@ def _stage_form_files(
     return staged, errors
 
 
-def _choose_again() -> str:
-    return gettext("Choose the files again: a browser does not keep chosen files after an error.")
-
-
 def _ask_again(errors: dict[str, list[str]]) -> dict[str, list[str]]:
     """A refused upload's errors, plus the reminder that every file of the form must be chosen again."""
-    return {name: [*messages, _choose_again()] for name, messages in errors.items()}
+    return {name: [*messages, choose_again()] for name, messages in errors.items()}
 
 
 def _request_type(request: HttpRequest, type_key: str) -> RequestType:
@@ -329,7 +327,7 @@ def _request_form(
         choices = render_choices(request_type, request_type.schema, context)
         today = context.today()
     fields = build_fields(request_type.schema, choices)
-    labels = {f.name: f.label for f in _all_fields(fields)}
+    labels = {f.name: f.label for f in all_fields(fields)}
     return page(
         "request_form.html",
         viewer(request),
@@ -342,163 +340,3 @@ def _request_form(
         today=today.isoformat(),
         multipart=bool(file_fields(fields)),
     )
-
-
-def serve_attachment(request: HttpRequest, request_id: int, attachment_id: int, *, inline: bool) -> Response[Any]:
-    """Shared by the customer's, the staff's and the API's download routes: the same check for everyone."""
-    the_portal = portal(request)
-    with the_portal.database.reading() as session:
-        row = attachments.find_attachment(session, user(request), request_id, attachment_id)
-    return file_response(the_portal, request, row, inline=inline)
-
-
-def _all_fields(fields: list[Any]) -> list[Any]:
-    flat = []
-    for form_field in fields:
-        flat.append(form_field)
-        for variant in form_field.variants:
-            flat.extend(_all_fields(variant.fields))
-    return flat
-
-
-def _request_page(
-    request: HttpRequest,
-    request_id: int,
-    *,
-    notice: str = "",
-    error: str = "",
-    status_code: int = 200,
-    staff: bool = False,
-    message_error: str = "",
-    message_body: str = "",
-    files_error: list[str] | None = None,
-    billing_form: str = "",
-    billing_values: dict[str, str] | None = None,
-    billing_errors: dict[str, list[str]] | None = None,
-) -> Template:
-    the_portal, current = portal(request), user(request)
-    with the_portal.database.reading() as session:
-        found = get_request(session, current, request_id)
-        request_type = the_portal.registry.get(found.type_key)
-        system = session.get(System, found.system_id) if found.system_id else None
-        requester = session.get(User, found.requester_id)
-        assignee = session.get(User, found.assignee_id) if found.assignee_id else None
-        rows = request_rows(session, found, request_type, the_portal.clock, the_portal.access_control)
-        events = history(session, request_id)
-        messages = chat.visible_messages(session, current, request_id)
-        request_files = [a for a in attachments.visible_attachments(session, current, request_id) if not a.message_id]
-        colleagues = workflow.staff_colleagues(session) if current.is_staff else []
-        following = False if current.is_staff else is_following(session, request_id, current.id or 0)
-        followers_ = followers(session, found) if current.is_staff else []
-        charges = request_charges(session, found)
-        price_items = (
-            price_items_on(session, local_day(found.created_at))
-            if current.is_staff and found.status == Status.COMPLETED
-            else {}
-        )
-        people = {
-            u.id: u.name
-            for u in session.exec(
-                select(User).where(col(User.id).in_([line.created_by_id for line in charges.lines] or [0]))
-            )
-        }
-        organisation_name = ""
-        if current.is_staff:
-            from core.models import Organisation
-
-            org = session.get(Organisation, found.organisation_id)
-            organisation_name = org.name if org else ""
-    return page(
-        "staff_request.html" if staff else "request.html",
-        viewer(request),
-        status_code=status_code,
-        request_=found,
-        request_type=request_type,
-        system=system,
-        requester=requester,
-        assignee=assignee,
-        rows=rows,
-        events=events,
-        messages=messages,
-        message_error=message_error,
-        message_body=message_body,
-        files_error=files_error or [],
-        request_files=[a for a in request_files if not a.form_field],
-        form_files=_by_form_field(request_files),
-        message_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
-        poll_url=f"{'/staff' if staff else ''}/requests/{request_id}/messages",
-        actions=allowed_actions(found, current, request_type),
-        notice=notice,
-        error=error,
-        colleagues=colleagues,
-        following=following,
-        followers_=followers_,
-        organisation_name=organisation_name,
-        Action=Action,
-        charges=charges,
-        price_items=sorted(price_items.values(), key=lambda item: item.code),
-        people=people,
-        billing_form=billing_form,
-        billing_values=billing_values or {},
-        billing_errors=billing_errors or {},
-        nonce=new_nonce(),
-        language=current_language(),
-    )
-
-
-def _by_form_field(files: list[AttachmentView]) -> dict[str, list[AttachmentView]]:
-    """Files filed with the form, by field: the request page shows them in that field's row."""
-    grouped: dict[str, list[AttachmentView]] = {}
-    for item in files:
-        if item.form_field:
-            grouped.setdefault(item.form_field, []).append(item)
-    return grouped
-
-
-def post_message(request: HttpRequest, request_id: int, data: dict[str, Any], *, staff: bool) -> Template | Redirect:
-    """Shared by the customer's and the staff's request pages: the text and the files, or field errors."""
-    the_portal, current = portal(request), user(request)
-    kind = form_value(data, "kind")
-    body = form_value(data, "body")[: MAX_TEXT_FIELD + 1]  # shown back on an error: never megabytes of it
-    chosen = uploads(data, "files")
-    with the_portal.database.reading() as session:
-        get_request(session, current, request_id)  # 404 before any file is stored for a request one may not see
-    try:
-        files = attachments.stage_all(
-            the_portal.storage, chosen, field="files", max_bytes=the_portal.settings.attachment_max_bytes
-        )
-        chat.post(
-            the_portal,
-            current,
-            request_id,
-            body,
-            internal=staff and kind == "internal",
-            ask_customer=staff and kind == "ask",
-            files=files,
-        )
-    except ValidationFailed as exc:
-        files_error = exc.errors.get("files", [])
-        if chosen:
-            files_error = [*files_error, _choose_again()]
-        return _request_page(
-            request,
-            request_id,
-            status_code=422,
-            staff=staff,
-            message_error="; ".join(exc.errors.get("body", [])),
-            message_body=body,
-            files_error=files_error,
-        )
-    except Conflict as exc:
-        message = gettext(exc.detail, **exc.params) if exc.params else gettext(exc.detail)
-        return _request_page(request, request_id, status_code=409, staff=staff, error=message, message_body=body)
-    prefix = "/staff" if staff else ""
-    return Redirect(f"{prefix}/requests/{request_id}#messages-title")
-
-
-def new_messages(request: HttpRequest, request_id: int, since: int) -> Template:
-    """The messages after ``since``, as list items: the request page polls this to show them without a reload."""
-    with portal(request).database.reading() as session:
-        get_request(session, user(request), request_id)  # 404 outside the viewer's organisation
-        messages = chat.visible_messages(session, user(request), request_id, since=since)
-    return page("_messages.html", viewer(request), messages=messages)

@@ -30,6 +30,7 @@ from core.request_types import RequestType
 from core.statuses import OPEN
 from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
+from core.web.request_pages import all_fields
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
 
@@ -224,9 +225,8 @@ class QuarantineController(Controller):
         status_code: int = 200,
     ) -> Template:
         from core.clock import local_today
-        from core.web.controllers.customer import _all_fields
 
-        labels = {f.name: f.label for f in _all_fields(fields)}
+        labels = {f.name: f.label for f in all_fields(fields)}
         return page(
             "staff/quarantine_new_request.html",
             viewer(request),

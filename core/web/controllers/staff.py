@@ -36,15 +36,9 @@ from core.web.controllers.common import (
     user,
     viewer,
 )
-from core.web.controllers.customer import (
-    _parse_statuses,
-    _request_page,
-    new_messages,
-    post_message,
-    serve_attachment,
-)
 from core.web.downloads import NO_COMPRESSION
 from core.web.rendering import page
+from core.web.request_pages import new_messages, parse_statuses, post_message, request_page, serve_attachment
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
 
@@ -83,7 +77,7 @@ class StaffController(Controller):
         notice: FromQuery[str] = "",
     ) -> Template:
         the_portal = portal(request)
-        statuses = _parse_statuses(status) or [Status.PENDING]
+        statuses = parse_statuses(status) or [Status.PENDING]
 
         def load(session: Session) -> tuple[Page, list[RequestRow], list[OrganisationChoice]]:
             result = queue(
@@ -128,7 +122,7 @@ class StaffController(Controller):
             result = list_requests(
                 session,
                 user(request),
-                statuses=_parse_statuses(status),
+                statuses=parse_statuses(status),
                 type_key=type or None,
                 organisation_id=_int_or_none(organisation),
                 cursor=cursor or None,
@@ -152,7 +146,7 @@ class StaffController(Controller):
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
     def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:
-        return _request_page(request, request_id, notice=NOTICES.get(notice, ""), staff=True)
+        return request_page(request, request_id, notice=NOTICES.get(notice, ""), staff=True)
 
     @get(
         "/requests/{request_id:int}/attachments/{attachment_id:int}",
@@ -233,5 +227,5 @@ class StaffController(Controller):
                     error=message,
                     reason=reason,
                 )
-            return _request_page(request, request_id, error=message, status_code=409, staff=True)
+            return request_page(request, request_id, error=message, status_code=409, staff=True)
         return Redirect(f"/staff/requests/{request_id}?notice={ACTION_NOTICES[chosen]}")
