@@ -1,4 +1,4 @@
-"""A recording observer: what a plugin that watches the pipeline sees (request filed, status changed, message posted)."""
+"""A recording observer: what a plugin watching the pipeline sees (filed, status changed, message posted)."""
 
 from __future__ import annotations
 
