@@ -14,8 +14,13 @@ What it does:
    waits until the embedded worker has worked off the outbox rows the filings left (notifications);
    then starts it again for the latency of GET /staff/queue and GET /requests; then reads the server's
    VmRSS / VmHWM;
-6. prints a JSON summary (medians over the runs, compared with the targets) and writes it to
-   bench/results/<timestamp>.json. The server is stopped at the end, also on errors or Ctrl-C.
+6. unless ``--no-ceiling``: starts bench/ceiling_app.py (one POST route, one INSERT, served like the portal) as
+   its own process and, in each run right before the portal's filing phase, drives it with the same load
+   generator and clients (``--ceiling-posts`` POSTs, by default 3 × ``--posts`` so that the phase lasts about as
+   long as the portal's); reports filing as a percentage of this same-run ceiling and the server CPU time per
+   request of both (the whole process tree, bench/proctree.py);
+7. prints a JSON summary (medians over the runs, compared with the targets) and writes it to
+   bench/results/<timestamp>.json. The servers are stopped at the end, also on errors or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -95,8 +100,24 @@ def machine() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "nproc": run(["nproc"]), "cpu": cpu_model,
         "free_h": run(["free", "-h"]), "python": platform.python_version(), "platform": platform.platform(),
-        "loadavg_start": os.getloadavg(),
+        "loadavg_start": os.getloadavg(), "code": code(),
     }
+
+
+def code() -> dict[str, Any]:
+    """Which tree is measured: the folder this script runs from, its commit, and where ``core`` is imported from."""
+    def git(*command: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(ROOT), *command], capture_output=True, text=True,
+                                  check=False).stdout.strip()
+        except OSError:
+            return ""
+
+    import core
+
+    return {"root": str(ROOT), "commit": git("rev-parse", "HEAD"),
+            "dirty_outside_bench": bool(git("status", "--porcelain", "--", ".", ":!bench", ":!docs")),
+            "core": str(Path(core.__file__).resolve().parent)}
 
 
 def prepare(data_dir: Path, n: int, secret_key: str, with_outbox: bool, reuse: bool) -> dict[str, Any]:
@@ -171,19 +192,21 @@ def wait_drained(data_dir: Path, pid: int | None = None, timeout: float = 300) -
 class Server:
     """``bbportal serve`` as a child process; ``stop`` always ends it."""
 
+    ready_path, ready_status = "/login", 200
+
     def __init__(self, data_dir: Path, secret_key: str, log_path: Path, workers: int | None = None) -> None:
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("BBPORTAL_")}
         env.update(BBPORTAL_DATA_DIR=str(data_dir), BBPORTAL_SECRET_KEY=secret_key, PYTHONUNBUFFERED="1")
+        # cwd = the data folder, so that no stray .env file changes the settings.
+        self.start([str(VENV_BIN / "bbportal"), "serve", "--port", str(self.port), "--no-demo",
+                    *(["--workers", str(workers)] if workers else [])], data_dir, env, log_path)
+
+    def start(self, command: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> None:
+        self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        # cwd = the data folder, so that no stray .env file changes the settings.
-        self.process = subprocess.Popen(
-            [str(VENV_BIN / "bbportal"), "serve", "--port", str(self.port), "--no-demo",
-             *(["--workers", str(workers)] if workers else [])],
-            cwd=data_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
@@ -195,7 +218,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.base_url}/login", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}{self.ready_path}", timeout=2).status_code == self.ready_status:
                     return time.perf_counter() - started
             except httpx.HTTPError:
                 pass
@@ -217,6 +240,19 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout=15)
         self.log.close()
+
+
+class CeilingServer(Server):
+    """bench/ceiling_app.py as a child process, with as many web processes as the portal (``--workers``)."""
+
+    ready_path, ready_status = "/api/v1/requests", 405  # its one route only takes POST
+
+    def __init__(self, db_path: Path, log_path: Path, workers: int | None = None) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BBPORTAL_")}
+        env.update(PYTHONUNBUFFERED="1")
+        self.start([sys.executable, str(BENCH / "ceiling_app.py"), "--port", str(self.port), "--db", str(db_path),
+                    *(["--workers", str(workers)] if workers else [])], db_path.parent, env, log_path)
 
 
 def login(base_url: str, email: str, password: str, check_path: str) -> dict[str, str]:
@@ -248,6 +284,12 @@ def run_loadgen(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def ratio(numerator: float | None, denominator: float | None, scale: float = 1) -> float | None:
+    if not isinstance(numerator, int | float) or not isinstance(denominator, int | float) or not denominator:
+        return None
+    return round(numerator * scale / denominator, 2)
+
+
 def median(values: list[Any]) -> Any:
     numbers = [v for v in values if isinstance(v, int | float)]
     return round(statistics.median(numbers), 2) if numbers else None
@@ -262,6 +304,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     figures["outbox_drain_s"] = median([r["outbox_drain"]["seconds"] for r in runs])
     figures["outbox_drain_server_cpu_ms_per_filing"] = median(
         [r["outbox_drain"].get("server_cpu_ms_per_filing") for r in runs])
+    if all("ceiling" in r for r in runs):
+        for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "wall_s", "server_cpu_ms_per_request",
+                    "server_cpu_share", "loadgen_cpu_share", "errors"):
+            figures[f"ceiling_file_{key}"] = median([r["ceiling"].get(key) for r in runs])
+        # Ratios run by run (the two phases minutes apart), then their median.
+        figures["file_pct_of_ceiling"] = median([r["file_pct_of_ceiling"] for r in runs])
+        figures["file_cpu_per_request_x_ceiling"] = median([r["file_cpu_per_request_x_ceiling"] for r in runs])
     figures["rss_mb"] = max(r["memory"]["rss_mb"] for r in runs)  # VmRSS after each run: the largest
     figures["peak_rss_mb"] = max(r["memory"]["peak_rss_mb"] for r in runs)  # VmHWM: the high-water mark
     verdict = {
@@ -272,7 +321,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         and figures["requests_p95_ms"] < TARGETS["requests_p95_ms_max"],
         "rss_mb < 150": figures["rss_mb"] < TARGETS["rss_mb_max"],
         "peak_rss_mb < 150": figures["peak_rss_mb"] < TARGETS["rss_mb_max"],
-        "no errors": all(r[p]["errors"] == 0 for r in runs for p in ("file", "queue", "requests")),
+        "no errors": all(r[p]["errors"] == 0 for r in runs for p in ("file", "queue", "requests", "ceiling")
+                         if p in r),
     }
     return {"median": figures, "targets_met": verdict}
 
@@ -290,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outbox", action="store_true",
                         help="also load the (handled) outbox rows the portal would have left for the N requests")
     parser.add_argument("--workers", type=int, help="web processes for bbportal serve (default: its own default)")
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                        help="skip the same-run ceiling (bench/ceiling_app.py) and the ratios")
+    parser.add_argument("--ceiling-posts", type=int,
+                        help="POSTs to the ceiling app per run (default: 3 × --posts, about as long as the portal's)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="record the server with py-spy during the first run (speedscope JSON)")
     args = parser.parse_args(argv)
@@ -304,10 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     remove = not args.keep and args.data_dir is None
     secret_key = secrets.token_urlsafe(48)
     server: Server | None = None
+    ceiling: CeilingServer | None = None
     spy: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {"machine": info, "config": {
         "n": args.n, "runs": args.runs, "clients": args.clients, "posts": args.posts, "gets": args.gets,
-        "outbox": args.outbox, "data_dir": str(data_dir)}}
+        "outbox": args.outbox, "data_dir": str(data_dir), "ceiling": args.ceiling,
+        "ceiling_posts": (args.ceiling_posts or 3 * args.posts) if args.ceiling else None}}
     try:
         prepared = prepare(data_dir, args.n, secret_key, args.outbox, args.reuse)
         result["load"] = prepared["load"]
@@ -324,6 +380,12 @@ def main(argv: list[str] | None = None) -> int:
             "gets": args.gets, "api_token": prepared["api_token"], "staff_cookies": staff_cookies,
             "customer_cookies": customer_cookies, "fault_report": {**FAULT, "system_id": prepared["system_id"]},
         }
+        ceiling_job: dict[str, Any] | None = None
+        if args.ceiling:
+            ceiling = CeilingServer(data_dir / "ceiling.db", data_dir / "ceiling.log", args.workers)
+            result["ceiling_startup_s"] = round(ceiling.wait_ready(), 2)
+            ceiling_job = {**job, "base_url": ceiling.base_url, "server_pid": ceiling.pid,
+                           "posts": result["config"]["ceiling_posts"], "phases": ["file"]}
         runs = []
         for number in range(1, args.runs + 1):
             if number == 1 and args.py_spy:
@@ -332,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "--subprocesses", "--nonblocking"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
+            ceiling_figures = run_loadgen(ceiling_job)["file"] if ceiling_job else None  # just before the portal's
             filed_before = count_requests(data_dir)["requests"]
             measured = run_loadgen({**job, "phases": ["file"]})
             filed = count_requests(data_dir)["requests"] - filed_before  # the measured POSTs + warm-up
@@ -349,12 +412,23 @@ def main(argv: list[str] | None = None) -> int:
                 spy = None
             measured["memory"] = memory_mb(server.pid)
             measured["loadavg"] = os.getloadavg()
+            ceiling_note = ""
+            if ceiling_figures is not None:
+                measured["ceiling"] = ceiling_figures
+                measured["file_pct_of_ceiling"] = ratio(measured["file"]["per_s"], ceiling_figures["per_s"], 100)
+                measured["file_cpu_per_request_x_ceiling"] = ratio(
+                    measured["file"]["server_cpu_ms_per_request"], ceiling_figures["server_cpu_ms_per_request"])
+                ceiling_note = (f"ceiling {ceiling_figures['per_s']}/s at "
+                                f"{ceiling_figures['server_cpu_ms_per_request']} ms CPU/request, filing = "
+                                f"{measured['file_pct_of_ceiling']} % of it at "
+                                f"{measured['file']['server_cpu_ms_per_request']} ms CPU/filing; ")
             runs.append(measured)
-            print(f"run {number}: filed {measured['file']['per_s']}/s (p95 {measured['file']['p95_ms']} ms), "
+            print(f"run {number}: {ceiling_note}"
+                  f"filed {measured['file']['per_s']}/s (p95 {measured['file']['p95_ms']} ms), "
                   f"outbox drained in {measured['outbox_drain']['seconds']} s, "
                   f"queue p95 {measured['queue']['p95_ms']} ms, requests p95 {measured['requests']['p95_ms']} ms, "
-                  f"RSS {measured['memory']['rss_mb']} MB (peak {measured['memory']['peak_rss_mb']} MB)",
-                  file=sys.stderr, flush=True)
+                  f"RSS {measured['memory']['rss_mb']} MB (peak {measured['memory']['peak_rss_mb']} MB), "
+                  f"load {measured['loadavg'][0]:.2f}", file=sys.stderr, flush=True)
         result["runs"] = runs
         result["after"] = count_requests(data_dir)
         result.update(summarise(runs))
@@ -363,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         if spy is not None and spy.poll() is None:
             spy.kill()
             spy.wait()
+        if ceiling is not None:
+            ceiling.stop()
         if server is not None:
             server.stop()
             if "runs" not in result:
@@ -377,6 +453,14 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2, ensure_ascii=False)
     path.write_text(text + "\n")
     print(text)
+    figures = result.get("median", {})
+    if figures.get("file_pct_of_ceiling") is not None:
+        print(f"median: ceiling {figures['ceiling_file_per_s']}/s at "
+              f"{figures['ceiling_file_server_cpu_ms_per_request']} ms CPU/request; filing {figures['file_per_s']}/s"
+              f" = {figures['file_pct_of_ceiling']} % of the ceiling, "
+              f"{figures['file_server_cpu_ms_per_request']} ms CPU/filing "
+              f"({figures['file_cpu_per_request_x_ceiling']} × the ceiling's); queue p95 {figures['queue_p95_ms']} ms,"
+              f" requests p95 {figures['requests_p95_ms']} ms", file=sys.stderr)
     print(f"written to {path}", file=sys.stderr)
     return 0 if all(result["targets_met"].values()) else 1
 
