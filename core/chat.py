@@ -197,35 +197,19 @@ def add_message(
             uploaded_by_id=author.id if author else None,
             clock=clock,
         )
-    request_type = registry.get(request.type_key) if registry is not None else None
-    if ask_customer and author is not None:
-        apply(
-            session,
-            request,
-            Action.ASK_CUSTOMER,
-            author,
-            request_type=request_type,
-            clock=clock,
-            hooks=hooks,
-            registry=registry,
-        )
-    elif (
+    answers = (
         author is not None
         and not author.is_staff
         and not message.internal
         and request.status == Status.WAITING_FOR_CUSTOMER
-    ):
-        apply(
-            session,
-            request,
-            Action.CUSTOMER_ANSWERED,
-            author,
-            request_type=request_type,
-            clock=clock,
-            hooks=hooks,
-            registry=registry,
-        )
-        if request.assignee_id is not None:
+    )
+    action = (
+        Action.ASK_CUSTOMER if ask_customer and author is not None else Action.CUSTOMER_ANSWERED if answers else None
+    )
+    if action is not None:
+        request_type = registry.get(request.type_key) if registry is not None else None
+        apply(session, request, action, author, request_type=request_type, clock=clock, hooks=hooks, registry=registry)
+        if action == Action.CUSTOMER_ANSWERED and request.assignee_id is not None:
             _mail_holder(session, request, message, now)
     context = HookContext(session=session, actor=author, clock=clock, registry=registry)
     hooks.bbportal_message_posted(request=request, message=message, context=context)
