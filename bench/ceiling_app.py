@@ -2,7 +2,7 @@
 
 A Litestar app with one route, ``POST /api/v1/requests``, doing the least every filing has to do: decode a
 JSON body of a filing's size, take SQLite's writer's turn (WAL, ``busy_timeout``, ``BEGIN IMMEDIATE``, and the
-same ``flock`` hand-over between processes as ``core.db.WriterQueue``), one INSERT, COMMIT, and answer 201 with
+same ``flock`` hand-over between processes as ``core.platform.db.WriterQueue``), one INSERT, COMMIT, and answer 201 with
 a JSON body. No authentication (the ``Authorization`` header is ignored), no validation, no history, outbox or
 billing rows, no background process.
 
@@ -47,7 +47,7 @@ INSERT = "INSERT INTO filing (type_key, data, status, created_at) VALUES (?, ?, 
 
 
 def connect(path: str) -> sqlite3.Connection:
-    """One connection with the portal's pragmas (``core.db._sqlite_engine``); transactions are begun by hand."""
+    """One connection with the portal's pragmas (``core.platform.db._sqlite_engine``); transactions begun by hand."""
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA busy_timeout=30000")
@@ -80,13 +80,22 @@ def create_app() -> Litestar:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 cursor = connection.execute(
-                    INSERT, (str(data.get("type", "")), json.dumps(fields, ensure_ascii=False), "pending", now))
+                    INSERT, (str(data.get("type", "")), json.dumps(fields, ensure_ascii=False), "pending", now)
+                )
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-        return {"id": cursor.lastrowid, "type": data.get("type"), "status": "pending", "version": 1,
-                "carry_out_on": data.get("carry_out_on"), "created_at": now, "updated_at": now, "data": fields}
+        return {
+            "id": cursor.lastrowid,
+            "type": data.get("type"),
+            "status": "pending",
+            "version": 1,
+            "carry_out_on": data.get("carry_out_on"),
+            "created_at": now,
+            "updated_at": now,
+            "data": fields,
+        }
 
     def close() -> None:
         connection.close()
@@ -116,8 +125,16 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", proxy_headers=True)
         return
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the spawned processes import ceiling_app
-    uvicorn.run("ceiling_app:create_app", factory=True, workers=web_processes, host=args.host, port=args.port,
-                log_level="info", proxy_headers=True, timeout_worker_healthcheck=60)
+    uvicorn.run(
+        "ceiling_app:create_app",
+        factory=True,
+        workers=web_processes,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=True,
+        timeout_worker_healthcheck=60,
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,16 @@ LAST_STEP = {
 }
 
 LOCATIONS = (
-    "Huvudentrén, Storgatan 1", "Port B, Storgatan 3", "Garageporten", "Cykelrummet", "Tvättstugan",
-    "Soprummet", "Entré Hamngatan 12", "Källardörren", "Port A, Kajen 4", "Lastkajen",
+    "Huvudentrén, Storgatan 1",
+    "Port B, Storgatan 3",
+    "Garageporten",
+    "Cykelrummet",
+    "Tvättstugan",
+    "Soprummet",
+    "Entré Hamngatan 12",
+    "Källardörren",
+    "Port A, Kajen 4",
+    "Lastkajen",
 )
 DESCRIPTIONS = (
     "Låset i entrén öppnar inte alltid.",
@@ -121,7 +129,11 @@ def _plan(n: int, rng: random.Random, now: datetime) -> list[tuple[datetime, str
 
 
 def _rows(
-    start_id: int, chunk: list[tuple[datetime, str]], world: dict[str, Any], rng: random.Random, now: datetime,
+    start_id: int,
+    chunk: list[tuple[datetime, str]],
+    world: dict[str, Any],
+    rng: random.Random,
+    now: datetime,
     with_outbox: bool,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Encoded rows of one batch; ``now`` and the planned times are naive UTC."""
@@ -144,14 +156,21 @@ def _rows(
         urgency = "urgent" if rng.random() < 0.05 else ("low" if rng.random() < 0.2 else "normal")
         contact, phone = rng.choice(CONTACTS)
         data = {
-            "system_id": system_id, "location": location, "description": description, "since": None,
-            "urgency": urgency, "contact_name": contact, "contact_phone": phone, "technician_access": "",
+            "system_id": system_id,
+            "location": location,
+            "description": description,
+            "since": None,
+            "urgency": urgency,
+            "contact_name": contact,
+            "contact_phone": phone,
+            "technician_access": "",
         }
         first_status = "scheduled" if status == "scheduled" else "pending"
         carry_out_on = (today + timedelta(days=rng.randint(1, 60))).isoformat() if status == "scheduled" else None
         created_s = _ts(created)
         steps: list[tuple[str | None, int, str, str | None, str, str]] = [
-            (created_s, requester, "file", None, first_status, "")]
+            (created_s, requester, "file", None, first_status, "")
+        ]
         assignee = None
         if status in LAST_STEP:
             last_action, last_from, _by_staff = LAST_STEP[status]
@@ -161,31 +180,79 @@ def _rows(
         elif status == "cancelled":
             withdrawn = rng.random() < 0.7
             at = min(created + timedelta(minutes=rng.uniform(5, 3 * 24 * 60)), now)
-            steps.append((_ts(at), requester if withdrawn else staff[0], "withdraw" if withdrawn else "reject",
-                          "pending", "cancelled", "" if withdrawn else "Dubblett."))
-        requests.append({
-            "id": request_id, "type_key": "fault_report", "schema_version": 1, "data": dumps(data),
-            "summary": f"{location}: {description}"[:300], "status": status, "carry_out_on": carry_out_on,
-            "queued_at": None if status == "scheduled" else created_s, "priority": 1 if urgency == "urgent" else 0,
-            "assignee_id": assignee, "organisation_id": org["id"], "requester_id": requester,
-            "system_id": system_id, "fulfilment_running": 0, "needs_attention": 0, "version": len(steps),
-            "created_at": created_s, "updated_at": steps[-1][0],
-        })
+            steps.append(
+                (
+                    _ts(at),
+                    requester if withdrawn else staff[0],
+                    "withdraw" if withdrawn else "reject",
+                    "pending",
+                    "cancelled",
+                    "" if withdrawn else "Dubblett.",
+                )
+            )
+        requests.append(
+            {
+                "id": request_id,
+                "type_key": "fault_report",
+                "schema_version": 1,
+                "data": dumps(data),
+                "summary": f"{location}: {description}"[:300],
+                "status": status,
+                "carry_out_on": carry_out_on,
+                "queued_at": None if status == "scheduled" else created_s,
+                "priority": 1 if urgency == "urgent" else 0,
+                "assignee_id": assignee,
+                "organisation_id": org["id"],
+                "requester_id": requester,
+                "system_id": system_id,
+                "fulfilment_running": 0,
+                "needs_attention": 0,
+                "version": len(steps),
+                "created_at": created_s,
+                "updated_at": steps[-1][0],
+            }
+        )
         followers.append({"request_id": request_id, "user_id": requester, "following": 1})
         for at_s, actor, action, from_status, to_status, reason in steps:
-            history.append({"request_id": request_id, "at": at_s, "actor_id": actor, "action": action,
-                            "from_status": from_status, "to_status": to_status, "reason": reason, "details": "{}"})
+            history.append(
+                {
+                    "request_id": request_id,
+                    "at": at_s,
+                    "actor_id": actor,
+                    "action": action,
+                    "from_status": from_status,
+                    "to_status": to_status,
+                    "reason": reason,
+                    "details": "{}",
+                }
+            )
             if with_outbox:
                 payload: dict[str, Any]
                 if action == "file":
                     topic, payload = "request_filed", {"request_id": request_id}
                 else:
-                    topic, payload = "status_changed", {
-                        "request_id": request_id, "from_status": from_status, "to_status": to_status,
-                        "action": action}
-                outbox.append({"topic": topic, "payload": dumps(payload), "status": "done", "attempts": 1,
-                               "last_error": "", "created_at": at_s, "available_at": at_s,
-                               "relayed_at": at_s, "done_at": at_s})
+                    topic, payload = (
+                        "status_changed",
+                        {
+                            "request_id": request_id,
+                            "from_status": from_status,
+                            "to_status": to_status,
+                            "action": action,
+                        },
+                    )
+                outbox.append(
+                    {
+                        "topic": topic,
+                        "payload": dumps(payload),
+                        "status": "done",
+                        "attempts": 1,
+                        "last_error": "",
+                        "created_at": at_s,
+                        "available_at": at_s,
+                        "relayed_at": at_s,
+                        "done_at": at_s,
+                    }
+                )
     return requests, history, outbox, followers
 
 
@@ -207,8 +274,10 @@ def _fill_defaults(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any
             continue
         default = column.default.arg if column.default is not None and column.default.is_scalar else None
         if default is None and not column.nullable:
-            raise SystemExit(f"{model.__tablename__}.{column.name} is required and has no default: "
-                             "teach bench/load_requests.py to fill it")
+            raise SystemExit(
+                f"{model.__tablename__}.{column.name} is required and has no default: "
+                "teach bench/load_requests.py to fill it"
+            )
         missing[column.name] = int(default) if isinstance(default, bool) else default
     if missing:
         for row in rows:
@@ -227,14 +296,27 @@ def _check(database: Any, first_id: int, last_id: int) -> None:
             request = session.get(Request, request_id)
             assert request is not None and request.created_at.tzinfo is not None, request_id
             assert isinstance(request.data, dict) and request.data["system_id"] == request.system_id
-            rows = list(session.exec(select(RequestHistory).where(RequestHistory.request_id == request_id)
-                                     .order_by(col(RequestHistory.id))))
+            rows = list(
+                session.exec(
+                    select(RequestHistory)
+                    .where(RequestHistory.request_id == request_id)
+                    .order_by(col(RequestHistory.id))
+                )
+            )
             assert rows and rows[0].action == "file" and rows[-1].to_status == request.status, request_id
             assert rows[-1].at == request.updated_at and rows[0].at == request.created_at, request_id
 
 
-def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_000, with_outbox: bool = False,
-         force: bool = False, quiet: bool = False) -> dict[str, Any]:
+def load(
+    data_dir: Path,
+    n: int,
+    *,
+    seed: int = 2026,
+    commit_every: int = 100_000,
+    with_outbox: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+) -> dict[str, Any]:
     """Create, migrate and fill ``data_dir``; returns timings and counts."""
     data_dir = data_dir.resolve()
     if data_dir.exists() and any(data_dir.iterdir()) and not force:
@@ -245,10 +327,11 @@ def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_00
     from sqlalchemy import insert, text
 
     from core import demo, models
-    from core.clock import SystemClock
-    from core.db import create_database
     from core.migrate import upgrade
-    from core.models import OutboxMessage, Request, RequestHistory
+    from core.models import Request, RequestHistory
+    from core.platform.clock import SystemClock
+    from core.platform.db import create_database
+    from core.platform.outbox import OutboxMessage
 
     follower_model = getattr(models, "RequestFollower", None)  # newer schemas only
 
@@ -282,9 +365,10 @@ def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_00
             with database.write_engine.begin() as connection:
                 connection.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache for index upkeep
                 while position < transaction_end:
-                    chunk = plan[position:min(transaction_end, position + BATCH)]
+                    chunk = plan[position : min(transaction_end, position + BATCH)]
                     requests, history, outbox, followers = _rows(
-                        start_id + position, chunk, world, rng, now, with_outbox)
+                        start_id + position, chunk, world, rng, now, with_outbox
+                    )
                     connection.execute(request_insert, _fill_defaults(Request, requests))
                     connection.execute(history_insert, _fill_defaults(RequestHistory, history))
                     if outbox:
@@ -313,15 +397,21 @@ def load(data_dir: Path, n: int, *, seed: int = 2026, commit_every: int = 100_00
     total_s = time.perf_counter() - started
     rows = sum(counts.values())
     summary: dict[str, Any] = {
-        "n": n, "data_dir": str(data_dir), "setup_s": round(setup_s, 2), "insert_s": round(insert_s, 2),
-        "total_s": round(total_s, 2), "rows": counts,
+        "n": n,
+        "data_dir": str(data_dir),
+        "setup_s": round(setup_s, 2),
+        "insert_s": round(insert_s, 2),
+        "total_s": round(total_s, 2),
+        "rows": counts,
         "requests_per_s": round(n / insert_s) if insert_s else None,
         "rows_per_s": round(rows / insert_s) if insert_s else None,
         "db_bytes": (data_dir / "bbportal.db").stat().st_size,
         "statuses": {s: sum(1 for _, st in plan if st == s) for s, _ in STATUS_MIX},
     }
-    say(f"loaded {n:,} requests ({rows:,} rows) in {insert_s:.1f} s: {summary['requests_per_s']:,} requests/s, "
-        f"{summary['rows_per_s']:,} rows/s; database {summary['db_bytes'] / 1e6:.0f} MB; total {total_s:.1f} s")
+    say(
+        f"loaded {n:,} requests ({rows:,} rows) in {insert_s:.1f} s: {summary['requests_per_s']:,} requests/s, "
+        f"{summary['rows_per_s']:,} rows/s; database {summary['db_bytes'] / 1e6:.0f} MB; total {total_s:.1f} s"
+    )
     return summary
 
 
@@ -331,12 +421,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, required=True, help="a new (empty) folder for the data")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--commit-every", type=int, default=100_000, help="requests per transaction")
-    parser.add_argument("--outbox", action="store_true",
-                        help="also write the (handled) request_filed/status_changed outbox rows the portal leaves")
+    parser.add_argument(
+        "--outbox",
+        action="store_true",
+        help="also write the (handled) request_filed/status_changed outbox rows the portal leaves",
+    )
     parser.add_argument("--force", action="store_true", help="load into a non-empty folder")
     args = parser.parse_args(argv)
-    summary = load(args.data_dir, args.n, seed=args.seed, commit_every=args.commit_every,
-                   with_outbox=args.outbox, force=args.force)
+    summary = load(
+        args.data_dir, args.n, seed=args.seed, commit_every=args.commit_every, with_outbox=args.outbox, force=args.force
+    )
     print(json.dumps(summary, indent=2))
 
 

@@ -52,8 +52,13 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def run_phase(
-    name: str, total: int, clients: int, make_client: Callable[[], httpx.Client],
-    call: Callable[[httpx.Client, int], tuple[bool, str]], pid: int, warmup: int,
+    name: str,
+    total: int,
+    clients: int,
+    make_client: Callable[[], httpx.Client],
+    call: Callable[[httpx.Client, int], tuple[bool, str]],
+    pid: int,
+    warmup: int,
 ) -> dict[str, Any]:
     """``total`` calls spread over ``clients`` threads; returns throughput, latencies and errors."""
     counter = iter(range(total))
@@ -101,10 +106,16 @@ def run_phase(
     ms = sorted(v * 1000 for v in latencies)
     ok = len(ms) - len(errors)
     return {
-        "requests": len(ms), "ok": ok, "errors": len(errors), "error_samples": sorted(set(errors))[:5],
-        "wall_s": round(wall, 3), "per_s": round(ok / wall, 1) if wall else None,
-        "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2), "max_ms": round(ms[-1], 2) if ms else None,
+        "requests": len(ms),
+        "ok": ok,
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:5],
+        "wall_s": round(wall, 3),
+        "per_s": round(ok / wall, 1) if wall else None,
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(ms[-1], 2) if ms else None,
         "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
         "server_cpu_ms_per_request": round(cpu * 1000 / len(ms), 2) if ms else None,
         "server_cpu_share": round(cpu / wall, 2) if wall else None,
@@ -124,15 +135,19 @@ def main() -> None:
     seen_rows: dict[str, list[int]] = {"queue": [], "requests": []}
 
     def api_client() -> httpx.Client:
-        return httpx.Client(base_url=base, timeout=timeout, limits=limits,
-                            headers={"Authorization": f"Bearer {job['api_token']}"})
+        return httpx.Client(
+            base_url=base, timeout=timeout, limits=limits, headers={"Authorization": f"Bearer {job['api_token']}"}
+        )
 
     def cookie_client(cookies: dict[str, str]) -> Callable[[], httpx.Client]:
         return lambda: httpx.Client(base_url=base, timeout=timeout, limits=limits, cookies=cookies)
 
     def file_one(client: httpx.Client, index: int) -> tuple[bool, str]:
-        body = {"type": "fault_report", "carry_out_on": None,
-                "data": {**fault, "description": f"{fault['description']} (bench {index})"}}
+        body = {
+            "type": "fault_report",
+            "carry_out_on": None,
+            "data": {**fault, "description": f"{fault['description']} (bench {index})"},
+        }
         response = client.post("/api/v1/requests", json=body)
         if response.status_code != 201:
             return False, f"{response.status_code}: {response.text[:200]}"
@@ -149,6 +164,7 @@ def main() -> None:
             if rows < 1 or 'class="list"' not in text:
                 return False, f"200 without request rows ({rows})"
             return True, ""
+
         return get
 
     phases = job.get("phases") or ["file", "queue", "requests"]
@@ -156,11 +172,25 @@ def main() -> None:
     if "file" in phases:
         results["file"] = run_phase("file", job["posts"], clients, api_client, file_one, pid, warmup)
     if "queue" in phases:
-        results["queue"] = run_phase("queue", job["gets"], clients, cookie_client(job["staff_cookies"]),
-                                     page("/staff/queue", "queue"), pid, warmup)
+        results["queue"] = run_phase(
+            "queue",
+            job["gets"],
+            clients,
+            cookie_client(job["staff_cookies"]),
+            page("/staff/queue", "queue"),
+            pid,
+            warmup,
+        )
     if "requests" in phases:
-        results["requests"] = run_phase("requests", job["gets"], clients, cookie_client(job["customer_cookies"]),
-                                        page("/requests", "requests"), pid, warmup)
+        results["requests"] = run_phase(
+            "requests",
+            job["gets"],
+            clients,
+            cookie_client(job["customer_cookies"]),
+            page("/requests", "requests"),
+            pid,
+            warmup,
+        )
     for key, rows in seen_rows.items():
         if key in results:
             results[key]["rows_per_page"] = [min(rows), max(rows)] if rows else None

@@ -36,15 +36,16 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from dramatiq.brokers.redis import RedisBroker  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from core import demo, workflow  # noqa: E402
-from core.db import create_database  # noqa: E402
-from core.lifecycle import Action  # noqa: E402
-from core.mailer import SmtpMailer  # noqa: E402
+from core import demo  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.models import System, User  # noqa: E402
+from core.platform.db import create_database  # noqa: E402
+from core.platform.mailer import SmtpMailer  # noqa: E402
+from core.platform.settings import Settings  # noqa: E402
 from core.portal import build_portal  # noqa: E402
-from core.settings import Settings  # noqa: E402
+from core.requests.lifecycle import Action  # noqa: E402
 from core.worker.runner import relay_once  # noqa: E402
+from core.workflow import actions as workflow  # noqa: E402
 
 REDIS_URL = os.environ.get("BBPORTAL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -34,14 +34,14 @@ from sqlmodel import select
 
 import core
 from core import demo
-from core.clock import FixedClock
-from core.db import create_database
 from core.hookspecs import hookimpl
 from core.migrate import upgrade
 from core.models import Organisation, Request, RequestHistory, System, User
+from core.platform.clock import FixedClock
+from core.platform.db import create_database
+from core.platform.settings import Settings
 from core.portal import build_portal
-from core.scheduling import due_moment, parse_release_time, release_due
-from core.settings import Settings
+from core.requests.scheduling import due_moment, parse_release_time, release_due
 
 DAY = date(2026, 12, 24)
 
@@ -65,8 +65,9 @@ class PerRequestObserver:
         self.seen: list[tuple[int, str, str, str]] = []
 
     @hookimpl
-    def bbportal_status_changed(self, request: Any, from_status: Any, to_status: Any, action: str,
-                                context: Any) -> None:
+    def bbportal_status_changed(
+        self, request: Any, from_status: Any, to_status: Any, action: str, context: Any
+    ) -> None:
         self.seen.append((request.id, _value(from_status), _value(to_status), _value(action)))
 
 
@@ -81,8 +82,9 @@ class BatchedObserver:
 
     @hookimpl
     def bbportal_statuses_changed(self, changes: Any, context: Any) -> None:
-        self.seen.extend((_request_id(c), _value(c.from_status), _value(c.to_status), _value(c.action))
-                         for c in changes)
+        self.seen.extend(
+            (_request_id(c), _value(c.from_status), _value(c.to_status), _value(c.action)) for c in changes
+        )
 
 
 def add_observer(portal: Any) -> PerRequestObserver | BatchedObserver:
@@ -171,8 +173,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", default="", help="default: SQLite in a temporary folder")
-    parser.add_argument("--observer", action="store_true",
-                        help="each run also releases with one recording observer plugin registered (see above)")
+    parser.add_argument(
+        "--observer",
+        action="store_true",
+        help="each run also releases with one recording observer plugin registered (see above)",
+    )
     args = parser.parse_args()
     loadavg_start = os.getloadavg()
     runs: list[dict[str, Any]] = []

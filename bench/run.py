@@ -6,7 +6,7 @@
 What it does:
 
 1. loads N requests into a fresh data folder (bench/load_requests.py: migrate, demo data, bulk insert);
-2. creates a personal API token for the demo customer (core.auth.create_api_token, straight on the DB);
+2. creates a personal API token for the demo customer (core.accounts.auth.create_api_token, straight on the DB);
 3. starts the server as ``bbportal serve --port <free port> --no-demo`` (uvicorn, one process, embedded
    worker on as by default) with BBPORTAL_DATA_DIR and BBPORTAL_SECRET_KEY set, and no other BBPORTAL_*;
 4. logs the demo staff user and the demo customer in through the login form (session cookies);
@@ -98,26 +98,36 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         cpu_model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
     return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "nproc": run(["nproc"]), "cpu": cpu_model,
-        "free_h": run(["free", "-h"]), "python": platform.python_version(), "platform": platform.platform(),
-        "loadavg_start": os.getloadavg(), "code": code(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": run(["nproc"]),
+        "cpu": cpu_model,
+        "free_h": run(["free", "-h"]),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_start": os.getloadavg(),
+        "code": code(),
     }
 
 
 def code() -> dict[str, Any]:
     """Which tree is measured: the folder this script runs from, its commit, and where ``core`` is imported from."""
+
     def git(*command: str) -> str:
         try:
-            return subprocess.run(["git", "-C", str(ROOT), *command], capture_output=True, text=True,
-                                  check=False).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(ROOT), *command], capture_output=True, text=True, check=False
+            ).stdout.strip()
         except OSError:
             return ""
 
     import core
 
-    return {"root": str(ROOT), "commit": git("rev-parse", "HEAD"),
-            "dirty_outside_bench": bool(git("status", "--porcelain", "--", ".", ":!bench", ":!docs")),
-            "core": str(Path(core.__file__).resolve().parent)}
+    return {
+        "root": str(ROOT),
+        "commit": git("rev-parse", "HEAD"),
+        "dirty_outside_bench": bool(git("status", "--porcelain", "--", ".", ":!bench", ":!docs")),
+        "core": str(Path(core.__file__).resolve().parent),
+    }
 
 
 def prepare(data_dir: Path, n: int, secret_key: str, with_outbox: bool, reuse: bool) -> dict[str, Any]:
@@ -125,11 +135,11 @@ def prepare(data_dir: Path, n: int, secret_key: str, with_outbox: bool, reuse: b
     from sqlmodel import col, select
 
     from bench import load_requests
-    from core import auth
-    from core.clock import SystemClock
-    from core.db import create_database
+    from core.accounts import auth
     from core.demo import DEMO_LOGINS
     from core.models import System, User
+    from core.platform.clock import SystemClock
+    from core.platform.db import create_database
 
     load_summary: dict[str, Any] | None = None
     if not (reuse and (data_dir / "bbportal.db").exists()):
@@ -139,8 +149,9 @@ def prepare(data_dir: Path, n: int, secret_key: str, with_outbox: bool, reuse: b
         with database.writing() as session:
             customer = session.exec(select(User).where(User.email == DEMO_LOGINS[0].email)).one()
             token = auth.create_api_token(session, customer, "benchmark", secret_key=secret_key, clock=SystemClock())
-            system = session.exec(select(System).where(System.organisation_id == customer.organisation_id)
-                                  .order_by(col(System.id))).first()
+            system = session.exec(
+                select(System).where(System.organisation_id == customer.organisation_id).order_by(col(System.id))
+            ).first()
             assert system is not None
             system_id = system.id
     finally:
@@ -156,8 +167,12 @@ def count_requests(data_dir: Path) -> dict[str, int]:
         return {
             "requests": connection.execute("SELECT count(*) FROM request").fetchone()[0],
             "pending": connection.execute("SELECT count(*) FROM request WHERE status='pending'").fetchone()[0],
-            "outbox": {f"{topic}/{status}": count for topic, status, count in connection.execute(
-                "SELECT topic, status, count(*) FROM outbox GROUP BY topic, status")},
+            "outbox": {
+                f"{topic}/{status}": count
+                for topic, status, count in connection.execute(
+                    "SELECT topic, status, count(*) FROM outbox GROUP BY topic, status"
+                )
+            },
             "mail_files": sum(1 for _ in (data_dir / "mail").rglob("*.eml")) if (data_dir / "mail").is_dir() else 0,
         }
     finally:
@@ -182,8 +197,11 @@ def wait_drained(data_dir: Path, pid: int | None = None, timeout: float = 300) -
             waited = time.perf_counter() - started
             if pending == 0 or waited > timeout:
                 cpu = server_cpu_s(pid) - cpu_before if pid else None
-                return {"seconds": round(waited, 1), "pending_left": pending,
-                        "server_cpu_s": round(cpu, 1) if cpu is not None else None}
+                return {
+                    "seconds": round(waited, 1),
+                    "pending_left": pending,
+                    "server_cpu_s": round(cpu, 1) if cpu is not None else None,
+                }
             time.sleep(0.25)
     finally:
         connection.close()
@@ -199,8 +217,19 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BBPORTAL_")}
         env.update(BBPORTAL_DATA_DIR=str(data_dir), BBPORTAL_SECRET_KEY=secret_key, PYTHONUNBUFFERED="1")
         # cwd = the data folder, so that no stray .env file changes the settings.
-        self.start([str(VENV_BIN / "bbportal"), "serve", "--port", str(self.port), "--no-demo",
-                    *(["--workers", str(workers)] if workers else [])], data_dir, env, log_path)
+        self.start(
+            [
+                str(VENV_BIN / "bbportal"),
+                "serve",
+                "--port",
+                str(self.port),
+                "--no-demo",
+                *(["--workers", str(workers)] if workers else []),
+            ],
+            data_dir,
+            env,
+            log_path,
+        )
 
     def start(self, command: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> None:
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -251,8 +280,20 @@ class CeilingServer(Server):
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("BBPORTAL_")}
         env.update(PYTHONUNBUFFERED="1")
-        self.start([sys.executable, str(BENCH / "ceiling_app.py"), "--port", str(self.port), "--db", str(db_path),
-                    *(["--workers", str(workers)] if workers else [])], db_path.parent, env, log_path)
+        self.start(
+            [
+                sys.executable,
+                str(BENCH / "ceiling_app.py"),
+                "--port",
+                str(self.port),
+                "--db",
+                str(db_path),
+                *(["--workers", str(workers)] if workers else []),
+            ],
+            db_path.parent,
+            env,
+            log_path,
+        )
 
 
 def login(base_url: str, email: str, password: str, check_path: str) -> dict[str, str]:
@@ -263,8 +304,9 @@ def login(base_url: str, email: str, password: str, check_path: str) -> dict[str
         found = CSRF.search(form.text)
         if not found:
             raise RuntimeError("no _csrf field on /login")
-        response = client.post("/login", data={"email": email, "password": password, "_csrf": found.group(1),
-                                               "next": "/"})
+        response = client.post(
+            "/login", data={"email": email, "password": password, "_csrf": found.group(1), "next": "/"}
+        )
         if response.status_code not in (302, 303) or "bb_session" not in client.cookies:
             raise RuntimeError(f"log-in as {email} failed: {response.status_code}")
         check = client.get(check_path)
@@ -275,7 +317,10 @@ def login(base_url: str, email: str, password: str, check_path: str) -> dict[str
 
 def run_loadgen(job: dict[str, Any]) -> dict[str, Any]:
     completed = subprocess.run(
-        [sys.executable, str(BENCH / "loadgen.py")], input=json.dumps(job), capture_output=True, text=True,
+        [sys.executable, str(BENCH / "loadgen.py")],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
         check=False,
     )
     if completed.returncode != 0:
@@ -298,15 +343,34 @@ def median(values: list[Any]) -> Any:
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for phase in ("file", "queue", "requests"):
-        for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "server_cpu_ms_per_request",
-                    "server_cpu_share", "loadgen_cpu_share", "errors"):
+        for key in (
+            "per_s",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "max_ms",
+            "server_cpu_ms_per_request",
+            "server_cpu_share",
+            "loadgen_cpu_share",
+            "errors",
+        ):
             figures[f"{phase}_{key}"] = median([r[phase].get(key) for r in runs])
     figures["outbox_drain_s"] = median([r["outbox_drain"]["seconds"] for r in runs])
     figures["outbox_drain_server_cpu_ms_per_filing"] = median(
-        [r["outbox_drain"].get("server_cpu_ms_per_filing") for r in runs])
+        [r["outbox_drain"].get("server_cpu_ms_per_filing") for r in runs]
+    )
     if all("ceiling" in r for r in runs):
-        for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "wall_s", "server_cpu_ms_per_request",
-                    "server_cpu_share", "loadgen_cpu_share", "errors"):
+        for key in (
+            "per_s",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "wall_s",
+            "server_cpu_ms_per_request",
+            "server_cpu_share",
+            "loadgen_cpu_share",
+            "errors",
+        ):
             figures[f"ceiling_file_{key}"] = median([r["ceiling"].get(key) for r in runs])
         # Ratios run by run (the two phases minutes apart), then their median.
         figures["file_pct_of_ceiling"] = median([r["file_pct_of_ceiling"] for r in runs])
@@ -321,8 +385,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         and figures["requests_p95_ms"] < TARGETS["requests_p95_ms_max"],
         "rss_mb < 150": figures["rss_mb"] < TARGETS["rss_mb_max"],
         "peak_rss_mb < 150": figures["peak_rss_mb"] < TARGETS["rss_mb_max"],
-        "no errors": all(r[p]["errors"] == 0 for r in runs for p in ("file", "queue", "requests", "ceiling")
-                         if p in r),
+        "no errors": all(r[p]["errors"] == 0 for r in runs for p in ("file", "queue", "requests", "ceiling") if p in r),
     }
     return {"median": figures, "targets_met": verdict}
 
@@ -337,15 +400,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="data folder (default: a new temporary one, removed after)")
     parser.add_argument("--reuse", action="store_true", help="use an already loaded --data-dir as it is")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
-    parser.add_argument("--outbox", action="store_true",
-                        help="also load the (handled) outbox rows the portal would have left for the N requests")
+    parser.add_argument(
+        "--outbox",
+        action="store_true",
+        help="also load the (handled) outbox rows the portal would have left for the N requests",
+    )
     parser.add_argument("--workers", type=int, help="web processes for bbportal serve (default: its own default)")
-    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
-                        help="skip the same-run ceiling (bench/ceiling_app.py) and the ratios")
-    parser.add_argument("--ceiling-posts", type=int,
-                        help="POSTs to the ceiling app per run (default: 3 × --posts, about as long as the portal's)")
-    parser.add_argument("--py-spy", type=Path, metavar="FILE",
-                        help="record the server with py-spy during the first run (speedscope JSON)")
+    parser.add_argument(
+        "--no-ceiling",
+        dest="ceiling",
+        action="store_false",
+        help="skip the same-run ceiling (bench/ceiling_app.py) and the ratios",
+    )
+    parser.add_argument(
+        "--ceiling-posts",
+        type=int,
+        help="POSTs to the ceiling app per run (default: 3 × --posts, about as long as the portal's)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="FILE",
+        help="record the server with py-spy during the first run (speedscope JSON)",
+    )
     args = parser.parse_args(argv)
 
     def on_sigterm(_signum: int, _frame: Any) -> None:
@@ -360,10 +437,20 @@ def main(argv: list[str] | None = None) -> int:
     server: Server | None = None
     ceiling: CeilingServer | None = None
     spy: subprocess.Popen[bytes] | None = None
-    result: dict[str, Any] = {"machine": info, "config": {
-        "n": args.n, "runs": args.runs, "clients": args.clients, "posts": args.posts, "gets": args.gets,
-        "outbox": args.outbox, "data_dir": str(data_dir), "ceiling": args.ceiling,
-        "ceiling_posts": (args.ceiling_posts or 3 * args.posts) if args.ceiling else None}}
+    result: dict[str, Any] = {
+        "machine": info,
+        "config": {
+            "n": args.n,
+            "runs": args.runs,
+            "clients": args.clients,
+            "posts": args.posts,
+            "gets": args.gets,
+            "outbox": args.outbox,
+            "data_dir": str(data_dir),
+            "ceiling": args.ceiling,
+            "ceiling_posts": (args.ceiling_posts or 3 * args.posts) if args.ceiling else None,
+        },
+    }
     try:
         prepared = prepare(data_dir, args.n, secret_key, args.outbox, args.reuse)
         result["load"] = prepared["load"]
@@ -376,23 +463,47 @@ def main(argv: list[str] | None = None) -> int:
         staff_cookies = login(server.base_url, DEMO_LOGINS[2].email, DEMO_LOGINS[2].password, "/staff/queue")
         customer_cookies = login(server.base_url, DEMO_LOGINS[0].email, DEMO_LOGINS[0].password, "/requests")
         job = {
-            "base_url": server.base_url, "server_pid": server.pid, "clients": args.clients, "posts": args.posts,
-            "gets": args.gets, "api_token": prepared["api_token"], "staff_cookies": staff_cookies,
-            "customer_cookies": customer_cookies, "fault_report": {**FAULT, "system_id": prepared["system_id"]},
+            "base_url": server.base_url,
+            "server_pid": server.pid,
+            "clients": args.clients,
+            "posts": args.posts,
+            "gets": args.gets,
+            "api_token": prepared["api_token"],
+            "staff_cookies": staff_cookies,
+            "customer_cookies": customer_cookies,
+            "fault_report": {**FAULT, "system_id": prepared["system_id"]},
         }
         ceiling_job: dict[str, Any] | None = None
         if args.ceiling:
             ceiling = CeilingServer(data_dir / "ceiling.db", data_dir / "ceiling.log", args.workers)
             result["ceiling_startup_s"] = round(ceiling.wait_ready(), 2)
-            ceiling_job = {**job, "base_url": ceiling.base_url, "server_pid": ceiling.pid,
-                           "posts": result["config"]["ceiling_posts"], "phases": ["file"]}
+            ceiling_job = {
+                **job,
+                "base_url": ceiling.base_url,
+                "server_pid": ceiling.pid,
+                "posts": result["config"]["ceiling_posts"],
+                "phases": ["file"],
+            }
         runs = []
         for number in range(1, args.runs + 1):
             if number == 1 and args.py_spy:
-                spy = subprocess.Popen([py_spy_binary(), "record", "--pid", str(server.pid), "--format",
-                                        "speedscope", "--output", str(args.py_spy.resolve()), "--threads",
-                                        "--subprocesses", "--nonblocking"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                spy = subprocess.Popen(
+                    [
+                        py_spy_binary(),
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        "--format",
+                        "speedscope",
+                        "--output",
+                        str(args.py_spy.resolve()),
+                        "--threads",
+                        "--subprocesses",
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 time.sleep(1)
             ceiling_figures = run_loadgen(ceiling_job)["file"] if ceiling_job else None  # just before the portal's
             filed_before = count_requests(data_dir)["requests"]
@@ -403,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
             measured["outbox_drain"] = wait_drained(data_dir, server.pid)
             drain_cpu = measured["outbox_drain"]["server_cpu_s"]
             measured["outbox_drain"]["server_cpu_ms_per_filing"] = (
-                round(drain_cpu * 1000 / filed, 2) if drain_cpu is not None and filed else None)
+                round(drain_cpu * 1000 / filed, 2) if drain_cpu is not None and filed else None
+            )
             measured["outbox_drain"]["filings"] = filed
             measured.update(run_loadgen({**job, "phases": ["queue", "requests"]}))
             if spy is not None:
@@ -417,18 +529,25 @@ def main(argv: list[str] | None = None) -> int:
                 measured["ceiling"] = ceiling_figures
                 measured["file_pct_of_ceiling"] = ratio(measured["file"]["per_s"], ceiling_figures["per_s"], 100)
                 measured["file_cpu_per_request_x_ceiling"] = ratio(
-                    measured["file"]["server_cpu_ms_per_request"], ceiling_figures["server_cpu_ms_per_request"])
-                ceiling_note = (f"ceiling {ceiling_figures['per_s']}/s at "
-                                f"{ceiling_figures['server_cpu_ms_per_request']} ms CPU/request, filing = "
-                                f"{measured['file_pct_of_ceiling']} % of it at "
-                                f"{measured['file']['server_cpu_ms_per_request']} ms CPU/filing; ")
+                    measured["file"]["server_cpu_ms_per_request"], ceiling_figures["server_cpu_ms_per_request"]
+                )
+                ceiling_note = (
+                    f"ceiling {ceiling_figures['per_s']}/s at "
+                    f"{ceiling_figures['server_cpu_ms_per_request']} ms CPU/request, filing = "
+                    f"{measured['file_pct_of_ceiling']} % of it at "
+                    f"{measured['file']['server_cpu_ms_per_request']} ms CPU/filing; "
+                )
             runs.append(measured)
-            print(f"run {number}: {ceiling_note}"
-                  f"filed {measured['file']['per_s']}/s (p95 {measured['file']['p95_ms']} ms), "
-                  f"outbox drained in {measured['outbox_drain']['seconds']} s, "
-                  f"queue p95 {measured['queue']['p95_ms']} ms, requests p95 {measured['requests']['p95_ms']} ms, "
-                  f"RSS {measured['memory']['rss_mb']} MB (peak {measured['memory']['peak_rss_mb']} MB), "
-                  f"load {measured['loadavg'][0]:.2f}", file=sys.stderr, flush=True)
+            print(
+                f"run {number}: {ceiling_note}"
+                f"filed {measured['file']['per_s']}/s (p95 {measured['file']['p95_ms']} ms), "
+                f"outbox drained in {measured['outbox_drain']['seconds']} s, "
+                f"queue p95 {measured['queue']['p95_ms']} ms, requests p95 {measured['requests']['p95_ms']} ms, "
+                f"RSS {measured['memory']['rss_mb']} MB (peak {measured['memory']['peak_rss_mb']} MB), "
+                f"load {measured['loadavg'][0]:.2f}",
+                file=sys.stderr,
+                flush=True,
+            )
         result["runs"] = runs
         result["after"] = count_requests(data_dir)
         result.update(summarise(runs))
@@ -455,12 +574,15 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     figures = result.get("median", {})
     if figures.get("file_pct_of_ceiling") is not None:
-        print(f"median: ceiling {figures['ceiling_file_per_s']}/s at "
-              f"{figures['ceiling_file_server_cpu_ms_per_request']} ms CPU/request; filing {figures['file_per_s']}/s"
-              f" = {figures['file_pct_of_ceiling']} % of the ceiling, "
-              f"{figures['file_server_cpu_ms_per_request']} ms CPU/filing "
-              f"({figures['file_cpu_per_request_x_ceiling']} × the ceiling's); queue p95 {figures['queue_p95_ms']} ms,"
-              f" requests p95 {figures['requests_p95_ms']} ms", file=sys.stderr)
+        print(
+            f"median: ceiling {figures['ceiling_file_per_s']}/s at "
+            f"{figures['ceiling_file_server_cpu_ms_per_request']} ms CPU/request; filing {figures['file_per_s']}/s"
+            f" = {figures['file_pct_of_ceiling']} % of the ceiling, "
+            f"{figures['file_server_cpu_ms_per_request']} ms CPU/filing "
+            f"({figures['file_cpu_per_request_x_ceiling']} × the ceiling's); queue p95 {figures['queue_p95_ms']} ms,"
+            f" requests p95 {figures['requests_p95_ms']} ms",
+            file=sys.stderr,
+        )
     print(f"written to {path}", file=sys.stderr)
     return 0 if all(result["targets_met"].values()) else 1
 

@@ -1,10 +1,10 @@
 """BBGRUPPEN Portal core: what a request-type plugin imports lives here."""
 
-from core.context import FormContext, FulfilmentContext, HookContext
-from core.fields import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
 from core.hookspecs import hookimpl
-from core.outbox import enqueue
-from core.request_types import ChargeItem, Choice, FulfilmentMode, FulfilmentResult, RequestType
+from core.platform.outbox import enqueue
+from core.requests.context import FormContext, FulfilmentContext, HookContext
+from core.requests.fields import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
+from core.requests.request_types import ChargeItem, Choice, FulfilmentMode, FulfilmentResult, RequestType
 
 __all__ = [
     "ChargeItem",

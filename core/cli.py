@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from core.errors import ConfigurationError, PortalError
+from core.platform.errors import ConfigurationError, PortalError
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -212,8 +212,8 @@ def staff() -> None:
 @click.password_option(help="Password (asked for when not given).")
 def staff_create(email: str, name: str, admin: bool, language: str, password: str) -> None:
     """Create a staff user."""
-    from core import administration
-    from core.errors import ValidationFailed
+    from core.accounts import administration
+    from core.platform.errors import ValidationFailed
 
     portal = _portal()
     try:
@@ -244,7 +244,7 @@ def plugins() -> None:
 @plugins.command("list")
 def plugins_list() -> None:
     """List the loaded plugins and the request types they register."""
-    from core.i18n import gettext, use_language
+    from core.platform.i18n import gettext, use_language
     from core.plugins import build_registry, create_plugin_manager, plugin_names
 
     manager = create_plugin_manager()
@@ -307,8 +307,8 @@ def relay(interval: float) -> None:
     import threading
     import time
 
-    from core.reminders import send_due_reminders
-    from core.scheduling import release_due
+    from core.conversation.reminders import send_due_reminders
+    from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
     from core.worker.runner import REMINDER_CHECK_SECONDS, relay_once
 
@@ -347,7 +347,7 @@ def jobs_failed() -> None:
     """List the jobs that failed after every retry."""
     from sqlmodel import col, select
 
-    from core.models import OutboxMessage, OutboxStatus
+    from core.platform.outbox import OutboxMessage, OutboxStatus
 
     portal = _portal()
     with portal.database.reading() as session:
@@ -368,7 +368,7 @@ def jobs_failed() -> None:
 @click.argument("job_ids", nargs=-1, type=int, required=True)
 def jobs_retry(job_ids: tuple[int, ...]) -> None:
     """Send failed jobs again (by id)."""
-    from core import outbox
+    from core.platform import outbox
 
     portal = _portal()
     for job_id in job_ids:
@@ -393,7 +393,7 @@ def mail_receive() -> None:
     auto-reply or bounce), 65 when it can never be taken (over the size limit, empty: the MTA returns it
     to the sender), 75 when the portal cannot store it now (the MTA keeps it and tries again).
     """
-    from core.intake import Refused, receive
+    from core.conversation.intake import Refused, receive
 
     try:
         portal = _portal()
@@ -423,7 +423,7 @@ def mail_listen(host: str, port: int, lmtp: bool) -> None:
     import signal
     import threading
 
-    from core.intake.listener import IntakeController
+    from core.conversation.intake.listener import IntakeController
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     portal = _portal()
@@ -454,9 +454,9 @@ def catalogs() -> None:
 @catalogs.command("compile")
 def catalogs_compile() -> None:
     """Compile the core's and every installed plugin's .po catalogs into .mo files."""
-    from core.i18n import compile_all
+    from core.plugins import compile_catalogs
 
-    for path in compile_all():
+    for path in compile_catalogs():
         click.echo(f"compiled {path}")
 
 

@@ -8,10 +8,10 @@ import pluggy
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from core import administration
+from core.accounts import administration
 from core.billing import catalogue
-from core.clock import Clock
 from core.models import Organisation, User
+from core.platform.clock import Clock
 
 
 @dataclass(frozen=True)

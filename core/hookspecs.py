@@ -11,12 +11,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from core.access_control import AccessControl
-    from core.context import HookContext
-    from core.lifecycle import FilingEvent, StatusChange
-    from core.models import ChatMessage, OutboxMessage, Request, System
+    from core.models import ChatMessage, Request, System
+    from core.platform.outbox import OutboxMessage
     from core.portal import Portal
-    from core.request_types import RequestType
-    from core.statuses import Status
+    from core.requests.context import HookContext
+    from core.requests.lifecycle import FilingEvent, StatusChange
+    from core.requests.request_types import RequestType
+    from core.requests.statuses import Status
 
 PROJECT = "bbportal"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -32,7 +33,7 @@ def bbportal_request_types() -> list[RequestType]:
 
     Called once at start-up, when the registry is built from the plugin manager.
 
-    :return: a list of :class:`core.request_types.RequestType` instances. Each key must be unique across
+    :return: a list of :class:`core.requests.request_types.RequestType` instances. Each key must be unique across
         all plugins; a duplicate stops the portal from starting with an error naming the key.
     """
 
@@ -114,7 +115,7 @@ def bbportal_before_filing(request: Request, filing: FilingEvent, context: HookC
 
     Called in the filing's write transaction (``context.session``), after the form and the type's own
     validation passed and before any row is written: ``request`` is the drafted row, without an id. Raise
-    a :class:`core.errors.PortalError` (a ``Conflict``) to refuse the filing; nothing is written and the
+    a :class:`core.platform.errors.PortalError` (a ``Conflict``) to refuse the filing; nothing is written and the
     customer sees its message. Billing refuses here when the cost the customer confirmed
     (``filing.expected_estimate``) no longer holds. What an observer works out here for its
     ``bbportal_request_filed`` it may keep in ``filing.notes`` (key it by the plugin's name).
@@ -174,7 +175,7 @@ def bbportal_statuses_changed(changes: list[StatusChange], context: HookContext)
     (id, type, organisation), the statuses before and after and the action; load a request from
     ``context.session`` only when you need more. Billing charges completed requests here.
 
-    :param changes: :class:`core.lifecycle.StatusChange` items, in the order the requests joined the queue.
+    :param changes: :class:`core.requests.lifecycle.StatusChange` items, in the order the requests joined the queue.
     :param context: the session, the acting user (None for the system), the clock, the request types
         (``context.request_type(key)``) and ``enqueue``.
     :return: nothing.

@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from core.db import Database
+from core.platform.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CORE_VERSIONS = MIGRATIONS / "versions"

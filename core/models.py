@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, LargeBinary, event
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, Column, Index, LargeBinary, event
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out on every backend (SQLite keeps no offset; we store UTC there)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utc_column(nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+from core.platform.columns import UTCDateTime, utc_column
 
 
 class UserKind(StrEnum):
@@ -229,51 +208,6 @@ class Attachment(SQLModel, table=True):
     created_at: datetime = utc_column()
 
 
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class OutboxMessage(SQLModel, table=True):
-    """A side effect recorded in the transaction that causes it; a relay hands it to the workers."""
-
-    __tablename__ = "outbox"
-    # The relay's index: rows waiting to be handed out are (pending, relayed_at NULL) in the order they become
-    # due, so a relay round reads only the rows it hands out, not those in flight or waiting out a backoff.
-    __table_args__ = (Index("ix_outbox_relay", "status", "relayed_at", "available_at", "id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    topic: str = Field(max_length=64)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)
-    attempts: int = 0
-    last_error: str = Field(default="", max_length=4000)
-    created_at: datetime = utc_column()
-    available_at: datetime = utc_column()
-    relayed_at: datetime | None = utc_column(nullable=True)
-    dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
-    """Set on rows made by other rows (one mail per recipient) so that re-running the maker adds nothing."""
-    """When the relay last handed it to the broker; handed again if not done a while later."""
-    done_at: datetime | None = utc_column(nullable=True)
-
-
-def outbox_row(topic: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A new pending outbox row as plain column values (for ``core.db.insert_rows``)."""
-    return {
-        "topic": topic,
-        "payload": payload,
-        "status": OutboxStatus.PENDING.value,
-        "attempts": 0,
-        "last_error": "",
-        "created_at": now,
-        "available_at": now,
-        "relayed_at": None,
-        "dedupe_key": None,
-        "done_at": None,
-    }
-
-
 class RequestFollower(SQLModel, table=True):
     """Who of the organisation follows a request; the requester follows from the start."""
 
@@ -359,10 +293,6 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = utc_column()
 
 
-# The billing tables live with the rest of billing; importing them here keeps "import core.models registers
-# every core table" true for Alembic and the schema test. A plain import works whichever module loads first.
-import core.billing.models  # noqa: E402, F401
-
 __all__ = [
     "ApiToken",
     "Attachment",
@@ -371,8 +301,6 @@ __all__ = [
     "LoginAttempt",
     "Office",
     "Organisation",
-    "OutboxMessage",
-    "OutboxStatus",
     "PasswordToken",
     "Request",
     "RequestFollower",
@@ -380,7 +308,9 @@ __all__ = [
     "Role",
     "Store",
     "System",
+    "UTCDateTime",
     "User",
     "UserKind",
     "WebSession",
+    "utc_column",
 ]

@@ -10,7 +10,7 @@ and its render-time choices for choice fields. The check then asserts, for each 
 - mutations of it (a required field removed, a text made too long, a value of the wrong type, an option
   that is not offered, a field the form does not have) are refused with an error on that field, never
   with any other exception;
-- ``charge_items`` gives a list of :class:`~core.request_types.ChargeItem` for it, the same list when asked
+- ``charge_items`` gives a list of :class:`~core.requests.request_types.ChargeItem` for it, the same list when asked
   twice, without needing the request to be stored (the cost preview asks before anything is filed).
 
 Use it from a plugin's tests (hypothesis is a test dependency; this module is only imported by tests)::
@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.context import FormContext
-from core.errors import ValidationFailed
-from core.filing import draft_request, validate_submission
-from core.forms import build_fields, decode, encode, json_schema, render_choices
 from core.models import Organisation, User
-from core.request_types import ChargeItem, RequestType
+from core.platform.errors import ValidationFailed
+from core.requests.context import FormContext
+from core.requests.filing import draft_request, validate_submission
+from core.requests.forms import build_fields, decode, encode, json_schema, render_choices
+from core.requests.request_types import ChargeItem, RequestType
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -217,7 +217,7 @@ def payloads(
     """Valid-looking JSON payloads for ``request_type`` in ``context``'s organisation.
 
     Field strategies, by form path (``field`` or ``variant.field``), come from ``overrides``, then the
-    type's :meth:`~core.request_types.RequestType.example_strategies`, then its render-time choices, then
+    type's :meth:`~core.requests.request_types.RequestType.example_strategies`, then its render-time choices, then
     the JSON Schema.
     """
     schema = json_schema(request_type.schema)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from core import hookspecs
-from core.errors import ConfigurationError
-from core.i18n import register_catalog
-from core.request_types import RequestType, RequestTypeRegistry
+from core.platform.errors import ConfigurationError
+from core.platform.i18n import compile_registered, register_catalog
+from core.requests.request_types import RequestType, RequestTypeRegistry
 
 ENTRY_POINT_GROUP = "bbportal.request_types"
 
@@ -95,3 +96,9 @@ def build_registry(manager: pluggy.PluginManager) -> RequestTypeRegistry:
 
 def plugin_names(manager: pluggy.PluginManager) -> list[str]:
     return sorted(name for name, plugin in manager.list_name_plugin() if name and plugin is not None)
+
+
+def compile_catalogs() -> list[Path]:
+    """Compile the core's and every installed plugin's catalogs (run at install time by ``bbportal``)."""
+    build_registry(create_plugin_manager())  # registering the request types registers their catalogs
+    return compile_registered()

@@ -9,16 +9,16 @@ from typing import Any
 import pluggy
 
 from core.access_control import AccessControl
-from core.clock import Clock, SystemClock
-from core.db import Database, create_database
-from core.errors import ConfigurationError
-from core.mailer import Mailer, build_mailer
 from core.models import System
+from core.platform.clock import Clock, SystemClock
+from core.platform.db import Database, create_database
+from core.platform.errors import ConfigurationError
+from core.platform.mailer import Mailer, build_mailer
+from core.platform.settings import Settings, get_settings
+from core.platform.storage import FileStorage, FolderStorage
 from core.plugins import build_registry, create_plugin_manager, outbox_handlers
-from core.request_types import RequestTypeRegistry
-from core.settings import Settings, get_settings
-from core.storage import FileStorage, FolderStorage
-from core.topics import HANDLERS as CORE_TOPICS
+from core.requests.request_types import RequestTypeRegistry
+from core.workflow.topics import HANDLERS as CORE_TOPICS
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Portal:
     storage: FileStorage
     plugin_outbox_handlers: dict[str, Any] = field(default_factory=dict)
     core_outbox_handlers: dict[str, Any] = field(default_factory=lambda: CORE_TOPICS)
-    """The core's own topics (:mod:`core.topics`); they win over a plugin's handler for the same topic."""
+    """The core's own topics (:mod:`core.workflow.topics`); they win over a plugin's handler for the same topic."""
 
     def access_control(self, system: System) -> AccessControl:
         """The adapter for a hosted system: the first plugin that answers (the simulator answers last)."""

@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from core import workflow
 from core.billing import catalogue
 from core.billing.models import Agreement, Charge, PriceList
-from core.lifecycle import Action
 from core.models import Organisation, Request, User
 from core.portal import Portal
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 
 PRICES = {
     # code: (Swedish name, English name, unit, kronor, VAT %)

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from core.clock import FixedClock
-from core.db import Database, create_database
 from core.migrate import upgrade
+from core.platform.clock import FixedClock
+from core.platform.db import Database, create_database
+from core.platform.settings import Settings
 from core.portal import Portal, build_portal
-from core.settings import Settings
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -36,15 +36,15 @@ def _fast_password_hashing() -> Iterator[None]:
     """Hash each test password once per run: argon2 stays real, but 300 test users cost one hash each."""
     from functools import lru_cache
 
-    import core.administration
-    import core.auth
+    import core.accounts.administration
+    import core.accounts.auth
 
-    original = core.auth.hash_password
+    original = core.accounts.auth.hash_password
     cached = lru_cache(maxsize=64)(original)
-    core.auth.hash_password = cached
-    core.administration.auth.hash_password = cached  # same module object; kept explicit for readers
+    core.accounts.auth.hash_password = cached
+    core.accounts.administration.auth.hash_password = cached  # same module object; kept explicit for readers
     yield
-    core.auth.hash_password = original
+    core.accounts.auth.hash_password = original
 
 
 @pytest.fixture(autouse=True, scope="session")

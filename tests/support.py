@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from core import administration
+from core.accounts import administration
 from core.models import Organisation, System, User
 from core.portal import Portal
 

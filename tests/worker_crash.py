@@ -10,7 +10,7 @@ import os
 import signal
 from pathlib import Path
 
-from core import mailer
+from core.platform import mailer
 
 STEP = os.environ.get("BBPORTAL_TEST_CRASH", "")
 MARKER = Path(os.environ.get("BBPORTAL_TEST_CRASH_MARKER", "/nonexistent/marker"))

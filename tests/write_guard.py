@@ -1,9 +1,9 @@
 """A guard, active in the whole test suite, that fails a test when anything but the one writer of a fact writes it.
 
-DESIGN.md's "one writer per fact": a request's status and history are written by ``core.lifecycle``, chat
-messages by ``core.chat.add_message``, outbox rows by ``core.outbox`` (``enqueue`` adds them; the relay and
-the worker mark them). Every statement that reaches the database is looked at (SQLAlchemy's
-``before_cursor_execute``, and the plain INSERTs ``core.db.insert_rows`` sends straight to SQLite's driver);
+DESIGN.md's "one writer per fact": a request's status and history are written by ``core.requests.lifecycle``, chat
+messages by ``core.conversation.chat.add_message``, outbox rows by ``core.platform.outbox`` (``enqueue`` adds them;
+the relay and the worker mark them). Every statement that reaches the database is looked at (SQLAlchemy's
+``before_cursor_execute``, and the plain INSERTs ``core.platform.db.insert_rows`` sends straight to SQLite's driver);
 one that writes a guarded table is allowed only when the allowed writer is on the call stack. Statements that
 test code sends itself (seeding a table) are allowed: the guard is about the product's code.
 """
@@ -20,17 +20,17 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-import core.db
+import core.platform.db
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = (str(ROOT / "core") + "/", str(ROOT / "plugins") + "/")
 WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 
-LIFECYCLE = (str(ROOT / "core" / "lifecycle.py"), None)
+LIFECYCLE = (str(ROOT / "core" / "requests" / "lifecycle.py"), None)
 WRITERS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "request_history": (LIFECYCLE,),
-    "chat_message": ((str(ROOT / "core" / "chat.py"), "add_message"),),
-    "outbox": ((str(ROOT / "core" / "outbox.py"), None),),
+    "chat_message": ((str(ROOT / "core" / "conversation" / "chat.py"), "add_message"),),
+    "outbox": ((str(ROOT / "core" / "platform" / "outbox.py"), None),),
 }
 """Table → the allowed writers: (file, function or None for any function of the file)."""
 REQUEST_STATUS = (LIFECYCLE,)
@@ -47,7 +47,7 @@ def _allowed(writers: tuple[tuple[str, str | None], ...]) -> bool:
         for path, function in writers:
             if filename == path and (function is None or frame.f_code.co_name == function):
                 return True
-        if innermost_product is None and filename.startswith(PRODUCT) and filename != core.db.__file__:
+        if innermost_product is None and filename.startswith(PRODUCT) and filename != core.platform.db.__file__:
             innermost_product = f"{filename.removeprefix(str(ROOT) + '/')}:{frame.f_lineno} {frame.f_code.co_name}"
         frame = frame.f_back  # type: ignore[assignment]
     if innermost_product is None:
@@ -78,7 +78,7 @@ def _before_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any
 @contextmanager
 def installed() -> Iterator[None]:
     """Watch every engine's statements and ``insert_rows``' SQLite fast path while the block runs."""
-    real: Callable[..., Any] = core.db._sqlite_insert
+    real: Callable[..., Any] = core.platform.db._sqlite_insert
 
     def watched(table: Any, names: tuple[str, ...], dialect: Any) -> Callable[..., Any]:
         run = real(table, names, dialect)
@@ -90,9 +90,9 @@ def installed() -> Iterator[None]:
         return guarded
 
     event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
-    core.db._sqlite_insert = watched  # type: ignore[assignment]
+    core.platform.db._sqlite_insert = watched  # type: ignore[assignment]
     try:
         yield
     finally:
-        core.db._sqlite_insert = real  # type: ignore[assignment]
+        core.platform.db._sqlite_insert = real  # type: ignore[assignment]
         event.remove(Engine, "before_cursor_execute", _before_cursor_execute)

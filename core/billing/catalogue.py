@@ -18,13 +18,13 @@ from sqlmodel import Session, col, select
 from core.billing.models import Agreement, PriceItem, PriceList, Unit
 from core.billing.money import BASIS_POINTS, parse_money, parse_percent
 from core.billing.periods import overlaps
-from core.clock import Clock, local_today
-from core.errors import NotFound, ValidationFailed
-from core.forms import error_paths
-from core.i18n import N_
-from core.i18n import gettext as _
 from core.models import Organisation, User
-from core.request_types import CHARGE_CODE
+from core.platform.clock import Clock, local_today
+from core.platform.errors import NotFound, ValidationFailed
+from core.platform.i18n import N_
+from core.platform.i18n import gettext as _
+from core.requests.forms import error_paths
+from core.requests.request_types import CHARGE_CODE
 
 VAT_RATES = (25, 12, 6, 0)
 """The Swedish VAT rates, in percent."""

@@ -14,11 +14,11 @@ from core.billing.models import Charge, ChargeKind, ChargeState, InvoiceMonth, U
 from core.billing.money import Totals, csv_amount, totals
 from core.billing.periods import local_day, local_month, month_key
 from core.billing.recording import insert_or_ignore
-from core.clock import Clock
-from core.errors import Conflict, NotFound
-from core.i18n import current_language
-from core.i18n import gettext as _
 from core.models import Organisation, Request, User
+from core.platform.clock import Clock
+from core.platform.errors import Conflict, NotFound
+from core.platform.i18n import current_language
+from core.platform.i18n import gettext as _
 
 
 @dataclass

@@ -13,8 +13,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.i18n import lazy_gettext as _l
 from core.models import utc_column
+from core.platform.i18n import lazy_gettext as _l
 
 
 class Unit(StrEnum):

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from babel.numbers import format_currency, format_decimal
 
-from core import i18n
+from core.platform import i18n
 
 BASIS_POINTS = 10_000
 """Discounts are stored in hundredths of a percent: 1000 = 10 %."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from core.clock import LOCAL_ZONE, as_utc
+from core.platform.clock import LOCAL_ZONE, as_utc
 
 
 def local_day(moment: datetime) -> date:

@@ -1,6 +1,6 @@
 """Billing as a built-in plugin: it observes the request pipeline through hooks, as any plugin could.
 
-The pipeline (``core.lifecycle``) does not import billing. Billing works out the cost before a request is
+The pipeline (``core.requests.lifecycle``) does not import billing. Billing works out the cost before a request is
 filed and refuses the filing when the customer confirmed another cost; it records the estimate with the new
 request, and turns it into charge lines when the request is completed, all in the transaction of the change.
 A cancelled request needs no write of billing's: it is never charged, and the month's quota use leaves
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from core.billing.recording import charge_completed, estimate_filing, record_estimate
 from core.hookspecs import hookimpl
 from core.models import Request
-from core.statuses import Status
+from core.requests.statuses import Status
 
 if TYPE_CHECKING:
-    from core.context import HookContext
-    from core.lifecycle import FilingEvent, StatusChange
+    from core.requests.context import HookContext
+    from core.requests.lifecycle import FilingEvent, StatusChange
 
 NOTE = "billing.estimate"
 

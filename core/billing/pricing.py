@@ -22,11 +22,11 @@ from sqlmodel import Session, col, select
 from core.billing.models import Agreement, IncludedBy, PlannedCharge, PriceItem, PriceList, Unit
 from core.billing.money import Totals, format_money, format_percent, line_amounts, totals
 from core.billing.periods import local_day, month_of
-from core.i18n import current_language
-from core.i18n import gettext as _
 from core.models import Organisation, Request
-from core.request_types import ChargeItem
-from core.statuses import Status
+from core.platform.i18n import current_language
+from core.platform.i18n import gettext as _
+from core.requests.request_types import ChargeItem
+from core.requests.statuses import Status
 
 
 @dataclass

@@ -34,14 +34,14 @@ from core.billing.models import (
 from core.billing.money import Totals, line_amounts, parse_money, totals
 from core.billing.periods import local_month, next_month
 from core.billing.pricing import Estimate, estimate, from_planned, price_items_on
-from core.clock import Clock
-from core.db import insert_rows
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.i18n import N_
-from core.i18n import gettext as _
 from core.models import Request, User
-from core.request_types import ChargeItem, RequestType
-from core.statuses import Status
+from core.platform.clock import Clock
+from core.platform.db import insert_rows
+from core.platform.errors import Conflict, NotFound, ValidationFailed
+from core.platform.i18n import N_
+from core.platform.i18n import gettext as _
+from core.requests.request_types import ChargeItem, RequestType
+from core.requests.statuses import Status
 
 MAX_QUANTITY = 10_000
 MAX_REASON = 2000

@@ -6,7 +6,10 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import core.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# The core's tables, registered on SQLModel.metadata: the domain's, billing's and the outbox.
+import core.billing.models
+import core.models
+import core.platform.outbox  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -16,14 +16,14 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from core.attachment_types import ACCEPT
-from core.attachments import MAX_FILES, max_mb_label
 from core.portal import Portal, build_portal
+from core.requests.attachment_types import ACCEPT
+from core.requests.attachments import MAX_FILES, max_mb_label
+from core.web.common import allow_uploads
 from core.web.controllers.admin import AdminController
 from core.web.controllers.api import ApiController
 from core.web.controllers.auth import AuthController
 from core.web.controllers.billing import BillingAdminController, BillingApiController, BillingStaffController
-from core.web.controllers.common import allow_uploads
 from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
 from core.web.controllers.jobs import JobsController
@@ -61,7 +61,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
     redact_access_log()
     template_dirs = [t.locale_dir.parent / "templates" for t in portal.registry if t.locale_dir is not None]
     environment = build_environment([d for d in template_dirs if d.is_dir()])
-    from core.mailer import FolderMailer
+    from core.platform.mailer import FolderMailer
 
     development = (
         [DevMailController] if not portal.settings.production and isinstance(portal.mailer, FolderMailer) else []

@@ -11,10 +11,10 @@ from urllib.parse import quote
 from litestar import Response
 from litestar.response import Stream
 
-from core.attachments import view
-from core.errors import NotFound
 from core.models import Attachment
-from core.storage import StorageError, read_chunks
+from core.platform.errors import NotFound
+from core.platform.storage import StorageError, read_chunks
+from core.requests.attachments import view
 from core.web.types import HttpRequest
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError
 
-from core.errors import PortalError, ValidationFailed
-from core.i18n import gettext as _
+from core.platform.errors import PortalError, ValidationFailed
+from core.platform.i18n import gettext as _
 from core.web.rendering import csrf_input
 from core.web.types import HttpRequest
 from core.web.viewer import resolve_viewer
@@ -60,8 +60,8 @@ def _page_response(request: HttpRequest, status_code: int, message: str) -> Resp
 
 
 def _too_large_message(request: HttpRequest) -> str:
-    from core.attachments import MAX_FILES, max_mb_label
-    from core.web.controllers.common import UPLOADS
+    from core.requests.attachments import MAX_FILES, max_mb_label
+    from core.web.common import UPLOADS
 
     handler = request.scope.get("route_handler")
     if handler is None or not handler.opt.get(UPLOADS):

@@ -10,12 +10,12 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from litestar.response import Template
 from markupsafe import Markup, escape
 
-from core import i18n
 from core.billing.models import ChargeKind, Unit
 from core.billing.money import format_amount, format_money, format_percent
-from core.clock import local_date, local_datetime
-from core.request_types import RequestTypeRegistry
-from core.statuses import Status
+from core.platform import i18n
+from core.platform.clock import local_date, local_datetime
+from core.requests.request_types import RequestTypeRegistry
+from core.requests.statuses import Status
 from core.web.viewer import Viewer
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -55,7 +55,7 @@ def type_label(registry: RequestTypeRegistry, key: str) -> str:
 
 def mail_reason(value: str) -> str:
     """Why a mail waits in quarantine, in the viewer's language when it is one of the intake's own reasons."""
-    from core.intake import QUARANTINE_REASONS
+    from core.conversation.intake import QUARANTINE_REASONS
 
     return i18n.gettext(value) if value in QUARANTINE_REASONS else value
 

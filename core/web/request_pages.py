@@ -12,20 +12,21 @@ from litestar import Response
 from litestar.response import Redirect, Template
 from sqlmodel import col, select
 
-from core import attachments, chat, workflow
-from core.attachments import AttachmentView
 from core.billing.periods import local_day
 from core.billing.pricing import price_items_on
 from core.billing.recording import new_nonce, request_charges
-from core.display import request_rows
-from core.errors import Conflict, ValidationFailed
-from core.followers import followers, is_following
-from core.i18n import current_language, gettext
-from core.lifecycle import Action, allowed_actions
+from core.conversation import chat
 from core.models import System, User
-from core.queries import get_request, history
-from core.statuses import Status
-from core.web.controllers.common import (
+from core.platform.errors import Conflict, ValidationFailed
+from core.platform.i18n import current_language, gettext
+from core.requests import attachments
+from core.requests.attachments import AttachmentView
+from core.requests.display import request_rows
+from core.requests.followers import followers, is_following
+from core.requests.lifecycle import Action, allowed_actions
+from core.requests.queries import get_request, history
+from core.requests.statuses import Status
+from core.web.common import (
     MAX_TEXT_FIELD,
     form_value,
     portal,
@@ -36,6 +37,7 @@ from core.web.controllers.common import (
 from core.web.downloads import file_response
 from core.web.rendering import page
 from core.web.types import HttpRequest
+from core.workflow import actions as workflow
 
 
 def parse_statuses(raw: str) -> list[Status]:

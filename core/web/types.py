@@ -7,3 +7,6 @@ from typing import Any, TypeAlias
 from litestar import Request
 
 HttpRequest: TypeAlias = Request[Any, Any, Any]
+
+UPLOADS = "uploads"
+"""Route option of the forms that carry files: the app raises their body limit (``common.allow_uploads``)."""

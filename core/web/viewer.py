@@ -14,11 +14,11 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from core import auth
-from core.errors import NotFound
-from core.i18n import LANGUAGES, set_language
+from core.accounts import auth
 from core.models import Organisation, User
-from core.web.types import HttpRequest
+from core.platform.errors import NotFound
+from core.platform.i18n import LANGUAGES, set_language
+from core.web.types import UPLOADS, HttpRequest
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -112,8 +112,6 @@ TEXT_BODY_LIMIT = 1024 * 1024
 
 def _refuse_large_text_posts(request: HttpRequest) -> None:
     """Upload routes take url-encoded posts too (a form with no file chosen); those keep the ordinary limit."""
-    from core.web.controllers.common import UPLOADS
-
     if request.method not in UNSAFE_METHODS or not request.route_handler.opt.get(UPLOADS):
         return
     if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):

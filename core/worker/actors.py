@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import dramatiq
 
-from core import outbox, topics
+from core.platform import outbox
+from core.workflow import topics
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -48,6 +49,19 @@ def handle_outbox_message(message_id: int) -> None:
     topic = outbox.process(portal, message_id)
     if topic is not None and topic not in topics.LEAF_TOPICS:
         # What this job queued (one mail per recipient) goes out now, not at the relay's next round.
-        from core.worker.runner import relay_once
-
         relay_once(portal)
+
+
+def relay_once(portal: Portal, broker: dramatiq.Broker | None = None) -> int:
+    """Hand every due outbox row to the broker (the configured one unless given); returns how many."""
+    ids = outbox.due_for_relay(portal)
+    for position, message_id in enumerate(ids):
+        try:
+            if broker is None:
+                handle_outbox_message.send(message_id)
+            else:
+                broker.enqueue(handle_outbox_message.message(message_id))
+        except Exception:
+            outbox.unmark_relayed(portal, ids[position:])  # the broker is away: try these again next round
+            raise
+    return len(ids)

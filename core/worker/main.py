@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.settings import get_settings
+from core.platform.settings import get_settings
 from core.worker.broker import configure_broker
 
 configure_broker(get_settings().redis_url, get_settings().redis_namespace)

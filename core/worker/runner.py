@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import dramatiq
 from dramatiq import Worker
 
-from core import outbox
+from core.platform import outbox
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -21,20 +21,10 @@ REMINDER_CHECK_SECONDS = 300.0
 
 
 def relay_once(portal: Portal, broker: dramatiq.Broker | None = None) -> int:
-    """Hand every due outbox row to the broker (the configured one unless given); returns how many."""
-    from core.worker.actors import handle_outbox_message
+    """``actors.relay_once``, imported when first called: the actors module binds to the broker set by then."""
+    from core.worker import actors
 
-    ids = outbox.due_for_relay(portal)
-    for position, message_id in enumerate(ids):
-        try:
-            if broker is None:
-                handle_outbox_message.send(message_id)
-            else:
-                broker.enqueue(handle_outbox_message.message(message_id))
-        except Exception:
-            outbox.unmark_relayed(portal, ids[position:])  # the broker is away: try these again next round
-            raise
-    return len(ids)
+    return actors.relay_once(portal, broker)
 
 
 class Relay(threading.Thread):
@@ -68,8 +58,8 @@ class Ticker(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        from core.reminders import send_due_reminders
-        from core.scheduling import release_due
+        from core.conversation.reminders import send_due_reminders
+        from core.requests.scheduling import release_due
 
         last_reminders = 0.0
         while not self.stopping.is_set():

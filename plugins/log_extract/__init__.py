@@ -27,8 +27,8 @@ from core import (
     hookimpl,
 )
 from core.access_control import AccessControl, AccessControlError, EventFilter, EventKind
-from core.clock import LOCAL_ZONE, as_utc
-from core.i18n import N_, current_language, gettext, ngettext, use_language
+from core.platform.clock import LOCAL_ZONE, as_utc
+from core.platform.i18n import N_, current_language, gettext, ngettext, use_language
 from plugins.log_extract.export import XlsxSheet, csv_chunks, tee
 from plugins.log_extract.schema import (
     MAX_DAYS,

@@ -25,8 +25,8 @@ from core import (
     hookimpl,
 )
 from core.access_control import AccessControl, AccessControlError, AccessControlRefused, Holder
-from core.i18n import gettext as _
-from core.i18n import use_language
+from core.platform.i18n import gettext as _
+from core.platform.i18n import use_language
 from plugins.order.schema import (
     NEW_ENTRY,
     TAG_TYPE_LABELS,
@@ -148,7 +148,7 @@ class Order(RequestType):
             try:
                 found.extend(make(system, adapter))
             except AccessControlError:
-                continue  # its values stay selectable as they were sent (core.forms: unlisted values)
+                continue  # its values stay selectable as they were sent (core.requests.forms: unlisted values)
         return found
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:

@@ -17,14 +17,15 @@ from sqlmodel import select
 
 from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
 from core.access_control import AccessControlError, ServiceAccount
-from core.clock import LOCAL_ZONE
-from core.i18n import N_, gettext, use_language
 from core.models import Request as RequestRow
+from core.platform.clock import LOCAL_ZONE
+from core.platform.i18n import N_, gettext, use_language
 from plugins.password_reset import links
 from plugins.password_reset.schema import PasswordResetForm
 
 if TYPE_CHECKING:
-    from core.models import OutboxMessage, Request
+    from core.models import Request
+    from core.platform.outbox import OutboxMessage
     from core.portal import Portal
 
 STAFF_LANGUAGE = "sv"

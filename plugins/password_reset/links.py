@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from core import auth, enqueue
+from core import enqueue
 from core.access_control import AccessControlRefused, AccessControlUnavailable
+from core.accounts import auth
 from core.models import System, utc_column
 
 if TYPE_CHECKING:

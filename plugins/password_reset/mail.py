@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from core import i18n
-from core.models import Organisation, OutboxMessage, Request, System
-from core.notifications import message_id
+from core.conversation.notifications import message_id
+from core.models import Organisation, Request, System
+from core.platform import i18n
+from core.platform.outbox import OutboxMessage
 from plugins.password_reset.links import LINK_HOURS, ServicePasswordLink, token_for
 
 if TYPE_CHECKING:

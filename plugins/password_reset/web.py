@@ -11,8 +11,8 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
+from core.web.common import portal, viewer
 from core.web.controllers.auth import anonymous_page
-from core.web.controllers.common import portal, viewer
 from core.web.logging import secret_path
 from core.web.rendering import page
 from core.web.types import HttpRequest

@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
-from core.i18n import N_, use_language
-from core.i18n import gettext as _
 from core.models import Role, User, UserKind
-from core.queries import valid_id
+from core.platform.i18n import N_, use_language
+from core.platform.i18n import gettext as _
+from core.requests.queries import valid_id
 from plugins.portal_users import fulfilment, rules
 from plugins.portal_users.schema import AddUser, ListUsers, PortalUsersForm, RemoveUser
 

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from core import FulfilmentContext, FulfilmentResult, administration, passwords
-from core.clock import LOCAL_ZONE, local_today
-from core.i18n import gettext as _
-from core.i18n import use_language
+from core import FulfilmentContext, FulfilmentResult
+from core.accounts import administration, passwords
 from core.models import Organisation, Role, User, UserKind
+from core.platform.clock import LOCAL_ZONE, local_today
+from core.platform.i18n import gettext as _
+from core.platform.i18n import use_language
 from plugins.portal_users import rules
 from plugins.portal_users.records import AccountChange, Change
 from plugins.portal_users.schema import AddUser, ListUsers, PortalUsersForm, RemoveUser

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from core.i18n import N_
 from core.models import Request, Role, User, UserKind
-from core.statuses import OPEN
+from core.platform.i18n import N_
+from core.requests.statuses import OPEN
 
 KEY = "portal_users"
 

@@ -26,8 +26,8 @@ from core.access_control import (
     Tag,
     TagState,
 )
-from core.clock import LOCAL_ZONE, as_utc
-from core.i18n import N_, gettext, use_language
+from core.platform.clock import LOCAL_ZONE, as_utc
+from core.platform.i18n import N_, gettext, use_language
 from plugins.tag_block.schema import ByHolder, ByNumber, TagBlockForm
 
 if TYPE_CHECKING:

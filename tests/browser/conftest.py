@@ -64,9 +64,9 @@ def _free_port() -> int:
 def live_server(database_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     import uvicorn
 
-    from core.clock import SystemClock
+    from core.platform.clock import SystemClock
+    from core.platform.settings import Settings
     from core.portal import build_portal
-    from core.settings import Settings
     from core.web.app import create_app
     from tests.support import make_world
 

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from core import administration, intake, outbox, workflow
-from core.lifecycle import Action
+from core.accounts import administration
+from core.conversation import intake
+from core.platform import outbox
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 from tests.browser.test_flows import fill_fault_report
 from tests.integration.test_bounces import dsn, sent
 from tests.integration.test_intake import reply

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from core import outbox
 from core.models import Attachment
+from core.platform import outbox
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from core import administration
 from core.access_control import HolderKind
+from core.accounts import administration
 from core.models import Store
 from tests.browser.test_flows import REQUEST_URL, send, status_of
 

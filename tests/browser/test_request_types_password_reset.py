@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from core import auth, outbox
 from core.access_control.simulator.tables import AcsServiceAccount
+from core.accounts import auth
+from core.platform import outbox
 
 pytestmark = pytest.mark.browser
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from core import outbox
 from core.access_control import TagState
-from core.clock import LOCAL_ZONE, as_utc
+from core.platform import outbox
+from core.platform.clock import LOCAL_ZONE, as_utc
 from tests.browser.test_flows import REQUEST_URL, send, status_of
 
 pytestmark = pytest.mark.browser

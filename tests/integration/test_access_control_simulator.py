@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import event, inspect, text
 from sqlmodel import col, func, select
 
-from core import administration, hookimpl
+from core import hookimpl
 from core.access_control import (
     AccessControl,
     AccessControlRefused,
@@ -41,13 +41,14 @@ from core.access_control.simulator import (
     set_fault,
 )
 from core.access_control.simulator.tables import AcsEvent, AcsHolder, AcsServiceAccount, AcsSystem, AcsTag
-from core.clock import FixedClock
-from core.db import Database
-from core.errors import ConfigurationError
+from core.accounts import administration
 from core.models import Organisation, System
+from core.platform.clock import FixedClock
+from core.platform.db import Database
+from core.platform.errors import ConfigurationError
+from core.platform.settings import Settings
 from core.plugins import create_plugin_manager, plugin_names
 from core.portal import Portal, build_portal
-from core.settings import Settings
 from tests.conftest import START, DatabaseFactory
 from tests.support import World, make_world
 
@@ -711,8 +712,8 @@ def test_the_command_line_sets_faults_and_sets_up_older_systems(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.cli import main
-    from core.db import create_database
-    from core.settings import get_settings
+    from core.platform.db import create_database
+    from core.platform.settings import get_settings
 
     monkeypatch.setenv("BBPORTAL_DATA_DIR", str(tmp_path))
     for name in ("BBPORTAL_DATABASE_URL", "BBPORTAL_PRODUCTION", "BBPORTAL_SECRET_KEY"):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.auth import create_api_token
+from core.accounts.auth import create_api_token
 from core.portal import Portal
 from tests.support import World
 
@@ -105,7 +105,7 @@ def test_unknown_token_is_401(world: World, web: Any, header: str) -> None:
 
 
 def test_revoked_token_and_deactivated_owner_stop_working(portal: Portal, world: World, web: Any) -> None:
-    from core import administration
+    from core.accounts import administration
 
     headers = token_for(portal, world.member)
     assert web.client.get("/api/v1/requests", headers=headers).status_code == 200

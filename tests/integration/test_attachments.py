@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from core import chat, hookimpl, workflow
-from core.attachments import Upload, stage_all
-from core.auth import create_api_token
-from core.lifecycle import Action
+from core import hookimpl
+from core.accounts.auth import create_api_token
+from core.conversation import chat
 from core.models import Attachment, ChatMessage, Request
+from core.platform.settings import Settings
+from core.platform.storage import FolderStorage
 from core.portal import Portal
-from core.settings import Settings
-from core.storage import FolderStorage
+from core.requests.attachments import Upload, stage_all
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 from tests import files
 from tests.support import World
 
@@ -373,7 +375,7 @@ def test_mails_name_the_files_and_carry_none(portal: Portal, world: World) -> No
     import email
     from email import policy
 
-    from core import outbox
+    from core.platform import outbox
 
     filed = file_fault(portal, world)
     workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)

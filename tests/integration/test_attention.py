@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import outbox, workflow
 from core.access_control import TagState
 from core.access_control.simulator import Fault, set_fault
-from core.lifecycle import Action
 from core.models import Request
+from core.platform import outbox
 from core.portal import Portal
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 
 
 def failed_block(portal: Portal, world: Any) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from core import administration
+from core.accounts import administration
 from core.models import ApiToken, WebSession
 from core.portal import Portal
 from tests.support import World

@@ -12,18 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from core import administration, workflow
+from core.accounts import administration
 from core.billing import invoicing, recording
 from core.billing.models import ChargeKind, ChargeState, IncludedBy, PlannedCharge, PriceList, RequestBilling
 from core.billing.money import line_amounts
 from core.billing.periods import local_month
 from core.billing.pricing import price_items_on
-from core.clock import FixedClock
-from core.errors import Conflict, ValidationFailed
-from core.lifecycle import Action
 from core.models import Organisation, Request, User
+from core.platform.clock import FixedClock
+from core.platform.errors import Conflict, ValidationFailed
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from tests.billing_support import charges, complete, seed_agreement, seed_prices
 from tests.plugins.sample_types import BillingSamplePlugin
 from tests.support import PASSWORD, World
@@ -90,7 +91,8 @@ def test_running_completion_again_charges_nothing_more(portal: Portal, world: Wo
 def test_an_automatic_request_is_charged_once_when_its_fulfilment_message_comes_again(
     portal: Portal, world: World
 ) -> None:
-    from core import fulfilment, outbox
+    from core.platform import outbox
+    from core.workflow import fulfilment
 
     seed_prices(portal)
     filed = workflow.file(portal, world.member, "sample_billable_automatic", {"tags": 2, "send": True}, None)
@@ -527,8 +529,9 @@ def test_quotas_count_what_was_filed_and_not_cancelled_in_each_stockholm_month(
 
 def test_the_built_in_types_give_rise_to_their_items(portal: Portal, world: World) -> None:
     """order: tags × quantity (+ postage when sent) or one change order; tag_block: a block fee; log_extract: one."""
-    from core import administration, outbox
     from core.access_control import TagState
+    from core.accounts import administration
+    from core.platform import outbox
 
     seed_prices(portal, prices={"TAG_BLOCK": ("Spärr av tagg", "Tag block", "piece", "150,00", "25")})
     with portal.database.writing() as session:

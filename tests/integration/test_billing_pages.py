@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from core.billing import invoicing
-from core.clock import FixedClock
+from core.platform.clock import FixedClock
 from core.portal import Portal
 from tests.billing_support import charges, complete, price_form, seed_agreement, seed_prices
 from tests.integration.test_api import token_for
@@ -271,7 +271,7 @@ def test_invoice_basis_page_csv_and_closing_the_month(
 ) -> None:
     seed_prices(portal)
     seed_agreement(portal, world.org, discount="12,5")
-    from core import workflow
+    from core.workflow import actions as workflow
 
     filed = workflow.file(portal, world.member, "sample_billable", {"tags": 3, "send": True}, None)
     complete(portal, world.staff, filed.id or 0)

@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from core import intake, outbox, workflow
-from core.lifecycle import Action
-from core.mailer import FolderMailer
-from core.models import InboundMail, OutboxMessage, OutboxStatus, User
+from core.conversation import intake
+from core.models import InboundMail, User
+from core.platform import outbox
+from core.platform.mailer import FolderMailer
+from core.platform.outbox import OutboxMessage, OutboxStatus
 from core.portal import Portal
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 from tests.support import World
 
 
@@ -137,7 +140,7 @@ def test_no_mail_goes_to_an_undeliverable_address_until_it_changes(
     intake.receive(portal, dsn(receipt, world.member.email))
     request_id = int(receipt["X-BBPortal-Request"].removeprefix("BB-"))
     workflow.perform(portal, world.staff, request_id, Action.TAKE)
-    with caplog.at_level("INFO", logger="core.notifications"):
+    with caplog.at_level("INFO", logger="core.conversation.notifications"):
         outbox.drain(portal)
     assert len(sent(portal)) == 1  # only the receipt from before the bounce
     with portal.database.reading() as session:
@@ -159,7 +162,7 @@ def test_no_mail_goes_to_an_undeliverable_address_until_it_changes(
 def test_a_password_reset_is_not_mailed_to_an_undeliverable_address(
     portal: Portal, world: World, receipt: EmailMessage
 ) -> None:
-    from core import passwords
+    from core.accounts import passwords
 
     intake.receive(portal, dsn(receipt, world.member.email))
     passwords.request_reset(portal, world.member.email)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core import chat, outbox, workflow
-from core.lifecycle import Action
+from core.conversation import chat
 from core.models import Request
+from core.platform import outbox
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from tests.support import World
 
 

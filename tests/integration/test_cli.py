@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from sqlmodel import select
 
 from core.cli import main
-from core.db import create_database
 from core.models import User
-from core.settings import get_settings
+from core.platform.db import create_database
+from core.platform.settings import get_settings
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from core import workflow
-from core.errors import Conflict
-from core.lifecycle import Action
 from core.models import Request
+from core.platform.errors import Conflict
 from core.portal import Portal
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 from tests.support import World
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-from core import workflow
 from core.models import Request
 from core.portal import Portal, build_portal
 from core.web.app import create_app
+from core.workflow import actions as workflow
 from tests.plugins.sample_types import SamplePlugin
 from tests.support import World
 

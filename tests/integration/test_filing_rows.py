@@ -1,4 +1,4 @@
-"""Filing writes its rows as plain INSERTs (``core.db.insert_rows``), where the models' Python defaults do
+"""Filing writes its rows as plain INSERTs (``core.platform.db.insert_rows``), where the models' Python defaults do
 not apply: every column must be named, so that a column added later cannot silently be left empty."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlmodel import SQLModel
 
-from core import db, workflow
+from core.platform import db
 from core.portal import Portal
+from core.workflow import actions as workflow
 
 
 def test_filing_names_every_column_of_every_row_it_writes(
@@ -22,7 +23,12 @@ def test_filing_names_every_column_of_every_row_it_writes(
         written.setdefault(model.__tablename__, []).extend(set(row) for row in rows)
         return real(session, model, rows, **kwargs)
 
-    for module in ("core.lifecycle", "core.outbox", "core.followers", "core.billing.recording"):
+    for module in (
+        "core.requests.lifecycle",
+        "core.platform.outbox",
+        "core.requests.followers",
+        "core.billing.recording",
+    ):
         monkeypatch.setattr(f"{module}.insert_rows", recording)
     filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
     assert filed.id is not None

@@ -10,11 +10,15 @@ from typing import Any, ClassVar
 import pytest
 from sqlmodel import col, select
 
-from core import hookimpl, outbox, topics, workflow
-from core.lifecycle import Action
-from core.models import ChatMessage, OutboxMessage, Request, RequestHistory
+from core import hookimpl
+from core.models import ChatMessage, Request, RequestHistory
+from core.platform import outbox
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
+from core.workflow import topics
 from tests.plugins.sample_types import ApprovalSample, AutomaticSample, SamplePlugin
 from tests.support import World
 
@@ -143,7 +147,7 @@ def test_a_crashing_handler_is_retried_with_backoff_then_marked_failed(
 
 
 def test_the_embedded_worker_runs_dramatiq_in_process(portal: Portal, world: World) -> None:
-    from core.clock import SystemClock
+    from core.platform.clock import SystemClock
     from core.worker.runner import EmbeddedWorker
 
     portal.clock = SystemClock()  # the relay compares due times with the real clock here

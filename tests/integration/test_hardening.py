@@ -6,9 +6,11 @@ from typing import Any
 
 from sqlmodel import select
 
-from core import outbox, workflow
-from core.models import OutboxMessage, User
+from core.models import User
+from core.platform import outbox
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
+from core.workflow import actions as workflow
 from tests.support import World
 
 HUGE = "9" * 30

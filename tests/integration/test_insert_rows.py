@@ -1,4 +1,4 @@
-"""``core.db.insert_rows`` stores exactly what SQLAlchemy's own INSERT stores.
+"""``core.platform.db.insert_rows`` stores exactly what SQLAlchemy's own INSERT stores.
 
 On SQLite it hands the statement straight to the driver and converts each value with the column type's
 bind processor; these tests write the same values both ways and compare what the database holds, column by
@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session
 
-from core import workflow
 from core.billing.models import PlannedCharge
-from core.db import Database, insert_rows
-from core.models import OutboxMessage, RequestHistory, outbox_row
+from core.models import RequestHistory
+from core.platform.db import Database, insert_rows
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
+from core.workflow import actions as workflow
+from tests.outbox_rows import outbox_row
 
 
 def _stored(session: Session, table: str, row_id: int) -> dict[str, Any]:

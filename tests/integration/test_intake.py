@@ -10,13 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from core import intake, reply_tokens, workflow
-from core.intake.quotes import strip_quotes
-from core.lifecycle import Action
+from core.conversation import intake
+from core.conversation.intake.quotes import strip_quotes
+from core.conversation.notifications import thread_id
+from core.mail import reply_tokens
 from core.models import ChatMessage, InboundMail, Request
-from core.notifications import thread_id
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from tests.support import World
 
 
@@ -233,8 +235,9 @@ def test_the_whole_loop_through_a_real_smtp_server(portal: Portal, world: World)
 
     from aiosmtpd.controller import Controller
 
-    from core import chat, outbox
-    from core.mailer import SmtpMailer
+    from core.conversation import chat
+    from core.platform import outbox
+    from core.platform.mailer import SmtpMailer
     from tests.integration.test_notifications import Inbox, free_port
 
     inbox, port = Inbox(), free_port()

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from core import intake, reply_tokens, workflow
-from core.lifecycle import Action
+from core.conversation import intake
+from core.mail import reply_tokens
 from core.models import Attachment, ChatMessage, InboundMail, Request
+from core.platform.settings import Settings
 from core.portal import Portal
-from core.settings import Settings
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 from tests import files
 from tests.integration.test_intake import waiting_request
 from tests.support import World

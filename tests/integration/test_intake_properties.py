@@ -14,11 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, func, select
 
-from core import intake, reply_tokens
-from core.intake.quotes import MOBILE_SIGNATURES
-from core.models import ChatMessage, OutboxMessage, Request
+from core.conversation import intake
+from core.conversation.intake.quotes import MOBILE_SIGNATURES
+from core.mail import reply_tokens
+from core.models import ChatMessage, Request
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.statuses import Status
 from tests.integration.test_intake import waiting_request
 from tests.support import World
 

@@ -17,8 +17,8 @@ from sqlmodel import col, select
 
 from core.models import Request
 from core.portal import Portal
-from core.queries import Page, RequestSummary, list_requests, needing_attention, organisation_choices, queue
-from core.statuses import Status
+from core.requests.queries import Page, RequestSummary, list_requests, needing_attention, organisation_choices, queue
+from core.requests.statuses import Status
 
 TYPES = ("fault_report", "suggestion")
 

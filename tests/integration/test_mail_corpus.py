@@ -17,13 +17,17 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from core import chat, intake, outbox, reply_tokens, workflow
-from core.lifecycle import Action
-from core.mailer import FolderMailer
-from core.models import ChatMessage, InboundMail, OutboxMessage, Request, User
-from core.notifications import thread_id
+from core.conversation import chat, intake
+from core.conversation.notifications import thread_id
+from core.mail import reply_tokens
+from core.models import ChatMessage, InboundMail, Request, User
+from core.platform import outbox
+from core.platform.mailer import FolderMailer
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from tests.support import World
 
 CORPUS = Path(__file__).parents[1] / "mail_corpus"

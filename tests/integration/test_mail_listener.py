@@ -16,12 +16,14 @@ from click.testing import CliRunner
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, func, select
 
-from core import cli, intake, reply_tokens
-from core.db import create_database
-from core.intake.listener import IntakeController
+from core import cli
+from core.conversation import intake
+from core.conversation.intake.listener import IntakeController
+from core.mail import reply_tokens
 from core.models import ChatMessage, InboundMail, Request
+from core.platform.db import create_database
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.statuses import Status
 from tests.integration.test_intake import messages, reply, waiting_request
 from tests.integration.test_notifications import free_port
 from tests.support import World
@@ -153,7 +155,7 @@ def test_lmtp_answers_each_recipient(
 ) -> None:
     """Two recipients of one transaction: the first copy is taken, the database fails for the second → 250, 451.
     The MTA then retries the second only."""
-    from core.intake import listener as listener_module
+    from core.conversation.intake import listener as listener_module
 
     first, second = waiting_request(portal, world), waiting_request(portal, world)
     mail = reply(portal, first, world.member.email, "Till två ärenden", to=address(portal, first))

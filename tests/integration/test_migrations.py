@@ -13,9 +13,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import core.models  # noqa: F401
-from core.db import Database
+import core.billing.models
+import core.models
+import core.platform.outbox  # noqa: F401
 from core.migrate import upgrade
+from core.platform.db import Database
 from core.plugins import create_plugin_manager
 
 

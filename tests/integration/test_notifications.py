@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from core import outbox, reply_tokens, topics, workflow
-from core.followers import start_following
-from core.lifecycle import Action
-from core.mailer import SmtpMailer
+from core.mail import reply_tokens
 from core.models import Request, User
+from core.platform import outbox
+from core.platform.mailer import SmtpMailer
 from core.portal import Portal
+from core.requests.followers import start_following
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
+from core.workflow import topics
 from tests.support import World
 
 
@@ -185,7 +188,7 @@ def test_a_repeated_send_job_carries_the_same_message_id(
 ) -> None:
     from sqlmodel import select
 
-    from core.models import OutboxMessage
+    from core.platform.outbox import OutboxMessage
 
     inbox, _port = smtp
     workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
@@ -226,7 +229,7 @@ def test_follow_unfollow_preferences_and_the_development_mail_page(portal: Porta
 def _rows(portal: Portal, topic: str) -> list[Any]:
     from sqlmodel import select
 
-    from core.models import OutboxMessage
+    from core.platform.outbox import OutboxMessage
 
     with portal.database.reading() as session:
         return list(session.exec(select(OutboxMessage).where(OutboxMessage.topic == topic)))
@@ -235,7 +238,7 @@ def _rows(portal: Portal, topic: str) -> list[Any]:
 def test_a_fan_out_queues_its_mails_in_the_turn_that_marks_it_done_and_never_twice(
     portal: Portal, world: World
 ) -> None:
-    from core import notifications
+    from core.conversation import notifications
 
     workflow.file(portal, world.member, "fault_report", world.fault(), None)
     [event] = _rows(portal, "request_filed")
@@ -254,7 +257,7 @@ def test_a_fan_out_queues_its_mails_in_the_turn_that_marks_it_done_and_never_twi
 def test_a_fan_out_whose_write_fails_leaves_neither_mails_nor_a_done_mark(
     portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import core.outbox
+    import core.platform.outbox
 
     workflow.file(portal, world.member, "fault_report", world.fault(), None)
     [event] = _rows(portal, "request_filed")
@@ -262,7 +265,7 @@ def test_a_fan_out_whose_write_fails_leaves_neither_mails_nor_a_done_mark(
     def failing_insert(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(core.outbox, "insert_rows", failing_insert)
+    monkeypatch.setattr(core.platform.outbox, "insert_rows", failing_insert)
     assert outbox.process(portal, event.id) is None
     [event] = _rows(portal, "request_filed")
     assert (event.status, event.attempts) == ("pending", 1) and "disk full" in event.last_error
@@ -277,7 +280,7 @@ def test_a_core_handlers_write_is_skipped_when_another_worker_finished_the_row_m
 ) -> None:
     from sqlalchemy import update
 
-    from core.models import OutboxMessage
+    from core.platform.outbox import OutboxMessage
 
     workflow.file(portal, world.member, "fault_report", world.fault(), None)
     [event] = _rows(portal, "request_filed")
@@ -296,8 +299,9 @@ def test_a_core_handlers_write_is_skipped_when_another_worker_finished_the_row_m
 def test_what_a_plugin_handler_returns_is_ignored(
     portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.db import insert_rows
-    from core.models import OutboxMessage, outbox_row
+    from core.platform.db import insert_rows
+    from core.platform.outbox import OutboxMessage
+    from tests.outbox_rows import outbox_row
 
     written: list[str] = []
 

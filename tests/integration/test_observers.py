@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from core import intake, outbox, workflow
-from core.lifecycle import Action
+from core.conversation import intake
+from core.platform import outbox
 from core.portal import Portal
-from core.scheduling import release_due
+from core.requests.lifecycle import Action
+from core.requests.scheduling import release_due
+from core.workflow import actions as workflow
 from tests.integration.test_api import token_for
 from tests.integration.test_intake import reply, waiting_request
 from tests.plugins.recorder import BatchRecorder, Recorder
@@ -45,9 +47,7 @@ def test_filing_from_a_page_and_from_the_api(portal: Portal, world: World, web: 
     assert all(event[2] == "pending" for event in filed)
 
 
-def test_a_release_is_one_batched_event_and_every_request_s_change(
-    portal: Portal, world: World, clock: Any
-) -> None:
+def test_a_release_is_one_batched_event_and_every_request_s_change(portal: Portal, world: World, clock: Any) -> None:
     day = date(2026, 12, 3)
     ids = [workflow.file(portal, world.member, "fault_report", world.fault(), day).id for _ in range(3)]
     BATCH.calls.clear()

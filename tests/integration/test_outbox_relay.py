@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from core import outbox
-from core.db import insert_rows
-from core.models import OutboxMessage, OutboxStatus, outbox_row
+from core.platform import outbox
+from core.platform.db import insert_rows
+from core.platform.outbox import OutboxMessage, OutboxStatus
 from core.portal import Portal
+from tests.outbox_rows import outbox_row
 
 
 def _add(portal: Portal, topic: str, **changes: object) -> int:

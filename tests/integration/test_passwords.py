@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from core import outbox
 from core.models import PasswordToken, User
+from core.platform import outbox
 from core.portal import Portal
 from tests.support import World
 

@@ -9,11 +9,15 @@ import pytest
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from core import RequestType, hookimpl, intake, outbox, workflow
-from core.lifecycle import Action
-from core.models import ChatMessage, InboundMail, OutboxMessage, Request, RequestHistory
+from core import RequestType, hookimpl
+from core.conversation import intake
+from core.models import ChatMessage, InboundMail, Request, RequestHistory
+from core.platform import outbox
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from tests.integration.test_intake import reply, waiting_request
 from tests.support import World
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import redis
 
-from core import workflow
 from core.portal import Portal
 from core.worker.broker import reset_broker
 from core.worker.runner import relay_once
+from core.workflow import actions as workflow
 from tests.integration.test_notifications import Inbox, free_port
 from tests.support import World
 
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.skipif(not _redis_available(), reason=f"Redis is not re
 @pytest.fixture(autouse=True)
 def real_clock(portal: Portal) -> None:
     """The worker processes run on the real clock, so the relay in the test must too."""
-    from core.clock import SystemClock
+    from core.platform.clock import SystemClock
 
     portal.clock = SystemClock()
 

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
-from core import workflow
-from core.clock import FixedClock
 from core.models import Request, RequestHistory
+from core.platform.clock import FixedClock
 from core.portal import Portal
-from core.scheduling import release_due
-from core.statuses import Status
+from core.requests.scheduling import release_due
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from tests.support import World
 
 

@@ -20,11 +20,11 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from core import auth
-from core.clock import SystemClock
-from core.db import WriterQueue, create_database
+from core.accounts import auth
 from core.demo import DEMO_LOGINS
 from core.models import System, User
+from core.platform.clock import SystemClock
+from core.platform.db import WriterQueue, create_database
 
 BIN = Path(sys.executable).parent
 SECRET = "serve-test-secret-" + "k" * 40

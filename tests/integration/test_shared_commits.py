@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from core.db import Database
 from core.models import Office
+from core.platform.db import Database
 
 
 def _office(number: int) -> Any:
@@ -96,7 +96,7 @@ def test_a_shared_write_made_inside_a_shared_write_joins_it(database: Database) 
 
 def test_the_work_runs_in_its_callers_context(database: Database) -> None:
     """The language (a context variable) is the caller's, whichever thread leads the batch."""
-    from core import i18n
+    from core.platform import i18n
 
     seen: list[str] = []
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from core.mailer import SmtpMailer
+from core.platform.mailer import SmtpMailer
 from tests.integration.test_notifications import Inbox, free_port
 
 

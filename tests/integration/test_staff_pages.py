@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from core import workflow
 from core.portal import Portal
+from core.workflow import actions as workflow
 from tests.support import World
 
 

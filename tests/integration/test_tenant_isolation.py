@@ -13,11 +13,12 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from sqlmodel import select
 
-from core import chat, workflow
-from core.attachments import Upload, stage_all
-from core.auth import create_api_token
+from core.accounts.auth import create_api_token
+from core.conversation import chat
 from core.models import Attachment
 from core.portal import Portal
+from core.requests.attachments import Upload, stage_all
+from core.workflow import actions as workflow
 from tests.files import pdf
 from tests.support import World
 

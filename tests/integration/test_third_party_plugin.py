@@ -15,8 +15,9 @@ import pytest
 from sqlmodel import select
 
 import tests.plugins.parking_permit as parking_permit
-from core import administration
-from core.models import OutboxMessage, Store
+from core.accounts import administration
+from core.models import Store
+from core.platform.outbox import OutboxMessage
 from core.plugins import ENTRY_POINT_GROUP, build_registry, create_plugin_manager
 from core.portal import Portal
 from tests.support import World

@@ -28,7 +28,7 @@ def test_installed_type_keeps_the_contract(portal: Portal, world: Any, key: str)
 
 
 def test_a_third_party_type_keeps_the_contract_with_its_own_strategies(portal: Portal, world: Any) -> None:
-    from core import administration
+    from core.accounts import administration
 
     with portal.database.writing() as session:  # a store, so that the pick-up variant is drawn too
         administration.create_store(session, {"name": "Butik Test", "address": "Testgatan 1"})

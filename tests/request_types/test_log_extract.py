@@ -12,18 +12,19 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from core import outbox, workflow
 from core.access_control import EventKind, TagState
 from core.access_control.simulator import Fault, add_synthetic_events, set_fault, tag_key
 from core.access_control.simulator.tables import AcsEvent
-from core.clock import LOCAL_ZONE
-from core.errors import ValidationFailed
-from core.i18n import use_language
-from core.lifecycle import Action
 from core.models import Attachment, ChatMessage, Request, User
+from core.platform import outbox
+from core.platform.clock import LOCAL_ZONE
+from core.platform.errors import ValidationFailed
+from core.platform.i18n import use_language
 from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from plugins.log_extract import CSV_ORIGIN, XLSX_ORIGIN, LogExtract
 from tests.support import World
 
@@ -343,7 +344,7 @@ def test_a_failing_system_leaves_the_request_open_and_a_retry_makes_the_files(po
 
 
 def test_running_the_fulfilment_again_replaces_the_files(portal: Portal, world: World) -> None:
-    from core.context import FulfilmentContext
+    from core.requests.context import FulfilmentContext
 
     SmallLog(portal, world)
     filed = file(portal, world, log(), file_format="csv_xlsx")

@@ -2,7 +2,7 @@
 
 Through the real database (SQLite, or PostgreSQL with BBPORTAL_TEST_DATABASE_URL), the Litestar test client
 and the embedded access-control simulator; staff actions go through the staff pages and the outbox is run
-with ``core.outbox.drain``.
+with ``core.platform.outbox.drain``.
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlmodel import col, func, select
 
-from core import administration, outbox
 from core.access_control import AccessControl, Holder, HolderKind
 from core.access_control.simulator import Fault, set_fault
-from core.context import FulfilmentContext
+from core.accounts import administration
 from core.models import ChatMessage, Request, Store
+from core.platform import outbox
 from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
-from core.request_types import FulfilmentMode
-from core.statuses import Status
+from core.requests.context import FulfilmentContext
+from core.requests.request_types import FulfilmentMode
+from core.requests.statuses import Status
 from plugins.order import Order, holder_label, national, split_ref
 from plugins.order.schema import OrderForm, normalise_postcode
 from tests.support import World
@@ -56,7 +57,7 @@ def closed_store(portal: Portal) -> Store:
 
 
 def token_for(portal: Portal, user: Any) -> dict[str, str]:
-    from core.auth import create_api_token
+    from core.accounts.auth import create_api_token
 
     with portal.database.writing() as session:
         token = create_api_token(session, user, "test", secret_key=portal.secret_key, clock=portal.clock)

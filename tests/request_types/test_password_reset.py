@@ -15,16 +15,18 @@ from sqlalchemy import String, Text, inspect, select, text
 from sqlmodel import col
 from sqlmodel import select as sql_select
 
-from core import auth, outbox, workflow
 from core.access_control import ServiceAccount
 from core.access_control.simulator import Fault, set_fault
 from core.access_control.simulator.tables import AcsServiceAccount
-from core.errors import ValidationFailed
-from core.lifecycle import Action
+from core.accounts import auth
 from core.models import ChatMessage, Request
+from core.platform import outbox
+from core.platform.errors import ValidationFailed
 from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from plugins.password_reset import links
 from plugins.password_reset.links import ServicePasswordLink
 from tests.support import World
@@ -274,7 +276,7 @@ def test_a_failure_on_approval_keeps_the_request_open_and_sends_nothing(portal: 
 
 
 def test_running_the_fulfilment_again_issues_no_second_link(portal: Portal, world: World) -> None:
-    from core.context import FulfilmentContext
+    from core.requests.context import FulfilmentContext
     from plugins.password_reset import PasswordReset
 
     account = an_account(portal, world)

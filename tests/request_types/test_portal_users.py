@@ -18,12 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from core import administration, outbox, workflow
-from core.auth import create_api_token, user_for_token
-from core.context import FulfilmentContext
-from core.forms import build_fields, decode, encode, json_schema
-from core.i18n import CORE_DOMAIN, CORE_LOCALE_DIR
-from core.lifecycle import Action
+from core.accounts import administration
+from core.accounts.auth import create_api_token, user_for_token
 from core.models import (
     ApiToken,
     Attachment,
@@ -33,10 +29,16 @@ from core.models import (
     Request,
     User,
 )
+from core.platform import outbox
+from core.platform.i18n import CORE_DOMAIN, CORE_LOCALE_DIR
 from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
-from core.request_types import FulfilmentResult
-from core.statuses import Status
+from core.requests.context import FulfilmentContext
+from core.requests.forms import build_fields, decode, encode, json_schema
+from core.requests.lifecycle import Action
+from core.requests.request_types import FulfilmentResult
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from plugins.portal_users import PortalUsers
 from plugins.portal_users.fulfilment import user_list_csv
 from plugins.portal_users.records import AccountChange
@@ -702,7 +704,7 @@ def test_two_filings_of_the_same_change_at_the_same_moment_file_one(portal: Port
     """The open-request check runs in the write transaction (``validate_while_writing``), one at a time."""
     import threading
 
-    from core.errors import ValidationFailed
+    from core.platform.errors import ValidationFailed
 
     payload = {"task": {"kind": "add", "name": "Berit Ny", "email": "berit@testet.example", "role": "member"}}
     outcomes: list[Any] = []

@@ -10,11 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import col, func, select
 
-from core import outbox, workflow
-from core.lifecycle import Action
-from core.models import ChatMessage, OutboxMessage, Request
+from core.models import ChatMessage, Request
+from core.platform import outbox
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from plugins.suggestion import Suggestion
 from plugins.suggestion.schema import SUGGESTION_MAX, SuggestionForm
 from tests.integration.test_api import token_for
@@ -139,7 +141,7 @@ def test_filed_through_the_api_without_a_system_and_for_later(portal: Portal, wo
 def test_staff_answer_in_the_chat_and_complete_it_by_hand(portal: Portal, world: World) -> None:
     filed = workflow.file(portal, world.member, "suggestion", valid(), None)
     workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)
-    from core import chat
+    from core.conversation import chat
 
     chat.post(portal, world.staff, filed.id or 0, "Tack! Vi tar med det i nästa version.")
     workflow.perform(portal, world.staff, filed.id or 0, Action.COMPLETE)

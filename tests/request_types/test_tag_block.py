@@ -16,14 +16,15 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlmodel import col, func, select
 
-from core import outbox, workflow
 from core.access_control import AccessControl, Holder, Tag, TagState
 from core.access_control.simulator import Fault, set_fault
-from core.clock import LOCAL_ZONE, as_utc
 from core.models import ChatMessage, Request, RequestHistory, User
+from core.platform import outbox
+from core.platform.clock import LOCAL_ZONE, as_utc
 from core.plugin_testing import assert_mutations_refused, assert_round_trip, form_context
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from plugins.tag_block import TagBlock
 from plugins.tag_block.schema import REASON_MAX, TAG_NUMBER_MAX, TagBlockForm, check_printed_number
 from tests.integration.test_api import token_for
@@ -540,7 +541,7 @@ def test_a_block_that_already_happened_counts_as_done(portal: Portal, world: Wor
 
 
 def test_the_fulfilment_is_idempotent_when_called_twice(portal: Portal, world: World) -> None:
-    from core.context import FulfilmentContext
+    from core.requests.context import FulfilmentContext
 
     acs = adapter(portal, world)
     tag = active_tag(acs)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.attachment_types import KINDS, name_for
-from core.attachments import MAX_FILENAME, sanitise_filename
+from core.requests.attachment_types import KINDS, name_for
+from core.requests.attachments import MAX_FILENAME, sanitise_filename
 from core.web.downloads import content_disposition
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from core.attachment_types import DAMAGED, EMPTY, KINDS, MACROS, NOT_ALLOWED, Refused, detect, name_for
+from core.requests.attachment_types import DAMAGED, EMPTY, KINDS, MACROS, NOT_ALLOWED, Refused, detect, name_for
 from tests import files
 
 OOXML = "application/vnd.openxmlformats-officedocument."

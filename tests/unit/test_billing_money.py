@@ -20,8 +20,8 @@ from core.billing.money import (
     totals,
 )
 from core.billing.periods import local_day, local_month, month_key, next_month, overlaps, parse_month, previous_month
-from core.i18n import use_language
-from core.request_types import ChargeItem
+from core.platform.i18n import use_language
+from core.requests.request_types import ChargeItem
 
 NBSP = "\xa0"
 

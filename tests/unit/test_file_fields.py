@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from core import file_upload
-from core.forms import build_fields, decode, encode, file_fields
+from core.requests.forms import build_fields, decode, encode, file_fields
 
 
 class WithPhotos(BaseModel):

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, EmailStr, Field, ValidationError
 
-from core.fields import PhoneNumber, long_text, normalise_swedish_phone
-from core.forms import build_fields, decode, encode, error_paths, form_values
-from core.i18n import use_language
-from core.request_types import Choice
+from core.platform.i18n import use_language
+from core.requests.fields import PhoneNumber, long_text, normalise_swedish_phone
+from core.requests.forms import build_fields, decode, encode, error_paths, form_values
+from core.requests.request_types import Choice
 from plugins.fault_report.schema import FaultReportForm
 
 

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlmodel import col, func, select
 
-from core.errors import Conflict
-from core.filing import file_request
-from core.lifecycle import TRANSITIONS, Action, apply, refusal
 from core.models import Organisation, Request, RequestHistory, User
+from core.platform.errors import Conflict
 from core.portal import Portal
-from core.statuses import CLOSED, Status
+from core.requests.filing import file_request
+from core.requests.lifecycle import TRANSITIONS, Action, apply, refusal
+from core.requests.statuses import CLOSED, Status
 from tests.plugins.sample_types import SamplePlugin
 from tests.support import World
 

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from core.chat import add_message
-from core.errors import Conflict
-from core.filing import file_request
-from core.lifecycle import TRANSITIONS, Action, apply
-from core.models import ChatMessage, Organisation, OutboxMessage, Request, RequestHistory, User
+from core.conversation.chat import add_message
+from core.models import ChatMessage, Organisation, Request, RequestHistory, User
+from core.platform.errors import Conflict
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.statuses import Status
+from core.requests.filing import file_request
+from core.requests.lifecycle import TRANSITIONS, Action, apply
+from core.requests.statuses import Status
 from tests.plugins.sample_types import SamplePlugin
 from tests.support import World
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import reply_tokens
+from core.mail import reply_tokens
 
 SECRET = "test-secret-" + "x" * 40
 keys = st.builds(

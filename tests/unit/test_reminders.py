@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import chat, workflow
-from core.clock import LOCAL_ZONE, FixedClock
-from core.lifecycle import Action
-from core.models import OutboxMessage
+from core.conversation import chat
+from core.conversation.reminders import add_working_days, send_due_reminders
+from core.platform.clock import LOCAL_ZONE, FixedClock
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.reminders import add_working_days, send_due_reminders
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
 from tests.support import World
 
 
@@ -47,7 +48,7 @@ def test_one_reminder_after_three_working_days(portal: Portal, world: World) -> 
     assert [m.payload["user_id"] for m in reminders] == [world.member.id]
     from pathlib import Path
 
-    from core import outbox
+    from core.platform import outbox
 
     outbox.drain(portal)
     from email import message_from_bytes, policy

@@ -8,13 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from core import workflow
-from core.clock import LOCAL_ZONE, FixedClock
-from core.lifecycle import Action
-from core.models import OutboxMessage, Request, RequestHistory
+from core.models import Request, RequestHistory
+from core.platform.clock import LOCAL_ZONE, FixedClock
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
-from core.scheduling import due_moment, latest_due_date, release_due
-from core.statuses import Status
+from core.requests.lifecycle import Action
+from core.requests.scheduling import due_moment, latest_due_date, release_due
+from core.requests.statuses import Status
+from core.workflow import actions as workflow
 from tests.support import World
 
 SEVEN = time(7, 0)

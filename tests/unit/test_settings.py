@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ConfigurationError
-from core.settings import Settings
+from core.platform.errors import ConfigurationError
+from core.platform.settings import Settings
 
 STRONG = "Zx9!mQ2#vL7@pR4$wT8%kN3^hB6&jD1*fG5(sA0)"
 

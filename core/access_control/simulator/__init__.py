@@ -9,7 +9,7 @@ access groups and their doors, holders (tenants "Lgh 1101 – Andersson", compan
 their groups, tags ("0412 3344 55", active or blocked), door-phone entries, the system's own users, service
 accounts ("Administrera Själv", "Bokningssystem", "Porttelefon-appen") and the event log.
 
-Setting up: every system added through ``core.administration.add_system(..., hooks=, clock=)`` is
+Setting up: every system added through ``core.accounts.administration.add_system(..., hooks=, clock=)`` is
 provisioned in the same transaction with deterministic demo data (seeded by the system id; ~2,000 log
 events over the last 60 days). Tests find demo values through the adapter itself::
 

@@ -12,7 +12,6 @@ from sqlalchemy import delete, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from core import auth
 from core.access_control import (
     AccessControlRefused,
     AccessControlUnavailable,
@@ -43,8 +42,9 @@ from core.access_control.simulator.tables import (
     AcsSystemUser,
     AcsTag,
 )
-from core.clock import Clock
-from core.db import Database
+from core.accounts import auth
+from core.platform.clock import Clock
+from core.platform.db import Database
 
 EVENT_BATCH = 1000
 """Events read per query while streaming the log: memory stays bounded whatever the window holds."""

@@ -10,9 +10,9 @@ from core.access_control.simulator.provisioning import provision
 from core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from core.context import HookContext
     from core.models import System
     from core.portal import Portal
+    from core.requests.context import HookContext
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -25,9 +25,9 @@ from core.access_control.simulator.tables import (
     AcsSystemUser,
     AcsTag,
 )
-from core.clock import Clock
-from core.db import Database
 from core.models import System
+from core.platform.clock import Clock
+from core.platform.db import Database
 
 LOG_DAYS = 60
 LOG_EVENTS = 2000

@@ -10,11 +10,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session, col, select
 
-from core import administration, passwords
-from core.errors import NotFound, ValidationFailed
+from core.accounts import administration, passwords
 from core.models import Office, Organisation, Store, System, User
-from core.queries import valid_id
-from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, viewer
+from core.platform.errors import NotFound, ValidationFailed
+from core.requests.queries import valid_id
+from core.web.common import NOTICES, FormBody, flat_form, portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_admin

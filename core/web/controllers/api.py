@@ -10,18 +10,20 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
-from core import attachments, chat, workflow
-from core.attachments import AttachmentView
-from core.errors import NotFound
-from core.lifecycle import Action
+from core.conversation import chat
 from core.models import Request as RequestRow
-from core.queries import Page, RequestSummary, get_request, list_requests, queue
-from core.statuses import Status
-from core.web.controllers.common import portal, user
+from core.platform.errors import NotFound
+from core.requests import attachments
+from core.requests.attachments import AttachmentView
+from core.requests.lifecycle import Action
+from core.requests.queries import Page, RequestSummary, get_request, list_requests, queue
+from core.requests.statuses import Status
+from core.web.common import portal, user
 from core.web.downloads import NO_COMPRESSION
 from core.web.request_pages import parse_statuses, serve_attachment
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff, require_user
+from core.workflow import actions as workflow
 
 
 class RequestTypeOut(BaseModel):
@@ -322,7 +324,7 @@ class ApiController(Controller):
 
 
 def _t(message: str) -> str:
-    from core.i18n import gettext
+    from core.platform.i18n import gettext
 
     return gettext(message) if message else ""
 

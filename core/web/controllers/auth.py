@@ -10,11 +10,11 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core import auth, passwords
-from core.errors import Throttled, ValidationFailed
-from core.i18n import LANGUAGES, set_language
-from core.i18n import gettext as _
-from core.web.controllers.common import NOTICES, FormBody, client_address, form_value, portal, viewer
+from core.accounts import auth, passwords
+from core.platform.errors import Throttled, ValidationFailed
+from core.platform.i18n import LANGUAGES, set_language
+from core.platform.i18n import gettext as _
+from core.web.common import NOTICES, FormBody, client_address, form_value, portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import ANON_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_anon_token

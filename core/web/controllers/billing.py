@@ -12,22 +12,22 @@ from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from core import workflow
 from core.billing import catalogue, invoicing, recording
 from core.billing.models import Charge, Unit
 from core.billing.money import format_money
 from core.billing.periods import local_month, month_key, next_month, parse_month, previous_month
 from core.billing.pricing import Estimate
-from core.errors import Conflict, NotFound, ValidationFailed
-from core.i18n import N_, current_language
-from core.i18n import gettext as _
 from core.models import Organisation, User
-from core.queries import get_request
-from core.web.controllers.common import NOTICES, FormBody, flat_form, portal, user, viewer
+from core.platform.errors import Conflict, NotFound, ValidationFailed
+from core.platform.i18n import N_, current_language
+from core.platform.i18n import gettext as _
+from core.requests.queries import get_request
+from core.web.common import NOTICES, FormBody, flat_form, portal, user, viewer
 from core.web.rendering import page
 from core.web.request_pages import request_page
 from core.web.types import HttpRequest
 from core.web.viewer import require_admin, require_customer, require_staff, require_user
+from core.workflow import actions as workflow
 
 NOTICES.update(
     {

@@ -11,23 +11,23 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
-from core import attachments, workflow
-from core.attachments import StagedFile
 from core.billing.pricing import Estimate
 from core.billing.recording import EstimateChanged
-from core.context import FormContext
-from core.display import display_rows
-from core.errors import ValidationFailed
-from core.filing import CARRY_OUT_ON
-from core.followers import start_following
-from core.forms import build_fields, decode, file_fields, form_values, render_choices
-from core.i18n import gettext
-from core.lifecycle import Action
 from core.models import Office
-from core.queries import get_request, list_requests
-from core.request_types import RequestType
-from core.statuses import Status
-from core.web.controllers.common import (
+from core.platform.errors import ValidationFailed
+from core.platform.i18n import gettext
+from core.requests import attachments
+from core.requests.attachments import StagedFile
+from core.requests.context import FormContext
+from core.requests.display import display_rows
+from core.requests.filing import CARRY_OUT_ON
+from core.requests.followers import start_following
+from core.requests.forms import build_fields, decode, file_fields, form_values, render_choices
+from core.requests.lifecycle import Action
+from core.requests.queries import get_request, list_requests
+from core.requests.request_types import RequestType
+from core.requests.statuses import Status
+from core.web.common import (
     NOTICES,
     UPLOADS,
     FormBody,
@@ -53,6 +53,7 @@ from core.web.request_pages import (
 )
 from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
+from core.workflow import actions as workflow
 
 
 class HomeController(Controller):
@@ -301,7 +302,7 @@ def _ask_again(errors: dict[str, list[str]]) -> dict[str, list[str]]:
 def _request_type(request: HttpRequest, type_key: str) -> RequestType:
     request_type = portal(request).registry.get(type_key)
     if request_type is None or (request_type.administrators_only and not user(request).is_org_admin):
-        from core.errors import NotFound
+        from core.platform.errors import NotFound
 
         raise NotFound("There is no request type %(key)s.", key=type_key)
     return request_type

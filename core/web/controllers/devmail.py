@@ -11,8 +11,8 @@ from litestar import Controller, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from core.errors import NotFound
-from core.web.controllers.common import portal, viewer
+from core.platform.errors import NotFound
+from core.web.common import portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_admin

@@ -7,10 +7,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import col, select
 
-from core import outbox
-from core.errors import NotFound
-from core.models import OutboxMessage, OutboxStatus
-from core.web.controllers.common import NOTICES, portal, viewer
+from core.platform import outbox
+from core.platform.errors import NotFound
+from core.platform.outbox import OutboxMessage, OutboxStatus
+from core.web.common import NOTICES, portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_admin

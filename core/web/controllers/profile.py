@@ -7,11 +7,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import col, select
 
-from core import auth
-from core.errors import NotFound, ValidationFailed
-from core.i18n import gettext
+from core.accounts import auth
 from core.models import ApiToken, User
-from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
+from core.platform.errors import NotFound, ValidationFailed
+from core.platform.i18n import gettext
+from core.web.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_user

@@ -16,19 +16,19 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session, col, select
 
-from core import auth
-from core.context import FormContext
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.filing import CARRY_OUT_ON
-from core.forms import FormField, build_fields, decode, form_values, render_choices
-from core.i18n import gettext
-from core.intake import quarantine
-from core.intake.quarantine import mail_text, sender_user
+from core.accounts import auth
+from core.conversation.intake import quarantine
+from core.conversation.intake.quarantine import mail_text, sender_user
 from core.models import InboundMail, Organisation, Request, User
-from core.queries import valid_id
-from core.request_types import RequestType
-from core.statuses import OPEN
-from core.web.controllers.common import NOTICES, FormBody, form_value, portal, user, viewer
+from core.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.platform.i18n import gettext
+from core.requests.context import FormContext
+from core.requests.filing import CARRY_OUT_ON
+from core.requests.forms import FormField, build_fields, decode, form_values, render_choices
+from core.requests.queries import valid_id
+from core.requests.request_types import RequestType
+from core.requests.statuses import OPEN
+from core.web.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
 from core.web.request_pages import all_fields
 from core.web.types import HttpRequest
@@ -224,7 +224,7 @@ class QuarantineController(Controller):
         *,
         status_code: int = 200,
     ) -> Template:
-        from core.clock import local_today
+        from core.platform.clock import local_today
 
         labels = {f.name: f.label for f in all_fields(fields)}
         return page(

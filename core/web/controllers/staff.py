@@ -10,11 +10,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
-from core import workflow
-from core.errors import Conflict
-from core.i18n import gettext as _
-from core.lifecycle import Action
-from core.queries import (
+from core.platform.errors import Conflict
+from core.platform.i18n import gettext as _
+from core.requests.lifecycle import Action
+from core.requests.queries import (
     OrganisationChoice,
     Page,
     RequestRow,
@@ -24,8 +23,8 @@ from core.queries import (
     queue,
     valid_id,
 )
-from core.statuses import OPEN, Status
-from core.web.controllers.common import (
+from core.requests.statuses import OPEN, Status
+from core.web.common import (
     NOTICES,
     UPLOADS,
     FormBody,
@@ -41,6 +40,7 @@ from core.web.rendering import page
 from core.web.request_pages import new_messages, parse_statuses, post_message, request_page, serve_attachment
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
+from core.workflow import actions as workflow
 
 ACTION_NOTICES = {
     Action.TAKE: "taken",
@@ -167,7 +167,7 @@ class StaffController(Controller):
     @get("/requests/{request_id:int}/reject", sync_to_thread=True)
     def confirm_reject(self, request: HttpRequest, request_id: FromPath[int]) -> Template:
         with portal(request).database.reading() as session:
-            from core.queries import get_request
+            from core.requests.queries import get_request
 
             found = get_request(session, user(request), request_id)
         return page("confirm_reject.html", viewer(request), request_=found, error="", reason="")
@@ -189,7 +189,7 @@ class StaffController(Controller):
     @post("/users/{user_id:int}/retry-mail", sync_to_thread=True)
     def retry_mail(self, request: HttpRequest, user_id: FromPath[int], data: FormBody) -> Redirect:
         """ "Försök igen att skicka till adressen": the bounce mark goes; back to the page the button was on."""
-        from core import administration
+        from core.accounts import administration
 
         with portal(request).database.writing() as session:
             administration.retry_mail_address(session, user_id)
@@ -205,7 +205,7 @@ class StaffController(Controller):
     def _act(self, request: HttpRequest, request_id: int, action: str, data: dict[str, Any]) -> Template | Redirect:
         chosen = STAFF_ACTIONS.get(action)
         if chosen is None:
-            from core.errors import NotFound
+            from core.platform.errors import NotFound
 
             raise NotFound("There is no such page.")
         reason = form_value(data, "reason")
@@ -216,7 +216,7 @@ class StaffController(Controller):
             message = _(exc.detail, **exc.params) if exc.params else _(exc.detail)
             if chosen == Action.REJECT and not reason.strip():
                 with portal(request).database.reading() as session:
-                    from core.queries import get_request
+                    from core.requests.queries import get_request
 
                     found = get_request(session, user(request), request_id)
                 return page(

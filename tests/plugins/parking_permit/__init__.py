@@ -13,7 +13,7 @@ from tests.plugins.parking_permit.schema import ParkingPermitForm, PickUp, SendB
 
 if TYPE_CHECKING:  # core/__init__ does not re-export these; only the annotations need them
     from core.models import Request
-    from core.statuses import Status
+    from core.requests.statuses import Status
 
 
 class ParkingPermit(RequestType):

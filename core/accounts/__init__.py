@@ -1,0 +1,1 @@
+"""Accounts: users, organisations and staff, log-in sessions and API tokens, one-time password links."""

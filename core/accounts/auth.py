@@ -1,0 +1,224 @@
+"""Log-in, server-side sessions, API tokens and throttling of password guessing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from core.models import ApiToken, LoginAttempt, Organisation, User, WebSession
+from core.platform.clock import Clock, as_utc
+from core.platform.errors import Throttled
+
+# argon2id with OWASP's recommended minimum (19 MiB, 2 passes): 64 MiB per log-in was most of the web
+# process's memory peak. Hashes made with other parameters still verify and are upgraded on log-in.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verifying against this keeps an unknown address as slow as a wrong password (no user enumeration by timing).
+# A fixed hash of a random string nobody knows, so that importing this module hashes nothing.
+_DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YzIxMDM2ZWQ2ZWY0MjI3MWE0YzM4OGJkNDU1MTQ3ZGY"
+TOKEN_PREFIX = "bbp_"
+SESSION_TOUCH_INTERVAL = timedelta(hours=1)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def digest(secret_key: str, token: str) -> str:
+    """Keyed digest of a random token: a stolen table alone does not let anyone in."""
+    return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class LoginPolicy:
+    per_account: int
+    per_address: int
+    window: timedelta
+
+
+def _recent_failures(session: Session, key: str, since: datetime) -> int:
+    return int(
+        session.exec(
+            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key == key, LoginAttempt.at >= since)
+        ).one()
+    )
+
+
+def authenticate(
+    session: Session, email: str, password: str, client: str, *, clock: Clock, policy: LoginPolicy
+) -> User | None:
+    """The user for these credentials, or None. Raises ``Throttled`` after too many failures.
+
+    Failures are counted per account *and* per client address, whether or not the account exists, so
+    the answer never tells which addresses have accounts.
+    """
+    now = clock.now()
+    since = now - policy.window
+    account_key = f"account:{normalise_email(email)[:250]}"
+    address_key = f"address:{client[:250]}"
+    if (
+        _recent_failures(session, account_key, since) >= policy.per_account
+        or _recent_failures(session, address_key, since) >= policy.per_address
+    ):
+        raise Throttled(
+            "Too many failed attempts. Wait %(minutes)s minutes and try again.",
+            minutes=int(policy.window.total_seconds() // 60),
+        )
+    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    if ok and user is not None and user.active:
+        session.execute(delete(LoginAttempt).where(col(LoginAttempt.key) == account_key))
+        if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+            session.add(user)
+        return user
+    session.add(LoginAttempt(key=account_key, at=now))
+    session.add(LoginAttempt(key=address_key, at=now))
+    return None
+
+
+def start_session(session: Session, user: User, *, secret_key: str, clock: Clock, days: int) -> str:
+    """A new session for ``user``; returns the cookie value (a fresh token on every log-in)."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(
+        WebSession(
+            token_digest=digest(secret_key, token),
+            user_id=user.id,  # type: ignore[arg-type]
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a session cookie or an API token belongs to, with their organisation (none for staff)."""
+
+    user: User
+    organisation: Organisation | None
+
+
+@lru_cache(maxsize=1)
+def _session_lookup() -> Any:
+    """Built once: every page resolves its session, and building the statement cost more than running it."""
+    return (
+        sa_select(col(WebSession.id), col(WebSession.expires_at), col(WebSession.last_seen_at), User, Organisation)
+        .join(User, col(WebSession.user_id) == col(User.id))
+        .outerjoin(Organisation, col(User.organisation_id) == col(Organisation.id))
+        .where(col(WebSession.token_digest) == bindparam("digest"))
+    )
+
+
+@lru_cache(maxsize=1)
+def _token_lookup() -> Any:
+    return (
+        sa_select(col(ApiToken.revoked_at), User, Organisation)
+        .join(User, col(ApiToken.user_id) == col(User.id))
+        .outerjoin(Organisation, col(User.organisation_id) == col(Organisation.id))
+        .where(col(ApiToken.digest) == bindparam("digest"))
+    )
+
+
+def resolve_session(
+    session: Session, token: str, *, secret_key: str, clock: Clock
+) -> tuple[Identity | None, int | None]:
+    """The session's user and organisation (or None), and the session's id when its expiry should slide
+    forward now.
+
+    One query; the expiry slides at most once an hour, so reading pages rarely writes.
+    """
+    row = session.exec(_session_lookup(), params={"digest": digest(secret_key, token)}).first()
+    if row is None:
+        return None, None
+    session_id, expires_at, last_seen_at, user, organisation = row
+    now = clock.now()
+    if as_utc(expires_at) <= now or not user.active:
+        return None, None
+    stale = now - as_utc(last_seen_at) > SESSION_TOUCH_INTERVAL
+    return Identity(user, organisation), session_id if stale else None
+
+
+def extend_session(session: Session, session_id: int, *, days: int, clock: Clock) -> None:
+    now = clock.now()
+    session.execute(
+        update(WebSession)
+        .where(col(WebSession.id) == session_id)
+        .values(last_seen_at=now, expires_at=now + timedelta(days=days))
+    )
+
+
+def end_session(session: Session, token: str, *, secret_key: str) -> None:
+    session.execute(delete(WebSession).where(col(WebSession.token_digest) == digest(secret_key, token)))
+
+
+def end_all_sessions(session: Session, user_id: int) -> None:
+    """Deactivating a user or changing their password ends every session they have, everywhere."""
+    session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id))
+
+
+def create_api_token(session: Session, user: User, name: str, *, secret_key: str, clock: Clock) -> str:
+    """Returns the token once; only its keyed digest is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            user_id=user.id,  # type: ignore[arg-type]
+            name=name.strip()[:100] or "API",
+            digest=digest(secret_key, token),
+            prefix=token[:12],
+            created_at=clock.now(),
+        )
+    )
+    return token
+
+
+def user_for_token(session: Session, token: str, *, secret_key: str) -> User | None:
+    found = identity_for_token(session, token, secret_key=secret_key)
+    return found.user if found is not None else None
+
+
+def identity_for_token(session: Session, token: str, *, secret_key: str) -> Identity | None:
+    """The token's owner (None when the token is unknown, revoked or its owner deactivated)."""
+    row = session.exec(_token_lookup(), params={"digest": digest(secret_key, token)}).first()
+    if row is None:
+        return None
+    revoked_at, user, organisation = row
+    if revoked_at is not None or not user.active:
+        return None
+    return Identity(user, organisation)
+
+
+def revoke_all_tokens(session: Session, user_id: int, *, clock: Clock) -> None:
+    for api_token in session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+    ):
+        api_token.revoked_at = clock.now()
+        session.add(api_token)
+
+
+def csrf_token(secret_key: str, session_token: str) -> str:
+    """Bound to the session cookie: a page from another site cannot know it (no extra state needed)."""
+    return hmac.new(secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,114 @@
+"""One-time links to set a password: "Glömt lösenord?" and invitations of new users.
+
+The link's token is derived from its row and the secret key, so the database holds only a digest and the
+mail job can rebuild the link from the row id: no usable token is ever stored. A link dies on use and
+when it expires; using one ends every session of the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session, col, func, select
+
+from core.accounts import auth
+from core.accounts.administration import MIN_PASSWORD_LENGTH
+from core.models import PasswordToken, User
+from core.platform.clock import Clock
+from core.platform.errors import ValidationFailed
+from core.platform.i18n import gettext as _
+from core.platform.outbox import enqueue
+
+if TYPE_CHECKING:
+    from core.portal import Portal
+
+RESET = "reset"
+INVITE = "invite"
+MAX_RESETS_PER_HOUR = 3
+
+
+def token_for(secret_key: str, row: PasswordToken) -> str:
+    mac = hmac.new(secret_key.encode(), f"password:{row.id}:{row.user_id}:{row.purpose}".encode(), hashlib.sha256)
+    return f"{row.id}.{mac.hexdigest()[:40]}"
+
+
+def _issue(session: Session, portal: Portal, user: User, purpose: str) -> PasswordToken:
+    now = portal.clock.now()
+    hours = portal.settings.password_link_hours if purpose == RESET else portal.settings.invitation_link_hours
+    row = PasswordToken(
+        digest="pending", user_id=user.id or 0, purpose=purpose, created_at=now, expires_at=now + timedelta(hours=hours)
+    )
+    session.add(row)
+    session.flush()
+    row.digest = auth.digest(portal.secret_key, token_for(portal.secret_key, row))
+    session.add(row)
+    payload = {"kind": "password_reset" if purpose == RESET else "invitation", "user_id": user.id, "token_id": row.id}
+    enqueue(session, "send_mail", payload, f"password:{row.id}", now=now)
+    return row
+
+
+def request_reset(portal: Portal, email: str) -> None:
+    """Mail a reset link if the address belongs to an active user; the caller answers the same either way."""
+    with portal.database.writing() as session:
+        user = session.exec(select(User).where(User.email == auth.normalise_email(email))).first()
+        if user is None or not user.active:
+            return
+        recent = session.exec(
+            select(func.count())
+            .select_from(PasswordToken)
+            .where(
+                PasswordToken.user_id == user.id,
+                PasswordToken.purpose == RESET,
+                col(PasswordToken.created_at) >= portal.clock.now() - timedelta(hours=1),
+            )
+        ).one()
+        if recent >= MAX_RESETS_PER_HOUR:
+            return
+        _issue(session, portal, user, RESET)
+
+
+def invite(session: Session, portal: Portal, user: User) -> PasswordToken:
+    """Called in the transaction that creates the user: the invitation mail goes out after commit."""
+    return _issue(session, portal, user, INVITE)
+
+
+def valid_token(session: Session, portal: Portal, token: str, clock: Clock | None = None) -> PasswordToken | None:
+    row = session.exec(
+        select(PasswordToken).where(PasswordToken.digest == auth.digest(portal.secret_key, token.strip()))
+    ).first()
+    now = (clock or portal.clock).now()
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    return row
+
+
+def set_password(portal: Portal, token: str, password: str, repeated: str) -> User | None:
+    """Set the password through a link; None when the link is unknown, used or expired."""
+    errors: dict[str, list[str]] = {}
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [_("Use at least %(min_length)s characters.", min_length=MIN_PASSWORD_LENGTH)]
+    elif password != repeated:
+        errors["repeated"] = [_("The passwords are not the same.")]
+    if errors:
+        raise ValidationFailed(errors)
+    with portal.database.writing() as session:
+        row = valid_token(session, portal, token)
+        if row is None:
+            return None
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            return None
+        user.password_hash = auth.hash_password(password)
+        row.used_at = portal.clock.now()
+        session.add_all([user, row])
+        auth.end_all_sessions(session, user.id or 0)
+        # Any other unused link of this user dies with this one.
+        for other in session.exec(
+            select(PasswordToken).where(PasswordToken.user_id == user.id, col(PasswordToken.used_at).is_(None))
+        ):
+            other.used_at = row.used_at
+            session.add(other)
+        return user

@@ -1,0 +1,174 @@
+"""Settings of one installation, read once from BBPORTAL_* environment variables (and an optional .env)."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.platform.errors import ConfigurationError
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_ENTROPY_BITS = 128
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; nothing else in the code reads ``os.environ``."""
+
+    model_config = SettingsConfigDict(env_prefix="BBPORTAL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"))
+    """Local folder for the SQLite file, mail files, attachments and the generated embedded secret."""
+
+    database_url: str = ""
+    """SQLAlchemy URL; empty means the embedded SQLite file in ``data_dir``."""
+
+    secret_key: str = ""
+    """Signs sessions, CSRF tokens and reply addresses. Empty (embedded only) means one generated per data folder."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    """The address people reach the portal at; used in mails and printed on start."""
+
+    default_language: str = "sv"
+    """Language for visitors and new users: ``sv`` or ``en``."""
+
+    production: bool = False
+    """Production mode refuses unsafe settings instead of filling them in."""
+
+    redis_url: str = ""
+    """Redis for the Dramatiq broker (production); empty means the in-process embedded worker."""
+
+    redis_namespace: str = "bbportal"
+    """Prefix of the broker's keys in Redis (several installations, or test runs, can share one Redis)."""
+
+    embedded_worker: bool | None = None
+    """Run the worker and relay inside the web process; default: yes unless in production mode."""
+
+    release_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    """Time of day (Europe/Stockholm) at which requests scheduled for a date join the queue."""
+
+    tick_seconds: float = 5.0
+    """How often the worker side releases scheduled requests that have become due."""
+
+    mail_from: str = "BBGRUPPEN Portal <portal@bbgruppen.example>"
+    """From header of every mail; its domain must be ours (SPF/DKIM/DMARC, see docs/operations.md)."""
+
+    mail_envelope_from: str = "bounces@bbgruppen.example"
+    """Envelope sender (Return-Path): where bounces go."""
+
+    reply_domain: str = "svar.bbgruppen.example"
+    """Domain of the per-request reply addresses (svar+<token>@…); its MX points at our intake."""
+
+    inbound_mail_max_mb: float = Field(default=25.0, gt=0)
+    """Largest inbound mail (as received, encoded) the intake takes, in megabytes; larger mail is refused
+    permanently (SMTP 552, pipe exit 65). Keep the MTA's ``message_size_limit`` at or below it."""
+
+    smtp_host: str = ""
+    """Empty: mails are written as .eml files into <data_dir>/mail (embedded mode)."""
+    smtp_port: int = 587
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtp_username: str = ""
+    smtp_password: str = ""
+
+    password_link_hours: float = 1.0
+    """How long a password-reset link works."""
+
+    invitation_link_hours: float = 72.0
+    """How long an invitation (set your password) link works."""
+
+    reminder_working_days: int = 3
+    """Working days a request waits for the customer before one reminder mail (0: no reminders)."""
+
+    session_days: int = 14
+    """How long a log-in session lives after the user last used it (each use extends it)."""
+
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    login_throttle_minutes: int = 15
+
+    storage_dir: Path | None = None
+    """Folder for stored files (attachments, extracts); default ``<data_dir>/files``. Point it at shared
+    storage when several machines serve the portal."""
+
+    attachment_max_mb: float = 10.0
+    """Largest file a person may attach to a message (uploads and mail attachments), in megabytes."""
+
+    page_size: int = 25
+    """Rows per page on lists."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'bbportal.db').resolve()}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "files"
+
+    @property
+    def inbound_mail_max_bytes(self) -> int:
+        return int(self.inbound_mail_max_mb * 1024 * 1024)
+
+    @property
+    def attachment_max_bytes(self) -> int:
+        return int(self.attachment_max_mb * 1024 * 1024)
+
+    @property
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        if self.production:
+            raise ConfigurationError("BBPORTAL_SECRET_KEY is required in production mode.")
+        return _embedded_secret(self.data_dir)
+
+    @property
+    def runs_embedded_worker(self) -> bool:
+        return (not self.production) if self.embedded_worker is None else self.embedded_worker
+
+    def check_production(self) -> None:
+        """Refuse to start in production with a setting that would be unsafe there (one-line reason)."""
+        if not self.production:
+            return
+        if not self.secret_key:
+            raise ConfigurationError("BBPORTAL_SECRET_KEY is required in production mode.")
+        if len(self.secret_key) < MIN_SECRET_LENGTH or _entropy_bits(self.secret_key) < MIN_SECRET_ENTROPY_BITS:
+            raise ConfigurationError(
+                f"BBPORTAL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        if self.resolved_database_url.startswith("sqlite"):
+            raise ConfigurationError(
+                "SQLite is the embedded default only: set BBPORTAL_DATABASE_URL to PostgreSQL in production mode."
+            )
+        if self.default_language not in ("sv", "en"):
+            raise ConfigurationError("BBPORTAL_DEFAULT_LANGUAGE must be 'sv' or 'en'.")
+
+
+def _entropy_bits(value: str) -> float:
+    """Shannon estimate of the secret's entropy: catches 'aaaa…' and short alphabets, not a proof of randomness."""
+    counts = Counter(value)
+    per_char = -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
+    return per_char * len(value)
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """One random secret per data folder, so that an embedded portal keeps its sessions over restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,182 @@
+"""The context objects plugins receive: the world a form is rendered in, a fulfilment runs in, a hook sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from core.models import Organisation, Store, System, User
+from core.platform.clock import Clock, local_today
+from core.platform.outbox import enqueue
+from core.requests.request_types import Choice, RequestType, RequestTypeRegistry
+
+if TYPE_CHECKING:
+    from core.access_control import AccessControl
+    from core.models import Attachment, Request
+    from core.platform.db import Database
+    from core.platform.storage import FileStorage
+    from core.portal import Portal
+
+AdapterLookup = Callable[[System], "AccessControl"]
+
+
+@dataclass
+class FormContext:
+    """What a form sees while it is rendered or validated: the viewer's organisation and its world."""
+
+    session: Session
+    user: User
+    organisation: Organisation | None
+    clock: Clock
+    access_control_for: AdapterLookup | None = field(default=None, repr=False)
+    for_display: bool = False
+    """True when ``choices()`` is asked to label a stored request's values rather than to offer options.
+
+    A value that is no longer offered (a removed user, a closed store) must still read as its label on an
+    old request, so a type may then include what its form would leave out.
+    """
+    _systems: list[System] | None = field(default=None, repr=False)
+
+    def today(self) -> date:
+        """Today where the customers are (Europe/Stockholm)."""
+        return local_today(self.clock)
+
+    def systems(self) -> list[System]:
+        if self._systems is None:
+            if self.organisation is None:
+                self._systems = []
+            else:
+                self._systems = list(
+                    self.session.exec(
+                        select(System)
+                        .where(System.organisation_id == self.organisation.id, col(System.active).is_(True))
+                        .order_by(System.name)
+                    )
+                )
+        return self._systems
+
+    def system_choices(self) -> list[Choice]:
+        return [Choice(str(system.id), system.name) for system in self.systems()]
+
+    def owns_system(self, system_id: int) -> bool:
+        return any(system.id == system_id for system in self.systems())
+
+    def system(self, system_id: Any) -> System | None:
+        """One of the organisation's active systems, or None (another organisation's, or no such system)."""
+        try:
+            wanted = int(system_id)
+        except (TypeError, ValueError):
+            return None
+        return next((system for system in self.systems() if system.id == wanted), None)
+
+    def access_control(self, system_id: Any) -> AccessControl | None:
+        """The adapter of one of the organisation's systems; None if the system is not theirs."""
+        system = self.system(system_id)
+        if system is None or self.access_control_for is None:
+            return None
+        return self.access_control_for(system)
+
+    def stores(self, *, include_inactive: bool = False) -> list[Store]:
+        """The stores where ordered things can be picked up (only open ones unless asked otherwise)."""
+        query = select(Store).order_by(Store.name)
+        if not include_inactive:
+            query = query.where(col(Store.active).is_(True))
+        return list(self.session.exec(query))
+
+    def store_choices(self) -> list[Choice]:
+        stores = self.stores(include_inactive=self.for_display)
+        return [Choice(str(store.id), f"{store.name}, {store.address}") for store in stores]
+
+
+@dataclass
+class FulfilmentContext:
+    """What a fulfilment hook works with; it runs outside any open transaction.
+
+    ``portal`` gives the core's services (users, invitations, mail) to the types that need them; most hooks
+    need only ``access_control`` and ``attach``.
+    """
+
+    database: Database
+    clock: Clock
+    settings: Any
+    storage: FileStorage
+    portal: Portal
+
+    @property
+    def staff_language(self) -> str:
+        """The language internal notes are written in: the installation's default."""
+        return str(getattr(self.settings, "default_language", "sv"))
+
+    def customer_language(self, request: Request) -> str:
+        """The language the requester chose: a chat line for the customer is stored in it, not translated later."""
+        with self.database.reading() as session:
+            requester = session.get(User, request.requester_id)
+        return requester.language if requester is not None else self.staff_language
+
+    def system(self, request: Request) -> System | None:
+        if request.system_id is None:
+            return None
+        with self.database.reading() as session:
+            return session.get(System, request.system_id)
+
+    def access_control(self, request: Request) -> AccessControl:
+        """The adapter of the request's system (the request must name one)."""
+        system = self.system(request)
+        if system is None:
+            raise LookupError(f"{request.number} names no hosted system.")
+        return self.portal.access_control(system)
+
+    def attach(
+        self,
+        request: Request,
+        *,
+        filename: str,
+        content_type: str,
+        chunks: Iterable[bytes],
+        origin: str,
+        internal: bool = False,
+    ) -> Attachment:
+        """Store a file the fulfilment made on the request; a retry with the same ``origin`` replaces it.
+
+        ``chunks`` is consumed once, as a stream: a large extract never has to fit in memory, and no database
+        transaction is open while it is written.
+        """
+        from core.requests.attachments import store_generated
+
+        return store_generated(
+            self.database,
+            self.storage,
+            self.clock,
+            request_id=request.id or 0,
+            filename=filename,
+            content_type=content_type,
+            chunks=chunks,
+            origin=origin,
+            internal=internal,
+        )
+
+
+@dataclass
+class HookContext:
+    """What a lifecycle observer sees: the open transaction and a way to queue side effects in it."""
+
+    session: Session
+    actor: User | None
+    clock: Clock
+    registry: RequestTypeRegistry | Mapping[str, RequestType] | None = field(default=None, repr=False)
+    """The installed request types (or the one the change concerns), for ``request_type``."""
+
+    def request_type(self, key: str) -> RequestType | None:
+        """The installed request type ``key``, or None (its plugin is gone, or the caller knew no types)."""
+        return self.registry.get(key) if self.registry is not None else None
+
+    def enqueue(self, topic: str, dedupe_key: str | None = None, **payload: Any) -> bool:
+        """Record a side effect in the current transaction; the relay hands it to a worker after commit.
+
+        A ``dedupe_key`` already queued is skipped (returns False): re-running the observer adds nothing.
+        """
+        return enqueue(self.session, topic, payload, dedupe_key, now=self.clock.now()) == 1

@@ -1,0 +1,224 @@
+"""What a request type is: the descriptor a plugin registers, and the registry the core looks types up in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+from core.platform.errors import ConfigurationError, NotFound
+from core.platform.i18n import N_
+
+if TYPE_CHECKING:
+    from core.models import Request
+    from core.requests.context import FormContext, FulfilmentContext
+
+
+class FulfilmentMode(StrEnum):
+    AUTOMATIC = "automatic"
+    """The worker carries it out as soon as it reaches the queue."""
+    ON_APPROVAL = "on_approval"
+    """Staff take it, review it and press *Utför*; the hook then runs in the background."""
+    MANUAL = "manual"
+    """Staff do the work outside the portal and complete the request."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a choice field; options with a ``group`` are shown under that heading (e.g. per system)."""
+
+    value: str
+    label: str
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class FulfilmentResult:
+    """What a fulfilment hook reports: ``ok`` completes the request; otherwise it stays open for staff."""
+
+    ok: bool
+    customer_message: str = ""
+    """One line for the customer's chat (empty: none). Posted on failure too: give one then only when the
+    customer should know why (the request breaks a rule), never for a fault staff will retry."""
+    internal_note: str = ""
+    """Details for staff only (adapter output, the failure)."""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+CHARGE_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,39}$")
+"""How price-item codes look: ``CHANGE_ORDER``, ``TAG``, ``POSTAGE``."""
+
+
+@dataclass(frozen=True)
+class ChargeItem:
+    """One billable item a request gives rise to: a price-item code and how many units.
+
+    The price comes from the price list in force on the day the request was filed, the terms from the
+    organisation's agreement; the request type only says *what* and *how many*.
+    """
+
+    code: str
+    """A price-item code, e.g. ``TAG`` (see docs/billing.md for the codes the portal ships)."""
+    quantity: int = 1
+    """Whole units, at least 1."""
+    note: str = ""
+    """Shown next to the item on the estimate and the charge line (e.g. the tag type); at most 200 characters."""
+
+    def __post_init__(self) -> None:
+        if not CHARGE_CODE.match(self.code):
+            raise ValueError(f"A charge item code is upper case letters, digits and _ (got {self.code!r}).")
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity < 1:
+            raise ValueError(f"A charge item's quantity is a whole number of at least 1 (got {self.quantity!r}).")
+        if len(self.note) > 200:
+            raise ValueError("A charge item's note is at most 200 characters.")
+
+
+class RequestType:
+    """Base for request-type descriptors: subclass it, set the class attributes, override what you need.
+
+    Texts (``name``, ``description``, the schema's field titles and descriptions) are English msgids;
+    the plugin's own gettext catalog (``locale_dir``/``translation_domain``) gives the Swedish.
+    """
+
+    key: ClassVar[str]
+    """Stable identifier stored on every request (``fault_report``); never change it once used."""
+    version: ClassVar[int] = 1
+    """Schema version: bump it when the schema changes so old requests still display from what they stored."""
+    schema: ClassVar[type[BaseModel]]
+    fulfilment_mode: ClassVar[FulfilmentMode] = FulfilmentMode.MANUAL
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    icon: ClassVar[str] = "📄"
+    translation_domain: ClassVar[str | None] = None
+    locale_dir: ClassVar[Path | None] = None
+    allows_carry_out_on: ClassVar[bool] = True
+    """False when the request must be carried out now (a lost-tag block cannot wait)."""
+    system_field: ClassVar[str | None] = None
+    """The schema field that names one of the organisation's systems; stored on the request as well."""
+    administrators_only: ClassVar[bool] = False
+    """Only the organisation's administrators may file it."""
+    validate_while_writing: ClassVar[bool] = False
+    """True when ``validate`` looks at other requests (say, no second open request for the same user): the
+    validation then runs in the write transaction, one filing of the organisation at a time (SQLite's single
+    writer; on PostgreSQL a lock on the organisation's row), so that two filings at the same moment cannot
+    both pass. Otherwise it runs before the writer's turn and never holds up other writers."""
+    order: ClassVar[int] = 100
+    """Position on the start page (lower first)."""
+
+    def mode_for(self, data: Mapping[str, Any]) -> FulfilmentMode:
+        """The fulfilment mode of one request, from its stored data; default: the type's ``fulfilment_mode``.
+
+        A type whose variants are carried out differently (an order: a permission change through the
+        adapter on approval, a tag order by hand) overrides this. It must depend only on ``data``.
+        """
+        return self.fulfilment_mode
+
+    def modes(self) -> frozenset[FulfilmentMode]:
+        """Every mode :meth:`mode_for` can return (the scheduler uses it to know which types may be automatic)."""
+        return frozenset({self.fulfilment_mode})
+
+    def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
+        """The options of a field that refers to the world, at render time; None: the schema's own."""
+        if field_name == self.system_field:
+            return context.system_choices()
+        return None
+
+    def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
+        """Checks beyond the schema that need the world; returns field path → message id (empty: valid)."""
+        errors: dict[str, str] = {}
+        if self.system_field:
+            system_id = getattr(data, self.system_field, None)
+            if system_id is not None and not context.owns_system(int(system_id)):
+                errors[self.system_field] = N_("Choose one of your organisation's systems.")
+        return errors
+
+    def example_strategies(self, context: FormContext) -> dict[str, Any]:
+        """For tests only: hypothesis strategies for fields whose valid values depend on the world.
+
+        Maps a form path (``field`` or ``variant.field``) to a strategy giving values that ``validate``
+        accepts in ``context`` (a tag number that exists in the organisation's system …). Fields with
+        render-time choices need none: the contract check draws from :meth:`choices`. Import hypothesis
+        inside the method: it is a test dependency. See :mod:`core.plugin_testing`.
+        """
+        return {}
+
+    def is_urgent(self, data: BaseModel) -> bool:
+        return False
+
+    def summary(self, data: BaseModel) -> str:
+        """One line for lists and mail subjects."""
+        return ""
+
+    def summary_in_context(self, data: BaseModel, context: FormContext) -> str:
+        """The summary, for a type that needs the world to name what was asked for (a holder's name in the
+        hosted system rather than its id). Called once, at filing, after validation; default: :meth:`summary`.
+        """
+        return self.summary(data)
+
+    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+        """Carry the request out. Must be idempotent: it may run again after a crash or a retry."""
+        return FulfilmentResult(ok=True)
+
+    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+        """The billable items this request gives rise to (default: none).
+
+        Called when the customer previews the cost and again when the request is filed, with the validated
+        ``data``; ``request`` carries the organisation, the requester and the system (its ``id`` is None
+        during the preview). Must be a pure function of its arguments, so the estimate the customer saw is
+        the one recorded. The core prices the items under the price list and agreement of the filing day
+        and charges them when the request is completed; a cancelled request is never charged.
+        """
+        return []
+
+
+class RequestTypeRegistry:
+    """The request types the plugin manager found, by key; duplicates are refused at start-up."""
+
+    def __init__(self, types: Iterable[RequestType]) -> None:
+        self._types: dict[str, RequestType] = {}
+        for request_type in types:
+            _check_descriptor(request_type)
+            if request_type.key in self._types:
+                raise ConfigurationError("Two plugins register the request type %(key)s.", key=request_type.key)
+            self._types[request_type.key] = request_type
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._types
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._types.values(), key=lambda t: (t.order, t.key)))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def get(self, key: str) -> RequestType | None:
+        return self._types.get(key)
+
+    def require(self, key: str) -> RequestType:
+        request_type = self._types.get(key)
+        if request_type is None:
+            raise NotFound("There is no request type %(key)s.", key=key)
+        return request_type
+
+    @property
+    def keys(self) -> Mapping[str, RequestType]:
+        return dict(self._types)
+
+
+def _check_descriptor(request_type: RequestType) -> None:
+    for attribute in ("key", "schema", "name"):
+        if not getattr(request_type, attribute, None):
+            raise ConfigurationError(
+                "Request type %(cls)s lacks %(attr)s.", cls=type(request_type).__name__, attr=attribute
+            )
+    if not isinstance(request_type.schema, type) or not issubclass(request_type.schema, BaseModel):
+        raise ConfigurationError("The schema of %(key)s must be a Pydantic model.", key=request_type.key)
+    if request_type.system_field and request_type.system_field not in request_type.schema.model_fields:
+        raise ConfigurationError(
+            "system_field %(field)s is not a field of %(key)s.", field=request_type.system_field, key=request_type.key
+        )

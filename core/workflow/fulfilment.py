@@ -1,0 +1,99 @@
+"""Carrying a request out: the worker side of the automatic and on-approval fulfilment modes.
+
+Both functions are safe to run twice for the same request (a redelivered message, a retry): they act
+only while the request's state says the work is still owed, and the hook itself must be idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.conversation.chat import add_message
+from core.models import Request
+from core.platform.errors import Conflict
+from core.requests.context import FulfilmentContext
+from core.requests.lifecycle import Action, apply
+from core.requests.request_types import FulfilmentMode, FulfilmentResult
+from core.requests.statuses import Status
+
+if TYPE_CHECKING:
+    from core.portal import Portal
+
+
+def start_automatic(portal: Portal, request_id: int) -> None:
+    """A request of an automatic type reached the queue: the ``system`` actor takes it and carries it out."""
+    with portal.database.writing() as session:
+        request = session.get(Request, request_id)
+        if request is None:
+            return
+        request_type = portal.registry.get(request.type_key)
+        if request_type is None or request_type.mode_for(request.data) != FulfilmentMode.AUTOMATIC:
+            return
+        if request.status == Status.PENDING and not request.fulfilment_running:
+            apply(
+                session,
+                request,
+                Action.START_FULFILMENT,
+                None,
+                request_type=request_type,
+                clock=portal.clock,
+                hooks=portal.hooks,
+                registry=portal.registry,
+            )
+    # The "fulfil" outbox row written by START_FULFILMENT does the work, so a crash here loses nothing.
+
+
+def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
+    """Run the type's hook for a request whose fulfilment is marked running, then record the outcome."""
+    with portal.database.reading() as session:
+        request = session.get(Request, request_id)
+    if request is None or not request.fulfilment_running:
+        return None  # already finished (a redelivery), or never started
+    request_type = portal.registry.get(request.type_key)
+    if request_type is None:
+        result = FulfilmentResult(ok=False, internal_note=f"The plugin for {request.type_key} is not installed.")
+    else:
+        context = FulfilmentContext(
+            database=portal.database,
+            clock=portal.clock,
+            settings=portal.settings,
+            storage=portal.storage,
+            portal=portal,
+        )
+        try:
+            result = request_type.fulfil(request, context)
+        except Exception as exc:  # a plugin's failure becomes a note for staff, never a lost request
+            result = FulfilmentResult(ok=False, internal_note=f"{type(exc).__name__}: {exc}")
+    with portal.database.writing() as session:
+        fresh = session.get(Request, request_id)
+        if fresh is None or not fresh.fulfilment_running:
+            return None
+        try:
+            apply(
+                session,
+                fresh,
+                Action.FULFILMENT_SUCCEEDED if result.ok else Action.FULFILMENT_FAILED,
+                None,
+                request_type=request_type,
+                clock=portal.clock,
+                hooks=portal.hooks,
+                registry=portal.registry,
+                details=result.details,
+            )
+        except Conflict:
+            return None
+        note = result.internal_note or ("" if result.ok else "The fulfilment failed.")
+        for body, internal in ((note, True), (result.customer_message, False)):
+            if body:
+                add_message(
+                    session,
+                    fresh,
+                    author=None,
+                    body=body,
+                    internal=internal,
+                    via="system",
+                    clock=portal.clock,
+                    hooks=portal.hooks,
+                    registry=portal.registry,
+                )
+    return result

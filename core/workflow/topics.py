@@ -1,0 +1,46 @@
+"""The core's own outbox topics and their handlers: what a worker does with each kind of background job.
+
+Kept apart from :mod:`core.platform.outbox` (which stores, hands out and retries jobs whatever they are) so that the
+queue does not depend on the work it carries.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.conversation import notifications
+from core.platform.outbox import Finish, Handler
+from core.workflow import fulfilment
+
+if TYPE_CHECKING:
+    from core.platform.outbox import OutboxMessage
+    from core.portal import Portal
+
+
+def _start_fulfilment(portal: Portal, message: OutboxMessage) -> None:
+    fulfilment.start_automatic(portal, int(message.payload["request_id"]))
+
+
+def _fulfil(portal: Portal, message: OutboxMessage) -> None:
+    fulfilment.run(portal, int(message.payload["request_id"]))
+
+
+def _fan_out(portal: Portal, message: OutboxMessage) -> Finish | None:
+    return notifications.fan_out(portal, message)
+
+
+def _send_mail(portal: Portal, message: OutboxMessage) -> None:
+    notifications.send(portal, portal.mailer, message)
+
+
+LEAF_TOPICS = frozenset({"send_mail"})
+"""Topics whose handlers never queue further work: after one, no relay round is owed (each costs a scan)."""
+
+HANDLERS: dict[str, Handler] = {
+    "start_fulfilment": _start_fulfilment,
+    "fulfil": _fulfil,
+    "request_filed": _fan_out,
+    "status_changed": _fan_out,
+    "send_mail": _send_mail,
+}
+"""The core's topics. Their handlers may return a write done in the done mark's transaction (``Finish``)."""
