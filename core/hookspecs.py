@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from core.access_control import AccessControl
+    from core.mail import MailKind
     from core.models import ChatMessage, Request, System
     from core.platform.outbox import OutboxMessage
     from core.portal import Portal
@@ -50,6 +51,19 @@ def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, OutboxMessage], No
     ``start_fulfilment``) cannot be replaced.
 
     :return: a mapping of topic to handler, or None.
+    """
+
+
+@hookspec
+def bbportal_mail_kinds() -> list[MailKind]:
+    """Kinds of mail of your own, sent with ``core.queue_mail(session, kind, to, ...)``.
+
+    Called when the portal starts. Each :class:`core.MailKind` names a folder with ``subject.txt``,
+    ``body.txt`` and ``body.html`` (Jinja, ``{{ _("…") }}`` translated through your catalog) and a function
+    that gives the templates their values when the mail is sent. Prefix keys with your plugin's name
+    (``password_reset.link``); a key used twice stops the portal with a configuration error.
+
+    :return: a list of kinds, or None.
     """
 
 

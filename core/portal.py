@@ -9,6 +9,9 @@ from typing import Any
 import pluggy
 
 from core.access_control import AccessControl
+from core.accounts.passwords import MAIL_KINDS as ACCOUNT_MAILS
+from core.conversation.notifications import MAIL_KINDS as REQUEST_MAILS
+from core.mail.service import MailKind, kinds
 from core.models import System
 from core.platform.clock import Clock, SystemClock
 from core.platform.db import Database, create_database
@@ -33,6 +36,8 @@ class Portal:
     plugin_outbox_handlers: dict[str, Any] = field(default_factory=dict)
     core_outbox_handlers: dict[str, Any] = field(default_factory=lambda: CORE_TOPICS)
     """The core's own topics (:mod:`core.workflow.topics`); they win over a plugin's handler for the same topic."""
+    mail_kinds: dict[str, MailKind] = field(default_factory=lambda: kinds([REQUEST_MAILS, ACCOUNT_MAILS]))
+    """Every kind of mail the portal sends: the core's and the plugins' (``bbportal_mail_kinds``)."""
 
     def access_control(self, system: System) -> AccessControl:
         """The adapter for a hosted system: the first plugin that answers (the simulator answers last)."""
@@ -72,4 +77,7 @@ def build_portal(
         mailer=mailer or build_mailer(settings),
         storage=storage or FolderStorage(settings.resolved_storage_dir),
         plugin_outbox_handlers=outbox_handlers(plugins),
+        mail_kinds=kinds(
+            [REQUEST_MAILS, ACCOUNT_MAILS, *(found or () for found in plugins.hook.bbportal_mail_kinds())]
+        ),
     )

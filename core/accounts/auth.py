@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from core.models import ApiToken, LoginAttempt, Organisation, User, WebSession
 from core.platform.clock import Clock, as_utc
 from core.platform.errors import Throttled
+from core.platform.signing import digest
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): 64 MiB per log-in was most of the web
 # process's memory peak. Hashes made with other parameters still verify and are upgraded on log-in.
@@ -43,11 +44,6 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
-
-
-def digest(secret_key: str, token: str) -> str:
-    """Keyed digest of a random token: a stolen table alone does not let anyone in."""
-    return hmac.new(secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass

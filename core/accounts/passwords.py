@@ -1,26 +1,27 @@
 """One-time links to set a password: "Glömt lösenord?" and invitations of new users.
 
-The link's token is derived from its row and the secret key, so the database holds only a digest and the
-mail job can rebuild the link from the row id: no usable token is ever stored. A link dies on use and
-when it expires; using one ends every session of the user.
+The link's token is derived from its row and the secret key (``core.platform.signing``), so the database
+holds only a digest and the mail job rebuilds the link from the row id: no usable token is ever stored. A
+link dies on use and when it expires; using one ends every session of the user.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
 from core.accounts import auth
 from core.accounts.administration import MIN_PASSWORD_LENGTH
+from core.mail import MailJob, MailKind
+from core.mail import service as mail
+from core.mail.service import CORE_TEMPLATES
 from core.models import PasswordToken, User
+from core.platform import signing
 from core.platform.clock import Clock
 from core.platform.errors import ValidationFailed
 from core.platform.i18n import gettext as _
-from core.platform.outbox import enqueue
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -31,8 +32,7 @@ MAX_RESETS_PER_HOUR = 3
 
 
 def token_for(secret_key: str, row: PasswordToken) -> str:
-    mac = hmac.new(secret_key.encode(), f"password:{row.id}:{row.user_id}:{row.purpose}".encode(), hashlib.sha256)
-    return f"{row.id}.{mac.hexdigest()[:40]}"
+    return signing.link_token(secret_key, "password", row.id or 0, row.user_id, row.purpose)
 
 
 def _issue(session: Session, portal: Portal, user: User, purpose: str) -> PasswordToken:
@@ -43,11 +43,26 @@ def _issue(session: Session, portal: Portal, user: User, purpose: str) -> Passwo
     )
     session.add(row)
     session.flush()
-    row.digest = auth.digest(portal.secret_key, token_for(portal.secret_key, row))
+    row.digest = signing.digest(portal.secret_key, token_for(portal.secret_key, row))
     session.add(row)
-    payload = {"kind": "password_reset" if purpose == RESET else "invitation", "user_id": user.id, "token_id": row.id}
-    enqueue(session, "send_mail", payload, f"password:{row.id}", now=now)
+    kind = "password_reset" if purpose == RESET else "invitation"
+    mail.queue(session, kind, user, dedupe_key=f"password:{row.id}", now=now, token_id=row.id)
     return row
+
+
+def link_values(job: MailJob) -> dict[str, Any] | None:
+    """A password-reset or invitation mail: the link, rebuilt from its row (the token itself is never stored)."""
+    row = job.session.get(PasswordToken, int(job.params["token_id"]))
+    if row is None or row.used_at is not None:
+        return None
+    return {
+        "link": job.url(f"/password/{token_for(job.portal.secret_key, row)}"),
+        "hours": round((row.expires_at - row.created_at).total_seconds() / 3600),
+        "login_url": job.url("/login"),
+    }
+
+
+MAIL_KINDS = [MailKind(kind, CORE_TEMPLATES / kind, link_values) for kind in ("password_reset", "invitation")]
 
 
 def request_reset(portal: Portal, email: str) -> None:
@@ -77,7 +92,7 @@ def invite(session: Session, portal: Portal, user: User) -> PasswordToken:
 
 def valid_token(session: Session, portal: Portal, token: str, clock: Clock | None = None) -> PasswordToken | None:
     row = session.exec(
-        select(PasswordToken).where(PasswordToken.digest == auth.digest(portal.secret_key, token.strip()))
+        select(PasswordToken).where(PasswordToken.digest == signing.digest(portal.secret_key, token.strip()))
     ).first()
     now = (clock or portal.clock).now()
     if row is None or row.used_at is not None or row.expires_at <= now:

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import pluggy
 from sqlmodel import Session, col, select
 
+from core.mail import service as mail
 from core.models import Attachment, ChatMessage, Organisation, Request, User
 from core.platform.errors import Conflict, ValidationFailed
 from core.platform.i18n import gettext as _
-from core.platform.outbox import enqueue
 from core.requests import attachments
 from core.requests.attachments import AttachmentView, StagedFile
 from core.requests.context import HookContext
@@ -217,10 +217,7 @@ def add_message(
 
 
 def _mail_holder(session: Session, request: Request, message: ChatMessage, now: datetime) -> None:
-    payload = {
-        "kind": "customer_answered",
-        "request_id": request.id,
-        "user_id": request.assignee_id,
-        "message_id": message.id,
-    }
-    enqueue(session, "send_mail", payload, f"answer:{message.id}", now=now)
+    holder = session.get(User, request.assignee_id)
+    if holder is not None:
+        dedupe_key = f"answer:{message.id}"
+        mail.queue(session, "customer_answered", holder, request=request, dedupe_key=dedupe_key, now=now)

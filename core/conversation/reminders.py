@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from core.conversation.notifications import queue_mail, wants
+from core.conversation.notifications import wants
+from core.mail import service as mail
 from core.models import Request, RequestHistory
 from core.platform.clock import LOCAL_ZONE
 from core.requests.followers import followers
@@ -67,5 +68,6 @@ def send_due_reminders(portal: Portal) -> int:
                 continue
             for user in followers(session, request):
                 if wants(user, Status.WAITING_FOR_CUSTOMER.value):
-                    queued += queue_mail(session, f"reminder:{question.id}:{user.id}", "reminder", request, user, now)
+                    key = f"reminder:{question.id}:{user.id}"
+                    queued += mail.queue(session, "reminder", user, request=request, dedupe_key=key, now=now)
     return queued

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from core.models import Organisation, Store, System, User
 from core.platform.clock import Clock, local_today
+from core.platform.errors import ConfigurationError
 from core.platform.outbox import enqueue
 from core.requests.request_types import Choice, RequestType, RequestTypeRegistry
 
@@ -178,5 +179,10 @@ class HookContext:
         """Record a side effect in the current transaction; the relay hands it to a worker after commit.
 
         A ``dedupe_key`` already queued is skipped (returns False): re-running the observer adds nothing.
+        Mail is not a topic of yours: queue it with ``core.queue_mail`` (a kind and a recipient).
         """
+        if topic == "send_mail":
+            raise ConfigurationError(
+                "Mail is queued with core.queue_mail(session, kind, recipient, ...), not as a topic."
+            )
         return enqueue(self.session, topic, payload, dedupe_key, now=self.clock.now()) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.conversation import notifications
+from core.mail import service as mail
 from core.platform.outbox import Finish, Handler
 from core.workflow import fulfilment
 
@@ -30,7 +31,7 @@ def _fan_out(portal: Portal, message: OutboxMessage) -> Finish | None:
 
 
 def _send_mail(portal: Portal, message: OutboxMessage) -> None:
-    notifications.send(portal, portal.mailer, message)
+    mail.send(portal, message)
 
 
 LEAF_TOPICS = frozenset({"send_mail"})

@@ -8,14 +8,22 @@ portal's database; of the link only a digest is stored (:mod:`plugins.password_r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from sqlmodel import select
 
-from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
+from core import (
+    Choice,
+    FormContext,
+    FulfilmentContext,
+    FulfilmentMode,
+    FulfilmentResult,
+    MailKind,
+    RequestType,
+    hookimpl,
+)
 from core.access_control import AccessControlError, ServiceAccount
 from core.models import Request as RequestRow
 from core.platform.clock import LOCAL_ZONE
@@ -25,8 +33,6 @@ from plugins.password_reset.schema import PasswordResetForm
 
 if TYPE_CHECKING:
     from core.models import Request
-    from core.platform.outbox import OutboxMessage
-    from core.portal import Portal
 
 STAFF_LANGUAGE = "sv"
 UNAVAILABLE = N_("The system does not answer right now. Try again in a while.")
@@ -181,10 +187,8 @@ def bbportal_migration_locations() -> list[Path]:
 
 
 @hookimpl
-def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, OutboxMessage], None]]:
-    from plugins.password_reset.mail import send_link
-
-    return {links.MAIL_TOPIC: send_link}
+def bbportal_mail_kinds() -> list[MailKind]:
+    return [links.MAIL_KIND]
 
 
 @hookimpl

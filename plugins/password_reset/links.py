@@ -1,37 +1,37 @@
 """One-time links to a new service password: issued on *Utför*, mailed to the account's address, used once.
 
-The token is never stored. It is an HMAC of the row's id and a random salt under the portal's secret key
-(32 bytes, URL-safe), so the mail job can rebuild it from the row while the table alone yields nothing;
-the table keeps a keyed digest of it for the lookup. Opening the link only shows a button (mail scanners
+The token is never stored. It is the core's signed link token (``core.link_token``) of the row's id and a
+random salt, so the mail job can rebuild it from the row while the table alone yields nothing; the table
+keeps a keyed digest of it for the lookup. The mail is one of the mail service's kinds (``MAIL_KIND``): it
+goes to the address the system has for the account, in Swedish and then in English, since no language
+preference is known for it. Opening the link only shows a button (mail scanners
 fetch links); the POST claims the row with a conditional update, so two clicks cannot both set a password.
 The new password is made here, handed to the adapter and shown once: it is never written anywhere.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from core import enqueue
+from core import MailJob, MailKind, link_token, queue_mail, token_digest
 from core.access_control import AccessControlRefused, AccessControlUnavailable
-from core.accounts import auth
-from core.models import System, utc_column
+from core.models import Organisation, Request, System, utc_column
 
 if TYPE_CHECKING:
     from core.portal import Portal
 
 LINK_HOURS = 24
-MAIL_TOPIC = "password_reset.send_link"
+MAIL_KIND_KEY = "password_reset.link"
+LINK_PATH = "/password-reset/{token}"
 PASSWORD_LENGTH = 20
 PASSWORD_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
 """No characters that look alike on paper or in a small font."""
@@ -57,8 +57,7 @@ class ServicePasswordLink(SQLModel, table=True):
 
 
 def token_for(secret_key: str, link: ServicePasswordLink) -> str:
-    mac = hmac.new(secret_key.encode(), f"password_reset:{link.id}:{link.salt}".encode(), hashlib.sha256).digest()
-    return f"{link.id}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+    return link_token(secret_key, "password_reset", link.id or 0, link.salt)
 
 
 def mask_address(address: str) -> str:
@@ -105,16 +104,16 @@ def issue(
     )
     session.add(link)
     session.flush()
-    link.digest = auth.digest(portal.secret_key, token_for(portal.secret_key, link))
+    link.digest = token_digest(portal.secret_key, token_for(portal.secret_key, link))
     session.add(link)
-    enqueue(session, MAIL_TOPIC, {"link_id": link.id}, f"{MAIL_TOPIC}:{link.id}", now=now)
+    queue_mail(session, MAIL_KIND_KEY, email, dedupe_key=f"{MAIL_KIND_KEY}:{link.id}", now=now, link_id=link.id)
     return link
 
 
 def find(session: Session, portal: Portal, token: str) -> ServicePasswordLink | None:
     """The link a token belongs to, if it is still usable (known, unused, not expired)."""
     link = session.exec(
-        select(ServicePasswordLink).where(ServicePasswordLink.digest == auth.digest(portal.secret_key, token.strip()))
+        select(ServicePasswordLink).where(ServicePasswordLink.digest == token_digest(portal.secret_key, token.strip()))
     ).first()
     if link is None or link.used_at is not None or link.expires_at <= portal.clock.now():
         return None
@@ -173,3 +172,26 @@ def use(portal: Portal, token: str) -> Result:
 def _release(portal: Portal, link_id: int) -> None:
     with portal.database.writing() as session:
         session.execute(update(ServicePasswordLink).where(col(ServicePasswordLink.id) == link_id).values(used_at=None))
+
+
+def link_values(job: MailJob) -> dict[str, Any] | None:
+    """The mail's values, when it is sent: a link already used or expired is not sent (nothing to do)."""
+    link = job.session.get(ServicePasswordLink, int(job.params["link_id"]))
+    if link is None or link.used_at is not None or link.expires_at <= job.portal.clock.now():
+        return None
+    system = job.session.get(System, link.system_id)
+    request = job.session.get(Request, link.request_id)
+    organisation = job.session.get(Organisation, request.organisation_id) if request is not None else None
+    if system is None or organisation is None:
+        return None
+    return {
+        "service": link.service,
+        "username": link.username,
+        "system": system.name,
+        "organisation": organisation.name,
+        "link": job.url(LINK_PATH.format(token=token_for(job.portal.secret_key, link))),
+        "hours": LINK_HOURS,
+    }
+
+
+MAIL_KIND = MailKind(MAIL_KIND_KEY, Path(__file__).parent / "mail", link_values, reply_by_mail=False)

@@ -140,7 +140,7 @@ def test_no_mail_goes_to_an_undeliverable_address_until_it_changes(
     intake.receive(portal, dsn(receipt, world.member.email))
     request_id = int(receipt["X-BBPortal-Request"].removeprefix("BB-"))
     workflow.perform(portal, world.staff, request_id, Action.TAKE)
-    with caplog.at_level("INFO", logger="core.conversation.notifications"):
+    with caplog.at_level("INFO", logger="core.mail.service"):
         outbox.drain(portal)
     assert len(sent(portal)) == 1  # only the receipt from before the bounce
     with portal.database.reading() as session:

@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from core.conversation import intake
 from core.conversation.intake.quotes import strip_quotes
-from core.conversation.notifications import thread_id
 from core.mail import reply_tokens
+from core.mail.service import thread_id
 from core.models import ChatMessage, InboundMail, Request
 from core.portal import Portal
 from core.requests.lifecycle import Action

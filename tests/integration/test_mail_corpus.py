@@ -18,8 +18,8 @@ import pytest
 from sqlmodel import col, select
 
 from core.conversation import chat, intake
-from core.conversation.notifications import thread_id
 from core.mail import reply_tokens
+from core.mail.service import thread_id
 from core.models import ChatMessage, InboundMail, Request, User
 from core.platform import outbox
 from core.platform.mailer import FolderMailer

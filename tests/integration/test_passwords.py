@@ -15,7 +15,7 @@ from core.platform import outbox
 from core.portal import Portal
 from tests.support import World
 
-LINK = re.compile(r"http://testserver\.local/password/([0-9]+\.[0-9a-f]{40})")
+LINK = re.compile(r"http://testserver\.local/password/([0-9]+\.[A-Za-z0-9_-]{43})")  # the whole HMAC, URL-safe
 
 
 def mails(portal: Portal) -> list[str]:

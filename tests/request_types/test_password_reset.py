@@ -290,3 +290,40 @@ def test_running_the_fulfilment_again_issues_no_second_link(portal: Portal, worl
         rows = session.execute(select(ServicePasswordLink.id).where(ServicePasswordLink.request_id == filed.id))
         assert len(rows.all()) == 1
     assert len(mail_to(portal, account.email)) == 1
+
+
+def test_a_link_mail_waiting_under_the_old_topic_is_carried_over_to_the_mail_service(
+    portal: Portal, world: World
+) -> None:
+    """Upgrading from the plugin's own mail topic: a link issued but not yet mailed is still mailed."""
+    from alembic import command
+
+    from core.migrate import alembic_config, migration_locations, upgrade, version_table_of
+
+    filed = file(portal, world)
+    account = an_account(portal, world)
+    with portal.database.writing() as session:
+        link = links.issue(
+            session,
+            portal,
+            request_id=filed.id or 0,
+            system_id=world.system.id or 0,
+            service=account.service,
+            username=account.username,
+            email=account.email,
+        )
+    [folder] = [f for f in migration_locations(portal.plugins) if "password_reset" in str(f)]
+    config = alembic_config(portal.database.url, folder, version_table_of(folder))
+    with portal.database.write_engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "password_reset_0001")  # the database as the old plugin left it
+        connection.commit()
+    with portal.database.reading() as session:
+        [old] = session.exec(sql_select(outbox.OutboxMessage).where(outbox.OutboxMessage.topic != "request_filed"))
+        assert (old.topic, old.payload, old.status) == ("password_reset.send_link", {"link_id": link.id}, "pending")
+    upgrade(portal.database, plugins=portal.plugins)
+    outbox.drain(portal)
+    [mail] = mail_to(portal, account.email)
+    [path] = set(LINK.findall(text_part(mail)))
+    assert auth.digest(portal.secret_key, path.rsplit("/", 1)[1]) == link.digest  # the link works
+    assert mail["Message-ID"].startswith(f"<password_reset.link.{link.id}.u0.")  # the id the old topic gave it

@@ -54,3 +54,18 @@ def test_the_allowed_writers_and_other_columns_pass(portal: Portal, world: Any) 
         sneaky(session)  # a request's other columns are not the lifecycle's alone
         session.rollback()
     assert write_guard.violations == []
+
+
+def test_a_mail_job_queued_around_the_mail_service_is_caught(portal: Portal, world: Any) -> None:
+    sneaky = _product_function(
+        "from core.platform.outbox import enqueue\n"
+        "def sneaky(session, now):\n"
+        "    enqueue(session, 'send_mail', {'kind': 'invitation', 'user_id': 1}, 'sneaky:1', now=now)\n",
+        "sneaky",
+    )
+    with portal.database.writing() as session:
+        sneaky(session, portal.clock.now())
+        session.rollback()
+    assert write_guard.violations and "send_mail" in write_guard.violations[-1]
+    assert "core/sneaky.py" in write_guard.violations[-1]
+    write_guard.violations.clear()  # this test's own finding is expected

@@ -1,0 +1,292 @@
+"""The one mail service: a mail is queued by naming its kind and its recipient; the rest is the service's.
+
+Core and plugins alike call :func:`queue` in the transaction that causes the mail. It writes one
+``send_mail`` outbox row (through ``outbox.enqueue``, with a dedupe key, so re-running the cause adds
+nothing) holding only ids and small values, never a token or a text: the mail is composed when it is sent,
+from the database as it is then, in the recipient's language, so a link that was used meanwhile is not
+sent and a changed address is honoured.
+
+A kind (:class:`MailKind`) is a folder of three templates (``subject.txt``, ``body.txt``, ``body.html``,
+translated through the gettext catalogs) and a function that gives them their values. Headers, the signed
+reply address, thread ids and Message-IDs are made here. The Message-ID is derived from the dedupe key, so
+the one repeat no protocol prevents (the SMTP server accepted, the worker died before recording it)
+carries the same Message-ID and is recognisable as the same mail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from sqlmodel import Session
+
+from core.mail import reply_tokens
+from core.models import Request, User
+from core.platform import i18n
+from core.platform.clock import local_date, local_datetime
+from core.platform.errors import ConfigurationError
+from core.platform.outbox import OutboxMessage, enqueue
+
+if TYPE_CHECKING:
+    from core.portal import Portal
+
+TOPIC = "send_mail"
+CORE_TEMPLATES = Path(__file__).parent / "templates" / "email"
+"""The core's kinds, one folder each, and ``_layout/`` that their HTML parts extend."""
+BOTH_LANGUAGES = ("sv", "en")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a mail goes to: a portal user, or an address only (a hosted system's account holder)."""
+
+    address: str
+    name: str = ""
+    user: User | None = None
+    languages: tuple[str, ...] = BOTH_LANGUAGES
+    """A user's own language; an address alone gets the mail in Swedish and then in English."""
+
+    @property
+    def user_id(self) -> int:
+        return self.user.id or 0 if self.user is not None else 0
+
+
+@dataclass(frozen=True)
+class MailJob:
+    """What a kind's values are made from when the mail is sent (in a read transaction)."""
+
+    portal: Portal
+    session: Session
+    kind: str
+    recipient: Recipient
+    request: Request | None
+    params: dict[str, Any]
+    """The keyword arguments given to :func:`queue`: ids and small values, as JSON stored them."""
+
+    def url(self, path: str) -> str:
+        """An absolute link into the portal."""
+        return self.portal.settings.base_url.rstrip("/") + path
+
+
+@dataclass(frozen=True)
+class MailKind:
+    """One kind of mail: its templates and the function that gives them their values.
+
+    ``values(job)`` runs once per language of the recipient, with that language in force (so ``gettext``
+    in it translates); it returns the templates' values, or None when the mail is no longer to be sent (the
+    link was used, the request is gone). Besides its values the templates see ``recipient`` (the
+    :class:`~core.models.User`, or the :class:`Recipient` for an address), ``language`` and
+    ``settings_url``. Mails to an address alone are written in both languages: their ``body.html`` is a
+    fragment (the service puts the two one after the other in one document); a user's is a whole
+    document and usually extends ``_layout/body.html``.
+    """
+
+    key: str
+    templates: Path
+    values: Callable[[MailJob], dict[str, Any] | None]
+    reply_by_mail: bool = field(default=True)
+    """Whether a mail about a request to a user carries the signed reply address (answers by e-mail)."""
+
+
+def queue(
+    session: Session,
+    kind: str,
+    to: User | str,
+    *,
+    dedupe_key: str,
+    now: datetime,
+    request: Request | None = None,
+    name: str = "",
+    **params: Any,
+) -> bool:
+    """Queue one mail of ``kind`` to ``to`` (a user, or an address with an optional ``name``).
+
+    Called in the transaction that causes the mail; it goes out after the commit. ``params`` (JSON values)
+    reach the kind's ``values`` as ``job.params``. Returns False when ``dedupe_key`` was queued before.
+    """
+    payload: dict[str, Any] = {"kind": kind, **params}
+    if isinstance(to, User):
+        payload["user_id"] = to.id
+    else:
+        payload["address"] = to
+        if name:
+            payload["name"] = name
+    if request is not None:
+        payload["request_id"] = request.id
+    return enqueue(session, TOPIC, payload, dedupe_key, now=now) == 1
+
+
+def kinds(found: Iterable[Iterable[MailKind]]) -> dict[str, MailKind]:
+    """The kinds by key, from the core's and the plugins' lists; a key given twice is a configuration error."""
+    by_key: dict[str, MailKind] = {}
+    for group in found:
+        for kind in group:
+            if kind.key in by_key:
+                raise ConfigurationError("Two mail kinds are called %(key)s.", key=kind.key)
+            by_key[kind.key] = kind
+    return by_key
+
+
+def send(portal: Portal, outbox_row: OutboxMessage) -> bool:
+    """The ``send_mail`` job: compose the mail from the database and hand it to the mailer.
+
+    False when there is nothing to send any more (the recipient left or bounces, the link was used): the
+    job is done, not failed.
+    """
+    with portal.database.reading() as session:
+        message = compose(portal, session, outbox_row)
+    if message is None:
+        return False
+    portal.mailer.send(message)
+    return True
+
+
+def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> EmailMessage | None:
+    payload = dict(outbox_row.payload)
+    key = str(payload.pop("kind"))
+    kind = portal.mail_kinds.get(key)
+    if kind is None:
+        raise ConfigurationError("No plugin provides the mail kind %(key)s.", key=key)
+    recipient = _recipient(session, payload, outbox_row)
+    if recipient is None:
+        return None
+    request: Request | None = None
+    if "request_id" in payload:
+        request = session.get(Request, int(payload.pop("request_id")))
+        if request is None:
+            return None
+    job = MailJob(portal, session, key, recipient, request, payload)
+    parts = []
+    for language in recipient.languages:
+        with i18n.use_language(language):
+            values = kind.values(job)
+            if values is None:
+                return None
+            context = {
+                "recipient": recipient.user or recipient,
+                "language": language,
+                "settings_url": job.url("/profile#notifications"),
+                **values,
+            }
+            parts.append(_render(portal, key, context))
+    message = EmailMessage()
+    message["Subject"] = " / ".join(dict.fromkeys(subject for subject, _, _ in parts))
+    message["From"] = portal.settings.mail_from
+    message["To"] = formataddr((recipient.name, recipient.address))
+    message["Date"] = format_datetime(portal.clock.now())
+    message["Message-ID"] = message_id(portal, outbox_row.dedupe_key or f"mail:{outbox_row.id}", recipient.user_id)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    if request is not None and recipient.user is not None:
+        if kind.reply_by_mail:
+            message["Reply-To"] = reply_tokens.address(
+                portal.secret_key, portal.settings.reply_domain, request.id or 0, recipient.user_id
+            )
+        message["In-Reply-To"] = thread_id(portal, request.id or 0)
+        message["References"] = thread_id(portal, request.id or 0)
+        message["X-BBPortal-Request"] = request.number
+    if len(parts) == 1:
+        message.set_content(parts[0][1])
+        message.add_alternative(parts[0][2], subtype="html")
+    else:
+        message.set_content("\n\n— In English —\n\n".join(text.strip() for _, text, _ in parts) + "\n")
+        fragments = "<hr>".join(html.strip() for _, _, html in parts)
+        message.add_alternative(
+            f'<!doctype html><html><body style="font-family:Arial,Helvetica,sans-serif">{fragments}</body></html>',
+            subtype="html",
+        )
+    return message
+
+
+def _recipient(session: Session, payload: dict[str, Any], outbox_row: OutboxMessage) -> Recipient | None:
+    if "user_id" in payload:
+        user = session.get(User, int(payload.pop("user_id")))
+        if user is None or not user.active or undeliverable(user, outbox_row):
+            return None
+        return Recipient(user.email, user.name, user, (user.language,))
+    address = str(payload.pop("address", ""))
+    if not address:
+        raise ConfigurationError("A mail job names neither a user nor an address.")
+    return Recipient(address, str(payload.pop("name", "")))
+
+
+def undeliverable(user: User, outbox_row: OutboxMessage) -> bool:
+    """A hard bounce marked the address: the mail is not sent (its job is done, not failed) until it changes."""
+    if user.mail_undeliverable_at is None:
+        return False
+    log.info(
+        "mail job %s (%s) not sent: %s is undeliverable since %s (%s)",
+        outbox_row.id,
+        outbox_row.payload.get("kind"),
+        user.email,
+        user.mail_undeliverable_at.isoformat(),
+        user.mail_undeliverable_reason,
+    )
+    return True
+
+
+def _render(portal: Portal, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Subject, text part and HTML part of one kind of mail, in the language in force."""
+    environment = _environment(portal)
+    return (
+        environment.get_template(f"{kind}/subject.txt").render(context).strip(),
+        environment.get_template(f"{kind}/body.txt").render(context),
+        environment.get_template(f"{kind}/body.html").render(context),
+    )
+
+
+_ENVIRONMENTS: dict[tuple[tuple[str, str], ...], Environment] = {}
+
+
+def _environment(portal: Portal) -> Environment:
+    """One Jinja environment per set of kinds: each kind's folder under its key, and the core's layout."""
+    folders = tuple(sorted((key, str(kind.templates)) for key, kind in portal.mail_kinds.items()))
+    environment = _ENVIRONMENTS.get(folders)
+    if environment is None:
+        environment = Environment(
+            loader=ChoiceLoader(
+                [
+                    PrefixLoader({key: FileSystemLoader(folder) for key, folder in folders}),
+                    FileSystemLoader(str(CORE_TEMPLATES)),  # "_layout/body.html"
+                ]
+            ),
+            auto_reload=False,  # the templates ship with the code; no file checks for every mail
+            autoescape=select_autoescape(["html"]),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        environment.install_gettext_callables(  # type: ignore[attr-defined]
+            lambda message: i18n.gettext(message), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
+        )
+        environment.filters.update(local_datetime=local_datetime, local_date=local_date)
+        _ENVIRONMENTS[folders] = environment
+    return environment
+
+
+def message_id(portal: Portal, key: str, user_id: int = 0) -> str:
+    """Derived from the dedupe key (a retry carries the same id) and signed with the recipient (bounces);
+    ``user_id`` 0 when the recipient is no portal user."""
+    return reply_tokens.message_id(portal.secret_key, _domain(portal), key, user_id)
+
+
+def thread_id(portal: Portal, request_id: int) -> str:
+    """Every mail about a request refers to this one id, so mail programs keep them in one thread.
+
+    It is signed (``reply_tokens.thread_signature``) so that the intake can trust it in a reply's
+    In-Reply-To/References.
+    """
+    return f"<request.{request_id}.{reply_tokens.thread_signature(portal.secret_key, request_id)}@{_domain(portal)}>"
+
+
+def _domain(portal: Portal) -> str:
+    return parseaddr(portal.settings.mail_from)[1].rpartition("@")[2] or "bbgruppen.example"
