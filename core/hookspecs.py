@@ -12,13 +12,12 @@ if TYPE_CHECKING:
 
     from core.access_control import AccessControl
     from core.mail import MailKind
-    from core.models import ChatMessage, Request, System
-    from core.platform.outbox import OutboxMessage
     from core.portal import Portal
     from core.requests.context import HookContext
     from core.requests.lifecycle import FilingEvent, StatusChange
     from core.requests.request_types import RequestType
     from core.requests.statuses import Status
+    from core.views import BackgroundJob, ChatMessageView, RequestView, SystemView
 
 PROJECT = "bbportal"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -40,13 +39,14 @@ def bbportal_request_types() -> list[RequestType]:
 
 
 @hookspec
-def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, OutboxMessage], None]]:
+def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, BackgroundJob], None]]:
     """Handle outbox topics of your own.
 
     Called when the portal starts, after the plugin manager is built. A plugin that records side effects
     with ``context.enqueue("my_topic", ...)`` in an observer returns a handler for ``my_topic`` here; the
-    relay hands such rows to the workers like the core's own. A handler receives the portal and the
-    outbox row; it must be idempotent (it may run again after a crash) and raise to be retried later.
+    relay hands such rows to the workers like the core's own. A handler receives the portal and a
+    read-only :class:`~core.views.BackgroundJob` (its topic, payload and attempts); it must be idempotent (it
+    may run again after a crash) and raise to be retried later.
     The core's own topics (``request_filed``, ``status_changed``, ``send_mail``, ``fulfil``,
     ``start_fulfilment``) cannot be replaced.
 
@@ -104,7 +104,7 @@ def bbportal_routes() -> list[Any]:
 
 
 @hookspec(firstresult=True)
-def bbportal_access_control(system: System, portal: Portal) -> AccessControl | None:
+def bbportal_access_control(system: SystemView, portal: Portal) -> AccessControl | None:
     """Give the adapter for one hosted system.
 
     Called each time a form, a validation or a fulfilment needs the system (stops at the first non-None
@@ -112,7 +112,7 @@ def bbportal_access_control(system: System, portal: Portal) -> AccessControl | N
     ``system.kind`` or ``system.identifier``) and returns None for the others; the embedded simulator
     answers last for every system, so a portal without such a plugin still works end to end.
 
-    :param system: the portal's row for the hosted system (id, organisation, name, kind, identifier).
+    :param system: a read-only view of the hosted system (id, organisation, name, kind, identifier).
     :param portal: the running portal (its settings, database and clock), for adapters that keep state in
         the portal's database, as the simulator does, or read their endpoint from the settings. An
         implementation that needs only ``system`` may leave this parameter out.
@@ -124,11 +124,11 @@ def bbportal_access_control(system: System, portal: Portal) -> AccessControl | N
 
 
 @hookspec
-def bbportal_before_filing(request: Request, filing: FilingEvent, context: HookContext) -> None:
+def bbportal_before_filing(request: RequestView, filing: FilingEvent, context: HookContext) -> None:
     """Check a request that is about to be filed, and refuse it if it may no longer be filed.
 
     Called in the filing's write transaction (``context.session``), after the form and the type's own
-    validation passed and before any row is written: ``request`` is the drafted row, without an id. Raise
+    validation passed and before any row is written: ``request`` is a view of the draft, without an id. Raise
     a :class:`core.platform.errors.PortalError` (a ``Conflict``) to refuse the filing; nothing is written and the
     customer sees its message. Billing refuses here when the cost the customer confirmed
     (``filing.expected_estimate``) no longer holds. What an observer works out here for its
@@ -142,7 +142,7 @@ def bbportal_before_filing(request: Request, filing: FilingEvent, context: HookC
 
 
 @hookspec
-def bbportal_request_filed(request: Request, filing: FilingEvent, context: HookContext) -> None:
+def bbportal_request_filed(request: RequestView, filing: FilingEvent, context: HookContext) -> None:
     """Observe a newly filed request.
 
     Called after the request and its first history row are written, inside the same database
@@ -151,7 +151,7 @@ def bbportal_request_filed(request: Request, filing: FilingEvent, context: HookC
     outbox row (``context.enqueue``) instead. Called for every filing: from a page, the API, or a mail in
     the quarantine.
 
-    :param request: the new request, with its id, status and validated data (in ``context.session``).
+    :param request: a read-only view of the new request, with its id, status and validated data.
     :param filing: the request type, the validated form data and what ``bbportal_before_filing`` noted
         (an implementation that needs only the request may leave this parameter out).
     :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
@@ -161,7 +161,7 @@ def bbportal_request_filed(request: Request, filing: FilingEvent, context: HookC
 
 @hookspec
 def bbportal_status_changed(
-    request: Request, from_status: Status, to_status: Status, action: str, context: HookContext
+    request: RequestView, from_status: Status, to_status: Status, action: str, context: HookContext
 ) -> None:
     """Observe a status change, one request at a time.
 
@@ -171,7 +171,7 @@ def bbportal_status_changed(
     call this hook, which is slow; an observer that must stay cheap then implements
     :func:`bbportal_statuses_changed` instead. Implement one of the two, not both: each sees every change.
 
-    :param request: the request as it is after the change.
+    :param request: a read-only view of the request as it is after the change.
     :param from_status: the status before.
     :param to_status: the status after (equals ``request.status``).
     :param action: the lifecycle action that caused it (``take``, ``complete``, ``release`` …).
@@ -186,8 +186,7 @@ def bbportal_statuses_changed(changes: list[StatusChange], context: HookContext)
 
     Called once for a released batch of scheduled requests (thousands of changes), and with a list of one
     for every other transition, inside the transaction that makes them. Each change names the request
-    (id, type, organisation), the statuses before and after and the action; load a request from
-    ``context.session`` only when you need more. Billing charges completed requests here.
+    (id, type, organisation), the statuses before and after and the action. Billing charges completed requests here.
 
     :param changes: :class:`core.requests.lifecycle.StatusChange` items, in the order the requests joined the queue.
     :param context: the session, the acting user (None for the system), the clock, the request types
@@ -197,20 +196,20 @@ def bbportal_statuses_changed(changes: list[StatusChange], context: HookContext)
 
 
 @hookspec
-def bbportal_message_posted(request: Request, message: ChatMessage, context: HookContext) -> None:
+def bbportal_message_posted(request: RequestView, message: ChatMessageView, context: HookContext) -> None:
     """Observe a chat message (customer, staff, internal note or automatic).
 
     Called inside the transaction that stores the message.
 
     :param request: the request the message belongs to.
-    :param message: the stored message; ``message.internal`` marks staff-only notes.
+    :param message: a view of the stored message; ``message.internal`` marks staff-only notes.
     :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
     :return: nothing.
     """
 
 
 @hookspec
-def bbportal_system_added(system: System, context: HookContext) -> None:
+def bbportal_system_added(system: SystemView, context: HookContext) -> None:
     """Observe a hosted system being added to an organisation.
 
     Called inside the transaction that stores the system (``context.session``). The embedded simulator

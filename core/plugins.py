@@ -13,7 +13,9 @@ import pluggy
 from core import hookspecs
 from core.platform.errors import ConfigurationError
 from core.platform.i18n import compile_registered, register_catalog
+from core.platform.outbox import OutboxMessage
 from core.requests.request_types import RequestType, RequestTypeRegistry
+from core.views import BackgroundJob
 
 ENTRY_POINT_GROUP = "bbportal.request_types"
 
@@ -56,6 +58,8 @@ def create_plugin_manager(
                 ) from exc
             _register(manager, plugin, entry_point.name)
     for plugin in extra_plugins:
+        if manager.is_registered(plugin):
+            continue  # a test's extra plugin that is also installed through its entry point: already here
         _register(manager, plugin, None)
     try:
         manager.check_pending()
@@ -67,6 +71,12 @@ def create_plugin_manager(
 def _register(manager: pluggy.PluginManager, plugin: Any, name: str | None) -> None:
     try:
         manager.register(plugin, name=name)
+    except ValueError as exc:  # pluggy: the name is taken by another plugin
+        raise ConfigurationError(
+            "Two plugins are registered as %(name)s: %(error)s",
+            name=name or getattr(plugin, "__name__", type(plugin).__name__),
+            error=exc,
+        ) from exc
     except pluggy.PluginValidationError as exc:
         raise ConfigurationError(
             "The plugin %(name)s does not fit the hook specification: %(error)s",
@@ -79,8 +89,17 @@ def outbox_handlers(manager: pluggy.PluginManager) -> dict[str, Any]:
     """Topics plugins handle themselves (rows they queue with ``context.enqueue``)."""
     handlers: dict[str, Any] = {}
     for contributed in reversed(manager.hook.bbportal_outbox_handlers()):
-        handlers.update(contributed or {})
+        handlers.update({topic: _given_a_view(handler) for topic, handler in (contributed or {}).items()})
     return handlers
+
+
+def _given_a_view(handler: Any) -> Any:
+    """A plugin's handler gets a read-only :class:`BackgroundJob`, never the outbox row the relay keeps."""
+
+    def handle(portal: Any, message: OutboxMessage) -> None:
+        handler(portal, BackgroundJob.of(message))
+
+    return handle
 
 
 def build_registry(manager: pluggy.PluginManager) -> RequestTypeRegistry:

@@ -21,6 +21,7 @@ from core.platform.settings import Settings, get_settings
 from core.platform.storage import FileStorage, FolderStorage
 from core.plugins import build_registry, create_plugin_manager, outbox_handlers
 from core.requests.request_types import RequestTypeRegistry
+from core.views import SystemView
 from core.workflow.topics import HANDLERS as CORE_TOPICS
 
 
@@ -39,9 +40,10 @@ class Portal:
     mail_kinds: dict[str, MailKind] = field(default_factory=lambda: kinds([REQUEST_MAILS, ACCOUNT_MAILS]))
     """Every kind of mail the portal sends: the core's and the plugins' (``bbportal_mail_kinds``)."""
 
-    def access_control(self, system: System) -> AccessControl:
+    def access_control(self, system: System | SystemView) -> AccessControl:
         """The adapter for a hosted system: the first plugin that answers (the simulator answers last)."""
-        adapter = self.hooks.bbportal_access_control(system=system, portal=self)
+        view = system if isinstance(system, SystemView) else SystemView.of(system)
+        adapter = self.hooks.bbportal_access_control(system=view, portal=self)
         if adapter is None:
             raise ConfigurationError("No plugin provides an access-control adapter for %(name)s.", name=system.name)
         return adapter

@@ -17,6 +17,7 @@ from core.platform.i18n import gettext as _
 from core.requests.context import HookContext
 from core.requests.forms import error_paths
 from core.requests.queries import valid_id
+from core.views import SystemView
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -122,7 +123,7 @@ def add_system(
     session.flush()
     if hooks is not None:
         context = HookContext(session=session, actor=None, clock=clock or SystemClock())
-        hooks.bbportal_system_added(system=system, context=context)
+        hooks.bbportal_system_added(system=SystemView.of(system), context=context)
     return system
 
 

@@ -15,6 +15,7 @@ from core.billing.recording import charge_completed, estimate_filing, record_est
 from core.hookspecs import hookimpl
 from core.models import Request
 from core.requests.statuses import Status
+from core.views import RequestView
 
 if TYPE_CHECKING:
     from core.requests.context import HookContext
@@ -24,7 +25,7 @@ NOTE = "billing.estimate"
 
 
 @hookimpl
-def bbportal_before_filing(request: Request, filing: FilingEvent, context: HookContext) -> None:
+def bbportal_before_filing(request: RequestView, filing: FilingEvent, context: HookContext) -> None:
     filing.notes[NOTE] = estimate_filing(
         context.session,
         request=request,
@@ -35,7 +36,7 @@ def bbportal_before_filing(request: Request, filing: FilingEvent, context: HookC
 
 
 @hookimpl
-def bbportal_request_filed(request: Request, filing: FilingEvent, context: HookContext) -> None:
+def bbportal_request_filed(request: RequestView, filing: FilingEvent, context: HookContext) -> None:
     record_estimate(context.session, request, filing.notes[NOTE])
 
 

@@ -42,6 +42,7 @@ from core.platform.i18n import N_
 from core.platform.i18n import gettext as _
 from core.requests.request_types import ChargeItem, RequestType
 from core.requests.statuses import Status
+from core.views import RequestView, UserView
 
 MAX_QUANTITY = 10_000
 MAX_REASON = 2000
@@ -67,7 +68,7 @@ def new_nonce() -> str:
 
 
 def charge_items_for(
-    request_type: RequestType | None, request: Request, data: BaseModel | None = None
+    request_type: RequestType | None, request: Request | RequestView, data: BaseModel | None = None
 ) -> list[ChargeItem]:
     """The type's items for a stored request; none when the type is gone or its data no longer fits the form."""
     if request_type is None:
@@ -76,16 +77,17 @@ def charge_items_for(
         if request_type.version != request.schema_version:
             return []
         try:
-            data = request_type.schema.model_validate(request.data)
+            data = request_type.schema.model_validate(dict(request.data))
         except ValidationError:
             return []
-    return list(request_type.charge_items(data, request))
+    view = request if isinstance(request, RequestView) else RequestView.of(request)
+    return list(request_type.charge_items(data, view))
 
 
 def estimate_filing(
     session: Session,
     *,
-    request: Request,
+    request: RequestView,
     request_type: RequestType,
     data: BaseModel,
     expected: str | None = None,
@@ -102,7 +104,7 @@ def estimate_filing(
     return result
 
 
-def _estimate(session: Session, request: Request, items: list[ChargeItem]) -> Estimate:
+def _estimate(session: Session, request: RequestView, items: list[ChargeItem]) -> Estimate:
     return estimate(
         session,
         organisation_id=request.organisation_id,
@@ -114,7 +116,7 @@ def _estimate(session: Session, request: Request, items: list[ChargeItem]) -> Es
     )
 
 
-def record_estimate(session: Session, request: Request, result: Estimate) -> None:
+def record_estimate(session: Session, request: RequestView, result: Estimate) -> None:
     """Fix the filed request's billing: agreement, price list, quota use, the lines of ``result``."""
     agreement = result.agreement
     insert_rows(
@@ -175,7 +177,8 @@ def billing_of(
     under the terms of their filing day."""
     billing = session.get(RequestBilling, request.id)
     if billing is None:
-        record_estimate(session, request, _estimate(session, request, charge_items_for(request_type, request)))
+        view = RequestView.of(request)
+        record_estimate(session, view, _estimate(session, view, charge_items_for(request_type, view)))
         billing = session.get(RequestBilling, request.id)
         assert billing is not None
     planned = list(
@@ -190,7 +193,7 @@ def billing_of(
 
 
 def charge_completed(
-    session: Session, request: Request, request_type: RequestType | None, actor: User | None, clock: Clock
+    session: Session, request: Request, request_type: RequestType | None, actor: UserView | None, clock: Clock
 ) -> int:
     """Turn the recorded estimate into charge lines, in the transaction that completes the request.
 

@@ -31,6 +31,7 @@ from core.requests.lifecycle import Action, apply
 from core.requests.queries import MAX_ID, get_request
 from core.requests.request_types import RequestTypeRegistry
 from core.requests.statuses import Status
+from core.views import ChatMessageView, RequestView, UserView
 
 if TYPE_CHECKING:
     from core.platform.clock import Clock
@@ -211,8 +212,10 @@ def add_message(
         apply(session, request, action, author, request_type=request_type, clock=clock, hooks=hooks, registry=registry)
         if action == Action.CUSTOMER_ANSWERED and request.assignee_id is not None:
             _mail_holder(session, request, message, now)
-    context = HookContext(session=session, actor=author, clock=clock, registry=registry)
-    hooks.bbportal_message_posted(request=request, message=message, context=context)
+    context = HookContext(
+        session=session, actor=UserView.of(author) if author is not None else None, clock=clock, registry=registry
+    )
+    hooks.bbportal_message_posted(request=RequestView.of(request), message=ChatMessageView.of(message), context=context)
     return message
 
 

@@ -14,15 +14,16 @@ from core.platform.clock import Clock, local_today
 from core.platform.errors import ConfigurationError
 from core.platform.outbox import enqueue
 from core.requests.request_types import Choice, RequestType, RequestTypeRegistry
+from core.views import OrganisationView, RequestView, StoreView, SystemView, UserView
 
 if TYPE_CHECKING:
     from core.access_control import AccessControl
-    from core.models import Attachment, Request
+    from core.models import Attachment
     from core.platform.db import Database
     from core.platform.storage import FileStorage
     from core.portal import Portal
 
-AdapterLookup = Callable[[System], "AccessControl"]
+AdapterLookup = Callable[[SystemView], "AccessControl"]
 
 
 @dataclass
@@ -30,8 +31,9 @@ class FormContext:
     """What a form sees while it is rendered or validated: the viewer's organisation and its world."""
 
     session: Session
-    user: User
-    organisation: Organisation | None
+    """Read-only: for the plugin's own tables. The core's tables are read through this context's methods."""
+    user: UserView
+    organisation: OrganisationView | None
     clock: Clock
     access_control_for: AdapterLookup | None = field(default=None, repr=False)
     for_display: bool = False
@@ -40,33 +42,38 @@ class FormContext:
     A value that is no longer offered (a removed user, a closed store) must still read as its label on an
     old request, so a type may then include what its form would leave out.
     """
-    _systems: list[System] | None = field(default=None, repr=False)
+    _systems: list[SystemView] | None = field(default=None, repr=False)
 
     def today(self) -> date:
         """Today where the customers are (Europe/Stockholm)."""
         return local_today(self.clock)
 
-    def systems(self) -> list[System]:
+    def systems(self, kinds: Iterable[str] | None = None) -> list[SystemView]:
+        """The organisation's active systems by name; only those of ``kinds`` (:class:`SystemKind`) if given."""
         if self._systems is None:
             if self.organisation is None:
                 self._systems = []
             else:
-                self._systems = list(
-                    self.session.exec(
+                self._systems = [
+                    SystemView.of(row)
+                    for row in self.session.exec(
                         select(System)
                         .where(System.organisation_id == self.organisation.id, col(System.active).is_(True))
                         .order_by(System.name)
                     )
-                )
-        return self._systems
+                ]
+        if kinds is None:
+            return list(self._systems)
+        wanted = {str(kind) for kind in kinds}
+        return [system for system in self._systems if system.kind in wanted]
 
-    def system_choices(self) -> list[Choice]:
-        return [Choice(str(system.id), system.name) for system in self.systems()]
+    def system_choices(self, kinds: Iterable[str] | None = None) -> list[Choice]:
+        return [Choice(str(system.id), system.name) for system in self.systems(kinds)]
 
-    def owns_system(self, system_id: int) -> bool:
-        return any(system.id == system_id for system in self.systems())
+    def owns_system(self, system_id: int, kinds: Iterable[str] | None = None) -> bool:
+        return any(system.id == system_id for system in self.systems(kinds))
 
-    def system(self, system_id: Any) -> System | None:
+    def system(self, system_id: Any) -> SystemView | None:
         """One of the organisation's active systems, or None (another organisation's, or no such system)."""
         try:
             wanted = int(system_id)
@@ -81,16 +88,36 @@ class FormContext:
             return None
         return self.access_control_for(system)
 
-    def stores(self, *, include_inactive: bool = False) -> list[Store]:
+    def stores(self, *, include_inactive: bool = False) -> list[StoreView]:
         """The stores where ordered things can be picked up (only open ones unless asked otherwise)."""
         query = select(Store).order_by(Store.name)
         if not include_inactive:
             query = query.where(col(Store.active).is_(True))
-        return list(self.session.exec(query))
+        return [StoreView.of(row) for row in self.session.exec(query)]
 
     def store_choices(self) -> list[Choice]:
         stores = self.stores(include_inactive=self.for_display)
         return [Choice(str(store.id), f"{store.name}, {store.address}") for store in stores]
+
+
+def form_context_for(
+    *,
+    session: Session,
+    user: User,
+    organisation: Organisation | None,
+    clock: Clock,
+    access_control_for: AdapterLookup | None = None,
+    for_display: bool = False,
+) -> FormContext:
+    """The form context of a user and organisation the core has as rows (the plugin sees their views)."""
+    return FormContext(
+        session=session,
+        user=UserView.of(user),
+        organisation=OrganisationView.of(organisation) if organisation is not None else None,
+        clock=clock,
+        access_control_for=access_control_for,
+        for_display=for_display,
+    )
 
 
 @dataclass
@@ -112,19 +139,21 @@ class FulfilmentContext:
         """The language internal notes are written in: the installation's default."""
         return str(getattr(self.settings, "default_language", "sv"))
 
-    def customer_language(self, request: Request) -> str:
+    def customer_language(self, request: RequestView) -> str:
         """The language the requester chose: a chat line for the customer is stored in it, not translated later."""
         with self.database.reading() as session:
             requester = session.get(User, request.requester_id)
         return requester.language if requester is not None else self.staff_language
 
-    def system(self, request: Request) -> System | None:
+    def system(self, request: RequestView) -> SystemView | None:
+        """The hosted system the request names, or None."""
         if request.system_id is None:
             return None
         with self.database.reading() as session:
-            return session.get(System, request.system_id)
+            row = session.get(System, request.system_id)
+            return SystemView.of(row) if row is not None else None
 
-    def access_control(self, request: Request) -> AccessControl:
+    def access_control(self, request: RequestView) -> AccessControl:
         """The adapter of the request's system (the request must name one)."""
         system = self.system(request)
         if system is None:
@@ -133,7 +162,7 @@ class FulfilmentContext:
 
     def attach(
         self,
-        request: Request,
+        request: RequestView,
         *,
         filename: str,
         content_type: str,
@@ -166,7 +195,8 @@ class HookContext:
     """What a lifecycle observer sees: the open transaction and a way to queue side effects in it."""
 
     session: Session
-    actor: User | None
+    """The open write transaction: the plugin's own rows written here commit (or roll back) with the change."""
+    actor: UserView | None
     clock: Clock
     registry: RequestTypeRegistry | Mapping[str, RequestType] | None = field(default=None, repr=False)
     """The installed request types (or the one the change concerns), for ``request_type``."""

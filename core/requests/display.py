@@ -52,14 +52,14 @@ def request_rows(
     named; without it, or when the system does not answer, the stored value is shown.
     """
     from core.models import Organisation, System, User
-    from core.requests.context import FormContext
+    from core.requests.context import form_context_for
     from core.requests.forms import render_choices
 
     system = session.get(System, request.system_id) if request.system_id else None
     choices: dict[str, list[Choice]] = {}
     requester = session.get(User, request.requester_id)
     if request_type is not None and request_type.version == request.schema_version and requester is not None:
-        context = FormContext(
+        context = form_context_for(
             session=session,
             user=requester,
             organisation=session.get(Organisation, request.organisation_id),

@@ -15,7 +15,7 @@ from core.platform.clock import Clock, local_today
 from core.platform.errors import Forbidden, ValidationFailed
 from core.platform.i18n import gettext as _
 from core.requests import lifecycle
-from core.requests.context import AdapterLookup, FormContext
+from core.requests.context import AdapterLookup, FormContext, form_context_for
 from core.requests.forms import build_fields, error_paths
 from core.requests.lifecycle import FilingEvent
 from core.requests.request_types import RequestType, RequestTypeRegistry
@@ -85,8 +85,8 @@ def draft_request(request_type: RequestType, data: BaseModel, *, when: date | No
         carry_out_on=when,
         queued_at=now if status == Status.PENDING else None,
         priority=1 if request_type.is_urgent(data) else 0,
-        organisation_id=organisation.id,  # type: ignore[arg-type]
-        requester_id=user.id,  # type: ignore[arg-type]
+        organisation_id=organisation.id,
+        requester_id=user.id,
         system_id=int(system_id) if system_id is not None else None,
         created_at=now,
         updated_at=now,
@@ -124,7 +124,7 @@ def prepare_filing(
         raise Forbidden("Only users of the organisation can file its requests.")
     if request_type.administrators_only and not user.is_org_admin:
         raise Forbidden("Only your organisation's administrators can file this request.")
-    context = FormContext(
+    context = form_context_for(
         session=session, user=user, organisation=organisation, clock=clock, access_control_for=access_control_for
     )
     data, when = validate_submission(request_type, payload, context, carry_out_on)

@@ -32,6 +32,7 @@ from core.requests.context import HookContext
 from core.requests.followers import follow_new_request
 from core.requests.request_types import FulfilmentMode, RequestType, RequestTypeRegistry
 from core.requests.statuses import OPEN, Status
+from core.views import RequestView, UserView
 
 
 class ActorKind(StrEnum):
@@ -346,12 +347,12 @@ def file(
     """
     actor = filed_by or requester
     known = registry if registry is not None else {filing.request_type.key: filing.request_type}
-    context = HookContext(session=session, actor=actor, clock=clock, registry=known)
+    context = HookContext(session=session, actor=_view_of(actor), clock=clock, registry=known)
     now = clock.now()
     request.created_at = request.updated_at = now
     if request.queued_at is not None:
         request.queued_at = now
-    hooks.bbportal_before_filing(request=request, filing=filing, context=context)
+    hooks.bbportal_before_filing(request=RequestView.of(request), filing=filing, context=context)
     status = Status(request.status)
     request.id = insert_rows(
         session, Request, [{name: getattr(request, name) for name in _REQUEST_COLUMNS}], returning_id=True
@@ -363,7 +364,7 @@ def file(
     enqueue(session, "request_filed", {"request_id": request.id}, now=now)
     if status == Status.PENDING and filing.request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:
         enqueue(session, "start_fulfilment", {"request_id": request.id}, now=now)
-    hooks.bbportal_request_filed(request=request, filing=filing, context=context)
+    hooks.bbportal_request_filed(request=RequestView.of(request), filing=filing, context=context)
     session.flush()
     return request
 
@@ -425,7 +426,7 @@ def release(
     if hooks.bbportal_status_changed.get_hookimpls():
         for request in session.exec(select(Request).where(col(Request.id).in_(ids)).order_by(col(Request.id))):
             hooks.bbportal_status_changed(
-                request=request,
+                request=RequestView.of(request),
                 from_status=Status.SCHEDULED,
                 to_status=Status.PENDING,
                 action=Action.RELEASE.value,
@@ -555,13 +556,21 @@ def apply(
             now=now,
         )
         known = registry if registry is not None else ({request_type.key: request_type} if request_type else None)
-        context = HookContext(session=session, actor=actor, clock=clock, registry=known)
+        context = HookContext(session=session, actor=_view_of(actor), clock=clock, registry=known)
         change = StatusChange(
             request.id or 0, request.type_key, request.organisation_id, from_status, to_status, action.value
         )
         hooks.bbportal_status_changed(
-            request=request, from_status=from_status, to_status=to_status, action=action.value, context=context
+            request=RequestView.of(request),
+            from_status=from_status,
+            to_status=to_status,
+            action=action.value,
+            context=context,
         )
         hooks.bbportal_statuses_changed(changes=[change], context=context)
     session.flush()
     return request
+
+
+def _view_of(actor: User | None) -> UserView | None:
+    return UserView.of(actor) if actor is not None else None

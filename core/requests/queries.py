@@ -19,6 +19,7 @@ from core.models import Organisation, Request, RequestHistory, User
 from core.platform.clock import as_utc
 from core.platform.errors import NotFound
 from core.requests.statuses import OPEN, Status
+from core.views import RequestView
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,3 +301,37 @@ def _queue_cursor(cursor: str | None) -> tuple[int, datetime, int] | None:
     except ValueError:
         return None
     return parsed if valid_id(parsed[2]) and abs(parsed[0]) < 1000 else None
+
+
+def open_requests(session: Session, type_key: str, organisation_id: int) -> list[RequestView]:
+    """The organisation's requests of one type that are not closed yet, oldest first.
+
+    For rules like "no second open request for the same user"; such a type sets ``validate_while_writing``
+    so that two filings at the same moment cannot both pass.
+    """
+    found = session.exec(
+        select(Request)
+        .where(
+            Request.type_key == type_key,
+            Request.organisation_id == organisation_id,
+            col(Request.status).in_([status.value for status in OPEN]),
+        )
+        .order_by(col(Request.id))
+    )
+    return [RequestView.of(row) for row in found]
+
+
+def lock_request(session: Session, request_id: int) -> RequestView | None:
+    """Hold one request's row until the transaction ends, so two runs of a fulfilment cannot both act."""
+    row = session.exec(select(Request).where(Request.id == request_id).with_for_update()).first()
+    return RequestView.of(row) if row is not None else None
+
+
+def find_request(session: Session, request_id: Any) -> RequestView | None:
+    """A request by id (any organisation's), or None; check ``organisation_id`` before showing it to anyone."""
+    try:
+        wanted = int(request_id)
+    except (TypeError, ValueError):
+        return None
+    row = session.get(Request, wanted) if valid_id(wanted) else None
+    return RequestView.of(row) if row is not None else None

@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from core.platform.errors import ConfigurationError, NotFound
 from core.platform.i18n import N_
+from core.views import RequestView
 
 if TYPE_CHECKING:
-    from core.models import Request
     from core.requests.context import FormContext, FulfilmentContext
 
 
@@ -100,6 +100,9 @@ class RequestType:
     """False when the request must be carried out now (a lost-tag block cannot wait)."""
     system_field: ClassVar[str | None] = None
     """The schema field that names one of the organisation's systems; stored on the request as well."""
+    system_kinds: ClassVar[frozenset[str] | None] = None
+    """The kinds of system (:class:`~core.views.SystemKind`) the system field offers and accepts; None: every
+    kind. A type that works on tags and holders sets ``frozenset({SystemKind.ACCESS_CONTROL})``."""
     administrators_only: ClassVar[bool] = False
     """Only the organisation's administrators may file it."""
     validate_while_writing: ClassVar[bool] = False
@@ -125,7 +128,7 @@ class RequestType:
     def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
         """The options of a field that refers to the world, at render time; None: the schema's own."""
         if field_name == self.system_field:
-            return context.system_choices()
+            return context.system_choices(self.system_kinds)
         return None
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
@@ -133,7 +136,7 @@ class RequestType:
         errors: dict[str, str] = {}
         if self.system_field:
             system_id = getattr(data, self.system_field, None)
-            if system_id is not None and not context.owns_system(int(system_id)):
+            if system_id is not None and not context.owns_system(int(system_id), self.system_kinds):
                 errors[self.system_field] = N_("Choose one of your organisation's systems.")
         return errors
 
@@ -143,7 +146,7 @@ class RequestType:
         Maps a form path (``field`` or ``variant.field``) to a strategy giving values that ``validate``
         accepts in ``context`` (a tag number that exists in the organisation's system …). Fields with
         render-time choices need none: the contract check draws from :meth:`choices`. Import hypothesis
-        inside the method: it is a test dependency. See :mod:`core.plugin_testing`.
+        inside the method: it is a test dependency. See :mod:`core.testing`.
         """
         return {}
 
@@ -160,11 +163,11 @@ class RequestType:
         """
         return self.summary(data)
 
-    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+    def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         """Carry the request out. Must be idempotent: it may run again after a crash or a retry."""
         return FulfilmentResult(ok=True)
 
-    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+    def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """The billable items this request gives rise to (default: none).
 
         Called when the customer previews the cost and again when the request is filed, with the validated

@@ -14,10 +14,11 @@ from core.models import Organisation, Request, User
 from core.platform.errors import Conflict, NotFound, ValidationFailed
 from core.requests import attachments
 from core.requests.attachments import StagedFile
-from core.requests.context import FormContext
+from core.requests.context import form_context_for
 from core.requests.filing import Filing, draft_request, prepare_filing, validate_submission, write_filing
 from core.requests.lifecycle import Action, apply
 from core.requests.queries import get_request, valid_id
+from core.views import RequestView
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -120,7 +121,7 @@ def problems(
     portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any
 ) -> dict[str, list[str]]:
     """What filing would refuse, without filing (the form shows these next to a refused upload's error)."""
-    from core.requests.context import FormContext
+    from core.requests.context import form_context_for
     from core.requests.filing import validate_submission
 
     request_type = portal.registry.get(type_key)
@@ -128,7 +129,7 @@ def problems(
         return {}
     with portal.database.reading() as session:
         organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-        context = FormContext(
+        context = form_context_for(
             session=session,
             user=user,
             organisation=organisation,
@@ -153,7 +154,7 @@ def estimate(
         organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
         if organisation is None:
             raise NotFound("There is no request type %(key)s.", key=type_key)
-        context = FormContext(
+        context = form_context_for(
             session=session,
             user=user,
             organisation=organisation,
@@ -162,7 +163,7 @@ def estimate(
         )
         data, when = validate_submission(request_type, payload, context, carry_out_on)
         draft = draft_request(request_type, data, when=when, context=context)
-        items = request_type.charge_items(data, draft)
+        items = request_type.charge_items(data, RequestView.of(draft))
         return data, pricing.estimate(
             session, organisation_id=draft.organisation_id, type_key=type_key, items=items, moment=draft.created_at
         )

@@ -15,6 +15,7 @@ from core.requests.context import FulfilmentContext
 from core.requests.lifecycle import Action, apply
 from core.requests.request_types import FulfilmentMode, FulfilmentResult
 from core.requests.statuses import Status
+from core.views import RequestView
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -61,7 +62,7 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
             portal=portal,
         )
         try:
-            result = request_type.fulfil(request, context)
+            result = request_type.fulfil(RequestView.of(request), context)
         except Exception as exc:  # a plugin's failure becomes a note for staff, never a lost request
             result = FulfilmentResult(ok=False, internal_note=f"{type(exc).__name__}: {exc}")
     with portal.database.writing() as session:

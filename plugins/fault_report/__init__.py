@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from core import ChargeItem, FormContext, FulfilmentMode, RequestType, hookimpl
+from core.api import ChargeItem, FormContext, FulfilmentMode, RequestType, hookimpl
 from plugins.fault_report.schema import FaultReportForm
 
 if TYPE_CHECKING:  # core/__init__ does not re-export the table; only the annotation needs it
-    from core.models import Request
+    from core.api import RequestView
 
 
 class FaultReport(RequestType):
@@ -44,7 +44,7 @@ class FaultReport(RequestType):
         first_line = data.description.splitlines()[0] if data.description else ""
         return f"{data.location}: {first_line}"[:300]
 
-    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+    def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """Reporting a fault costs nothing. Whether the customer caused it is only known once a technician has
         looked, so staff then add ``FAULT_CUSTOMER`` from the price list on the request ("Lägg till debitering")."""
         return []

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
+from core.api import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
 
 URGENCY_LABELS = {"low": "Low – it can wait", "normal": "Normal", "urgent": "Urgent – security or nobody gets in"}
 

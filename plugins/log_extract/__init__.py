@@ -16,19 +16,27 @@ from typing import TYPE_CHECKING, Any
 from babel.numbers import format_decimal
 from pydantic import BaseModel
 
-from core import (
+from core.api import (
+    LOCAL_ZONE,
+    N_,
+    AccessControl,
+    AccessControlError,
     ChargeItem,
     Choice,
+    EventFilter,
+    EventKind,
     FormContext,
     FulfilmentContext,
     FulfilmentMode,
     FulfilmentResult,
     RequestType,
+    as_utc,
+    current_language,
+    gettext,
     hookimpl,
+    ngettext,
+    use_language,
 )
-from core.access_control import AccessControl, AccessControlError, EventFilter, EventKind
-from core.platform.clock import LOCAL_ZONE, as_utc
-from core.platform.i18n import N_, current_language, gettext, ngettext, use_language
 from plugins.log_extract.export import XlsxSheet, csv_chunks, tee
 from plugins.log_extract.schema import (
     MAX_DAYS,
@@ -41,7 +49,7 @@ from plugins.log_extract.schema import (
 )
 
 if TYPE_CHECKING:
-    from core.models import Request
+    from core.api import RequestView
 
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -210,7 +218,7 @@ class LogExtract(RequestType):
             }
         return {}
 
-    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+    def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """One extract item per request, whatever its scope and format (``EXTRACT``, see docs/billing.md)."""
         return [ChargeItem("EXTRACT")]
 
@@ -233,7 +241,7 @@ class LogExtract(RequestType):
 
     # --- the fulfilment ------------------------------------------------------------------------------
 
-    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+    def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         data = LogExtractForm.model_validate(request.data)
         try:
             adapter = context.access_control(request)
@@ -248,7 +256,7 @@ class LogExtract(RequestType):
         return made
 
     def _make_files(
-        self, request: Request, data: LogExtractForm, adapter: AccessControl, context: FulfilmentContext
+        self, request: RequestView, data: LogExtractForm, adapter: AccessControl, context: FulfilmentContext
     ) -> FulfilmentResult:
         """Both files from one pass over the adapter, so they always hold the same rows."""
         if isinstance(data.extract, UsersExtract):

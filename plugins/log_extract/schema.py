@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import enum_labels, render_time_choices
+from core.api import enum_labels, render_time_choices
 
 MAX_DAYS = 366
 """The longest window of the log one request may ask for (a year, leap day included)."""

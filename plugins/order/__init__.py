@@ -14,19 +14,23 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 from pydantic import BaseModel, ValidationError
 
-from core import (
+from core.api import (
+    AccessControl,
+    AccessControlError,
+    AccessControlRefused,
     ChargeItem,
     Choice,
     FormContext,
     FulfilmentContext,
     FulfilmentMode,
     FulfilmentResult,
+    Holder,
     RequestType,
+    SystemKind,
     hookimpl,
+    use_language,
 )
-from core.access_control import AccessControl, AccessControlError, AccessControlRefused, Holder
-from core.platform.i18n import gettext as _
-from core.platform.i18n import use_language
+from core.api import gettext as _
 from plugins.order.schema import (
     NEW_ENTRY,
     TAG_TYPE_LABELS,
@@ -40,13 +44,13 @@ from plugins.order.schema import (
 )
 
 if TYPE_CHECKING:
-    from core.models import Request, System
+    from core.api import RequestView, SystemView
 
-ACCESS_CONTROL = "access_control"
-DOOR_PHONE = "door_phone"
+ACCESS_CONTROL = SystemKind.ACCESS_CONTROL
+DOOR_PHONE = SystemKind.DOOR_PHONE
 CARRIED_OUT_ON_APPROVAL = frozenset({"access", "door_phone"})
 """The kinds of order the adapter carries out when staff press *Utför*; the others are done by hand."""
-ChoiceMaker = Callable[["System", AccessControl], list[Choice]]
+ChoiceMaker = Callable[["SystemView", AccessControl], list[Choice]]
 """Turns one hosted system's holders, groups or entries into options."""
 UNAVAILABLE = (
     "The system does not answer right now, so your choice cannot be checked. "
@@ -62,7 +66,7 @@ def split_ref(value: str) -> tuple[str, str]:
     return system_id, item_id
 
 
-def ref(system: System, item_id: str) -> str:
+def ref(system: SystemView, item_id: str) -> str:
     return f"{system.id}:{item_id}"
 
 
@@ -209,7 +213,7 @@ class Order(RequestType):
                 return _("Access permissions: %(holder)s", holder=holder_label(holder))
         return self.summary(data)
 
-    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+    def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """Tags × quantity plus postage when they are sent; any change is one change order (docs/billing.md).
 
         The tag type is noted in Swedish whoever files it: the note is stored with the line, for the invoice.
@@ -235,7 +239,7 @@ class Order(RequestType):
         systems = st.shared(st.sampled_from(context.systems()), key="order-system")
 
         def of_kind(kind: str, make: Any) -> Any:
-            def draw(system: System) -> Any:
+            def draw(system: SystemView) -> Any:
                 if system.kind != kind:
                     return st.nothing()
                 adapter = context.access_control(system.id)
@@ -244,14 +248,14 @@ class Order(RequestType):
 
             return systems.flatmap(draw)
 
-        def holders(system: System, adapter: AccessControl) -> Any:
+        def holders(system: SystemView, adapter: AccessControl) -> Any:
             return st.sampled_from([ref(system, holder.id) for holder in adapter.holders()])
 
-        def groups(system: System, adapter: AccessControl) -> Any:
+        def groups(system: SystemView, adapter: AccessControl) -> Any:
             ids = [ref(system, group.id) for group in adapter.access_groups()]
             return st.lists(st.sampled_from(ids), min_size=1, max_size=len(ids), unique=True)
 
-        def entries(system: System, adapter: AccessControl) -> Any:
+        def entries(system: SystemView, adapter: AccessControl) -> Any:
             return st.sampled_from([NEW_ENTRY, *(ref(system, e.id) for e in adapter.door_phone_entries())])
 
         tag_types = st.sampled_from(list(TAG_TYPE_LABELS))
@@ -266,7 +270,7 @@ class Order(RequestType):
 
     # --- carrying it out -------------------------------------------------------------------------------
 
-    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+    def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         try:
             data = OrderForm.model_validate(request.data)
         except ValidationError as exc:
@@ -311,15 +315,15 @@ class Order(RequestType):
 # --- render-time choices ---------------------------------------------------------------------------------
 
 
-def _holder_choices(system: System, adapter: AccessControl) -> list[Choice]:
+def _holder_choices(system: SystemView, adapter: AccessControl) -> list[Choice]:
     return [Choice(ref(system, h.id), holder_label(h), group=system.name) for h in adapter.holders()]
 
 
-def _group_choices(system: System, adapter: AccessControl) -> list[Choice]:
+def _group_choices(system: SystemView, adapter: AccessControl) -> list[Choice]:
     return [Choice(ref(system, g.id), g.name, group=system.name) for g in adapter.access_groups()]
 
 
-def _entry_choices(system: System, adapter: AccessControl) -> list[Choice]:
+def _entry_choices(system: SystemView, adapter: AccessControl) -> list[Choice]:
     return [
         Choice(
             ref(system, e.id),
@@ -333,7 +337,7 @@ def _entry_choices(system: System, adapter: AccessControl) -> list[Choice]:
 # --- validation against the hosted system ----------------------------------------------------------------
 
 
-def _check_access(order: AccessChange, system: System, adapter: AccessControl) -> dict[str, str]:
+def _check_access(order: AccessChange, system: SystemView, adapter: AccessControl) -> dict[str, str]:
     errors: dict[str, str] = {}
     system_id, holder_id = split_ref(order.holder)
     group_refs = [split_ref(value) for value in order.access_groups]
@@ -354,7 +358,7 @@ def _check_access(order: AccessChange, system: System, adapter: AccessControl) -
     return errors
 
 
-def _check_entry(order: DoorPhoneChange, system: System, adapter: AccessControl) -> dict[str, str]:
+def _check_entry(order: DoorPhoneChange, system: SystemView, adapter: AccessControl) -> dict[str, str]:
     if order.entry == NEW_ENTRY:
         return {}
     system_id, entry_id = split_ref(order.entry)
@@ -370,12 +374,12 @@ def _check_entry(order: DoorPhoneChange, system: System, adapter: AccessControl)
 # --- fulfilment ------------------------------------------------------------------------------------------
 
 
-def _foreign(request: Request, value: str) -> bool:
+def _foreign(request: RequestView, value: str) -> bool:
     return split_ref(value)[0] != str(request.system_id)
 
 
 def _carry_out_access(
-    order: AccessChange, request: Request, adapter: AccessControl, say: Callable[..., str]
+    order: AccessChange, request: RequestView, adapter: AccessControl, say: Callable[..., str]
 ) -> FulfilmentResult:
     if _foreign(request, order.holder) or any(_foreign(request, value) for value in order.access_groups):
         return FulfilmentResult(
@@ -405,7 +409,7 @@ def _carry_out_access(
 
 
 def _carry_out_entry(
-    order: DoorPhoneChange, request: Request, adapter: AccessControl, say: Callable[..., str]
+    order: DoorPhoneChange, request: RequestView, adapter: AccessControl, say: Callable[..., str]
 ) -> FulfilmentResult:
     entry_id: str | None = None
     if order.entry != NEW_ENTRY:

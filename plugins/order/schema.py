@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from core import PhoneNumber, enum_labels, long_text, render_time_choices
+from core.api import PhoneNumber, enum_labels, long_text, render_time_choices
 
 NEW_ENTRY = "new"
 """The door-phone entry value that asks for a new entry instead of changing one."""

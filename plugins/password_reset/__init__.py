@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from sqlmodel import select
 
-from core import (
+from core.api import (
+    LOCAL_ZONE,
+    N_,
+    AccessControlError,
     Choice,
     FormContext,
     FulfilmentContext,
@@ -22,17 +24,17 @@ from core import (
     FulfilmentResult,
     MailKind,
     RequestType,
+    ServiceAccount,
+    gettext,
     hookimpl,
+    lock_request,
+    use_language,
 )
-from core.access_control import AccessControlError, ServiceAccount
-from core.models import Request as RequestRow
-from core.platform.clock import LOCAL_ZONE
-from core.platform.i18n import N_, gettext, use_language
 from plugins.password_reset import links
 from plugins.password_reset.schema import PasswordResetForm
 
 if TYPE_CHECKING:
-    from core.models import Request
+    from core.api import RequestView
 
 STAFF_LANGUAGE = "sv"
 UNAVAILABLE = N_("The system does not answer right now. Try again in a while.")
@@ -117,7 +119,7 @@ class PasswordReset(RequestType):
         assert isinstance(data, PasswordResetForm)
         return f"{data.service}: {data.username}"
 
-    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+    def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         """Issue the link and queue its mail; a second run finds the link and does nothing more."""
         data = PasswordResetForm.model_validate(request.data)
         with context.database.reading() as session:
@@ -142,7 +144,7 @@ class PasswordReset(RequestType):
             with context.database.writing() as session:
                 # Looked up again with the request's row locked (PostgreSQL; SQLite writes one at a time): a
                 # redelivered job running at the same moment finds the link the other issued, not a second one.
-                session.exec(select(RequestRow.id).where(RequestRow.id == request.id).with_for_update())
+                lock_request(session, request.id or 0)
                 existing = links.link_of_request(session, request.id or 0) or links.issue(
                     session,
                     context.portal,

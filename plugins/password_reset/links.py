@@ -22,12 +22,22 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from core import MailJob, MailKind, link_token, queue_mail, token_digest
-from core.access_control import AccessControlRefused, AccessControlUnavailable
-from core.models import Organisation, Request, System, utc_column
+from core.api import (
+    AccessControlRefused,
+    AccessControlUnavailable,
+    MailJob,
+    MailKind,
+    find_organisation,
+    find_request,
+    find_system,
+    link_token,
+    queue_mail,
+    token_digest,
+    utc_column,
+)
 
 if TYPE_CHECKING:
-    from core.portal import Portal
+    from core.api import Portal
 
 LINK_HOURS = 24
 MAIL_KIND_KEY = "password_reset.link"
@@ -152,7 +162,7 @@ def use(portal: Portal, token: str) -> Result:
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return Result(Outcome.INVALID)
-        system = session.get(System, link.system_id)
+        system = find_system(session, link.system_id)
     if system is None:
         return Result(Outcome.REFUSED, service=link.service, username=link.username)
     password = generate_password()
@@ -179,9 +189,9 @@ def link_values(job: MailJob) -> dict[str, Any] | None:
     link = job.session.get(ServicePasswordLink, int(job.params["link_id"]))
     if link is None or link.used_at is not None or link.expires_at <= job.portal.clock.now():
         return None
-    system = job.session.get(System, link.system_id)
-    request = job.session.get(Request, link.request_id)
-    organisation = job.session.get(Organisation, request.organisation_id) if request is not None else None
+    system = find_system(job.session, link.system_id)
+    request = find_request(job.session, link.request_id)
+    organisation = find_organisation(job.session, request.organisation_id) if request is not None else None
     if system is None or organisation is None:
         return None
     return {

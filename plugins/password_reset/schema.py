@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import render_time_choices
+from core.api import render_time_choices
 
 
 class PasswordResetForm(BaseModel):

@@ -11,11 +11,9 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from core.web.common import portal, viewer
-from core.web.controllers.auth import anonymous_page
-from core.web.logging import secret_path
-from core.web.rendering import page
-from core.web.types import HttpRequest
+from core.api import HttpRequest, anonymous_page, render_page, secret_path
+from core.api import portal_of as portal
+from core.api import viewer_of as viewer
 from plugins.password_reset import links
 
 TEMPLATE = "password_reset_link.html"
@@ -63,7 +61,7 @@ class PasswordResetLinkController(Controller):
     def set_password(self, request: HttpRequest, token: FromPath[str]) -> Template:
         result = links.use(portal(request), token)
         return _private(
-            page(
+            render_page(
                 TEMPLATE,
                 viewer(request),
                 status_code=STATUS[result.outcome],

@@ -12,25 +12,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from sqlmodel import select
 
-from core import Choice, FormContext, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
-from core.models import Role, User, UserKind
-from core.platform.i18n import N_, use_language
-from core.platform.i18n import gettext as _
-from core.requests.queries import valid_id
+from core.api import (
+    N_,
+    Choice,
+    FormContext,
+    FulfilmentContext,
+    FulfilmentMode,
+    FulfilmentResult,
+    RequestType,
+    Role,
+    UserKind,
+    UserView,
+    find_user,
+    find_user_by_email,
+    hookimpl,
+    use_language,
+)
+from core.api import gettext as _
 from plugins.portal_users import fulfilment, rules
 from plugins.portal_users.schema import AddUser, ListUsers, PortalUsersForm, RemoveUser
 
 if TYPE_CHECKING:
-    from core.models import Request
+    from core.api import RequestView
 
 HERE = Path(__file__).parent
 ALREADY_A_USER = N_("There is already a portal user with this e-mail address.")
 NOT_YOURS = N_("Choose one of your organisation's users.")
 
 
-def user_label(user: User) -> str:
+def user_label(user: UserView) -> str:
     """How a user is named in the form and on the request: name and e-mail, and the role if administrator."""
     label = f"{user.name} ({user.email})"
     return " – ".join((label, _("Administrator"))) if user.role == Role.ADMINISTRATOR else label
@@ -70,7 +81,7 @@ class PortalUsers(RequestType):
         task = data.task
         session = context.session
         if isinstance(task, AddUser):
-            existing = session.exec(select(User).where(User.email == task.email)).first()
+            existing = find_user_by_email(session, task.email)
             # One answer for every kind of clash, so the form never tells which organisation has the address.
             # The exception: a user this organisation removed earlier may be added again (the account reopens).
             if existing is not None and not rules.may_return(existing, organisation.id):
@@ -80,14 +91,14 @@ class PortalUsers(RequestType):
                     "There is already an open request to add this address (%(number)s).", number=pending.number
                 )
         elif isinstance(task, RemoveUser):
-            target = session.get(User, task.user_id) if valid_id(task.user_id) else None
+            target = find_user(session, task.user_id)
             if target is None or target.organisation_id != organisation.id or target.kind != UserKind.CUSTOMER:
                 errors["task.user_id"] = NOT_YOURS  # the same for unknown ids and other organisations' users
             elif not target.active:
                 errors["task.user_id"] = N_("This user has already been removed.")
             elif (problem := rules.removal_problem(session, organisation.id, target)) is not None:
                 errors["task.user_id"] = problem
-            elif (pending := rules.open_request_removing(session, organisation.id, target.id or 0)) is not None:
+            elif (pending := rules.open_request_removing(session, organisation.id, target.id)) is not None:
                 errors["task.user_id"] = _(
                     "There is already an open request to remove this user (%(number)s).", number=pending.number
                 )
@@ -99,20 +110,20 @@ class PortalUsers(RequestType):
         """For the contract check: addresses nobody has yet, and users whose removal keeps the rules."""
         from hypothesis import strategies as st
 
-        from core.plugin_testing import email_addresses
+        from core.testing import email_addresses
 
         if context.organisation is None or context.organisation.id is None:
             return {}
         organisation_id = context.organisation.id
-        taken = set(context.session.exec(select(User.email)))
+        session = context.session
         removable = [
             user.id
-            for user in rules.organisation_users(context.session, organisation_id)
-            if rules.removal_problem(context.session, organisation_id, user) is None
-            and rules.open_request_removing(context.session, organisation_id, user.id or 0) is None
+            for user in rules.organisation_users(session, organisation_id)
+            if rules.removal_problem(session, organisation_id, user) is None
+            and rules.open_request_removing(session, organisation_id, user.id) is None
         ]
         return {
-            "task.email": email_addresses().filter(lambda address: address not in taken),
+            "task.email": email_addresses().filter(lambda address: find_user_by_email(session, address) is None),
             "task.user_id": st.sampled_from(removable) if removable else st.nothing(),
         }
 
@@ -129,7 +140,7 @@ class PortalUsers(RequestType):
             assert isinstance(task, ListUsers)
             return _("List of users, removed ones included") if task.include_removed else _("List of users")
 
-    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+    def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         return fulfilment.carry_out(request, context)
 
 

@@ -15,30 +15,37 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from core import FulfilmentContext, FulfilmentResult
-from core.accounts import administration, passwords
-from core.models import Organisation, Role, User, UserKind
-from core.platform.clock import LOCAL_ZONE, local_today
-from core.platform.i18n import gettext as _
-from core.platform.i18n import use_language
+from core.api import (
+    LOCAL_ZONE,
+    FulfilmentContext,
+    FulfilmentResult,
+    Role,
+    UserKind,
+    UserView,
+    add_customer_user,
+    deactivate_user,
+    find_user,
+    find_user_by_email,
+    invite_user,
+    local_today,
+    lock_organisation,
+    reopen_customer_user,
+    use_language,
+)
+from core.api import gettext as _
 from plugins.portal_users import rules
 from plugins.portal_users.records import AccountChange, Change
 from plugins.portal_users.schema import AddUser, ListUsers, PortalUsersForm, RemoveUser
 
 if TYPE_CHECKING:
-    from core.models import Request
+    from core.api import RequestView
 
 LIST_ORIGIN = "user-list"
 
 
-def carry_out(request: Request, context: FulfilmentContext) -> FulfilmentResult:
+def carry_out(request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
     task = PortalUsersForm.model_validate(request.data).task
-    with context.database.reading() as session:
-        requester = session.get(User, request.requester_id)
-    speech = _Speech(
-        customer=requester.language if requester else context.settings.default_language,
-        staff=context.settings.default_language,
-    )
+    speech = _Speech(customer=context.customer_language(request), staff=context.staff_language)
     if isinstance(task, AddUser):
         return _add(request, task, context, speech)
     if isinstance(task, RemoveUser):
@@ -63,30 +70,23 @@ class _Speech:
             return _(message, **params)
 
 
-def _change_of(session: Session, request: Request) -> AccountChange | None:
+def _change_of(session: Session, request: RequestView) -> AccountChange | None:
     return session.exec(select(AccountChange).where(AccountChange.request_id == request.id)).first()
-
-
-def _lock_organisation(session: Session, organisation_id: int) -> Organisation | None:
-    """Serialise account changes of one organisation, so two removals cannot both pass the last-user rule.
-
-    PostgreSQL takes a row lock; SQLite's write transactions are already one at a time (BEGIN IMMEDIATE).
-    """
-    return session.exec(select(Organisation).where(Organisation.id == organisation_id).with_for_update()).first()
 
 
 # --- add ---------------------------------------------------------------------------------------------------
 
 
-def _add(request: Request, task: AddUser, context: FulfilmentContext, speech: _Speech) -> FulfilmentResult:
+def _add(request: RequestView, task: AddUser, context: FulfilmentContext, speech: _Speech) -> FulfilmentResult:
     with context.database.writing() as session:
-        organisation = _lock_organisation(session, request.organisation_id)
+        # Account changes of one organisation one at a time: two removals cannot both pass the last-user rule.
+        lock_organisation(session, request.organisation_id)
         done = _change_of(session, request)
         if done is not None:  # a retry: this request already made the account and queued its invitation
-            user = session.get(User, done.user_id)
+            user = find_user(session, done.user_id)
             assert user is not None
             return _added(user, Change(done.change), context, speech, again=True)
-        existing = session.exec(select(User).where(User.email == task.email)).first()
+        existing = find_user_by_email(session, task.email)
         if existing is not None and not rules.may_return(existing, request.organisation_id):
             return FulfilmentResult(
                 ok=False,
@@ -104,32 +104,30 @@ def _add(request: Request, task: AddUser, context: FulfilmentContext, speech: _S
                 ),
             )
         if existing is None:
-            assert organisation is not None
-            user = administration.create_customer_user(
+            user = add_customer_user(
                 session,
-                organisation,
-                {"name": task.name, "email": task.email, "role": task.role, "language": speech.customer_language},
+                request.organisation_id,
+                name=task.name,
+                email=task.email,
+                role=task.role,
+                language=speech.customer_language,
                 clock=context.clock,
             )
             change = Change.CREATED
         else:
             # A returning user: same account (their old requests are theirs again), the role and name asked
             # for now, and no old password: they choose a new one through the invitation.
-            existing.name = task.name
-            existing.role = Role.ADMINISTRATOR if task.role == Role.ADMINISTRATOR else Role.MEMBER
-            existing.password_hash = None
-            existing.active = True
-            session.add(existing)
-            user, change = existing, Change.REACTIVATED
-        passwords.invite(session, context.portal, user)
-        session.add(
-            AccountChange(request_id=request.id or 0, user_id=user.id or 0, change=change, at=context.clock.now())
-        )
+            user = reopen_customer_user(session, existing.id, name=task.name, role=task.role)
+            change = Change.REACTIVATED
+        invite_user(session, context.portal, user.id)
+        session.add(AccountChange(request_id=request.id or 0, user_id=user.id, change=change, at=context.clock.now()))
         session.flush()
         return _added(user, change, context, speech, again=False)
 
 
-def _added(user: User, change: Change, context: FulfilmentContext, speech: _Speech, *, again: bool) -> FulfilmentResult:
+def _added(
+    user: UserView, change: Change, context: FulfilmentContext, speech: _Speech, *, again: bool
+) -> FulfilmentResult:
     who = {"name": user.name, "email": user.email}
     if user.role == Role.ADMINISTRATOR:
         added = speech.customer("%(name)s (%(email)s) has been added as an administrator.", **who)
@@ -164,10 +162,10 @@ def _added(user: User, change: Change, context: FulfilmentContext, speech: _Spee
 # --- remove ------------------------------------------------------------------------------------------------
 
 
-def _remove(request: Request, task: RemoveUser, context: FulfilmentContext, speech: _Speech) -> FulfilmentResult:
+def _remove(request: RequestView, task: RemoveUser, context: FulfilmentContext, speech: _Speech) -> FulfilmentResult:
     with context.database.writing() as session:
-        _lock_organisation(session, request.organisation_id)
-        target = session.get(User, task.user_id)
+        lock_organisation(session, request.organisation_id)
+        target = find_user(session, task.user_id)
         if target is None or target.organisation_id != request.organisation_id or target.kind != UserKind.CUSTOMER:
             return FulfilmentResult(
                 ok=False,
@@ -207,11 +205,9 @@ def _remove(request: Request, task: RemoveUser, context: FulfilmentContext, spee
                     reason=speech.staff(problem),
                 ),
             )
-        administration.deactivate_user(session, target.id or 0, clock=context.clock)
+        deactivate_user(session, target.id, clock=context.clock)
         session.add(
-            AccountChange(
-                request_id=request.id or 0, user_id=target.id or 0, change=Change.REMOVED, at=context.clock.now()
-            )
+            AccountChange(request_id=request.id or 0, user_id=target.id, change=Change.REMOVED, at=context.clock.now())
         )
         return FulfilmentResult(
             ok=True,
@@ -225,14 +221,14 @@ def _remove(request: Request, task: RemoveUser, context: FulfilmentContext, spee
         )
 
 
-def _ids(user: User) -> dict[str, object]:
+def _ids(user: UserView) -> dict[str, object]:
     return {"user_id": user.id, "change": Change.REMOVED.value}
 
 
 # --- list --------------------------------------------------------------------------------------------------
 
 
-def _list(request: Request, task: ListUsers, context: FulfilmentContext, speech: _Speech) -> FulfilmentResult:
+def _list(request: RequestView, task: ListUsers, context: FulfilmentContext, speech: _Speech) -> FulfilmentResult:
     with context.database.reading() as session:
         users = rules.organisation_users(session, request.organisation_id, active_only=not task.include_removed)
     filename = f"{speech.customer('portal-users')}-{local_today(context.clock).isoformat()}.csv"
@@ -257,7 +253,7 @@ def _list(request: Request, task: ListUsers, context: FulfilmentContext, speech:
 CSV_COLUMNS = ("Name", "E-mail address", "Role", "Active", "Created")
 
 
-def user_list_csv(users: list[User], language: str) -> Iterator[bytes]:
+def user_list_csv(users: list[UserView], language: str) -> Iterator[bytes]:
     """The list as Excel in Sweden opens it: UTF-8 with a byte-order mark, semicolons, one row per user.
 
     Cells that a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@`` …) get a leading
@@ -288,5 +284,5 @@ def _defused(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
-def _local(user: User) -> str:
+def _local(user: UserView) -> str:
     return user.created_at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
-from core.models import UTCDateTime
+from core.api import UTCDateTime
 
 
 class Change(StrEnum):

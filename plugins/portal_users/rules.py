@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from core.models import Request, Role, User, UserKind
-from core.platform.i18n import N_
-from core.requests.statuses import OPEN
+from core.api import N_, RequestView, Role, UserKind, UserView
+from core.api import open_requests as open_requests_of_type
+from core.api import organisation_users as directory_users
 
 KEY = "portal_users"
 
@@ -16,20 +16,17 @@ LAST_USER = N_("You cannot remove your organisation's last user.")
 LAST_ADMINISTRATOR = N_("Your organisation must keep at least one administrator. Add another administrator first.")
 
 
-def organisation_users(session: Session, organisation_id: int, *, active_only: bool = True) -> list[User]:
-    """The organisation's customer users by name (staff never belong to an organisation, but say so anyway)."""
-    query = select(User).where(User.organisation_id == organisation_id, User.kind == UserKind.CUSTOMER)
-    if active_only:
-        query = query.where(col(User.active).is_(True))
-    return list(session.exec(query.order_by(col(User.name), col(User.id))))
+def organisation_users(session: Session, organisation_id: int, *, active_only: bool = True) -> list[UserView]:
+    """The organisation's customer users by name."""
+    return directory_users(session, organisation_id, active_only=active_only)
 
 
-def may_return(existing: User, organisation_id: int) -> bool:
+def may_return(existing: UserView, organisation_id: int) -> bool:
     """A removed user of this organisation may be added again (the account reopens); no other address may."""
     return existing.kind == UserKind.CUSTOMER and existing.organisation_id == organisation_id and not existing.active
 
 
-def removal_problem(session: Session, organisation_id: int, target: User) -> str | None:
+def removal_problem(session: Session, organisation_id: int, target: UserView) -> str | None:
     """Why removing ``target`` now would leave the organisation unmanageable (a message id), or None.
 
     Nobody could then file requests (no active user) or manage users (no active administrator): only
@@ -43,30 +40,24 @@ def removal_problem(session: Session, organisation_id: int, target: User) -> str
     return None
 
 
-def open_requests(session: Session, organisation_id: int, *, kind: str) -> list[Request]:
+def open_requests(session: Session, organisation_id: int, *, kind: str) -> list[RequestView]:
     """The organisation's requests of this type that are still open, of one variant (``add``, ``remove``)."""
-    found = session.exec(
-        select(Request).where(
-            Request.type_key == KEY,
-            Request.organisation_id == organisation_id,
-            col(Request.status).in_([status.value for status in OPEN]),
-        )
-    )
+    found = open_requests_of_type(session, KEY, organisation_id)
     return [request for request in found if _task(request).get("kind") == kind]
 
 
-def _task(request: Request) -> dict[str, Any]:
+def _task(request: RequestView) -> dict[str, Any]:
     task = (request.data or {}).get("task")
     return task if isinstance(task, dict) else {}
 
 
-def open_request_adding(session: Session, organisation_id: int, email: str) -> Request | None:
+def open_request_adding(session: Session, organisation_id: int, email: str) -> RequestView | None:
     return next(
         (r for r in open_requests(session, organisation_id, kind="add") if _task(r).get("email") == email), None
     )
 
 
-def open_request_removing(session: Session, organisation_id: int, user_id: int) -> Request | None:
+def open_request_removing(session: Session, organisation_id: int, user_id: int) -> RequestView | None:
     return next(
         (r for r in open_requests(session, organisation_id, kind="remove") if _task(r).get("user_id") == user_id),
         None,

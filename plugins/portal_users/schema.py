@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, PrivateAttr
 
-from core import enum_labels, render_time_choices
+from core.api import enum_labels, render_time_choices
 
 # "Member" and "Administrator" are the core's msgids: its catalog already has the Swedish.
 ROLE_LABELS = {"member": "Member", "administrator": "Administrator"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core import FulfilmentMode, RequestType, hookimpl
+from core.api import FulfilmentMode, RequestType, hookimpl
 from plugins.suggestion.schema import SuggestionForm
 
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import enum_labels, long_text, render_time_choices
+from core.api import enum_labels, long_text, render_time_choices
 
 TOPIC_LABELS: dict[str, Any] = {
     "portal": "The portal",

@@ -8,30 +8,32 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from core import (
+from core.api import (
+    LOCAL_ZONE,
+    N_,
+    AccessControl,
+    AccessControlError,
+    AccessControlUnavailable,
     ChargeItem,
     Choice,
     FormContext,
     FulfilmentContext,
     FulfilmentMode,
     FulfilmentResult,
-    RequestType,
-    hookimpl,
-)
-from core.access_control import (
-    AccessControl,
-    AccessControlError,
-    AccessControlUnavailable,
     Holder,
+    RequestType,
+    SystemKind,
     Tag,
     TagState,
+    as_utc,
+    gettext,
+    hookimpl,
+    use_language,
 )
-from core.platform.clock import LOCAL_ZONE, as_utc
-from core.platform.i18n import N_, gettext, use_language
 from plugins.tag_block.schema import ByHolder, ByNumber, TagBlockForm
 
 if TYPE_CHECKING:
-    from core.models import Request
+    from core.api import RequestView
 
 HOLDER_FIELD = "tag.holder"
 
@@ -75,6 +77,7 @@ class TagBlock(RequestType):
     translation_domain = "tag_block"
     locale_dir = Path(__file__).parent / "locale"
     system_field = "system_id"
+    system_kinds = frozenset({SystemKind.ACCESS_CONTROL})  # a door phone has no tags
     allows_carry_out_on = False  # a lost tag is a security matter: it is blocked now, never on a later date
     order = 10
 
@@ -166,12 +169,12 @@ class TagBlock(RequestType):
         verb = "Spärra" if data.action == "block" else "Återaktivera"
         return f"{verb} tagg {data.tag_number}"
 
-    def charge_items(self, data: BaseModel, request: Request) -> list[ChargeItem]:
+    def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """A block costs the block fee (``TAG_BLOCK``, see docs/billing.md); reactivating a tag costs nothing."""
         assert isinstance(data, TagBlockForm)
         return [ChargeItem("TAG_BLOCK")] if data.action == "block" else []
 
-    def fulfil(self, request: Request, context: FulfilmentContext) -> FulfilmentResult:
+    def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         """Block or reactivate through the adapter; a change that already happened counts as done (idempotent)."""
         data = TagBlockForm.model_validate(request.data)
         number = data.tag_number
@@ -242,7 +245,7 @@ def holder_choices(context: FormContext) -> list[Choice]:
     The value names the system too (holder ids are only unique within a system), so validation can tell a
     holder of another system from the chosen one. With several systems the label says which system.
     """
-    systems = context.systems()
+    systems = context.systems({SystemKind.ACCESS_CONTROL})
     found: list[Choice] = []
     for system in systems:
         adapter = context.access_control(system.id)

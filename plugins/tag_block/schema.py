@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from core import enum_labels, render_time_choices
+from core.api import enum_labels, render_time_choices
 
 ACTION_LABELS: dict[str, Any] = {"block": "Block the tag", "reactivate": "Reactivate the tag"}
 TAG_NUMBER_MAX = 40

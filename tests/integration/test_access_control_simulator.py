@@ -20,7 +20,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import event, inspect, text
 from sqlmodel import col, func, select
 
-from core import hookimpl
 from core.access_control import (
     AccessControl,
     AccessControlRefused,
@@ -42,6 +41,7 @@ from core.access_control.simulator import (
 )
 from core.access_control.simulator.tables import AcsEvent, AcsHolder, AcsServiceAccount, AcsSystem, AcsTag
 from core.accounts import administration
+from core.api import hookimpl
 from core.models import Organisation, System
 from core.platform.clock import FixedClock
 from core.platform.db import Database
@@ -49,7 +49,7 @@ from core.platform.errors import ConfigurationError
 from core.platform.settings import Settings
 from core.plugins import create_plugin_manager, plugin_names
 from core.portal import Portal, build_portal
-from tests.conftest import START, DatabaseFactory
+from core.testing.fixtures import START, DatabaseFactory
 from tests.support import World, make_world
 
 STATE_CHANGES = (EventKind.BLOCKED, EventKind.REACTIVATED)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from core import hookimpl
 from core.accounts.auth import create_api_token
+from core.api import hookimpl
 from core.conversation import chat
 from core.models import Attachment, ChatMessage, Request
 from core.platform.settings import Settings

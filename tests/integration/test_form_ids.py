@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import RequestType, hookimpl
+from core.api import RequestType, hookimpl
 from core.plugins import build_registry, create_plugin_manager
 
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlmodel import col, select
 
-from core import hookimpl
+from core.api import hookimpl
 from core.models import ChatMessage, Request, RequestHistory
 from core.platform import outbox
 from core.platform.outbox import OutboxMessage

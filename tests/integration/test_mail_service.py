@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from core import MailJob, MailKind, hookimpl, link_token, queue_mail, token_digest
+from core.api import MailJob, MailKind, hookimpl, link_token, queue_mail, token_digest
 from core.mail import service
 from core.mail.reply_tokens import recipients_in_message_ids
 from core.models import Request, User

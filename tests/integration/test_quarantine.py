@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from core import RequestType, hookimpl
+from core.api import RequestType, hookimpl
 from core.conversation import intake
 from core.models import ChatMessage, InboundMail, Request, RequestHistory
 from core.platform import outbox

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import hookimpl
+from core.api import hookimpl
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import ChargeItem, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
+from core.api import ChargeItem, FulfilmentContext, FulfilmentMode, FulfilmentResult, RequestType, hookimpl
 from core.models import Request
 
 

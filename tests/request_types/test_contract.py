@@ -1,4 +1,4 @@
-"""Every installed request type keeps the plugin contract (core.plugin_testing) in a real organisation."""
+"""Every installed request type keeps the plugin contract (core.testing) in a real organisation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 import tests.plugins.parking_permit as parking_permit
-from core.plugin_testing import check_request_type, form_context, mutations
 from core.plugins import build_registry, create_plugin_manager
 from core.portal import Portal
+from core.testing import check_request_type, form_context, mutations
 
 INSTALLED = [request_type.key for request_type in build_registry(create_plugin_manager())]
 
@@ -40,7 +40,7 @@ def test_the_check_finds_a_field_that_accepts_anything(portal: Portal, world: An
     """The check can fail: a type whose validation ignores a mutated field is caught."""
     from pydantic import BaseModel, ConfigDict, Field
 
-    from core import RequestType
+    from core.api import RequestType
 
     class Loose(BaseModel):
         model_config = ConfigDict(extra="ignore")  # an unknown field slips through
@@ -54,7 +54,7 @@ def test_the_check_finds_a_field_that_accepts_anything(portal: Portal, world: An
     request_type = LooseType()
     assert {m.description for m in mutations(request_type, {"note": "ok"})} >= {"a text that is too long"}
     with form_context(portal, world.admin) as context, pytest.raises(AssertionError, match="was accepted"):
-        from core.plugin_testing import assert_mutations_refused
+        from core.testing import assert_mutations_refused
 
         class Sloppy(LooseType):
             schema = type("Sloppy", (BaseModel,), {"__annotations__": {"note": str}, "model_config": ConfigDict()})
@@ -63,7 +63,7 @@ def test_the_check_finds_a_field_that_accepts_anything(portal: Portal, world: An
         # A hand-made mutation list: the schema has no maxLength, so "too long" is not generated; an extra
         # key under extra="forbid" is the mutation that must be refused but is accepted here.
         forbidding = {"additionalProperties": False, "properties": {"note": {"type": "string"}}, "required": []}
-        from core import plugin_testing
+        from core.testing import contract as plugin_testing
 
         original = plugin_testing.json_schema
         plugin_testing.json_schema = lambda model: forbidding  # type: ignore[assignment]
@@ -76,8 +76,8 @@ def test_the_check_finds_a_field_that_accepts_anything(portal: Portal, world: An
 def test_the_check_finds_a_lossy_form_round_trip(portal: Portal, world: Any) -> None:
     from pydantic import BaseModel, Field, field_validator
 
-    from core import RequestType
-    from core.plugin_testing import assert_round_trip
+    from core.api import RequestType
+    from core.testing import assert_round_trip
 
     class Shouting(BaseModel):
         word: str = Field(min_length=1, max_length=20)
@@ -101,9 +101,9 @@ def test_the_check_finds_charge_items_that_are_not_a_function_of_the_data(portal
 
     from pydantic import BaseModel, Field
 
-    from core import ChargeItem, RequestType
+    from core.api import ChargeItem, RequestType
     from core.models import Request
-    from core.plugin_testing import assert_charge_items
+    from core.testing import assert_charge_items
 
     calls = count(1)
 

@@ -20,10 +20,10 @@ from core.platform import outbox
 from core.platform.clock import LOCAL_ZONE
 from core.platform.errors import ValidationFailed
 from core.platform.i18n import use_language
-from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
 from core.requests.lifecycle import Action
 from core.requests.statuses import Status
+from core.testing import check_request_type, form_context
 from core.workflow import actions as workflow
 from plugins.log_extract import CSV_ORIGIN, XLSX_ORIGIN, LogExtract
 from tests.support import World

@@ -22,11 +22,11 @@ from core.access_control.simulator import Fault, set_fault
 from core.accounts import administration
 from core.models import ChatMessage, Request, Store
 from core.platform import outbox
-from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
 from core.requests.context import FulfilmentContext
 from core.requests.request_types import FulfilmentMode
 from core.requests.statuses import Status
+from core.testing import check_request_type, form_context
 from plugins.order import Order, holder_label, national, split_ref
 from plugins.order.schema import OrderForm, normalise_postcode
 from tests.support import World

@@ -22,10 +22,10 @@ from core.accounts import auth
 from core.models import ChatMessage, Request
 from core.platform import outbox
 from core.platform.errors import ValidationFailed
-from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
 from core.requests.lifecycle import Action
 from core.requests.statuses import Status
+from core.testing import check_request_type, form_context
 from core.workflow import actions as workflow
 from plugins.password_reset import links
 from plugins.password_reset.links import ServicePasswordLink

@@ -31,13 +31,13 @@ from core.models import (
 )
 from core.platform import outbox
 from core.platform.i18n import CORE_DOMAIN, CORE_LOCALE_DIR
-from core.plugin_testing import check_request_type, form_context
 from core.portal import Portal
 from core.requests.context import FulfilmentContext
 from core.requests.forms import build_fields, decode, encode, json_schema
 from core.requests.lifecycle import Action
 from core.requests.request_types import FulfilmentResult
 from core.requests.statuses import Status
+from core.testing import check_request_type, form_context
 from core.workflow import actions as workflow
 from plugins.portal_users import PortalUsers
 from plugins.portal_users.fulfilment import user_list_csv
@@ -690,7 +690,7 @@ def test_every_text_of_the_plugin_has_swedish() -> None:
 
 
 def test_portal_users_keeps_the_plugin_contract(portal: Portal, world: World) -> None:
-    """core.plugin_testing: generated payloads of every task are accepted, survive the form, mutations refused."""
+    """core.testing: generated payloads of every task are accepted, survive the form, mutations refused."""
     bo = second_admin(portal, world)  # so that administrators, too, may be drawn for removal
     file_directly(portal, world.admin, {"kind": "remove", "user_id": world.member.id})  # Maja: already asked for
     with form_context(portal, world.admin) as context:

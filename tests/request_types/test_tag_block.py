@@ -21,9 +21,9 @@ from core.access_control.simulator import Fault, set_fault
 from core.models import ChatMessage, Request, RequestHistory, User
 from core.platform import outbox
 from core.platform.clock import LOCAL_ZONE, as_utc
-from core.plugin_testing import assert_mutations_refused, assert_round_trip, form_context
 from core.portal import Portal
 from core.requests.statuses import Status
+from core.testing import assert_mutations_refused, assert_round_trip, form_context
 from core.workflow import actions as workflow
 from plugins.tag_block import TagBlock
 from plugins.tag_block.schema import REASON_MAX, TAG_NUMBER_MAX, TagBlockForm, check_printed_number

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from core import file_upload
+from core.api import file_upload
 from core.requests.forms import build_fields, decode, encode, file_fields
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from core import RequestType, hookimpl
+from core.api import RequestType, hookimpl
 from core.platform.errors import ConfigurationError
 from core.plugins import ENTRY_POINT_GROUP, build_registry, create_plugin_manager, plugin_names
 from tests.plugins.sample_types import SamplePlugin

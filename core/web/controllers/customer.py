@@ -18,7 +18,7 @@ from core.platform.errors import ValidationFailed
 from core.platform.i18n import gettext
 from core.requests import attachments
 from core.requests.attachments import StagedFile
-from core.requests.context import FormContext
+from core.requests.context import form_context_for
 from core.requests.display import display_rows
 from core.requests.filing import CARRY_OUT_ON
 from core.requests.followers import start_following
@@ -179,7 +179,7 @@ class CustomerController(Controller):
         """The cost under the agreement, with what is asked for, before the customer sends the request."""
         the_portal = portal(request)
         with the_portal.database.reading() as session:
-            context = FormContext(
+            context = form_context_for(
                 session=session,
                 user=user(request),
                 organisation=viewer(request).organisation,
@@ -318,7 +318,7 @@ def _request_form(
 ) -> Template:
     the_portal = portal(request)
     with the_portal.database.reading() as session:
-        context = FormContext(
+        context = form_context_for(
             session=session,
             user=user(request),
             organisation=viewer(request).organisation,

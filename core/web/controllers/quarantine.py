@@ -22,7 +22,7 @@ from core.conversation.intake.quarantine import mail_text, sender_user
 from core.models import InboundMail, Organisation, Request, User
 from core.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.platform.i18n import gettext
-from core.requests.context import FormContext
+from core.requests.context import form_context_for
 from core.requests.filing import CARRY_OUT_ON
 from core.requests.forms import FormField, build_fields, decode, form_values, render_choices
 from core.requests.queries import valid_id
@@ -200,7 +200,7 @@ class QuarantineController(Controller):
         """The type's form as the customer would see it: their organisation's systems and the like."""
         the_portal = portal(request)
         with the_portal.database.reading() as session:
-            context = FormContext(
+            context = form_context_for(
                 session=session,
                 user=customer,
                 organisation=organisation,

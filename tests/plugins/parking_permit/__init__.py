@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from core import ChargeItem, Choice, FormContext, FulfilmentMode, HookContext, RequestType, hookimpl
+from core.api import ChargeItem, Choice, FormContext, FulfilmentMode, HookContext, RequestType, hookimpl
 from tests.plugins.parking_permit.schema import ParkingPermitForm, PickUp, SendByPost
 
 if TYPE_CHECKING:  # core/__init__ does not re-export these; only the annotations need them

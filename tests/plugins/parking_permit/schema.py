@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 from pydantic_core import PydanticCustomError
 
-from core import PhoneNumber, long_text, render_time_choices
+from core.api import PhoneNumber, long_text, render_time_choices
 
 
 class VehicleKind(StrEnum):
