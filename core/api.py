@@ -49,6 +49,7 @@ from core.platform.columns import UTCDateTime, utc_column
 from core.platform.db import Database
 from core.platform.errors import Conflict, Forbidden, NotFound, PortalError, ValidationFailed
 from core.platform.i18n import N_, current_language, gettext, ngettext, use_language
+from core.platform.settings import Settings
 from core.platform.signing import digest as token_digest
 from core.platform.signing import link_token
 from core.portal import Portal
@@ -76,6 +77,7 @@ from core.web.controllers.auth import anonymous_page
 from core.web.logging import secret_path
 from core.web.rendering import page as render_page
 from core.web.types import HttpRequest
+from core.web.viewer import require_customer, require_user
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -121,6 +123,7 @@ __all__ = [
     "RequestView",
     "Role",
     "ServiceAccount",
+    "Settings",
     "Status",
     "StatusChange",
     "StoreView",
@@ -161,6 +164,8 @@ __all__ = [
     "render_page",
     "render_time_choices",
     "reopen_customer_user",
+    "require_customer",
+    "require_user",
     "secret_path",
     "token_digest",
     "use_language",

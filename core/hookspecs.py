@@ -56,9 +56,9 @@ def bbportal_outbox_handlers() -> dict[str, Callable[[Portal, BackgroundJob], No
 
 @hookspec
 def bbportal_mail_kinds() -> list[MailKind]:
-    """Kinds of mail of your own, sent with ``core.queue_mail(session, kind, to, ...)``.
+    """Kinds of mail of your own, sent with ``core.api.queue_mail(session, kind, to, ...)``.
 
-    Called when the portal starts. Each :class:`core.MailKind` names a folder with ``subject.txt``,
+    Called when the portal starts. Each :class:`core.api.MailKind` names a folder with ``subject.txt``,
     ``body.txt`` and ``body.html`` (Jinja, ``{{ _("…") }}`` translated through your catalog) and a function
     that gives the templates their values when the mail is sent. Prefix keys with your plugin's name
     (``password_reset.link``); a key used twice stops the portal with a configuration error.

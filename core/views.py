@@ -27,7 +27,8 @@ class SystemKind(StrEnum):
     ACCESS_CONTROL = "access_control"
     """Tags, holders, doors and access groups: the adapter's tag and holder methods work on it."""
     DOOR_PHONE = "door_phone"
-    """A door phone: its entries (``door_phone_entries``); it has no tags or holders."""
+    """A door phone: its entries (``door_phone_entries``, ``set_door_phone_entry``). A real one has no tags or
+    holders (the embedded simulator gives every system some, whatever its kind: do not rely on them)."""
 
 
 def _frozen(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -171,7 +172,7 @@ class ChatMessageView:
     internal: bool
     """True: a note staff see and customers never do."""
     via: str
-    """``portal`` or ``mail``."""
+    """``portal`` (a page or the API), ``email`` (an answer by mail) or ``system`` (written by the portal itself)."""
     created_at: datetime | None
 
     @classmethod
@@ -213,7 +214,7 @@ class BackgroundJob:
     payload: Mapping[str, Any]
     """The keyword arguments given to ``enqueue`` (read-only)."""
     attempts: int
-    """How many times it was handed out before, this time included: 1 on the first run."""
+    """How many earlier runs failed: 0 on the first run."""
 
     @classmethod
     def of(cls, row: OutboxMessage) -> BackgroundJob:

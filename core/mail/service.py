@@ -33,6 +33,7 @@ from core.platform import i18n
 from core.platform.clock import local_date, local_datetime
 from core.platform.errors import ConfigurationError
 from core.platform.outbox import OutboxMessage, enqueue
+from core.views import RequestView, UserView
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -99,21 +100,23 @@ class MailKind:
 def queue(
     session: Session,
     kind: str,
-    to: User | str,
+    to: User | UserView | str,
     *,
     dedupe_key: str,
     now: datetime,
-    request: Request | None = None,
+    request: Request | RequestView | None = None,
     name: str = "",
     **params: Any,
 ) -> bool:
-    """Queue one mail of ``kind`` to ``to`` (a user, or an address with an optional ``name``).
+    """Queue one mail of ``kind`` to ``to`` (a user — row or view —, or an address with an optional ``name``).
+
+    A user gets the mail in their own language, unless they have asked for no mail or their address bounces.
 
     Called in the transaction that causes the mail; it goes out after the commit. ``params`` (JSON values)
     reach the kind's ``values`` as ``job.params``. Returns False when ``dedupe_key`` was queued before.
     """
     payload: dict[str, Any] = {"kind": kind, **params}
-    if isinstance(to, User):
+    if isinstance(to, (User, UserView)):
         payload["user_id"] = to.id
     else:
         payload["address"] = to

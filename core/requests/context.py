@@ -209,10 +209,10 @@ class HookContext:
         """Record a side effect in the current transaction; the relay hands it to a worker after commit.
 
         A ``dedupe_key`` already queued is skipped (returns False): re-running the observer adds nothing.
-        Mail is not a topic of yours: queue it with ``core.queue_mail`` (a kind and a recipient).
+        Mail is not a topic of yours: queue it with ``core.api.queue_mail`` (a kind and a recipient).
         """
         if topic == "send_mail":
             raise ConfigurationError(
-                "Mail is queued with core.queue_mail(session, kind, recipient, ...), not as a topic."
+                "Mail is queued with core.api.queue_mail(session, kind, recipient, ...), not as a topic."
             )
         return enqueue(self.session, topic, payload, dedupe_key, now=self.clock.now()) == 1

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from core.models import Organisation, User
 from core.platform import outbox
+from core.platform.clock import FixedClock
 from core.requests.context import FormContext, FulfilmentContext, form_context_for
 from core.requests.lifecycle import Action
 from core.requests.queries import find_request
@@ -34,7 +35,7 @@ from core.testing.contract import (
 )
 from core.testing.web import WebClient
 from core.testing.world import PASSWORD, World, make_world
-from core.views import RequestView, UserView
+from core.views import RequestView, SystemView, UserView
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -83,6 +84,18 @@ def staff_action(
 
     done = actions.perform(portal, _user(portal, staff), request_id, Action(action), reason=reason)
     return RequestView.of(done)
+
+
+def simulate_fault(portal: Portal, system: SystemView | int, fault: str = "", *, fail_next: int = 0) -> None:
+    """Make the embedded simulator misbehave for one system, as a real hosted system can.
+
+    ``fault``: ``"unavailable"`` (every call raises ``AccessControlUnavailable``), ``"refuse"`` (lookups answer,
+    every change raises ``AccessControlRefused``) or ``""`` (answers normally again). ``fail_next``: the next N
+    changing calls raise ``AccessControlUnavailable``, then the system answers. Call it outside a transaction.
+    """
+    from core.access_control.simulator.provisioning import set_fault
+
+    set_fault(portal.database, system if isinstance(system, int) else system.id, fault, fail_next=fail_next)
 
 
 def run_background_work(portal: Portal) -> int:
@@ -137,6 +150,7 @@ def chat_lines(portal: Portal, request_id: int, *, internal: bool = False) -> li
 
 __all__ = [
     "PASSWORD",
+    "FixedClock",
     "Mutation",
     "WebClient",
     "World",
@@ -156,6 +170,7 @@ __all__ = [
     "request_view",
     "run_background_work",
     "sent_mails",
+    "simulate_fault",
     "staff_action",
     "swedish_phone_numbers",
 ]
