@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -257,6 +258,36 @@ def plugins_list() -> None:
         for request_type in registry:
             modes = "/".join(sorted(m.value for m in request_type.modes()))
             click.echo(f"  {request_type.key:16} v{request_type.version}  {modes:24} {gettext(request_type.name)}")
+
+
+@plugins.command("new")
+@click.argument("key")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the package's folder, bbportal-<key> (made when missing).",
+)
+@click.option("--name", default=None, help='The type\'s name, an English msgid [default: from KEY, "Parking permit"].')
+def plugins_new(key: str, directory: Path, name: str | None) -> None:
+    """Write a new request-type package.
+
+    The package goes into DIRECTORY/bbportal-<KEY>/, ready to install, test and build. KEY is the type's key
+    and the package's module, in lower snake case (parking_permit). The package has a pyproject.toml with the
+    entry point, the type (importing only core.api), its form, a Swedish catalog, tests with the portal's
+    test kit and a README.
+    """
+    from core.scaffold import ScaffoldRefused, write_plugin_package
+
+    try:
+        folder = write_plugin_package(key, directory, name)
+    except ScaffoldRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Request type {key} written to {folder}. Next, with the portal's environment:")
+    click.echo(f"  cd {folder}")
+    click.echo("  pip install -e .      # the portal finds the type through its entry point")
+    click.echo("  pytest                # the contract, a request carried out, the start page")
 
 
 @main.group()

@@ -1,0 +1,214 @@
+"""``bbportal plugins new``: the package it writes builds as a wheel, installs, registers and passes its tests.
+
+The wheel is installed with ``pip install --target`` into a folder put on ``PYTHONPATH`` of a subprocess run
+with this environment's Python: the portal then finds the type through the wheel's entry point (importlib
+metadata reads the dist-info there), as it would in a real installation, and not through the source folder.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_file
+from babel.messages.pofile import read_po
+from click.testing import CliRunner
+
+from core.cli import main
+from core.platform.i18n import CORE_DOMAIN, CORE_LOCALE_DIR, compile_catalog
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+KEY = "parking_permit"
+PO = f"{KEY}/locale/sv/LC_MESSAGES/{KEY}.po"
+
+
+def new(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["plugins", "new", *args])
+    return result.exit_code, result.output
+
+
+def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def isolated_env(site: Path) -> dict[str, str]:
+    """This environment with only the installed wheel on PYTHONPATH, and nothing of this pytest run."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(site)
+    return env
+
+
+def assert_lint_clean(package: Path) -> None:
+    """The generated code passes ruff with the portal's settings and with the package's own."""
+    for config in (["--config", str(REPOSITORY / "pyproject.toml")], []):
+        for command in (["check"], ["format", "--check"]):
+            done = run(sys.executable, "-m", "ruff", *command, *config, package, cwd=REPOSITORY)
+            assert done.returncode == 0, f"ruff {command} {config}:\n{done.stdout}{done.stderr}"
+
+
+def test_refusals(tmp_path: Path) -> None:
+    for bad in ("Parking", "parking-permit", "1permit", "_permit", "permit_", "parking__permit", "class", "a" * 41):
+        code, output = new(bad, "--directory", str(tmp_path))
+        assert code != 0 and "is not a valid key" in output, (bad, output)
+    code, output = new("fault_report", "--directory", str(tmp_path))
+    assert code != 0 and "'fault_report' is taken: an installed request type" in output
+    code, output = new("json", "--directory", str(tmp_path))
+    assert code != 0 and "a Python module of that name is already importable" in output
+    code, output = new(KEY, "--directory", str(tmp_path), "--name", "two\nlines")
+    assert code != 0 and "The name must be one line" in output
+    assert list(tmp_path.iterdir()) == []  # nothing written for a refusal
+
+    assert new(KEY, "--directory", str(tmp_path)) == (0, new_output(tmp_path))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code, output = new(KEY, "--directory", str(tmp_path), "--name", "Something else")
+    assert code != 0 and "exists already" in output
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing overwritten
+
+
+def new_output(directory: Path) -> str:
+    folder = directory / "bbportal-parking-permit"
+    return (
+        f"Request type {KEY} written to {folder}. Next, with the portal's environment:\n"
+        f"  cd {folder}\n"
+        "  pip install -e .      # the portal finds the type through its entry point\n"
+        "  pytest                # the contract, a request carried out, the start page\n"
+    )
+
+
+def catalog(path: Path) -> Catalog:
+    with path.open("rb") as source:
+        return read_po(source, locale="sv")
+
+
+PORTAL_CATALOG = catalog(CORE_LOCALE_DIR / "sv" / "LC_MESSAGES" / f"{CORE_DOMAIN}.po")
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("request_type", 'Nyckel "extra" & l\'ordre \\ åäö'),  # a class name that would hide core.api's
+        ("a" * 40, "x" * 80),  # the longest key and name still fit the line length
+        ("door_access", "Request"),  # one of the portal's own msgids, which the portal's catalog translates
+    ],
+)
+def test_odd_keys_and_names_give_clean_code(tmp_path: Path, key: str, name: str) -> None:
+    code, output = new(key, "--directory", str(tmp_path / "new"), "--name", name)
+    assert code == 0, output
+    package = tmp_path / "new" / ("bbportal-" + key.replace("_", "-"))
+    assert_lint_clean(package)
+    own = catalog(package / key / "locale" / "sv" / "LC_MESSAGES" / f"{key}.po")
+    if name in PORTAL_CATALOG:
+        assert name not in own  # translating it here would change the portal's word on every page
+    else:
+        assert own[name].string == name  # a msgid, to be written in Swedish
+    module = ast.parse((package / key / "__init__.py").read_text(encoding="utf-8"))
+    names = [
+        ast.literal_eval(node.value)
+        for node in ast.walk(module)
+        if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["name"]
+    ]
+    assert names == [name]
+    pyproject = tomllib.loads((package / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == f"{name}: a request type for the BBGRUPPEN Portal"
+
+
+# The Python run in the wheel's environment: the type is registered through the installed entry point, and
+# the texts it shows (name, description, the form's titles and descriptions) are listed for the catalog check.
+REGISTRATION = """
+import json, sys
+from core.plugins import build_registry, create_plugin_manager
+manager = create_plugin_manager()
+plugin = manager.get_plugin(sys.argv[1])
+request_type = build_registry(manager).require(sys.argv[1])
+texts = [request_type.name, request_type.description]
+for field in request_type.schema.model_fields.values():
+    texts += [text for text in (field.title, field.description) if text]
+print(json.dumps({"module": plugin.__file__, "type": type(request_type).__name__, "texts": texts}))
+"""
+
+
+def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Path) -> None:
+    code, output = new(KEY, "--directory", str(tmp_path))
+    assert code == 0, output
+    package = tmp_path / "bbportal-parking-permit"
+    assert sorted(str(p.relative_to(package)) for p in package.rglob("*") if p.is_file()) == [
+        ".gitignore",
+        "README.md",
+        f"{KEY}/__init__.py",
+        PO,
+        f"{KEY}/schema.py",
+        "pyproject.toml",
+        f"tests/test_{KEY}.py",
+    ]
+    assert_lint_clean(package)
+    # The portal compiles a .po next to itself; a .mo made so in the source folder stays out of the wheel.
+    assert compile_catalog(package / KEY / "locale", KEY, "sv") is not None
+
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", tmp_path / "dist", package, cwd=tmp_path)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    assert wheel.name == "bbportal_parking_permit-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        names = sorted(archive.namelist())
+        entry_points = archive.read("bbportal_parking_permit-0.1.0.dist-info/entry_points.txt").decode()
+    dist_info = "bbportal_parking_permit-0.1.0.dist-info"
+    assert names == sorted(
+        [
+            f"{KEY}/__init__.py",
+            f"{KEY}/schema.py",
+            PO,
+            *(f"{dist_info}/{name}" for name in ("METADATA", "WHEEL", "entry_points.txt", "RECORD")),
+        ]
+    )
+    assert entry_points.split() == ["[bbportal.request_types]", KEY, "=", KEY]
+
+    site = tmp_path / "site"
+    installed = run(sys.executable, "-m", "pip", "install", "--no-deps", "--target", site, wheel, cwd=tmp_path)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    registered = run(sys.executable, "-c", REGISTRATION, KEY, cwd=tmp_path, env=isolated_env(site))
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    found = json.loads(registered.stdout)
+    assert found["module"] == str(site / KEY / "__init__.py") and found["type"] == "ParkingPermit"
+
+    # Swedish for every text the type shows and every message its code marks (N_), from the package's catalog
+    # or, for the portal's own msgids, from the portal's, which the package's must not translate again.
+    own = catalog(package / PO)
+    assert not {message.id for message in own if message.id} & {message.id for message in PORTAL_CATALOG}
+    marked = [
+        message
+        for path in (package / KEY).glob("*.py")
+        for _line, message, _comments, _context in extract_from_file("python", str(path), keywords={"N_": None})
+    ]
+    for text in [*found["texts"], *marked]:
+        translated = own.get(text) or PORTAL_CATALOG.get(text)
+        assert translated is not None and translated.string, f"no Swedish for {text!r}"
+
+    tests = run(
+        sys.executable,
+        *("-m", "pytest", package / "tests", "-v", "-p", "no:cacheprovider"),
+        cwd=tmp_path,  # not the package's folder: the installed wheel is tested, not the source
+        env=isolated_env(site),
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    for test in (
+        "test_keeps_the_contract",
+        "test_filed_taken_and_carried_out",
+        "test_filed_through_the_form",
+        "test_kept_open_while_the_system_does_not_answer",
+        "test_fulfil_can_run_again",
+        "test_on_the_start_page",
+    ):
+        assert f"test_{KEY}.py::{test} PASSED" in tests.stdout, tests.stdout
+    assert "6 passed" in tests.stdout
+    assert (site / KEY / "locale" / "sv" / "LC_MESSAGES" / f"{KEY}.mo").exists()  # compiled where installed
