@@ -17,7 +17,7 @@ from core.accounts import administration, auth, passwords
 from core.models import Organisation, Role, System, User, UserKind
 from core.platform.clock import Clock
 from core.platform.errors import NotFound
-from core.requests.queries import valid_id
+from core.requests.queries import parse_id
 from core.views import OrganisationView, SystemView, UserView
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def organisation_users(session: Session, organisation_id: int, *, active_only: b
 
 def find_user(session: Session, user_id: Any) -> UserView | None:
     """Any user by id (customer or staff, active or not); None for no such user or an impossible id."""
-    wanted = _id(user_id)
+    wanted = parse_id(user_id)
     row = session.get(User, wanted) if wanted is not None else None
     return UserView.of(row) if row is not None else None
 
@@ -97,21 +97,13 @@ def invite_user(session: Session, portal: Portal, user_id: int) -> None:
 
 def find_organisation(session: Session, organisation_id: Any) -> OrganisationView | None:
     """An organisation by id, or None."""
-    wanted = _id(organisation_id)
+    wanted = parse_id(organisation_id)
     row = session.get(Organisation, wanted) if wanted is not None else None
     return OrganisationView.of(row) if row is not None else None
 
 
 def find_system(session: Session, system_id: Any) -> SystemView | None:
     """A hosted system by id (any organisation's, active or not), or None; check ``organisation_id`` yourself."""
-    wanted = _id(system_id)
+    wanted = parse_id(system_id)
     row = session.get(System, wanted) if wanted is not None else None
     return SystemView.of(row) if row is not None else None
-
-
-def _id(value: Any) -> int | None:
-    try:
-        wanted = int(value)
-    except (TypeError, ValueError):
-        return None
-    return wanted if valid_id(wanted) else None

@@ -82,6 +82,15 @@ def valid_id(value: int | None) -> bool:
     return value is not None and 0 < value <= MAX_ID
 
 
+def parse_id(value: Any) -> int | None:
+    """An id given from outside (a form value, a job's payload) as a number the database can hold, or None."""
+    try:
+        wanted = int(value)
+    except (TypeError, ValueError):
+        return None
+    return wanted if valid_id(wanted) else None
+
+
 def visible_to(user: User) -> Any:
     """The filter every customer-facing request query goes through: staff see all, customers their own."""
     if user.is_staff:
@@ -329,9 +338,6 @@ def lock_request(session: Session, request_id: int) -> RequestView | None:
 
 def find_request(session: Session, request_id: Any) -> RequestView | None:
     """A request by id (any organisation's), or None; check ``organisation_id`` before showing it to anyone."""
-    try:
-        wanted = int(request_id)
-    except (TypeError, ValueError):
-        return None
-    row = session.get(Request, wanted) if valid_id(wanted) else None
+    wanted = parse_id(request_id)
+    row = session.get(Request, wanted) if wanted is not None else None
     return RequestView.of(row) if row is not None else None
