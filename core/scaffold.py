@@ -1,10 +1,11 @@
 """``bbportal plugins new``: write a new request-type package, ready to install, test and build as a wheel.
 
 The package is what a third party ships: a ``pyproject.toml`` with the ``bbportal.request_types`` entry
-point, the type (``<key>/__init__.py``) and its form (``<key>/schema.py``) importing only ``core.api``, a
-Swedish catalog, tests that use only the test kit (``core.testing`` and its pytest fixtures) and a README.
-The files are Jinja templates in ``core/scaffold_templates/`` (shipped in the portal's wheel with the rest of
-``core``); they end in ``.jinja`` so that no tool takes them for the portal's own code.
+point, the type (``<key>/__init__.py``) and its form (``<key>/schema.py``) importing only ``core.api``, the
+form page's guidance (``<key>/templates/<key>/form.html``), a Swedish catalog, tests that use only the test
+kit (``core.testing`` and its pytest fixtures) and a README. The files are Jinja templates in
+``core/scaffold_templates/`` (shipped in the portal's wheel with the rest of ``core``); they end in ``.jinja``
+so that no tool takes them for the portal's own code.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ FILES = (
     ("package/__init__.py.jinja", "{key}/__init__.py"),
     ("package/schema.py.jinja", "{key}/schema.py"),
     ("package/catalog.po.jinja", "{key}/locale/sv/LC_MESSAGES/{key}.po"),
+    ("package/form.html.jinja", "{key}/templates/{key}/form.html"),
     ("tests/test_type.py.jinja", "tests/test_{key}.py"),
 )
 

@@ -112,6 +112,10 @@ class RequestType:
     both pass. Otherwise it runs before the writer's turn and never holds up other writers."""
     order: ClassVar[int] = 100
     """Position on the start page (lower first)."""
+    form_template: ClassVar[str | None] = None
+    """A template of the plugin's ``templates/`` folder (next to ``locale_dir``), shown on the form page between
+    the description and the fields: the rules, what happens after sending, what it costs. A type whose form
+    needs a few words more than the field hints says them here instead of replacing the core's form page."""
 
     def mode_for(self, data: Mapping[str, Any]) -> FulfilmentMode:
         """The fulfilment mode of one request, from its stored data; default: the type's ``fulfilment_mode``.
@@ -213,6 +217,18 @@ class RequestTypeRegistry:
         return dict(self._types)
 
 
+def _check_form_template(request_type: RequestType) -> None:
+    """A missing form template stops the start, rather than every form page of the type."""
+    folder = request_type.locale_dir.parent / "templates" if request_type.locale_dir is not None else None
+    if folder is None or not (folder / str(request_type.form_template)).is_file():
+        raise ConfigurationError(
+            "The form_template %(template)s of %(key)s is not in the plugin's templates folder (%(folder)s).",
+            template=request_type.form_template,
+            key=request_type.key,
+            folder=str(folder) if folder is not None else "no locale_dir, so no templates folder",
+        )
+
+
 def _check_descriptor(request_type: RequestType) -> None:
     for attribute in ("key", "schema", "name"):
         if not getattr(request_type, attribute, None):
@@ -221,6 +237,8 @@ def _check_descriptor(request_type: RequestType) -> None:
             )
     if not isinstance(request_type.schema, type) or not issubclass(request_type.schema, BaseModel):
         raise ConfigurationError("The schema of %(key)s must be a Pydantic model.", key=request_type.key)
+    if request_type.form_template:
+        _check_form_template(request_type)
     if request_type.system_field and request_type.system_field not in request_type.schema.model_fields:
         raise ConfigurationError(
             "system_field %(field)s is not a field of %(key)s.", field=request_type.system_field, key=request_type.key

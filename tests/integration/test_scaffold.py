@@ -1,59 +1,43 @@
 """``bbportal plugins new``: the package it writes builds as a wheel, installs, registers and passes its tests.
 
-The wheel is installed with ``pip install --target`` into a folder put on ``PYTHONPATH`` of a subprocess run
-with this environment's Python: the portal then finds the type through the wheel's entry point (importlib
-metadata reads the dist-info there), as it would in a real installation, and not through the source folder.
+How the wheel is installed and its tests run: ``tests/plugin_packages.py``.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import os
-import subprocess
 import sys
 import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
-from babel.messages.pofile import read_po
 from click.testing import CliRunner
 
 from core.cli import main
-from core.platform.i18n import CORE_DOMAIN, CORE_LOCALE_DIR, compile_catalog
+from core.platform.i18n import compile_catalog
+from tests.plugin_packages import (
+    PORTAL_CATALOG,
+    assert_lint_clean,
+    build_wheel,
+    catalog,
+    install_wheel,
+    isolated_env,
+    run,
+    run_package_tests,
+)
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 KEY = "parking_permit"
 PO = f"{KEY}/locale/sv/LC_MESSAGES/{KEY}.po"
+FORM_TEMPLATE = f"{KEY}/templates/{KEY}/form.html"
+JINJA = "jinja2.ext:babel_extract"  # babel's extraction method for a Jinja template
 
 
 def new(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["plugins", "new", *args])
     return result.exit_code, result.output
-
-
-def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False
-    )
-
-
-def isolated_env(site: Path) -> dict[str, str]:
-    """This environment with only the installed wheel on PYTHONPATH, and nothing of this pytest run."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
-    env["PYTHONPATH"] = str(site)
-    return env
-
-
-def assert_lint_clean(package: Path) -> None:
-    """The generated code passes ruff with the portal's settings and with the package's own."""
-    for config in (["--config", str(REPOSITORY / "pyproject.toml")], []):
-        for command in (["check"], ["format", "--check"]):
-            done = run(sys.executable, "-m", "ruff", *command, *config, package, cwd=REPOSITORY)
-            assert done.returncode == 0, f"ruff {command} {config}:\n{done.stdout}{done.stderr}"
 
 
 def test_refusals(tmp_path: Path) -> None:
@@ -83,14 +67,6 @@ def new_output(directory: Path) -> str:
         "  pip install -e .      # the portal finds the type through its entry point\n"
         "  pytest                # the contract, a request carried out, the start page\n"
     )
-
-
-def catalog(path: Path) -> Catalog:
-    with path.open("rb") as source:
-        return read_po(source, locale="sv")
-
-
-PORTAL_CATALOG = catalog(CORE_LOCALE_DIR / "sv" / "LC_MESSAGES" / f"{CORE_DOMAIN}.po")
 
 
 @pytest.mark.parametrize(
@@ -147,6 +123,7 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
         f"{KEY}/__init__.py",
         PO,
         f"{KEY}/schema.py",
+        FORM_TEMPLATE,
         "pyproject.toml",
         f"tests/test_{KEY}.py",
     ]
@@ -154,9 +131,7 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
     # The portal compiles a .po next to itself; a .mo made so in the source folder stays out of the wheel.
     assert compile_catalog(package / KEY / "locale", KEY, "sv") is not None
 
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", tmp_path / "dist", package, cwd=tmp_path)
-    assert built.returncode == 0, built.stdout + built.stderr
-    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    wheel = build_wheel(package, tmp_path / "dist")
     assert wheel.name == "bbportal_parking_permit-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as archive:
         names = sorted(archive.namelist())
@@ -167,14 +142,14 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
             f"{KEY}/__init__.py",
             f"{KEY}/schema.py",
             PO,
+            FORM_TEMPLATE,
             *(f"{dist_info}/{name}" for name in ("METADATA", "WHEEL", "entry_points.txt", "RECORD")),
         ]
     )
     assert entry_points.split() == ["[bbportal.request_types]", KEY, "=", KEY]
 
     site = tmp_path / "site"
-    installed = run(sys.executable, "-m", "pip", "install", "--no-deps", "--target", site, wheel, cwd=tmp_path)
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    install_wheel(wheel, site)
 
     registered = run(sys.executable, "-c", REGISTRATION, KEY, cwd=tmp_path, env=isolated_env(site))
     assert registered.returncode == 0, registered.stdout + registered.stderr
@@ -189,18 +164,18 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
         message
         for path in (package / KEY).glob("*.py")
         for _line, message, _comments, _context in extract_from_file("python", str(path), keywords={"N_": None})
+    ] + [
+        message
+        for _line, message, _comments, _context in extract_from_file(
+            "jinja2.ext:babel_extract", package / FORM_TEMPLATE
+        )
     ]
+    assert marked[-1].startswith("We check every request"), marked
     for text in [*found["texts"], *marked]:
         translated = own.get(text) or PORTAL_CATALOG.get(text)
         assert translated is not None and translated.string, f"no Swedish for {text!r}"
 
-    tests = run(
-        sys.executable,
-        *("-m", "pytest", package / "tests", "-v", "-p", "no:cacheprovider"),
-        cwd=tmp_path,  # not the package's folder: the installed wheel is tested, not the source
-        env=isolated_env(site),
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
+    outcome = run_package_tests(package, site)  # the installed wheel is tested, not the source
     for test in (
         "test_keeps_the_contract",
         "test_filed_taken_and_carried_out",
@@ -209,6 +184,6 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
         "test_fulfil_can_run_again",
         "test_on_the_start_page",
     ):
-        assert f"test_{KEY}.py::{test} PASSED" in tests.stdout, tests.stdout
-    assert "6 passed" in tests.stdout
+        assert f"test_{KEY}.py::{test} PASSED" in outcome, outcome
+    assert "6 passed" in outcome
     assert (site / KEY / "locale" / "sv" / "LC_MESSAGES" / f"{KEY}.mo").exists()  # compiled where installed

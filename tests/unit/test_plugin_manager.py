@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 
@@ -83,3 +85,38 @@ def test_without_entry_points_only_extra_plugins_count() -> None:
 
     keys = [t.key for t in build_registry(manager)]
     assert keys == ["sample_approval", "sample_automatic", "sample_manual"]
+
+
+def _registry_of(request_type: RequestType) -> object:
+    class Plugin:
+        @hookimpl
+        def bbportal_request_types(self) -> list[RequestType]:
+            return [request_type]
+
+    return build_registry(create_plugin_manager(load_entry_points=False, extra_plugins=[Plugin()]))
+
+
+def test_a_form_template_that_is_not_there_stops_the_start(tmp_path: Path) -> None:
+    """A typo in form_template is found at start-up, not on the first customer's form page."""
+    (tmp_path / "templates" / "guided").mkdir(parents=True)
+    (tmp_path / "templates" / "guided" / "form.html").write_text("<p>{{ _('Read this first.') }}</p>")
+
+    class Guided(RequestType):
+        key = "guided"
+        name = "Guided"
+        schema = _Form
+        locale_dir = tmp_path / "locale"
+        form_template = "guided/form.html"
+
+    assert "guided" in _registry_of(Guided())  # type: ignore[operator]
+
+    class Misspelt(Guided):
+        form_template = "guided/from.html"
+
+    class NoFolder(Guided):
+        locale_dir = None
+
+    for broken in (Misspelt(), NoFolder()):
+        with pytest.raises(ConfigurationError) as raised:
+            _registry_of(broken)
+        assert "form_template" in str(raised.value) and "guided" in str(raised.value)
