@@ -33,7 +33,7 @@ def bbportal_request_types() -> list[RequestType]:
 
     Called once at start-up, when the registry is built from the plugin manager.
 
-    :return: a list of :class:`core.requests.request_types.RequestType` instances. Each key must be unique across
+    :return: a list of :class:`core.api.RequestType` instances. Each key must be unique across
         all plugins; a duplicate stops the portal from starting with an error naming the key.
     """
 
@@ -88,10 +88,10 @@ def bbportal_migration_locations() -> list[Path]:
 def bbportal_routes() -> list[Any]:
     """Contribute pages or endpoints of the plugin's own to the web application.
 
-    Called once when the web application is built (``core.web.app.create_app``). The handlers join the
+    Called once when the web application is built. The handlers join the
     core's: they pass the same middleware (the viewer is resolved, the language set) and the same CSRF
     check on every POST, PUT, PATCH and DELETE made with cookies. Nothing guards them otherwise: a handler
-    that is for logged-in users sets ``guards=[require_user]`` (``core.web.viewer``) itself. Paths must not
+    that is for logged-in users sets ``guards=[require_user]`` (``core.api.require_user``) itself. Paths must not
     collide with the core's or another plugin's; prefix them with the plugin's key.
 
     :return: a list of Litestar ``Controller`` classes (or ``Router`` instances built anew on each call),
@@ -129,7 +129,7 @@ def bbportal_before_filing(request: RequestView, filing: FilingEvent, context: H
 
     Called in the filing's write transaction (``context.session``), after the form and the type's own
     validation passed and before any row is written: ``request`` is a view of the draft, without an id. Raise
-    a :class:`core.platform.errors.PortalError` (a ``Conflict``) to refuse the filing; nothing is written and the
+    a :class:`core.api.Conflict` to refuse the filing; nothing is written and the
     customer sees its message. Billing refuses here when the cost the customer confirmed
     (``filing.expected_estimate``) no longer holds. What an observer works out here for its
     ``bbportal_request_filed`` it may keep in ``filing.notes`` (key it by the plugin's name).
@@ -188,7 +188,7 @@ def bbportal_statuses_changed(changes: list[StatusChange], context: HookContext)
     for every other transition, inside the transaction that makes them. Each change names the request
     (id, type, organisation), the statuses before and after and the action. Billing charges completed requests here.
 
-    :param changes: :class:`core.requests.lifecycle.StatusChange` items, in the order the requests joined the queue.
+    :param changes: :class:`core.api.StatusChange` items, in the order the requests joined the queue.
     :param context: the session, the acting user (None for the system), the clock, the request types
         (``context.request_type(key)``) and ``enqueue``.
     :return: nothing.
