@@ -62,6 +62,7 @@ from core.requests.statuses import CLOSED as CLOSED_STATUSES
 from core.requests.statuses import OPEN as OPEN_STATUSES
 from core.requests.statuses import Status
 from core.views import (
+    AttachmentView,
     BackgroundJob,
     ChatMessageView,
     OrganisationView,
@@ -89,6 +90,7 @@ __all__ = [
     "AccessControlRefused",
     "AccessControlUnavailable",
     "AccessGroup",
+    "AttachmentView",
     "BackgroundJob",
     "ChangeReceipt",
     "ChargeItem",

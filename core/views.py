@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from core.models import ChatMessage, Organisation, Request, Store, System, User
+    from core.models import Attachment, ChatMessage, Organisation, Request, Store, System, User
     from core.platform.outbox import OutboxMessage
 
 
@@ -202,6 +202,34 @@ class StoreView:
     def of(cls, row: Store) -> StoreView:
         return cls(
             id=row.id or 0, name=row.name, address=row.address, opening_hours=row.opening_hours, active=row.active
+        )
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    """A file on a request, as a fulfilment that stored it gets it back: what to name in a chat line or keep
+    in ``details``. The bytes are served by the portal, to whoever may see the request."""
+
+    id: int
+    request_id: int
+    filename: str
+    """As stored: sanitised, at most 200 characters."""
+    content_type: str
+    size: int
+    internal: bool
+    """Staff only."""
+    origin: str | None
+
+    @classmethod
+    def of(cls, row: Attachment) -> AttachmentView:
+        return cls(
+            id=row.id or 0,
+            request_id=row.request_id,
+            filename=row.filename,
+            content_type=row.content_type,
+            size=row.size,
+            internal=row.internal,
+            origin=row.origin,
         )
 
 

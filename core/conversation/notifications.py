@@ -70,7 +70,8 @@ def fan_out(portal: Portal, source: OutboxMessage) -> Callable[[Session], None] 
 
 def request_values(job: MailJob) -> dict[str, Any] | None:
     """The values of every mail about a request to a user: the request, its rows and the newest message."""
-    request, user, session, portal = job.request, job.recipient.user, job.session, job.portal
+    user, session, portal = job.recipient.user, job.session, job.portal
+    request = session.get(Request, job.request.id) if job.request is not None else None  # the identity map's row
     if request is None or user is None:
         return None
     request_type = portal.registry.get(request.type_key)

@@ -51,7 +51,8 @@ class Recipient:
 
     address: str
     name: str = ""
-    user: User | None = None
+    user: UserView | None = None
+    """The portal user it goes to (read-only), or None for an address alone."""
     languages: tuple[str, ...] = BOTH_LANGUAGES
     """A user's own language; an address alone gets the mail in Swedish and then in English."""
 
@@ -68,7 +69,8 @@ class MailJob:
     session: Session
     kind: str
     recipient: Recipient
-    request: Request | None
+    request: RequestView | None
+    """The request the mail is about, as it is when the mail is sent (read-only)."""
     params: dict[str, Any]
     """The keyword arguments given to :func:`queue`: ids and small values, as JSON stored them."""
 
@@ -84,7 +86,7 @@ class MailKind:
     ``values(job)`` runs once per language of the recipient, with that language in force (so ``gettext``
     in it translates); it returns the templates' values, or None when the mail is no longer to be sent (the
     link was used, the request is gone). Besides its values the templates see ``recipient`` (the
-    :class:`~core.models.User`, or the :class:`Recipient` for an address), ``language`` and
+    :class:`~core.views.UserView`, or the :class:`Recipient` for an address), ``language`` and
     ``settings_url``. Mails to an address alone are written in both languages: their ``body.html`` is a
     fragment (the service puts the two one after the other in one document); a user's is a whole
     document and usually extends ``_layout/body.html``.
@@ -161,11 +163,12 @@ def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> Emai
     recipient = _recipient(session, payload, outbox_row)
     if recipient is None:
         return None
-    request: Request | None = None
+    request: RequestView | None = None
     if "request_id" in payload:
-        request = session.get(Request, int(payload.pop("request_id")))
-        if request is None:
+        row = session.get(Request, int(payload.pop("request_id")))
+        if row is None:
             return None
+        request = RequestView.of(row)
     job = MailJob(portal, session, key, recipient, request, payload)
     parts = []
     for language in recipient.languages:
@@ -214,7 +217,7 @@ def _recipient(session: Session, payload: dict[str, Any], outbox_row: OutboxMess
         user = session.get(User, int(payload.pop("user_id")))
         if user is None or not user.active or undeliverable(user, outbox_row):
             return None
-        return Recipient(user.email, user.name, user, (user.language,))
+        return Recipient(user.email, user.name, UserView.of(user), (user.language,))
     address = str(payload.pop("address", ""))
     if not address:
         raise ConfigurationError("A mail job names neither a user nor an address.")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextvars
 import gettext as _gettext
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -18,25 +22,51 @@ CORE_LOCALE_DIR = Path(__file__).parent.parent / "locale"
 
 _current_language: contextvars.ContextVar[str] = contextvars.ContextVar("language", default="sv")
 _plugin_catalogs: dict[str, Path] = {}
+_generation = 0
+"""Raised by every change of the registered catalogs; the caches of translations are keyed by it."""
+log = logging.getLogger(__name__)
 
 
 def register_catalog(domain: str, locale_dir: Path) -> None:
     """A plugin's own catalog: its msgids are looked up there before the core's."""
-    _plugin_catalogs[domain] = locale_dir
+    global _generation
+    if _plugin_catalogs.get(domain) != locale_dir:
+        _plugin_catalogs[domain] = locale_dir
+        _generation += 1  # the cached chains are keyed by it: the next lookup builds them again
+
+
+def unregister_catalog(domain: str) -> None:
+    """Forget a plugin's catalog (a test's plugin, once the test is over)."""
+    global _generation
+    if _plugin_catalogs.pop(domain, None) is not None:
+        _generation += 1
 
 
 def compile_catalog(locale_dir: Path, domain: str, language: str) -> Path | None:
-    """Compile ``.po`` to ``.mo`` when the compiled file is missing or older (install and start call this)."""
+    """Compile ``.po`` to ``.mo`` when the compiled file is missing or older (install and start call this).
+
+    The ``.mo`` is written beside a temporary name and renamed over the old one, so a process starting at the
+    same moment reads either the old catalog or the new one, never half of one. Raises ``OSError`` when the
+    folder cannot be written (a package installed read-only): :func:`_catalog` then compiles in memory.
+    """
     po = locale_dir / language / "LC_MESSAGES" / f"{domain}.po"
     mo = po.with_suffix(".mo")
     if not po.exists():
         return None
     if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        with po.open("rb") as source:
-            catalog = read_po(source, locale=language, domain=domain)
-        with mo.open("wb") as target:
-            write_mo(target, catalog)
+        partial = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+        try:
+            with partial.open("wb") as target:
+                write_mo(target, _read_po(po, domain, language))
+            os.replace(partial, mo)
+        finally:
+            partial.unlink(missing_ok=True)
     return mo
+
+
+def _read_po(po: Path, domain: str, language: str) -> Catalog:
+    with po.open("rb") as source:
+        return read_po(source, locale=language, domain=domain)
 
 
 def _load(mo: Path | None) -> _gettext.NullTranslations:
@@ -46,12 +76,25 @@ def _load(mo: Path | None) -> _gettext.NullTranslations:
         return _gettext.GNUTranslations(source)
 
 
+def _catalog(locale_dir: Path, domain: str, language: str) -> _gettext.NullTranslations:
+    """The compiled catalog; compiled in memory when its folder is read-only (a site-packages owned by root,
+    an image's read-only layer), where a ``.mo`` left over from an older ``.po`` would otherwise win."""
+    try:
+        return _load(compile_catalog(locale_dir, domain, language))
+    except OSError as exc:
+        log.warning("catalog %s (%s) compiled in memory: %s is not writable (%s)", domain, language, locale_dir, exc)
+        compiled = BytesIO()
+        write_mo(compiled, _read_po(locale_dir / language / "LC_MESSAGES" / f"{domain}.po", domain, language))
+        compiled.seek(0)
+        return _gettext.GNUTranslations(compiled)
+
+
 @lru_cache(maxsize=16)
 def _chain(language: str, generation: int) -> _gettext.NullTranslations:
     """Plugin catalogs first (newest registration first), the core's catalog last."""
-    chain = _load(compile_catalog(CORE_LOCALE_DIR, CORE_DOMAIN, language))
+    chain = _catalog(CORE_LOCALE_DIR, CORE_DOMAIN, language)
     for domain, locale_dir in _plugin_catalogs.items():
-        plugin = _load(compile_catalog(locale_dir, domain, language))
+        plugin = _catalog(locale_dir, domain, language)
         plugin.add_fallback(chain)
         chain = plugin
     return chain
@@ -76,7 +119,7 @@ def _messages(language: str, generation: int) -> dict[str, str]:
 
 
 def translations(language: str) -> _gettext.NullTranslations:
-    return _chain(language, len(_plugin_catalogs))
+    return _chain(language, _generation)
 
 
 def current_language() -> str:
@@ -97,7 +140,7 @@ def set_language(language: str) -> None:
 
 
 def gettext(message: str, **params: object) -> str:
-    text = _messages(_current_language.get(), len(_plugin_catalogs)).get(message, message)
+    text = _messages(_current_language.get(), _generation).get(message, message)
     return text % params if params else text
 
 

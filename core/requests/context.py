@@ -14,11 +14,10 @@ from core.platform.clock import Clock, local_today
 from core.platform.errors import ConfigurationError
 from core.platform.outbox import enqueue
 from core.requests.request_types import Choice, RequestType, RequestTypeRegistry
-from core.views import OrganisationView, RequestView, StoreView, SystemView, UserView
+from core.views import AttachmentView, OrganisationView, RequestView, StoreView, SystemView, UserView
 
 if TYPE_CHECKING:
     from core.access_control import AccessControl
-    from core.models import Attachment
     from core.platform.db import Database
     from core.platform.storage import FileStorage
     from core.portal import Portal
@@ -169,7 +168,7 @@ class FulfilmentContext:
         chunks: Iterable[bytes],
         origin: str,
         internal: bool = False,
-    ) -> Attachment:
+    ) -> AttachmentView:
         """Store a file the fulfilment made on the request; a retry with the same ``origin`` replaces it.
 
         ``chunks`` is consumed once, as a stream: a large extract never has to fit in memory, and no database
@@ -177,7 +176,7 @@ class FulfilmentContext:
         """
         from core.requests.attachments import store_generated
 
-        return store_generated(
+        stored = store_generated(
             self.database,
             self.storage,
             self.clock,
@@ -188,6 +187,7 @@ class FulfilmentContext:
             origin=origin,
             internal=internal,
         )
+        return AttachmentView.of(stored)
 
 
 @dataclass

@@ -75,14 +75,27 @@ def file_request(
 
 
 def staff_action(
-    portal: Portal, staff: UserView | int, request_id: int, action: str, *, reason: str = ""
+    portal: Portal,
+    staff: UserView | int,
+    request_id: int,
+    action: str,
+    *,
+    reason: str = "",
+    assignee: UserView | int | None = None,
 ) -> RequestView:
     """Apply one staff action as the staff queue does: ``take``, ``carry_out`` (*Utför*: starts an
-    ``on_approval`` fulfilment in the background), ``complete``, ``ask_customer``, ``reject`` (needs a reason) …
-    Raises ``Conflict`` with the message staff would see when the action is not possible now."""
+    ``on_approval`` fulfilment in the background), ``complete``, ``ask_customer`` (needs a ``reason``: the
+    question), ``hand_back``, ``assign`` (to ``assignee``, a staff member), ``reject`` (needs a reason) …
+    Raises ``Conflict`` with the message staff would see when the action is not possible now, and
+    ``ValueError`` for an action that does not exist."""
     from core.workflow import actions
 
-    done = actions.perform(portal, _user(portal, staff), request_id, Action(action), reason=reason)
+    if action not in Action._value2member_map_:
+        raise ValueError(f"{action!r} is not an action; one of: {', '.join(sorted(Action._value2member_map_))}")
+    assignee_id = assignee if isinstance(assignee, int) or assignee is None else assignee.id
+    done = actions.perform(
+        portal, _user(portal, staff), request_id, Action(action), reason=reason, assignee_id=assignee_id
+    )
     return RequestView.of(done)
 
 
