@@ -60,6 +60,10 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
     from core.web.app import create_app
 
     portal = _portal()
+    if not portal.settings.production and "base_url" not in portal.settings.model_fields_set:
+        # Links in mails point where this server listens; the web and background processes read it from here.
+        os.environ["BBPORTAL_BASE_URL"] = listening_url(host, port)
+        portal.settings.base_url = os.environ["BBPORTAL_BASE_URL"]
     if not portal.settings.production:
         upgrade(portal.database, plugins=portal.plugins)
         _provision_simulated_systems(portal)
@@ -70,8 +74,7 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
                     demo_data.load(session, portal.clock, portal.hooks)
             if fresh:
                 click.echo("Demo data loaded.")
-        url = f"http://{host}:{port}" if host not in ("0.0.0.0", "::") else portal.settings.base_url
-        click.echo(f"\nBBGRUPPEN Portal: {url}  (data in {portal.settings.data_dir.resolve()})")
+        click.echo(f"\nBBGRUPPEN Portal: {portal.settings.base_url}  (data in {portal.settings.data_dir.resolve()})")
         if demo:
             click.echo("Demo logins:")
             for login in demo_data.DEMO_LOGINS:
@@ -107,6 +110,14 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
 
 
 MAX_DEFAULT_WEB_PROCESSES = 4
+
+
+def listening_url(host: str, port: int) -> str:
+    """The address a browser on this machine reaches ``serve`` at: for every interface, the loopback one."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"  # an IPv6 address in a URL
+    return f"http://{shown}:{port}"
 
 
 def _start_background() -> subprocess.Popen[bytes]:
@@ -270,18 +281,23 @@ def plugins_list() -> None:
     help="Where to write the package's folder, bbportal-<key> (made when missing).",
 )
 @click.option("--name", default=None, help='The type\'s name, an English msgid [default: from KEY, "Parking permit"].')
-def plugins_new(key: str, directory: Path, name: str | None) -> None:
+@click.option(
+    "--swedish-name",
+    default=None,
+    help='The name in Swedish, for the catalog ("Parkeringstillstånd") [default: --name].',
+)
+def plugins_new(key: str, directory: Path, name: str | None, swedish_name: str | None) -> None:
     """Write a new request-type package.
 
     The package goes into DIRECTORY/bbportal-<KEY>/, ready to install, test and build. KEY is the type's key
     and the package's module, in lower snake case (parking_permit). The package has a pyproject.toml with the
-    entry point, the type (importing only core.api), its form, a Swedish catalog, tests with the portal's
-    test kit and a README.
+    entry point, the type (importing only core.api), its form, a few words for the form page (a template), a
+    Swedish catalog, tests with the portal's test kit and a README.
     """
     from core.scaffold import ScaffoldRefused, write_plugin_package
 
     try:
-        folder = write_plugin_package(key, directory, name)
+        folder = write_plugin_package(key, directory, name, swedish_name)
     except ScaffoldRefused as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Request type {key} written to {folder}. Next, with the portal's environment:")

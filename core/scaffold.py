@@ -19,6 +19,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from core.platform.i18n import core_msgids
+
 TEMPLATES = Path(__file__).parent / "scaffold_templates"
 
 KEY = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -132,23 +134,8 @@ def quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def portal_msgids() -> set[str]:
-    """The msgids of the portal's own Swedish catalog: a plugin's catalog must not translate them again."""
-    from babel.messages.pofile import read_po
-
-    from core.platform.i18n import CORE_DOMAIN, CORE_LOCALE_DIR
-
-    po = CORE_LOCALE_DIR / "sv" / "LC_MESSAGES" / f"{CORE_DOMAIN}.po"
-    if not po.exists():
-        return set()
-    with po.open("rb") as source:
-        return {
-            message.id for message in read_po(source, locale="sv", domain=CORE_DOMAIN) if isinstance(message.id, str)
-        }
-
-
-def render_files(key: str, name: str) -> dict[str, str]:
-    """The package's files (path relative to its folder → text), for a checked key and name."""
+def render_files(key: str, name: str, swedish_name: str | None = None) -> dict[str, str]:
+    """The package's files (path relative to its folder → text), for a checked key and names."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         undefined=StrictUndefined,
@@ -162,15 +149,18 @@ def render_files(key: str, name: str) -> dict[str, str]:
         "distribution": package_folder_name(key),
         "class_name": class_name(key),
         "form_name": f"{class_name(key)}Form",
-        "name_is_the_portals": name in portal_msgids(),
+        "name_is_the_portals": name in core_msgids(),
+        "swedish_name": swedish_name or name,
+        "swedish_name_given": swedish_name is not None,
     }
     return {target.format(key=key): environment.get_template(template).render(values) for template, target in FILES}
 
 
-def write_plugin_package(key: str, target: Path, name: str | None) -> Path:
+def write_plugin_package(key: str, target: Path, name: str | None, swedish_name: str | None = None) -> Path:
     """Write the package ``bbportal-<key>`` into the folder ``target`` (made when missing); returns its folder.
 
-    ``name`` is the type's display name, an English msgid (default: from the key, ``Parking permit``).
+    ``name`` is the type's display name, an English msgid (default: from the key, ``Parking permit``);
+    ``swedish_name`` its Swedish, for the catalog (default: the English name, with a note to translate it).
     Raises :class:`ScaffoldRefused` for a key that is not lower snake case, one an installed type or plugin
     uses, or one that names an importable module; for a bad name; and when the package's folder exists.
     """
@@ -181,7 +171,8 @@ def write_plugin_package(key: str, target: Path, name: str | None) -> Path:
         raise ScaffoldRefused(f"{folder.parent} is not a folder.")
     if folder.exists():
         raise ScaffoldRefused(f"{folder} exists already; choose another --directory or remove it first.")
-    files = render_files(key, display_name)  # every template rendered before anything is written
+    swedish = check_name(swedish_name) if swedish_name is not None else None
+    files = render_files(key, display_name, swedish)  # every template rendered before anything is written
     if not folder.parent.is_dir():
         folder.parent.mkdir(parents=True)
     folder.mkdir()

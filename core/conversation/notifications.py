@@ -35,6 +35,12 @@ def wants(user: User, to_status: str | None) -> bool:
     return True
 
 
+SILENT_ACTIONS = frozenset({"start_fulfilment"})
+"""Status changes nobody is mailed about: the worker starting an automatic fulfilment is a step, not news;
+its outcome (completed, or a question) is mailed. Nor is anyone mailed about a change they made themselves
+(their own answer, their own withdrawal): the status_changed row names its actor."""
+
+
 def fan_out(portal: Portal, source: OutboxMessage) -> Callable[[Session], None] | None:
     """Turn one lifecycle event into one ``send_mail`` row per recipient.
 
@@ -53,8 +59,14 @@ def fan_out(portal: Portal, source: OutboxMessage) -> Callable[[Session], None] 
             # The receipt counts as a status change: "answer needed only" and "none" get no receipt.
             recipients = [requester] if requester is not None and wants(requester, request.status) else []
             kind = "request_filed"
+        elif payload.get("action") in SILENT_ACTIONS:
+            return None
         else:
-            recipients = [u for u in followers(session, request) if wants(u, payload.get("to_status"))]
+            recipients = [
+                u
+                for u in followers(session, request)
+                if wants(u, payload.get("to_status")) and u.id != payload.get("actor_id")
+            ]
             kind = "status_changed"
     if not recipients:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.platform.i18n import N_
+
 
 class PortalError(Exception):
     """An error the user may see: ``detail`` is a message id, translated when shown."""
@@ -34,12 +36,15 @@ class Conflict(PortalError):
     status_code = 409
 
 
+CORRECT_THE_MARKED_FIELDS = N_("Please correct the marked fields.")
+
+
 class ValidationFailed(PortalError):
     """Input that does not validate; ``errors`` maps a field path to its messages."""
 
     status_code = 422
 
-    def __init__(self, errors: dict[str, list[str]], detail: str = "Please correct the marked fields.") -> None:
+    def __init__(self, errors: dict[str, list[str]], detail: str = CORRECT_THE_MARKED_FIELDS) -> None:
         super().__init__(detail)
         self.errors = errors
 

@@ -69,6 +69,17 @@ def _read_po(po: Path, domain: str, language: str) -> Catalog:
         return read_po(source, locale=language, domain=domain)
 
 
+@lru_cache(maxsize=1)
+def core_msgids() -> frozenset[str]:
+    """The msgids of the core's Swedish catalog: a plugin's catalog must not translate them again."""
+    po = CORE_LOCALE_DIR / "sv" / "LC_MESSAGES" / f"{CORE_DOMAIN}.po"
+    if not po.exists():
+        return frozenset()
+    return frozenset(
+        message.id for message in _read_po(po, CORE_DOMAIN, "sv") if isinstance(message.id, str) and message.id
+    )
+
+
 def _load(mo: Path | None) -> _gettext.NullTranslations:
     if mo is None:
         return _gettext.NullTranslations()

@@ -8,15 +8,20 @@ import phonenumbers
 from pydantic import AfterValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from core.platform.i18n import N_
+
+PHONE_INVALID = N_("Enter a Swedish phone number, e.g. 070-123 45 67.")
+"""A msgid of the core's catalog: the form shows it through gettext, in the customer's language."""
+
 
 def normalise_swedish_phone(value: str) -> str:
     """Accept the ways Swedes write numbers (070-123 45 67, +46 70 123 45 67, 0046…) and store E.164."""
     try:
         number = phonenumbers.parse(value, "SE")
     except phonenumbers.NumberParseException:
-        raise PydanticCustomError("phone_invalid", "Enter a Swedish phone number, e.g. 070-123 45 67.") from None
+        raise PydanticCustomError("phone_invalid", PHONE_INVALID) from None
     if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) != "SE":
-        raise PydanticCustomError("phone_invalid", "Enter a Swedish phone number, e.g. 070-123 45 67.")
+        raise PydanticCustomError("phone_invalid", PHONE_INVALID)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -552,6 +552,7 @@ def apply(
                 "from_status": from_status.value,
                 "to_status": to_status.value,
                 "action": action.value,
+                "actor_id": actor.id if actor is not None else None,
             },
             now=now,
         )

@@ -22,6 +22,7 @@ from core.platform.clock import FixedClock
 from core.requests.context import FormContext, FulfilmentContext, form_context_for
 from core.requests.lifecycle import Action
 from core.requests.queries import find_request
+from core.requests.request_types import RequestType
 from core.testing.contract import (
     Mutation,
     assert_charge_items,
@@ -150,6 +151,32 @@ def sent_mails(portal: Portal) -> list[EmailMessage]:
     return [cast(EmailMessage, message_from_bytes(path.read_bytes(), policy=policy.default)) for path in files]
 
 
+def portal_msgids() -> frozenset[str]:
+    """Every msgid of the portal's own Swedish catalog: words a plugin's catalog must leave alone (its entry
+    would change the portal's word on every page). The scaffold's tests check a package's catalog with it."""
+    from core.platform.i18n import core_msgids
+
+    return core_msgids()
+
+
+def check_catalog(request_type: RequestType, language: str = "sv") -> None:
+    """The type's catalog for ``language`` exists, gives every entry a translation, and leaves the portal's own
+    msgids alone (see :func:`portal_msgids`); raises ``AssertionError`` naming what is wrong."""
+    from babel.messages.pofile import read_po
+
+    if request_type.locale_dir is None or request_type.translation_domain is None:
+        raise AssertionError(f"{request_type.key} sets no locale_dir and translation_domain: it has no catalog")
+    po = request_type.locale_dir / language / "LC_MESSAGES" / f"{request_type.translation_domain}.po"
+    if not po.is_file():
+        raise AssertionError(f"{request_type.key} has no {language} catalog at {po}")
+    with po.open("rb") as source:
+        messages = [m for m in read_po(source, locale=language) if isinstance(m.id, str) and m.id]
+    portal = sorted(m.id for m in messages if m.id in portal_msgids())
+    assert not portal, f"{po.name} translates the portal's own msgids again (leave them out): {portal}"
+    empty = [str(m.id) for m in messages if not m.string]
+    assert not empty, f"{po.name} has entries without a translation: {empty}"
+
+
 def chat_lines(portal: Portal, request_id: int, *, internal: bool = False) -> list[str]:
     """The bodies of a request's chat, oldest first; internal notes only when ``internal`` is True."""
     from sqlmodel import col, select
@@ -171,6 +198,7 @@ __all__ = [
     "assert_mutations_refused",
     "assert_round_trip",
     "chat_lines",
+    "check_catalog",
     "check_request_type",
     "email_addresses",
     "file_request",
@@ -179,6 +207,7 @@ __all__ = [
     "make_world",
     "mutations",
     "payloads",
+    "portal_msgids",
     "release_due",
     "request_view",
     "run_background_work",

@@ -316,3 +316,41 @@ def test_what_a_plugin_handler_returns_is_ignored(
     assert outbox.process(portal, row_id) == "plugin.topic"
     assert written == []
     assert [r.status for r in _rows(portal, "plugin.topic")] == ["done"]
+
+
+def test_an_automatic_request_gives_one_receipt_and_one_result(
+    mail_portal: Portal, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    """The worker taking the request up (start_fulfilment) is a step, not news: only its outcome is mailed."""
+    inbox, _port = smtp
+    adapter = mail_portal.access_control(world.system)
+    tag = next(t for t in adapter.tags() if t.holder_id and t.state == "active")
+    data = {
+        "system_id": world.system.id,
+        "action": "block",
+        "tag": {"kind": "by_number", "number": tag.number},
+        "reason": "Tappad",
+    }
+    filed = workflow.file(mail_portal, world.member, "tag_block", data, None)
+    outbox.drain(mail_portal, rounds=50)
+    mails = inbox.to(world.member.email)
+    assert len(mails) == 2, [str(m["Subject"]) for m in mails]
+    receipt, result = mails
+    assert "Hej" in body(receipt, "plain") and receipt["Message-ID"] != result["Message-ID"]
+    # The receipt is composed when it is sent, with the status of that moment; the result says it is done.
+    assert str(result["Subject"]) == f"[BB-{filed.id}] Slutfört – Spärra / Återaktivera förlorad tagg"
+
+
+def test_nobody_is_mailed_about_a_change_they_made(mail_portal: Portal, world: World, smtp: tuple[Inbox, int]) -> None:
+    inbox, _port = smtp
+    filed = workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.TAKE)
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.ASK_CUSTOMER, reason="Vilken dörr?")
+    outbox.drain(mail_portal)
+    inbox.messages.clear()
+    workflow.perform(mail_portal, world.member, filed.id or 0, Action.CUSTOMER_ANSWERED)  # the member answers
+    outbox.drain(mail_portal)
+    assert inbox.to(world.member.email) == []  # their own answer moved it back to "Under hantering"
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.COMPLETE)
+    outbox.drain(mail_portal)
+    assert [str(m["Subject"]).split(" ")[1] for m in inbox.to(world.member.email)] == ["Slutfört"]

@@ -69,6 +69,16 @@ def new_output(directory: Path) -> str:
     )
 
 
+def test_the_swedish_name_goes_into_the_catalog(tmp_path: Path) -> None:
+    code, output = new(KEY, "--directory", str(tmp_path), "--swedish-name", "Parkeringstillstånd")
+    assert code == 0, output
+    own = catalog(tmp_path / "bbportal-parking-permit" / PO)
+    assert own["Parking permit"].string == "Parkeringstillstånd"
+    assert "write it in Swedish" not in (tmp_path / "bbportal-parking-permit" / PO).read_text(encoding="utf-8")
+    code, output = new("other_permit", "--directory", str(tmp_path), "--swedish-name", " ")
+    assert code != 0 and "The name must be one line" in output
+
+
 @pytest.mark.parametrize(
     ("key", "name"),
     [
@@ -178,6 +188,7 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
     outcome = run_package_tests(package, site)  # the installed wheel is tested, not the source
     for test in (
         "test_keeps_the_contract",
+        "test_the_catalog_is_complete_and_leaves_the_portals_words_alone",
         "test_filed_taken_and_carried_out",
         "test_filed_through_the_form",
         "test_kept_open_while_the_system_does_not_answer",
@@ -185,5 +196,5 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
         "test_on_the_start_page",
     ):
         assert f"test_{KEY}.py::{test} PASSED" in outcome, outcome
-    assert "6 passed" in outcome
+    assert "7 passed" in outcome
     assert (site / KEY / "locale" / "sv" / "LC_MESSAGES" / f"{KEY}.mo").exists()  # compiled where installed

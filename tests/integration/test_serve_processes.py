@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -116,6 +117,9 @@ def test_two_web_processes_and_a_background_process(tmp_path: Path) -> None:
             assert response.status_code == 201, response.text
         mail = tmp_path / "mail"
         wait_for(lambda: mail.is_dir() and len(list(mail.glob("*.eml"))) >= 6, 120, "six receipt mails")
+        for receipt in mail.glob("*.eml"):  # links point where this server listens, not at the default port
+            links = re.findall(r"https?://[^\s\"'<>]+/requests/\d+", receipt.read_text(encoding="utf-8"))
+            assert links and all(link.startswith(f"{base}/requests/") for link in links), links
     finally:
         server.send_signal(signal.SIGINT)
         try:
