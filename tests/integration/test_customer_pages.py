@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ def test_errors_next_to_fields_summarised_and_input_kept(portal: Portal, world: 
     assert 'href="#f-description"' in page and 'href="#f-contact-phone"' in page
     assert 'id="f-contact-phone-error"' in page and 'aria-invalid="true"' in page
     assert 'value="Port 2"' in page  # what the user typed is kept
+    assert "Ange ett svenskt telefonnummer, t.ex. 070-123 45 67." in html.unescape(page)  # not the English msgid
     assert count_requests(portal) == 0
 
 
