@@ -23,6 +23,20 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 UV_VERSION = "0.13.8"
 
 
+MESSAGE_KEYWORDS = [
+    "N_",
+    "_l",
+    "NotFound",
+    "Conflict",
+    "Forbidden",
+    "Throttled",
+    "PortalError",
+    "PermissionDeniedException",
+    "NotAuthorizedException",
+]
+"""Besides gettext's own: the functions and errors whose first argument is a message id (tests read this too)."""
+
+
 def _run(*command: str | Path, env: dict[str, str] | None = None) -> None:
     result = subprocess.run([str(c) for c in command], cwd=ROOT, env=env)
     if result.returncode != 0:
@@ -68,24 +82,13 @@ def main(argv: list[str]) -> None:
         _run(BIN / "lint-imports")  # the layers and contracts in pyproject.toml [tool.importlinter]
     elif command == "messages":
         install()
-        keywords = [
-            "N_",
-            "_l",
-            "NotFound",
-            "Conflict",
-            "Forbidden",
-            "Throttled",
-            "PortalError",
-            "PermissionDeniedException",
-            "NotAuthorizedException",
-        ]
         pot = "core/locale/bbportal.pot"
         _run(
             BIN / "pybabel",
             "extract",
             "-F",
             "babel.cfg",
-            *[f"-k{k}" for k in keywords],
+            *[f"-k{k}" for k in MESSAGE_KEYWORDS],
             "--no-location",
             "--sort-output",
             "-o",
