@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from core.conversation.chat import add_message
 from core.models import Request
+from core.platform import i18n
 from core.platform.errors import Conflict
+from core.platform.i18n import N_
 from core.requests.context import FulfilmentContext
 from core.requests.lifecycle import Action, apply
 from core.requests.request_types import FulfilmentMode, FulfilmentResult
@@ -44,6 +46,16 @@ def start_automatic(portal: Portal, request_id: int) -> None:
     # The "fulfil" outbox row written by START_FULFILMENT does the work, so a crash here loses nothing.
 
 
+NOT_INSTALLED = N_("The request type %(key)s is not installed, so it cannot be carried out automatically.")
+STOPPED = N_("The automatic step stopped with an error: %(error)s. Press Retry, or carry the request out by hand.")
+
+
+def _staff_note(portal: Portal, message: str, **params: str) -> str:
+    """A note for staff in the installation's language; the error's own text stays as the system gave it."""
+    with i18n.use_language(portal.settings.default_language):
+        return i18n.gettext(message, **params)
+
+
 def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
     """Run the type's hook for a request whose fulfilment is marked running, then record the outcome."""
     with portal.database.reading() as session:
@@ -52,7 +64,7 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
         return None  # already finished (a redelivery), or never started
     request_type = portal.registry.get(request.type_key)
     if request_type is None:
-        result = FulfilmentResult(ok=False, internal_note=f"The plugin for {request.type_key} is not installed.")
+        result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, NOT_INSTALLED, key=request.type_key))
     else:
         context = FulfilmentContext(
             database=portal.database,
@@ -64,7 +76,8 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
         try:
             result = request_type.fulfil(RequestView.of(request), context)
         except Exception as exc:  # a plugin's failure becomes a note for staff, never a lost request
-            result = FulfilmentResult(ok=False, internal_note=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STOPPED, error=error))
     with portal.database.writing() as session:
         fresh = session.get(Request, request_id)
         if fresh is None or not fresh.fulfilment_running:

@@ -63,6 +63,25 @@ def test_automatic_type_is_carried_out_by_the_system_actor(portal: Portal, world
     assert AutomaticSample.calls == [filed.id]
 
 
+def test_a_fulfil_that_raises_leaves_a_note_in_the_staffs_language(
+    portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: AutomaticSample, request: Any, context: Any) -> Any:
+        raise KeyError("holder")
+
+    monkeypatch.setattr(AutomaticSample, "fulfil", broken)
+    filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
+    outbox.drain(portal)
+    assert stored(portal, filed.id or 0).needs_attention
+    assert messages(portal, filed.id or 0) == [
+        (
+            "Det automatiska steget stoppades av ett fel: KeyError: 'holder'. "
+            "Tryck Försök igen, eller utför ärendet för hand.",
+            True,
+        )
+    ]
+
+
 def test_failed_automatic_fulfilment_stays_open_flagged_and_a_retry_finishes_it(portal: Portal, world: World) -> None:
     AutomaticSample.fail_next.append("Access-control system did not answer")
     filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
