@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
 from core.platform.i18n import CORE_DOMAIN, CORE_LOCALE_DIR
@@ -40,6 +41,27 @@ def catalog(path: Path) -> Catalog:
 
 
 PORTAL_CATALOG = catalog(CORE_LOCALE_DIR / "sv" / "LC_MESSAGES" / f"{CORE_DOMAIN}.po")
+
+
+def marked_messages(package: Path, key: str) -> list[str]:
+    """What the package's code marks for translation (``N_``), then what its templates show (``_``)."""
+    code = sorted((package / key).glob("*.py"))
+    templates = sorted((package / key / "templates").rglob("*.html"))
+    return [
+        message
+        for paths, method in ((code, "python"), (templates, "jinja2.ext:babel_extract"))
+        for path in paths
+        for _line, message, _comments, _context in extract_from_file(method, path, keywords={"N_": None, "_": None})
+    ]
+
+
+def assert_swedish_for(package: Path, key: str, texts: list[str]) -> None:
+    """The package's catalog leaves the portal's msgids alone, and every text has Swedish (its own or the portal's)."""
+    own = catalog(package / key / "locale" / "sv" / "LC_MESSAGES" / f"{key}.po")
+    assert not {message.id for message in own if message.id} & {message.id for message in PORTAL_CATALOG}
+    for text in texts:
+        translated = own.get(text) or PORTAL_CATALOG.get(text)
+        assert translated is not None and translated.string, f"no Swedish for {text!r}"
 
 
 def assert_lint_clean(package: Path, *, portal_settings: bool = True) -> None:

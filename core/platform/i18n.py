@@ -42,6 +42,11 @@ def unregister_catalog(domain: str) -> None:
         _generation += 1
 
 
+def po_path(locale_dir: Path, domain: str, language: str) -> Path:
+    """Where gettext keeps a domain's catalog for a language: ``<locale_dir>/<language>/LC_MESSAGES/<domain>.po``."""
+    return locale_dir / language / "LC_MESSAGES" / f"{domain}.po"
+
+
 def compile_catalog(locale_dir: Path, domain: str, language: str) -> Path | None:
     """Compile ``.po`` to ``.mo`` when the compiled file is missing or older (install and start call this).
 
@@ -49,7 +54,7 @@ def compile_catalog(locale_dir: Path, domain: str, language: str) -> Path | None
     same moment reads either the old catalog or the new one, never half of one. Raises ``OSError`` when the
     folder cannot be written (a package installed read-only): :func:`_catalog` then compiles in memory.
     """
-    po = locale_dir / language / "LC_MESSAGES" / f"{domain}.po"
+    po = po_path(locale_dir, domain, language)
     mo = po.with_suffix(".mo")
     if not po.exists():
         return None
@@ -72,7 +77,7 @@ def _read_po(po: Path, domain: str, language: str) -> Catalog:
 @lru_cache(maxsize=1)
 def core_msgids() -> frozenset[str]:
     """The msgids of the core's Swedish catalog: a plugin's catalog must not translate them again."""
-    po = CORE_LOCALE_DIR / "sv" / "LC_MESSAGES" / f"{CORE_DOMAIN}.po"
+    po = po_path(CORE_LOCALE_DIR, CORE_DOMAIN, "sv")
     if not po.exists():
         return frozenset()
     return frozenset(
@@ -95,7 +100,7 @@ def _catalog(locale_dir: Path, domain: str, language: str) -> _gettext.NullTrans
     except OSError as exc:
         log.warning("catalog %s (%s) compiled in memory: %s is not writable (%s)", domain, language, locale_dir, exc)
         compiled = BytesIO()
-        write_mo(compiled, _read_po(locale_dir / language / "LC_MESSAGES" / f"{domain}.po", domain, language))
+        write_mo(compiled, _read_po(po_path(locale_dir, domain, language), domain, language))
         compiled.seek(0)
         return _gettext.GNUTranslations(compiled)
 

@@ -164,9 +164,11 @@ def check_catalog(request_type: RequestType, language: str = "sv") -> None:
     msgids alone (see :func:`portal_msgids`); raises ``AssertionError`` naming what is wrong."""
     from babel.messages.pofile import read_po
 
+    from core.platform.i18n import po_path
+
     if request_type.locale_dir is None or request_type.translation_domain is None:
         raise AssertionError(f"{request_type.key} sets no locale_dir and translation_domain: it has no catalog")
-    po = request_type.locale_dir / language / "LC_MESSAGES" / f"{request_type.translation_domain}.po"
+    po = po_path(request_type.locale_dir, request_type.translation_domain, language)
     if not po.is_file():
         raise AssertionError(f"{request_type.key} has no {language} catalog at {po}")
     with po.open("rb") as source:

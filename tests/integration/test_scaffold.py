@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_file
 from click.testing import CliRunner
 
 from core.cli import main
@@ -21,10 +20,12 @@ from core.platform.i18n import compile_catalog
 from tests.plugin_packages import (
     PORTAL_CATALOG,
     assert_lint_clean,
+    assert_swedish_for,
     build_wheel,
     catalog,
     install_wheel,
     isolated_env,
+    marked_messages,
     run,
     run_package_tests,
 )
@@ -32,7 +33,6 @@ from tests.plugin_packages import (
 KEY = "parking_permit"
 PO = f"{KEY}/locale/sv/LC_MESSAGES/{KEY}.po"
 FORM_TEMPLATE = f"{KEY}/templates/{KEY}/form.html"
-JINJA = "jinja2.ext:babel_extract"  # babel's extraction method for a Jinja template
 
 
 def new(*args: str) -> tuple[int, str]:
@@ -168,22 +168,9 @@ def test_the_package_builds_installs_registers_and_passes_its_tests(tmp_path: Pa
 
     # Swedish for every text the type shows and every message its code marks (N_), from the package's catalog
     # or, for the portal's own msgids, from the portal's, which the package's must not translate again.
-    own = catalog(package / PO)
-    assert not {message.id for message in own if message.id} & {message.id for message in PORTAL_CATALOG}
-    marked = [
-        message
-        for path in (package / KEY).glob("*.py")
-        for _line, message, _comments, _context in extract_from_file("python", str(path), keywords={"N_": None})
-    ] + [
-        message
-        for _line, message, _comments, _context in extract_from_file(
-            "jinja2.ext:babel_extract", package / FORM_TEMPLATE
-        )
-    ]
+    marked = marked_messages(package, KEY)
     assert marked[-1].startswith("We check every request"), marked
-    for text in [*found["texts"], *marked]:
-        translated = own.get(text) or PORTAL_CATALOG.get(text)
-        assert translated is not None and translated.string, f"no Swedish for {text!r}"
+    assert_swedish_for(package, KEY, [*found["texts"], *marked])
 
     outcome = run_package_tests(package, site)  # the installed wheel is tested, not the source
     for test in (

@@ -15,18 +15,17 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
 
 from core.cli import main
 from tests.plugin_packages import (
-    PORTAL_CATALOG,
     REPOSITORY,
     assert_lint_clean,
+    assert_swedish_for,
     build_wheel,
-    catalog,
     install_wheel,
+    marked_messages,
     run_package_tests,
 )
 
@@ -93,20 +92,9 @@ def test_the_tutorial_gives_a_package_that_passes_its_tests(tmp_path: Path) -> N
 
     # Swedish for every message the code marks and every text of the template, from the package's catalog or
     # the portal's; the package's catalog does not translate the portal's msgids again.
-    own = catalog(package / KEY / "locale" / "sv" / "LC_MESSAGES" / f"{KEY}.po")
-    assert not {message.id for message in own if message.id} & {message.id for message in PORTAL_CATALOG}
-    marked = [
-        message
-        for path, method in (
-            (package / KEY / "__init__.py", "python"),
-            (package / KEY / "templates" / KEY / "form.html", "jinja2.ext:babel_extract"),
-        )
-        for _line, message, _comments, _context in extract_from_file(method, path, keywords={"N_": None, "_": None})
-    ]
+    marked = marked_messages(package, KEY)
     assert len(marked) > 10
-    for text in marked:
-        translated = own.get(text) or PORTAL_CATALOG.get(text)
-        assert translated is not None and translated.string, f"no Swedish for {text!r}"
+    assert_swedish_for(package, KEY, marked)
 
     wheel = build_wheel(package, tmp_path / "dist")
     site = tmp_path / "site"
