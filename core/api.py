@@ -56,7 +56,7 @@ from core.portal import Portal
 from core.requests.context import FormContext, FulfilmentContext, HookContext
 from core.requests.fields import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
 from core.requests.lifecycle import FilingEvent, StatusChange
-from core.requests.queries import find_request, lock_request, open_requests
+from core.requests.queries import find_request, lock_request, open_requests, owed_requests
 from core.requests.request_types import ChargeItem, Choice, FulfilmentMode, FulfilmentResult, RequestType
 from core.requests.statuses import CLOSED as CLOSED_STATUSES
 from core.requests.statuses import OPEN as OPEN_STATUSES
@@ -65,6 +65,7 @@ from core.views import (
     AttachmentView,
     BackgroundJob,
     ChatMessageView,
+    OfficeView,
     OrganisationView,
     RequestView,
     StoreView,
@@ -117,6 +118,7 @@ __all__ = [
     "MailJob",
     "MailKind",
     "NotFound",
+    "OfficeView",
     "OrganisationView",
     "PhoneNumber",
     "Portal",
@@ -161,6 +163,7 @@ __all__ = [
     "ngettext",
     "open_requests",
     "organisation_users",
+    "owed_requests",
     "portal_of",
     "queue_mail",
     "render_page",

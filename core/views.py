@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from core.models import Attachment, ChatMessage, Organisation, Request, Store, System, User
+    from core.models import Attachment, ChatMessage, Office, Organisation, Request, Store, System, User
     from core.platform.outbox import OutboxMessage
 
 
@@ -203,6 +203,21 @@ class StoreView:
         return cls(
             id=row.id or 0, name=row.name, address=row.address, opening_hours=row.opening_hours, active=row.active
         )
+
+
+@dataclass(frozen=True)
+class OfficeView:
+    """A local BBGRUPPEN office: whom an organisation's people call or write to."""
+
+    id: int
+    name: str
+    email: str
+    phone: str
+    address: str
+
+    @classmethod
+    def of(cls, row: Office) -> OfficeView:
+        return cls(id=row.id or 0, name=row.name, email=row.email, phone=row.phone, address=row.address)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from core.mail import MailJob, MailKind
 from core.mail import service as mail
 from core.mail.service import CORE_TEMPLATES
-from core.models import Attachment, ChatMessage, Request, User
+from core.models import Attachment, ChatMessage, Organisation, Request, User
 from core.platform import i18n
 from core.platform.outbox import OutboxMessage
 from core.requests.display import request_rows
@@ -117,9 +117,31 @@ def request_values(job: MailJob) -> dict[str, Any] | None:
     }
 
 
+def alert_values(job: MailJob) -> dict[str, Any] | None:
+    """An alert to a staff address (not a user): an automatic step that drags on. None once it is done."""
+    session, portal = job.session, job.portal
+    request = session.get(Request, job.request.id) if job.request is not None else None
+    if request is None or not request.fulfilment_running:
+        return None  # done (or taken over) before the alert went out: nothing to alert about
+    request_type = portal.registry.get(request.type_key)
+    organisation = session.get(Organisation, request.organisation_id)
+    return {
+        "number": request.number,
+        "type_name": i18n.gettext(request_type.name) if request_type else request.type_key,
+        "organisation": organisation.name if organisation is not None else "",
+        "reason": job.params.get("reason", ""),
+        "summary": request.summary,
+        "minutes": job.params.get("minutes", ""),
+        "request_url": job.url(f"/staff/requests/{request.id}"),
+    }
+
+
 MAIL_KINDS = [
-    MailKind(kind, CORE_TEMPLATES / kind, request_values)
-    for kind in ("request_filed", "status_changed", "reminder", "customer_answered")
+    *(
+        MailKind(kind, CORE_TEMPLATES / kind, request_values)
+        for kind in ("request_filed", "status_changed", "reminder", "customer_answered")
+    ),
+    MailKind("fulfilment_delayed", CORE_TEMPLATES / "fulfilment_delayed", alert_values, reply_by_mail=False),
 ]
-"""The mails about a request: the receipt, a change of status, a reminder of a question, and (to the holder)
-the customer's answer."""
+"""The mails about a request: the receipt, a change of status, a reminder of a question, (to the holder) the
+customer's answer, and (to the alert address) an automatic step that has not succeeded for a while."""

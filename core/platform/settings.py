@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = 20
     login_throttle_minutes: int = 15
 
+    fulfilment_alert_minutes: int = Field(default=15, ge=1)
+    """How long an automatic step may keep failing for a passing reason (the hosted system does not answer)
+    before the request is flagged for staff and the alert address is mailed; the retries go on."""
+
+    fulfilment_alert_address: str = ""
+    """Where that alert goes; empty: the local office of the request's organisation."""
+
     storage_dir: Path | None = None
     """Folder for stored files (attachments, extracts); default ``<data_dir>/files``. Point it at shared
     storage when several machines serve the portal."""

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from core.models import Organisation, Store, System, User
+from core.models import Office, Organisation, Store, System, User
 from core.platform.clock import Clock, local_today
 from core.platform.errors import ConfigurationError
 from core.platform.outbox import enqueue
 from core.requests.request_types import Choice, RequestType, RequestTypeRegistry
-from core.views import AttachmentView, OrganisationView, RequestView, StoreView, SystemView, UserView
+from core.views import AttachmentView, OfficeView, OrganisationView, RequestView, StoreView, SystemView, UserView
 
 if TYPE_CHECKING:
     from core.access_control import AccessControl
@@ -41,7 +41,15 @@ class FormContext:
     A value that is no longer offered (a removed user, a closed store) must still read as its label on an
     old request, so a type may then include what its form would leave out.
     """
+    notices: list[str] = field(default_factory=list)
+    """Lines shown above the form while it is rendered (see :meth:`notice`)."""
     _systems: list[SystemView] | None = field(default=None, repr=False)
+
+    def notice(self, text: str) -> None:
+        """Tell the customer, above the form, that part of it cannot be offered now (a list the hosted system
+        could not give) and what to do instead. ``text`` is already translated; the same line is shown once."""
+        if text not in self.notices:
+            self.notices.append(text)
 
     def today(self) -> date:
         """Today where the customers are (Europe/Stockholm)."""
@@ -151,6 +159,13 @@ class FulfilmentContext:
         with self.database.reading() as session:
             row = session.get(System, request.system_id)
             return SystemView.of(row) if row is not None else None
+
+    def office(self, request: RequestView) -> OfficeView | None:
+        """The local office of the request's organisation: the number a customer is given to call."""
+        with self.database.reading() as session:
+            organisation = session.get(Organisation, request.organisation_id)
+            row = session.get(Office, organisation.office_id) if organisation is not None else None
+            return OfficeView.of(row) if row is not None else None
 
     def access_control(self, request: RequestView) -> AccessControl:
         """The adapter of the request's system (the request must name one)."""

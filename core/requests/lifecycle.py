@@ -49,6 +49,7 @@ class Action(StrEnum):
     CARRY_OUT = "carry_out"
     FULFILMENT_SUCCEEDED = "fulfilment_succeeded"
     FULFILMENT_FAILED = "fulfilment_failed"
+    FULFILMENT_DELAYED = "fulfilment_delayed"
     ASK_CUSTOMER = "ask_customer"
     CUSTOMER_ANSWERED = "customer_answered"
     HAND_BACK = "hand_back"
@@ -166,6 +167,13 @@ TRANSITIONS: dict[Action, Transition] = {
         frozenset({ActorKind.SYSTEM}),
         while_running=True,
     ),
+    Action.FULFILMENT_DELAYED: Transition(
+        Action.FULFILMENT_DELAYED,
+        frozenset({Status.IN_PROGRESS}),
+        None,
+        frozenset({ActorKind.SYSTEM}),
+        while_running=True,
+    ),
     Action.ASK_CUSTOMER: Transition(
         Action.ASK_CUSTOMER,
         frozenset({Status.IN_PROGRESS}),
@@ -215,6 +223,14 @@ TRANSITIONS: dict[Action, Transition] = {
     ),
     Action.REJECT: Transition(Action.REJECT, OPEN, Status.CANCELLED, frozenset({ActorKind.STAFF}), needs_reason=True),
 }
+FULFIL_KEY_PREFIX = "fulfil:"
+"""Every ``fulfil`` outbox row's dedupe key starts ``fulfil:<request id>:``, so the retries of a fulfilment can
+see whether another run of it is already queued (see :mod:`core.workflow.fulfilment`)."""
+
+STEP_IN = frozenset({Action.TAKE, Action.CARRY_OUT, Action.REJECT})
+"""What staff may do to a fulfilment that is still being retried but flagged (``fulfilment_delayed``): take the
+work over by hand (the retries stop), retry now, or reject the request."""
+
 # Deliberately absent: anything out of COMPLETED or CANCELLED (closed is closed), a customer taking,
 # completing or rejecting, staff withdrawing on a customer's behalf (they reject, with a reason).
 
@@ -245,7 +261,11 @@ def refusal(
         return N_("This request type does not allow that.")
     if transition.while_running and not request.fulfilment_running:
         return N_("No fulfilment is running for this request.")
-    if not transition.while_running and request.fulfilment_running:
+    if (
+        not transition.while_running
+        and request.fulfilment_running
+        and not (request.needs_attention and action in STEP_IN)
+    ):
         return N_("The request is being carried out right now; wait until that has finished.")
     if transition.needs_reason and not reason.strip():
         return N_("Give a reason.")
@@ -279,8 +299,13 @@ class Effects:
 
 
 def _effects(action: Action, request: Request, actor: User | None, now: Any, assignee: User | None) -> Effects:
-    if action == Action.TAKE:
-        return Effects(changes_assignee=True, assignee_id=actor.id if actor else None, needs_attention=False)
+    if action == Action.TAKE:  # a delayed automatic step stops: the one who took it carries it out
+        return Effects(
+            changes_assignee=True,
+            assignee_id=actor.id if actor else None,
+            needs_attention=False,
+            fulfilment_running=False,
+        )
     if action in (Action.RELEASE, Action.BRING_FORWARD):
         return Effects(queued_at=now)
     if action in (Action.START_FULFILMENT, Action.CARRY_OUT):
@@ -289,8 +314,10 @@ def _effects(action: Action, request: Request, actor: User | None, now: Any, ass
         return Effects(fulfilment_running=False, needs_attention=False)
     if action == Action.FULFILMENT_FAILED:
         return Effects(fulfilment_running=False, needs_attention=True)
-    if action in (Action.COMPLETE, Action.REJECT):
-        return Effects(needs_attention=False)  # closed: nothing is left for staff to attend to
+    if action == Action.FULFILMENT_DELAYED:
+        return Effects(needs_attention=True)  # still being retried, and staff are told
+    if action in (Action.COMPLETE, Action.REJECT):  # closed: nothing is left for staff to attend to or retry
+        return Effects(needs_attention=False, fulfilment_running=False)
     if action == Action.HAND_BACK:
         return Effects(changes_assignee=True, assignee_id=None)
     if action == Action.ASSIGN:
@@ -536,7 +563,13 @@ def apply(
         },
     )
     if values.get("fulfilment_running"):
-        enqueue(session, "fulfil", {"request_id": request.id, "attempt": request.version}, now=now)
+        enqueue(
+            session,
+            "fulfil",
+            {"request_id": request.id, "attempt": request.version},
+            f"{FULFIL_KEY_PREFIX}{request.id}:v{request.version}",
+            now=now,
+        )
     if (
         action == Action.BRING_FORWARD
         and request_type is not None

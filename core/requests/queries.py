@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from core.models import Organisation, Request, RequestHistory, User
 from core.platform.clock import as_utc
 from core.platform.errors import NotFound
+from core.requests.request_types import RequestType
 from core.requests.statuses import OPEN, Status
 from core.views import RequestView
 
@@ -328,6 +329,32 @@ def open_requests(session: Session, type_key: str, organisation_id: int) -> list
         .order_by(col(Request.id))
     )
     return [RequestView.of(row) for row in found]
+
+
+def owed_requests(session: Session, request_type: RequestType, organisation_id: int, key: str) -> list[RequestView]:
+    """The organisation's requests of ``request_type`` about ``key`` (its ``ordering_key``) still to be carried
+    out — filed and waiting, or being carried out (retried included) —, oldest first.
+
+    The fulfilment keeps their order with it, and a form can use it to judge a request against the state the
+    thing will be in once those are done (a reactivation filed while the block is still being retried).
+    """
+    found = session.exec(
+        select(Request)
+        .where(
+            Request.type_key == request_type.key,
+            Request.organisation_id == organisation_id,
+            or_(col(Request.status) == Status.PENDING.value, col(Request.fulfilment_running).is_(True)),
+        )
+        .order_by(col(Request.id))
+    )
+    return [RequestView.of(row) for row in found if _ordering_key(request_type, row) == key]
+
+
+def _ordering_key(request_type: RequestType, row: Request) -> str | None:
+    try:
+        return request_type.ordering_key(request_type.schema.model_validate(row.data))
+    except ValueError:  # filed under an older schema that no longer validates: not about the same thing
+        return None
 
 
 def lock_request(session: Session, request_id: int) -> RequestView | None:

@@ -39,15 +39,30 @@ class Choice:
 
 @dataclass(frozen=True)
 class FulfilmentResult:
-    """What a fulfilment hook reports: ``ok`` completes the request; otherwise it stays open for staff."""
+    """What a fulfilment hook reports: ``ok`` completes the request; otherwise it stays open for staff.
+
+    ``retry_later`` says the work could not be done *now* for a passing reason (the hosted system does not
+    answer): the request is not failed but stays being carried out, and the core runs the hook again, with
+    growing pauses, until it succeeds or fails. If it has not succeeded within
+    ``BBPORTAL_FULFILMENT_ALERT_MINUTES`` the request is flagged for staff and the alert address is mailed;
+    the retries go on. Use :meth:`later` to make one.
+    """
 
     ok: bool
     customer_message: str = ""
     """One line for the customer's chat (empty: none). Posted on failure too: give one then only when the
-    customer should know why (the request breaks a rule), never for a fault staff will retry."""
+    customer should know why (the request breaks a rule), never for a fault staff will retry. With
+    ``retry_later`` it is posted once, at the first postponement: what happens next, in plain words."""
     internal_note: str = ""
-    """Details for staff only (adapter output, the failure)."""
+    """Details for staff only (adapter output, the failure). With ``retry_later``, posted at the first
+    postponement and when the request is flagged, not at every retry."""
     details: dict[str, Any] = field(default_factory=dict)
+    retry_later: bool = False
+
+    @classmethod
+    def later(cls, *, customer_message: str = "", internal_note: str = "") -> FulfilmentResult:
+        """Not now, but not failed: run the hook again later (the hosted system did not answer)."""
+        return cls(ok=False, customer_message=customer_message, internal_note=internal_note, retry_later=True)
 
 
 CHARGE_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,39}$")
@@ -166,6 +181,15 @@ class RequestType:
         hosted system rather than its id). Called once, at filing, after validation; default: :meth:`summary`.
         """
         return self.summary(data)
+
+    def ordering_key(self, data: BaseModel) -> str | None:
+        """What the request acts on, when requests about the same thing must be carried out in filing order.
+
+        Requests of this type and organisation with equal keys are carried out one after the other, oldest
+        first: a later one waits (its fulfilment is postponed) while an earlier one is still owed, e.g. a
+        reactivation of a tag whose block is still being retried. None (the default): no order to keep.
+        """
+        return None
 
     def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         """Carry the request out. Must be idempotent: it may run again after a crash or a retry."""

@@ -14,6 +14,7 @@ from core.billing.models import ChargeKind, Unit
 from core.billing.money import format_amount, format_money, format_percent
 from core.platform import i18n
 from core.platform.clock import local_date, local_datetime
+from core.platform.i18n import N_
 from core.requests.request_types import RequestTypeRegistry
 from core.requests.statuses import Status
 from core.web.viewer import Viewer
@@ -40,6 +41,22 @@ def _babel_locale() -> str:
 
 def status_label(value: str) -> str:
     return Status(value).label
+
+
+STEP_LABELS = {
+    "take": N_("Taken"),
+    "carry_out": N_("Carried out again (Utför)"),
+    "fulfilment_failed": N_("The automatic step failed"),
+    "fulfilment_delayed": N_("The automatic step is delayed; staff alerted"),
+    "assign": N_("Passed to a colleague"),
+    "reschedule": N_("New date"),
+}
+"""History rows whose status stays the same say what happened instead (staff see them; customers do not)."""
+
+
+def step_label(action: str) -> str:
+    found = STEP_LABELS.get(action)
+    return i18n.gettext(found) if found is not None else action
 
 
 def status_badge(value: str) -> Markup:
@@ -88,6 +105,7 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
         local_date=local_date,
         status_label=status_label,
         status_badge=status_badge,
+        step_label=step_label,
         number=number,
         filesize=filesize,
         mail_reason=mail_reason,

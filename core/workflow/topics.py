@@ -23,7 +23,7 @@ def _start_fulfilment(portal: Portal, message: OutboxMessage) -> None:
 
 
 def _fulfil(portal: Portal, message: OutboxMessage) -> None:
-    fulfilment.run(portal, int(message.payload["request_id"]))
+    fulfilment.run(portal, int(message.payload["request_id"]), message)
 
 
 def _fan_out(portal: Portal, message: OutboxMessage) -> Finish | None:

@@ -28,6 +28,7 @@ from core.api import (
     as_utc,
     gettext,
     hookimpl,
+    owed_requests,
     use_language,
 )
 from plugins.tag_block.schema import ByHolder, ByNumber, TagBlockForm
@@ -38,6 +39,29 @@ if TYPE_CHECKING:
 HOLDER_FIELD = "tag.holder"
 
 UNAVAILABLE = N_("The system is not answering right now – try again in a while.")
+HOLDERS_UNAVAILABLE = N_(
+    "The holders of %(system)s cannot be listed right now, because the system is not answering. "
+    "Choose “By the tag's number” and type the number printed on the tag: the request is received at once."
+)
+HOLDER_UNREACHABLE = N_(
+    "The system is not answering, so the holder's tags cannot be looked up now. "
+    "Choose “By the tag's number” and type the number printed on the tag: the request is received at once."
+)
+RECEIVED_WHILE_DOWN = {
+    "block": N_(
+        "Your request is received. %(system)s is not answering right now; tag %(number)s will be blocked as soon "
+        "as it does – we keep trying, and you get a message here and by e-mail the moment it is done."
+    ),
+    "reactivate": N_(
+        "Your request is received. %(system)s is not answering right now; tag %(number)s will be reactivated as "
+        "soon as it does – we keep trying, and you get a message here and by e-mail the moment it is done."
+    ),
+}
+CALL_OFFICE = N_("If it is urgent, call %(office)s on %(phone)s.")
+NOT_FOUND_AT_FULFILMENT = N_(
+    "There is no tag %(number)s in %(system)s, so nothing was changed. Check the number printed on the tag and "
+    "file a new request; our staff will also look at this one."
+)
 LOOKUP_REFUSED = N_("The system could not look the tag up. Contact your local office if it keeps happening.")
 NO_SUCH_TAG = N_("There is no tag with this number in the chosen system. Check the number printed on the tag.")
 NOT_A_HOLDER = N_("Choose one of the holders in the chosen system.")
@@ -53,6 +77,16 @@ DONE_FOR_CUSTOMER = {
 DONE_FOR_STAFF = {
     "block": N_("%(system)s: tag %(number)s blocked at %(at)s (reason: %(reason)s)."),
     "reactivate": N_("%(system)s: tag %(number)s reactivated at %(at)s (reason: %(reason)s)."),
+}
+FAILED_NOW = {
+    "block": N_(
+        "%(system)s: tag %(number)s could not be blocked yet – the system did not answer (%(error)s). "
+        "The portal retries until it does; the customer has been told."
+    ),
+    "reactivate": N_(
+        "%(system)s: tag %(number)s could not be reactivated yet – the system did not answer (%(error)s). "
+        "The portal retries until it does; the customer has been told."
+    ),
 }
 FAILED = {
     "block": N_(
@@ -103,7 +137,10 @@ class TagBlock(RequestType):
         try:
             tag = find_tag(data, adapter, errors)
         except AccessControlUnavailable:
-            return {"system_id": UNAVAILABLE}
+            # A lost tag never waits on our side: by its number the request is filed now and the tag is
+            # looked up and changed when the system answers (fulfil). Through a holder there is nothing to
+            # act on yet, and the customer can fix that here by typing the number.
+            return {} if isinstance(data.tag, ByNumber) else {HOLDER_FIELD: HOLDER_UNREACHABLE}
         except AccessControlError:
             return {"system_id": LOOKUP_REFUSED}
         if tag is None:
@@ -112,11 +149,18 @@ class TagBlock(RequestType):
             data.tag.number = tag.number
         else:
             data.tag.holder_tag = tag.number
-        if data.action == "block" and tag.state == TagState.BLOCKED:
+        state = expected_state(tag, data, context)
+        if data.action == "block" and state == TagState.BLOCKED:
             errors["action"] = gettext(ALREADY_BLOCKED, number=tag.number)
-        elif data.action == "reactivate" and tag.state != TagState.BLOCKED:
+        elif data.action == "reactivate" and state != TagState.BLOCKED:
             errors["action"] = gettext(NOT_BLOCKED, number=tag.number)
         return errors
+
+    def ordering_key(self, data: BaseModel) -> str | None:
+        """A block and a reactivation of the same tag are carried out in the order they were filed."""
+        assert isinstance(data, TagBlockForm)
+        number = number_key(data.tag_number)
+        return f"{data.system_id}:{number}" if number else None
 
     def example_strategies(self, context: FormContext) -> dict[str, Any]:
         """For the contract check: blocks of active tags of the first system that has some.
@@ -183,22 +227,23 @@ class TagBlock(RequestType):
         staff_language = context.staff_language
         try:
             adapter = context.access_control(request)
+            tag = look_up(adapter, number)  # filed while the system was down: checked now, as the form would
+            if tag is None:
+                return self._no_such_tag(request, context, number, system_name)
+            number = tag.number
             if data.action == "block":
                 receipt = adapter.block_tag(number, data.reason)
             else:
                 receipt = adapter.reactivate_tag(number, data.reason)
+        except AccessControlUnavailable as exc:
+            return self._later(request, context, data, number, system_name, exc)
         except AccessControlError as exc:
             with use_language(staff_language):
-                cause = (
-                    gettext("the system did not answer")
-                    if isinstance(exc, AccessControlUnavailable)
-                    else gettext("the system refused")
-                )
                 note = gettext(
                     FAILED[data.action],
                     system=system_name,
                     number=number,
-                    cause=cause,
+                    cause=gettext("the system refused"),
                     error=f"{type(exc).__name__}: {exc}",
                 )
             return FulfilmentResult(
@@ -238,6 +283,60 @@ class TagBlock(RequestType):
             },
         )
 
+    def _later(
+        self,
+        request: RequestView,
+        context: FulfilmentContext,
+        data: TagBlockForm,
+        number: str,
+        system_name: str,
+        exc: AccessControlError,
+    ) -> FulfilmentResult:
+        """The system does not answer: received, done as soon as it answers (the core retries); the office to call."""
+        office = context.office(request)
+        with use_language(context.customer_language(request)):
+            lines = [gettext(RECEIVED_WHILE_DOWN[data.action], system=system_name, number=number)]
+            if office is not None and office.phone:
+                lines.append(gettext(CALL_OFFICE, office=office.name, phone=office.phone))
+        with use_language(context.staff_language):
+            note = gettext(
+                FAILED_NOW[data.action],
+                system=system_name,
+                number=number,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        return FulfilmentResult.later(customer_message=" ".join(lines), internal_note=note)
+
+    def _no_such_tag(
+        self, request: RequestView, context: FulfilmentContext, number: str, system_name: str
+    ) -> FulfilmentResult:
+        with use_language(context.customer_language(request)):
+            customer = gettext(NOT_FOUND_AT_FULFILMENT, number=number, system=system_name)
+        with use_language(context.staff_language):
+            note = gettext(
+                "%(system)s has no tag %(number)s (the request was filed while the system did not answer, so the "
+                "number could not be checked then). Nothing was changed; ask the customer for the right number.",
+                system=system_name,
+                number=number,
+            )
+        return FulfilmentResult(ok=False, customer_message=customer, internal_note=note, details={"tag": number})
+
+
+def expected_state(tag: Tag, data: TagBlockForm, context: FormContext) -> TagState:
+    """The tag's state once the requests about it still being carried out are done (the last one wins).
+
+    A reactivation filed while the block of the same tag is still being retried is judged against "blocked";
+    the two are then carried out in order (``ordering_key``).
+    """
+    organisation = context.organisation
+    if organisation is None:
+        return tag.state
+    key = f"{data.system_id}:{number_key(tag.number)}"
+    owed = owed_requests(context.session, TAG_BLOCK_TYPE, organisation.id, key)
+    if not owed:
+        return tag.state
+    return TagState.BLOCKED if owed[-1].data.get("action") == "block" else TagState.ACTIVE
+
 
 def holder_choices(context: FormContext) -> list[Choice]:
     """The holders of every system of the organisation; a system that does not answer is left out.
@@ -254,6 +353,7 @@ def holder_choices(context: FormContext) -> list[Choice]:
         try:
             holders = adapter.holders()
         except AccessControlError:
+            context.notice(gettext(HOLDERS_UNAVAILABLE, system=system.name))
             continue
         for holder in sorted(holders, key=lambda h: h.name.casefold()):
             label = holder_label(holder)
@@ -347,6 +447,9 @@ def local_time(moment: datetime, context: FulfilmentContext) -> str:
     return moment.strftime("%H:%M") if moment.date() == today else moment.strftime("%Y-%m-%d %H:%M")
 
 
+TAG_BLOCK_TYPE = TagBlock()
+
+
 @hookimpl
 def bbportal_request_types() -> list[RequestType]:
-    return [TagBlock()]
+    return [TAG_BLOCK_TYPE]

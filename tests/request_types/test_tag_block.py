@@ -23,7 +23,7 @@ from core.platform import outbox
 from core.platform.clock import LOCAL_ZONE, as_utc
 from core.portal import Portal
 from core.requests.statuses import Status
-from core.testing import assert_mutations_refused, assert_round_trip, form_context
+from core.testing import assert_mutations_refused, assert_round_trip, form_context, sent_mails
 from core.workflow import actions as workflow
 from plugins.tag_block import TagBlock
 from plugins.tag_block.schema import REASON_MAX, TAG_NUMBER_MAX, TagBlockForm, check_printed_number
@@ -300,18 +300,21 @@ def test_last_digits_that_fit_several_of_the_holders_tags_are_refused(portal: Po
     assert count_requests(portal) == 0
 
 
-def test_an_unavailable_system_is_a_clear_error_and_keeps_the_input(portal: Portal, world: World, web: Any) -> None:
-    tag = active_tag(adapter(portal, world))
+def test_the_form_opens_while_the_system_is_down_and_says_to_type_the_number(
+    portal: Portal, world: World, web: Any
+) -> None:
+    acs = adapter(portal, world)
+    holder, _tags = holder_with(acs, 1)
     web.login(world.member.email)
     set_fault(portal.database, world.system.id or 0, Fault.UNAVAILABLE)
-    response = web.post(URL, by_number(world, tag.number))
-    assert response.status_code == 422
-    assert 'id="f-system-id-error"' in response.text and UNAVAILABLE_SV in response.text
-    assert f'value="{tag.number}"' in response.text and 'value="Borttappad i tvättstugan"' in response.text
-    assert count_requests(portal) == 0
-    assert web.get(URL).status_code == 200  # the form still opens; the holders of that system are left out
+    page = web.get(URL)
+    assert page.status_code == 200
+    assert "Innehavarna i Passersystem A kan inte visas just nu" in page.text and 'class="notice warning"' in page.text
+    refused = web.post(URL, by_holder(world, holder))  # a holder chosen before the system went down
+    assert refused.status_code == 422 and 'id="f-tag-holder-error"' in refused.text
+    assert "Välj ”Med taggens nummer”" in refused.text and count_requests(portal) == 0
     set_fault(portal.database, world.system.id or 0)
-    assert web.post(URL, by_number(world, tag.number), follow_redirects=False).status_code == 302
+    assert "kan inte visas just nu" not in web.get(URL).text
 
 
 # --- filing and the automatic fulfilment -----------------------------------------------------------------
@@ -480,39 +483,186 @@ def test_a_block_goes_first_in_the_queue_marked_urgent(portal: Portal, world: Wo
 # --- failures and retries --------------------------------------------------------------------------------
 
 
-def test_a_failed_block_stays_open_for_staff_and_a_retry_finishes_it(
+def pending_fulfil_rows(portal: Portal, request_id: int) -> list[outbox.OutboxMessage]:
+    with portal.database.reading() as s:
+        rows = s.exec(
+            select(outbox.OutboxMessage).where(
+                outbox.OutboxMessage.topic == "fulfil", outbox.OutboxMessage.status == "pending"
+            )
+        )
+        return [row for row in rows if row.payload.get("request_id") == request_id]
+
+
+def down(portal: Portal, world: World, fault: Fault = Fault.UNAVAILABLE) -> None:
+    set_fault(portal.database, world.system.id or 0, fault)
+
+
+def test_a_lost_tag_is_received_while_the_system_is_down_and_blocked_when_it_answers(
     portal: Portal, world: World, make_web: Any
 ) -> None:
     acs = adapter(portal, world)
     tag = active_tag(acs)
-    filed = workflow.file(portal, world.member, "tag_block", _payload(world, tag.number), None)
-    set_fault(portal.database, world.system.id or 0, Fault.UNAVAILABLE)  # the system goes down after filing
-    outbox.drain(portal)
-
-    failed = stored(portal, filed.id or 0)
-    assert failed.status == Status.IN_PROGRESS and failed.needs_attention and failed.assignee_id is None
-    (note, internal), *rest = messages(portal, filed.id or 0)
-    assert internal and not rest  # no line for the customer, nothing completed
-    assert f"Passersystem A: taggen {tag.number} kunde inte spärras – systemet svarade inte" in note
-    assert "AccessControlUnavailable" in note
     customer = make_web()
     customer.login(world.member.email)
-    customer_page = customer.get(f"/requests/{filed.id}").text
-    assert "Under hantering" in customer_page and "kunde inte spärras" not in customer_page
+    down(portal, world)
+    request_id = request_id_of(customer.post(URL, by_number(world, tag.number), follow_redirects=False))
+    outbox.drain(portal)
 
-    set_fault(portal.database, world.system.id or 0)  # the system answers again
+    waiting = stored(portal, request_id)
+    assert waiting.status == Status.IN_PROGRESS and waiting.fulfilment_running and not waiting.needs_attention
+    (note, internal), (told, to_customer) = messages(portal, request_id)
+    assert internal and "kunde inte spärras ännu – systemet svarade inte" in note
+    assert not to_customer and told == (
+        f"Ert ärende är mottaget. Passersystem A svarar inte just nu; taggen {tag.number} spärras så snart systemet "
+        "svarar – vi fortsätter att försöka, och ni får ett meddelande här och via e-post så fort det är gjort. "
+        "Om det är bråttom, ring Kontor Test på 08-1234500."
+    )
+    [row] = pending_fulfil_rows(portal, request_id)
+    assert row.available_at > portal.clock.now()  # retried later, not at once
+    page = customer.get(f"/requests/{request_id}").text
+    assert "Under hantering" in page and "Kräver åtgärd" not in page and "mottaget" in page
+
+    for _ in range(3):  # still down: retried with growing pauses, and nobody is told again
+        portal.clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
+        outbox.drain(portal)
+    assert len(messages(portal, request_id)) == 2 and len(pending_fulfil_rows(portal, request_id)) == 1
+
+    down(portal, world, Fault.NONE)  # the system answers again
+    assert acs.tag(tag.number).state == TagState.ACTIVE  # type: ignore[union-attr]
+    portal.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    outbox.drain(portal)
+    done = stored(portal, request_id)
+    assert done.status == Status.COMPLETED and not done.fulfilment_running and not done.needs_attention
+    assert acs.tag(tag.number).state == TagState.BLOCKED  # type: ignore[union-attr]
+    assert messages(portal, request_id)[-1] == (f"Taggen {tag.number} är spärrad sedan 10:11.", False)
+    assert not pending_fulfil_rows(portal, request_id)
+    subjects = [m["Subject"] for m in sent_mails(portal)]
+    assert len(subjects) == 2 and "Slutfört" in subjects[-1]  # the receipt and the result, nothing in between
+
+
+def test_a_block_not_done_in_time_flags_the_request_and_mails_the_office_once(
+    portal: Portal, world: World, make_web: Any
+) -> None:
+    acs = adapter(portal, world)
+    tag = active_tag(acs)
+    down(portal, world)
+    filed = workflow.file(portal, world.member, "tag_block", _payload(world, tag.number), None)
+    outbox.drain(portal)
+    for _ in range(4):  # 4 × 4 minutes: past the 15 minutes of BBPORTAL_FULFILMENT_ALERT_MINUTES
+        portal.clock.advance(timedelta(minutes=4))  # type: ignore[attr-defined]
+        outbox.drain(portal)
+    flagged = stored(portal, filed.id or 0)
+    assert flagged.needs_attention and flagged.fulfilment_running and flagged.status == Status.IN_PROGRESS
+    alerts = [m for m in sent_mails(portal) if m["To"] == "kontor@bbgruppen.example"]
+    assert len(alerts) == 1 and f"[{filed.number}] Inte utfört efter 15 minuter" in alerts[0]["Subject"]
+    assert "Portalen fortsätter att försöka" in alerts[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    with portal.database.reading() as s:
+        actions = [h.action for h in s.exec(select(RequestHistory).where(RequestHistory.request_id == filed.id))]
+    assert actions.count("fulfilment_delayed") == 1
+
+    customer = make_web()
+    customer.login(world.member.email)
+    page = customer.get(f"/requests/{filed.id}").text
+    assert "Kräver åtgärd" not in page and "Vår personal har fått besked" in page
+    assert "Kräver åtgärd" not in customer.get("/requests").text
     staff = make_web()
     staff.login(world.staff.email)
     staff_page = staff.get(f"/staff/requests/{filed.id}").text
-    assert "Kräver åtgärd" in staff_page and "Försök igen" in staff_page
-    staff.post(f"/staff/requests/{filed.id}/carry_out")
+    assert "Kräver åtgärd" in staff_page and "Det automatiska steget dröjer" in staff_page
+    assert "Försök igen" in staff_page
+    assert staff.post(f"/staff/requests/{filed.id}/carry_out").status_code in (200, 302)  # retry now, still down
+    portal.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
     outbox.drain(portal)
+    assert len(pending_fulfil_rows(portal, filed.id or 0)) == 1  # one chain of retries, not two
+    assert len([m for m in sent_mails(portal) if m["To"] == "kontor@bbgruppen.example"]) == 1
 
+    down(portal, world, Fault.NONE)
+    portal.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+    outbox.drain(portal)
     done = stored(portal, filed.id or 0)
     assert done.status == Status.COMPLETED and not done.needs_attention
     assert acs.tag(tag.number).state == TagState.BLOCKED  # type: ignore[union-attr]
+
+
+def test_staff_can_take_over_a_delayed_block_and_the_retries_stop(portal: Portal, world: World, make_web: Any) -> None:
+    tag = active_tag(adapter(portal, world))
+    down(portal, world)
+    portal.settings.fulfilment_alert_minutes = 1
+    filed = workflow.file(portal, world.member, "tag_block", _payload(world, tag.number), None)
+    outbox.drain(portal)
+    portal.clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
+    outbox.drain(portal)
+    assert stored(portal, filed.id or 0).needs_attention
+    staff = make_web()
+    staff.login(world.staff.email)
+    assert staff.post(f"/staff/requests/{filed.id}/take").status_code in (200, 302)
+    taken = stored(portal, filed.id or 0)
+    assert taken.assignee_id == world.staff.id and not taken.fulfilment_running and not taken.needs_attention
+    portal.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    outbox.drain(portal)
+    assert not pending_fulfil_rows(portal, filed.id or 0)  # the chain ended with the take-over
+    assert staff.post(f"/staff/requests/{filed.id}/complete").status_code in (200, 302)
+    assert stored(portal, filed.id or 0).status == Status.COMPLETED
+
+
+def test_a_reactivation_filed_while_the_block_is_retried_waits_for_it(
+    portal: Portal, world: World, make_web: Any
+) -> None:
+    acs = adapter(portal, world)
+    tag = active_tag(acs)
+    down(portal, world)
+    block = workflow.file(portal, world.member, "tag_block", _payload(world, tag.number), None)
+    outbox.drain(portal)  # postponed: the system does not answer
+    down(portal, world, Fault.NONE)  # it answers again, before the block's next try
+    customer = make_web()
+    customer.login(world.member.email)
+    # The tag is still active in the system, but the block ahead of it is owed: the reactivation is accepted.
+    request_id = request_id_of(
+        customer.post(URL, by_number(world, tag.number, action="reactivate", reason="Hittad"), follow_redirects=False)
+    )
+    outbox.drain(portal)
+    assert stored(portal, request_id).status == Status.IN_PROGRESS  # it waits for the block
+    assert acs.tag(tag.number).state == TagState.ACTIVE  # type: ignore[union-attr]
+    assert messages(portal, request_id)[-1] == (
+        f"Det här ärendet utförs så snart {block.number}, som skickades in tidigare om samma sak, är klart.",
+        False,
+    )
+    portal.clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
+    outbox.drain(portal)
+    first, second = stored(portal, block.id or 0), stored(portal, request_id)
+    assert first.status == second.status == Status.COMPLETED
+    with portal.database.reading() as s:
+        done = {
+            h.request_id: h.id
+            for h in s.exec(select(RequestHistory).where(RequestHistory.action == "fulfilment_succeeded"))
+        }
+    assert done[block.id] < done[request_id]  # the block first, then the reactivation
+    assert acs.tag(tag.number).state == TagState.ACTIVE  # type: ignore[union-attr]
+
+
+def test_a_reactivation_of_an_active_tag_with_nothing_owed_is_still_refused(
+    portal: Portal, world: World, web: Any
+) -> None:
+    tag = active_tag(adapter(portal, world))
+    web.login(world.member.email)
+    refused = web.post(URL, by_number(world, tag.number, action="reactivate"))
+    assert refused.status_code == 422 and f"Taggen {tag.number} är inte spärrad" in refused.text
+
+
+def test_a_number_filed_while_the_system_was_down_is_checked_when_it_answers(portal: Portal, world: World) -> None:
+    down(portal, world)
+    filed = workflow.file(portal, world.member, "tag_block", _payload(world, "9999 0000 11"), None)
+    outbox.drain(portal)
+    down(portal, world, Fault.NONE)
+    portal.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    outbox.drain(portal)
+    failed = stored(portal, filed.id or 0)
+    assert failed.status == Status.IN_PROGRESS and failed.needs_attention and not failed.fulfilment_running
     customer_lines = [body for body, internal in messages(portal, filed.id or 0) if not internal]
-    assert customer_lines == [f"Taggen {tag.number} är spärrad sedan 10:00."]
+    assert customer_lines[-1] == (
+        "Det finns ingen tagg 9999 0000 11 i Passersystem A, så inget har ändrats. Kontrollera numret som står på "
+        "taggen och skicka in ett nytt ärende; vår personal tittar också på det här."
+    )
 
 
 def test_a_refusing_system_leaves_a_note_and_the_request_open(portal: Portal, world: World) -> None:

@@ -183,6 +183,24 @@ def test_fulfilment_failed(portal: Portal, world: World) -> None:
     assert taken.assignee_id == world.staff.id and not taken.needs_attention
 
 
+def test_fulfilment_delayed(portal: Portal, world: World) -> None:
+    """Still being retried, but flagged: staff may step in (take over, retry now, reject), nothing else."""
+    request = act(portal, file(portal, world.member, "sample_automatic"), Action.START_FULFILMENT, None)
+    with pytest.raises(Conflict, match="being carried out"):
+        act(portal, request, Action.TAKE, world.staff)  # not while it is merely running
+    delayed = act(portal, request, Action.FULFILMENT_DELAYED, None)
+    assert delayed.status == Status.IN_PROGRESS and delayed.needs_attention and delayed.fulfilment_running
+    assert last_history(portal, delayed).action == "fulfilment_delayed"
+    assert topics(portal).count("status_changed") == 1  # the start only: a flag is no status change
+    with pytest.raises(Conflict, match="being carried out"):
+        act(portal, delayed, Action.ASK_CUSTOMER, world.staff)
+    taken = act(portal, delayed, Action.TAKE, world.staff)  # the take-over ends the automatic retries
+    assert taken.assignee_id == world.staff.id and not taken.fulfilment_running and not taken.needs_attention
+    again = act(portal, file(portal, world.member, "sample_automatic"), Action.START_FULFILMENT, None)
+    again = act(portal, act(portal, again, Action.FULFILMENT_DELAYED, None), Action.REJECT, world.staff, reason="x")
+    assert again.status == Status.CANCELLED and not again.fulfilment_running and not again.needs_attention
+
+
 def test_fulfilment_outcomes_need_a_running_fulfilment(portal: Portal, world: World) -> None:
     request = act(portal, file(portal, world.member), Action.TAKE, world.staff)
     for action in (Action.FULFILMENT_SUCCEEDED, Action.FULFILMENT_FAILED):

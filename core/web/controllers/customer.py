@@ -340,4 +340,5 @@ def _request_form(
         labels=labels,
         today=today.isoformat(),
         multipart=bool(file_fields(fields)),
+        notices=context.notices,
     )
