@@ -6,19 +6,20 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from core.models import ApiToken, LoginAttempt, Organisation, User, WebSession
+from core.accounts import throttle
+from core.accounts.throttle import LoginPolicy
+from core.models import ApiToken, Organisation, User, WebSession
 from core.platform.clock import Clock, as_utc
-from core.platform.errors import Throttled
 from core.platform.signing import digest
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): 64 MiB per log-in was most of the web
@@ -46,51 +47,35 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-@dataclass
-class LoginPolicy:
-    per_account: int
-    per_address: int
-    window: timedelta
-
-
-def _recent_failures(session: Session, key: str, since: datetime) -> int:
-    return int(
-        session.exec(
-            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.key == key, LoginAttempt.at >= since)
-        ).one()
-    )
-
-
 def authenticate(
-    session: Session, email: str, password: str, client: str, *, clock: Clock, policy: LoginPolicy
+    session: Session,
+    email: str,
+    password: str,
+    client: str,
+    *,
+    clock: Clock,
+    policy: LoginPolicy,
+    device_cookie: str | None = None,
+    secret_key: str = "",
 ) -> User | None:
-    """The user for these credentials, or None. Raises ``Throttled`` after too many failures.
+    """The user for these credentials, or None. Raises ``Throttled`` while a wait earned by failures runs.
 
-    Failures are counted per account *and* per client address, whether or not the account exists, so
-    the answer never tells which addresses have accounts.
+    Failures are counted whether or not the account exists, so the answer never tells which addresses have
+    accounts; the waits (see :mod:`core.accounts.throttle`) never lock the owner's own browser out.
     """
     now = clock.now()
-    since = now - policy.window
-    account_key = f"account:{normalise_email(email)[:250]}"
-    address_key = f"address:{client[:250]}"
-    if (
-        _recent_failures(session, account_key, since) >= policy.per_account
-        or _recent_failures(session, address_key, since) >= policy.per_address
-    ):
-        raise Throttled(
-            "Too many failed attempts. Wait %(minutes)s minutes and try again.",
-            minutes=int(policy.window.total_seconds() // 60),
-        )
+    keys = throttle.Keys.of(email, client)
     user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    known = throttle.is_known_device(secret_key, device_cookie, user.id if user is not None else None)
+    throttle.check(session, keys, now=now, policy=policy, known_device=known)
     ok = verify_password(user.password_hash if user else None, password)
     if ok and user is not None and user.active:
-        session.execute(delete(LoginAttempt).where(col(LoginAttempt.key) == account_key))
+        throttle.clear_account(session, keys)
         if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
             session.add(user)
         return user
-    session.add(LoginAttempt(key=account_key, at=now))
-    session.add(LoginAttempt(key=address_key, at=now))
+    throttle.record_failure(session, keys, now=now)
     return None
 
 

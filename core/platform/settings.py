@@ -88,8 +88,11 @@ class Settings(BaseSettings):
     """How long a log-in session lives after the user last used it (each use extends it)."""
 
     login_attempts_per_account: int = 5
+    """Failed log-ins on one account before each further try waits (1 s, doubling; see core/accounts/throttle.py)."""
     login_attempts_per_address: int = 20
+    """Failed log-ins from one client address, over all accounts, before its tries wait."""
     login_throttle_minutes: int = 15
+    """The longest wait between two tries; nothing is ever locked for longer."""
 
     fulfilment_alert_minutes: int = Field(default=15, ge=1)
     """How long an automatic step may keep failing for a passing reason (the hosted system does not answer)

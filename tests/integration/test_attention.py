@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from core.access_control import TagState
@@ -23,7 +24,7 @@ def failed_block(portal: Portal, world: Any) -> int:
         "reason": "Borttappad",
     }
     filed = workflow.file(portal, world.member, "tag_block", payload, None)
-    set_fault(portal.database, world.system.id, Fault.UNAVAILABLE)
+    set_fault(portal.database, world.system.id, Fault.REFUSE)  # a refusal fails; no answer is retried
     outbox.drain(portal)
     with portal.database.reading() as session:
         request = session.get(Request, filed.id)
@@ -40,6 +41,23 @@ def test_a_failed_automatic_request_is_listed_above_the_queue(portal: Portal, wo
     assert f"/staff/requests/{request_id}" in section
     workflow.perform(portal, world.staff, request_id, Action.TAKE)  # taken: no longer waiting for attention
     assert 'id="attention-title"' not in web.get("/staff/queue").text
+
+
+def test_a_block_still_retried_after_the_alert_time_is_listed_above_the_queue_too(
+    portal: Portal, world: Any, web: Any
+) -> None:
+    adapter = portal.access_control(world.system)
+    tag = next(t for t in adapter.tags() if t.state == TagState.ACTIVE and t.holder_id)
+    payload = {"system_id": world.system.id, "tag": {"kind": "by_number", "number": tag.number}, "reason": "Stulen"}
+    set_fault(portal.database, world.system.id, Fault.UNAVAILABLE)
+    filed = workflow.file(portal, world.member, "tag_block", payload, None)
+    outbox.drain(portal)
+    web.login(world.staff.email)
+    assert 'id="attention-title"' not in web.get("/staff/queue").text  # retried, within the alert time
+    portal.clock.advance(timedelta(minutes=portal.settings.fulfilment_alert_minutes + 5))  # type: ignore[attr-defined]
+    outbox.drain(portal)
+    section = web.get("/staff/queue").text.split('id="attention-title"', 1)[1].split("</section>", 1)[0]
+    assert f"/staff/requests/{filed.id}" in section
 
 
 def test_rejecting_a_flagged_request_clears_the_flag(portal: Portal, world: Any) -> None:

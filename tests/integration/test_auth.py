@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import select
 
-from core.accounts import administration
+from core.accounts import administration, auth, throttle
 from core.models import ApiToken, WebSession
+from core.platform.errors import Throttled
 from core.portal import Portal
 from tests.support import World
 
@@ -58,24 +60,101 @@ def test_deactivating_a_user_ends_all_their_sessions(portal: Portal, world: Worl
     assert laptop.login(world.member.email).status_code == 401
 
 
-def test_throttling_per_account(portal: Portal, world: World, web: Any) -> None:
-    web.get("/login")
-    for _ in range(portal.settings.login_attempts_per_account):
-        web.post("/login", {"email": world.member.email, "password": "wrong-password"})
-    blocked = web.post("/login", {"email": world.member.email, "password": "correct-horse-battery"})
-    assert blocked.status_code == 401 and "För många misslyckade försök" in blocked.text
-    from datetime import timedelta
+def wrong(web: Any, email: str) -> Any:
+    return web.post("/login", {"email": email, "password": "wrong-password"})
 
-    portal.clock.advance(timedelta(minutes=portal.settings.login_throttle_minutes + 1))  # type: ignore[attr-defined]
+
+def advance(portal: Portal, **delta: float) -> None:
+    portal.clock.advance(timedelta(**delta))  # type: ignore[attr-defined]
+
+
+def test_a_guesser_waits_longer_after_each_failure(portal: Portal, world: World, web: Any) -> None:
+    web.get("/login")
+    for _ in range(portal.settings.login_attempts_per_account):  # the allowance: answered at once
+        assert "E-postadressen eller lösenordet är fel." in wrong(web, world.member.email).text
+    for wait in (1, 2, 4, 8):  # then every try waits twice as long as the one before
+        refused = web.post("/login", {"email": world.member.email, "password": "correct-horse-battery"})
+        assert refused.status_code == 401
+        assert f"För många misslyckade försök. Vänta {wait} sekunder och försök igen." in refused.text
+        assert "Eller välj ett nytt lösenord med ”Glömt lösenord?”." in refused.text
+        advance(portal, seconds=wait)
+        assert "lösenordet är fel" in wrong(web, world.member.email).text  # checked again, and wrong
+    advance(portal, seconds=16)
+    assert web.login(world.member.email).status_code == 302  # the right password after the wait: in
+
+
+def test_the_longest_wait_is_the_setting_and_nothing_locks_for_longer(portal: Portal, world: World, web: Any) -> None:
+    with portal.database.writing() as s:  # 60 failures, as a guesser who waited out every wait would have
+        for _ in range(60):
+            throttle.record_failure(s, throttle.Keys.of(world.member.email, "testclient"), now=portal.clock.now())
+    refused = web.login(world.member.email)
+    assert refused.status_code == 401 and "Vänta 900 sekunder" in refused.text  # 15 minutes, not 2^55 s
+    advance(portal, minutes=portal.settings.login_throttle_minutes, seconds=1)
     assert web.login(world.member.email).status_code == 302
 
 
-def test_throttling_per_client_address(portal: Portal, world: World, web: Any) -> None:
+def policy(portal: Portal) -> Any:
+    settings = portal.settings
+    return auth.LoginPolicy(
+        free_per_account=settings.login_attempts_per_account,
+        free_per_address=settings.login_attempts_per_address,
+        longest_wait=timedelta(minutes=settings.login_throttle_minutes),
+    )
+
+
+def test_someone_elses_failures_never_keep_the_owner_out_of_their_own_browser(
+    portal: Portal, world: World, make_web: Any
+) -> None:
+    owner = make_web()
+    assert owner.login(world.member.email).status_code == 302  # the owner's browser gets its device cookie
+    owner.post("/logout", {})
+    slowed = 0
+    for number in range(40):  # a guesser with many addresses tries the owner's account
+        try:
+            with portal.database.writing() as s:
+                address = f"198.51.100.{number}"
+                found = auth.authenticate(
+                    s, world.member.email, f"guess-{number}", address, clock=portal.clock, policy=policy(portal)
+                )
+                assert found is None
+        except Throttled:
+            slowed += 1
+    assert slowed == 40 - portal.settings.login_attempts_per_account  # new addresses do not reset the account's wait
+    stranger = make_web()  # a browser the owner never used: it waits like the guesser
+    refused = stranger.login(world.member.email)
+    assert refused.status_code == 401 and "För många misslyckade försök" in refused.text
+    forged = make_web()
+    forged.client.cookies.set(throttle.DEVICE_COOKIE, "abc.1.bad")
+    assert forged.login(world.member.email).status_code == 401  # a made-up device cookie counts for nothing
+    other_users = make_web()
+    other_users.login(world.admin.email)  # a device cookie is for its own account only
+    assert other_users.login(world.member.email).status_code == 401
+    assert owner.login(world.member.email).status_code == 302  # the owner's own browser: straight in
+
+
+def test_one_address_trying_many_accounts_waits(portal: Portal, world: World, web: Any) -> None:
     web.get("/login")
     for number in range(portal.settings.login_attempts_per_address):
-        web.post("/login", {"email": f"guess{number}@example.se", "password": "wrong-password"})
+        wrong(web, f"guess{number}@example.se")
     blocked = web.post("/login", {"email": world.admin.email, "password": "correct-horse-battery"})
-    assert blocked.status_code == 401 and "För många" in blocked.text
+    assert blocked.status_code == 401 and "Vänta 1 sekunder" in blocked.text
+    advance(portal, seconds=1)
+    assert web.login(world.admin.email).status_code == 302
+
+
+def test_the_wait_grows_and_is_capped() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    longest = timedelta(minutes=15)
+
+    @given(st.integers(0, 10_000), st.integers(0, 50))
+    def grows(failures: int, free: int) -> None:
+        now, after = throttle.wait_after(failures, free, longest), throttle.wait_after(failures + 1, free, longest)
+        assert timedelta(0) <= now <= after <= longest
+        assert (now == timedelta(0)) == (failures < free)
+
+    grows()
 
 
 def test_forms_without_the_csrf_token_are_refused(world: World, web: Any) -> None:

@@ -10,7 +10,7 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from core.accounts import auth, passwords
+from core.accounts import auth, passwords, throttle
 from core.platform.errors import Throttled, ValidationFailed
 from core.platform.i18n import LANGUAGES, set_language
 from core.platform.i18n import gettext as _
@@ -131,16 +131,23 @@ class AuthController(Controller):
         password = form_value(data, "password")
         target = _safe_next(form_value(data, "next") or "/")
         policy = auth.LoginPolicy(
-            settings.login_attempts_per_account,
-            settings.login_attempts_per_address,
-            timedelta(minutes=settings.login_throttle_minutes),
+            free_per_account=settings.login_attempts_per_account,
+            free_per_address=settings.login_attempts_per_address,
+            longest_wait=timedelta(minutes=settings.login_throttle_minutes),
         )
         error = ""
         user = None
         try:
             with the_portal.database.writing() as session:
                 user = auth.authenticate(
-                    session, email, password, client_address(request), clock=the_portal.clock, policy=policy
+                    session,
+                    email,
+                    password,
+                    client_address(request),
+                    clock=the_portal.clock,
+                    policy=policy,
+                    device_cookie=request.cookies.get(throttle.DEVICE_COOKIE),
+                    secret_key=the_portal.secret_key,
                 )
                 if user is not None:
                     old = request.cookies.get(SESSION_COOKIE)
@@ -154,14 +161,18 @@ class AuthController(Controller):
                         days=settings.session_days,
                     )
         except Throttled as exc:
-            error = _(exc.detail, **exc.params)
+            error = " ".join((_(exc.detail, **exc.params), _("Or set a new password with “Forgot your password?”.")))
         if user is None:
             error = error or _("The e-mail address or the password is wrong.")
             return page(
                 "login.html", viewer(request), status_code=401, next=target, error=error, email=email, notice=""
             )
         response = Redirect(target)
-        response.cookies = [_cookie(request, SESSION_COOKIE, token, settings.session_days * 86400)]
+        device = throttle.device_token(the_portal.secret_key, user.id or 0)  # this browser is the owner's now
+        response.cookies = [
+            _cookie(request, SESSION_COOKIE, token, settings.session_days * 86400),
+            _cookie(request, throttle.DEVICE_COOKIE, device, throttle.DEVICE_COOKIE_DAYS * 86400),
+        ]
         return response
 
     @post("/logout", sync_to_thread=True)
