@@ -12,7 +12,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -20,6 +20,7 @@ from core.accounts import throttle
 from core.accounts.throttle import LoginPolicy
 from core.models import ApiToken, Organisation, User, WebSession
 from core.platform.clock import Clock, as_utc
+from core.platform.errors import Conflict
 from core.platform.signing import digest
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): 64 MiB per log-in was most of the web
@@ -161,8 +162,25 @@ def end_all_sessions(session: Session, user_id: int) -> None:
     session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id))
 
 
+MAX_API_TOKENS = 10
+"""Active (unrevoked) API tokens one user may hold: enough for every script they run, not an endless supply."""
+
+
 def create_api_token(session: Session, user: User, name: str, *, secret_key: str, clock: Clock) -> str:
-    """Returns the token once; only its keyed digest is stored."""
+    """Returns the token once; only its keyed digest is stored. Refused past :data:`MAX_API_TOKENS` active ones.
+
+    Callers make tokens only for a person logged in with a session: a token never mints further tokens
+    (they would survive revoking it)."""
+    active = session.exec(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.user_id == user.id, col(ApiToken.revoked_at).is_(None))
+    ).one()
+    if int(active) >= MAX_API_TOKENS:
+        raise Conflict(
+            "You have %(count)s active API tokens, the most one person may have. Revoke one you no longer use first.",
+            count=MAX_API_TOKENS,
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(

@@ -202,6 +202,29 @@ def test_api_token_shown_once_stored_as_digest_and_revocable(portal: Portal, wor
     assert web.client.get("/api/v1/requests", headers=headers).status_code == 401
 
 
+def test_a_token_cannot_mint_tokens_and_each_person_has_a_limited_number(
+    portal: Portal, world: World, web: Any
+) -> None:
+    import re
+
+    web.login(world.member.email)
+    made = re.search(r'id="new-token">([^<]+)<', web.post("/profile/tokens", {"name": "Skript"}).text)
+    assert made is not None
+    token = made.group(1)
+    minted = web.client.post("/profile/tokens", data={"name": "Fler"}, headers={"authorization": f"Bearer {token}"})
+    assert minted.status_code == 403
+    for number in range(auth.MAX_API_TOKENS - 1):
+        assert web.post("/profile/tokens", {"name": f"Skript {number}"}).status_code == 200
+    refused = web.post("/profile/tokens", {"name": "En för mycket"})
+    assert refused.status_code == 409 and 'id="new-token"' not in refused.text
+    assert f"Ni har {auth.MAX_API_TOKENS} aktiva API-nycklar" in refused.text
+    with portal.database.reading() as s:
+        first = s.exec(select(ApiToken).order_by(ApiToken.id)).first()  # type: ignore[arg-type]
+    assert first is not None
+    web.post(f"/profile/tokens/{first.id}/revoke")  # revoking one makes room for one
+    assert 'id="new-token"' in web.post("/profile/tokens", {"name": "Ny"}).text
+
+
 def test_language_choice_is_kept_per_user(world: World, web: Any) -> None:
     web.login(world.member.email)
     assert "Våra ärenden" in web.get("/requests").text

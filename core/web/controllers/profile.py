@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from core.accounts import auth
 from core.models import ApiToken, User
-from core.platform.errors import NotFound, ValidationFailed
+from core.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.platform.i18n import gettext
 from core.web.common import NOTICES, FormBody, form_value, portal, user, viewer
 from core.web.rendering import page
@@ -21,14 +21,24 @@ class ProfileController(Controller):
     path = "/profile"
     guards = [require_user]
 
-    def _page(self, request: HttpRequest, *, new_token: str = "", notice: str = "") -> Template:
+    def _page(
+        self, request: HttpRequest, *, new_token: str = "", notice: str = "", error: str = "", status_code: int = 200
+    ) -> Template:
         with portal(request).database.reading() as session:
             tokens = list(
                 session.exec(
                     select(ApiToken).where(ApiToken.user_id == user(request).id).order_by(col(ApiToken.id).desc())
                 )
             )
-        return page("profile.html", viewer(request), tokens=tokens, new_token=new_token, notice=notice)
+        return page(
+            "profile.html",
+            viewer(request),
+            status_code=status_code,
+            tokens=tokens,
+            new_token=new_token,
+            notice=notice,
+            token_error=error,
+        )
 
     @get("/", sync_to_thread=True)
     def show(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template:
@@ -48,15 +58,20 @@ class ProfileController(Controller):
 
     @post("/tokens", sync_to_thread=True)
     def create_token(self, request: HttpRequest, data: FormBody) -> Template:
+        if viewer(request).via_token:  # a token that could mint tokens would outlive its own revocation
+            raise Forbidden("API tokens are made on the profile page by someone logged in, not with another token.")
         the_portal = portal(request)
-        with the_portal.database.writing() as session:
-            token = auth.create_api_token(
-                session,
-                user(request),
-                form_value(data, "name"),
-                secret_key=the_portal.secret_key,
-                clock=the_portal.clock,
-            )
+        try:
+            with the_portal.database.writing() as session:
+                token = auth.create_api_token(
+                    session,
+                    user(request),
+                    form_value(data, "name"),
+                    secret_key=the_portal.secret_key,
+                    clock=the_portal.clock,
+                )
+        except Conflict as exc:
+            return self._page(request, error=gettext(exc.detail, **exc.params), status_code=409)
         return self._page(request, new_token=token)
 
     @post("/tokens/{token_id:int}/revoke", sync_to_thread=True)
