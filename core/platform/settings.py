@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     fulfilment_alert_address: str = ""
     """Where that alert goes; empty: the local office of the request's organisation."""
 
+    rate_limit_api_per_user: int = Field(default=600, ge=0)
+    """API calls per minute one user (with any of their tokens, or their session) may make; 0: no limit."""
+    rate_limit_api_per_address: int = Field(default=1200, ge=0)
+    """API calls per minute from one client address (all users behind it); 0: no limit."""
+    rate_limit_filings_per_user: int = Field(default=60, ge=0)
+    """Requests one user may file per minute, by form or API; 0: no limit."""
+
     storage_dir: Path | None = None
     """Folder for stored files (attachments, extracts); default ``<data_dir>/files``. Point it at shared
     storage when several machines serve the portal."""

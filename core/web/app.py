@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from core.portal import Portal, build_portal
 from core.requests.attachment_types import ACCEPT
 from core.requests.attachments import MAX_FILES, max_mb_label
+from core.web import rate_limits
 from core.web.common import allow_uploads
 from core.web.controllers.admin import AdminController
 from core.web.controllers.api import ApiController
@@ -93,7 +94,8 @@ def create_app(portal: Portal | None = None) -> Litestar:
             BillingApiController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
-        middleware=[viewer_middleware],
+        middleware=[viewer_middleware, *rate_limits.middleware(portal.settings)],
+        stores={rate_limits.STORE: rate_limits.store(portal.settings)},
         before_request=check_csrf,
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)),

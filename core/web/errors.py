@@ -12,10 +12,15 @@ from litestar.exceptions import (
     PermissionDeniedException,
 )
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
 from sqlalchemy.exc import DataError
 
 from core.platform.errors import PortalError, ValidationFailed
+from core.platform.i18n import N_
 from core.platform.i18n import gettext as _
 from core.web.rendering import csrf_input
 from core.web.types import HttpRequest
@@ -75,7 +80,26 @@ def _too_large_message(request: HttpRequest) -> str:
     )
 
 
+TOO_MANY = N_("Too many requests in a short time. Wait %(seconds)s seconds and try again; nothing was saved.")
+
+
+def too_many_requests(request: HttpRequest, exc: HTTPException) -> Response[Any]:
+    """Over a rate limit (``core.web.rate_limits``): 429 with ``Retry-After``, said in the user's language."""
+    headers = dict(exc.headers or {})
+    seconds = max(1, int(headers.get("RateLimit-Reset", "60") or 60))
+    headers["Retry-After"] = str(seconds)
+    message = _(TOO_MANY, seconds=seconds)
+    if _is_api(request):
+        body = {"detail": message, "status_code": HTTP_429_TOO_MANY_REQUESTS}
+        return Response(body, status_code=HTTP_429_TOO_MANY_REQUESTS, media_type=MediaType.JSON, headers=headers)
+    response = _page_response(request, HTTP_429_TOO_MANY_REQUESTS, message)
+    response.headers.update(headers)
+    return response
+
+
 def http_error(request: HttpRequest, exc: HTTPException) -> Response[Any]:
+    if exc.status_code == HTTP_429_TOO_MANY_REQUESTS:
+        return too_many_requests(request, exc)
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         # Litestar stopped reading a body over the route's limit; say which limits apply instead of a bare 413.
         exc = HTTPException(detail=_too_large_message(request), status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
