@@ -82,7 +82,14 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
         click.echo("")
     web_processes = workers or min(os.cpu_count() or 1, MAX_DEFAULT_WEB_PROCESSES)
     if web_processes == 1:
-        uvicorn.run(create_app(portal), host=host, port=port, log_level="info", proxy_headers=True)
+        uvicorn.run(
+            create_app(portal),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=True,
+            forwarded_allow_ips=portal.settings.forwarded_allow_ips,
+        )
         return
     background = _start_background() if portal.settings.runs_embedded_worker else None
     os.environ["BBPORTAL_EMBEDDED_WORKER"] = "false"  # the web processes leave background work to that process
@@ -96,6 +103,7 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
             port=port,
             log_level="info",
             proxy_headers=True,
+            forwarded_allow_ips=portal.settings.forwarded_allow_ips,
             # A new web process imports the whole portal before it answers the supervisor's health check;
             # on a busy machine that takes longer than uvicorn's default 5 s, and it would be killed in a loop.
             timeout_worker_healthcheck=60,

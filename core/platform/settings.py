@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     fulfilment_alert_address: str = ""
     """Where that alert goes; empty: the local office of the request's organisation."""
 
+    forwarded_allow_ips: str = "127.0.0.1"
+    """The reverse proxies whose ``X-Forwarded-For``/``-Proto`` are believed (uvicorn's forwarded-allow-ips): a
+    comma-separated list of addresses or networks, or ``*``. Behind a proxy on another host, name it here, or
+    every client has the proxy's address (and shares its log-in throttle and rate limits)."""
+
     rate_limit_api_per_user: int = Field(default=600, ge=0)
     """API calls per minute one user (with any of their tokens, or their session) may make; 0: no limit."""
     rate_limit_api_per_address: int = Field(default=1200, ge=0)

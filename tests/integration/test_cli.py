@@ -88,3 +88,20 @@ def test_production_refuses_to_start_with_one_line(env: Path, monkeypatch: pytes
     get_settings.cache_clear()
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code != 0 and "SQLite is the embedded default only" in result.output
+
+
+def test_serve_believes_forwarded_headers_only_from_the_configured_proxies(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    result = CliRunner().invoke(main, ["serve", "--workers", "1", "--no-demo"])
+    assert result.exit_code == 0, result.output
+    assert started[-1]["proxy_headers"] is True and started[-1]["forwarded_allow_ips"] == "127.0.0.1"
+    monkeypatch.setenv("BBPORTAL_FORWARDED_ALLOW_IPS", "10.0.0.5,10.0.1.0/24")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["serve", "--workers", "1", "--no-demo"])
+    assert result.exit_code == 0, result.output
+    assert started[-1]["forwarded_allow_ips"] == "10.0.0.5,10.0.1.0/24"
