@@ -21,6 +21,7 @@ from core.web.viewer import require_admin
 
 
 class AdminController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     path = "/admin"
     guards = [require_admin]
 

@@ -18,6 +18,7 @@ from core.requests.attachments import AttachmentView
 from core.requests.lifecycle import Action
 from core.requests.queries import Page, RequestSummary, get_request, list_requests, queue
 from core.requests.statuses import Status
+from core.web.api_answers import problems
 from core.web.common import portal, user
 from core.web.downloads import NO_COMPRESSION
 from core.web.request_pages import parse_statuses, serve_attachment
@@ -157,7 +158,11 @@ class ApiController(Controller):
     guards = [require_user]
     tags = ["requests"]
 
-    @get("/request-types", sync_to_thread=False)
+    @get(
+        "/request-types",
+        sync_to_thread=False,
+        responses=problems(),
+    )
     def request_types(self, request: HttpRequest) -> list[RequestTypeOut]:
         current = user(request)
         return [
@@ -174,7 +179,11 @@ class ApiController(Controller):
             if not t.administrators_only or current.is_org_admin
         ]
 
-    @get("/request-types/{key:str}", sync_to_thread=False)
+    @get(
+        "/request-types/{key:str}",
+        sync_to_thread=False,
+        responses=problems(404),
+    )
     def request_type(self, request: HttpRequest, key: FromPath[str]) -> RequestTypeOut:
         found = portal(request).registry.get(key)
         if found is None or (found.administrators_only and not user(request).is_org_admin):
@@ -190,7 +199,12 @@ class ApiController(Controller):
             json_schema=found.schema.model_json_schema(),
         )
 
-    @post("/requests", sync_to_thread=True, status_code=201)
+    @post(
+        "/requests",
+        sync_to_thread=True,
+        status_code=201,
+        responses=problems(400, 404, 409, 422),
+    )
     def file_request(self, request: HttpRequest, data: JSONBody[FileRequestIn]) -> RequestOut:
         current = user(request)
         if current.is_staff:
@@ -206,7 +220,11 @@ class ApiController(Controller):
             )
         )
 
-    @get("/requests", sync_to_thread=True)
+    @get(
+        "/requests",
+        sync_to_thread=True,
+        responses=problems(400),
+    )
     def list_requests(
         self,
         request: HttpRequest,
@@ -228,12 +246,20 @@ class ApiController(Controller):
                 )
             )
 
-    @get("/requests/{request_id:int}", sync_to_thread=True)
+    @get(
+        "/requests/{request_id:int}",
+        sync_to_thread=True,
+        responses=problems(400, 404),
+    )
     def get_request(self, request: HttpRequest, request_id: FromPath[int]) -> RequestOut:
         with portal(request).database.reading() as session:
             return _out(get_request(session, user(request), request_id))
 
-    @get("/requests/{request_id:int}/messages", sync_to_thread=True)
+    @get(
+        "/requests/{request_id:int}/messages",
+        sync_to_thread=True,
+        responses=problems(400, 404),
+    )
     def list_messages(
         self, request: HttpRequest, request_id: FromPath[int], since: FromQuery[int] = 0
     ) -> list[MessageOut]:
@@ -259,7 +285,11 @@ class ApiController(Controller):
             for m in found
         ]
 
-    @get("/requests/{request_id:int}/attachments", sync_to_thread=True)
+    @get(
+        "/requests/{request_id:int}/attachments",
+        sync_to_thread=True,
+        responses=problems(400, 404),
+    )
     def list_attachments(self, request: HttpRequest, request_id: FromPath[int]) -> list[AttachmentOut]:
         """Every file on the request the caller may see: on messages, filed with the form, made by fulfilment."""
         current = user(request)
@@ -272,6 +302,7 @@ class ApiController(Controller):
         sync_to_thread=True,
         opt={NO_COMPRESSION: True},
         media_type="application/octet-stream",
+        responses=problems(400, 404),
     )
     def download_attachment(
         self, request: HttpRequest, request_id: FromPath[int], attachment_id: FromPath[int]
@@ -279,11 +310,21 @@ class ApiController(Controller):
         """The file itself, with its content type and an RFC 5987 ``Content-Disposition`` file name."""
         return serve_attachment(request, request_id, attachment_id, inline=False)
 
-    @post("/requests/{request_id:int}/withdraw", sync_to_thread=True, status_code=200)
+    @post(
+        "/requests/{request_id:int}/withdraw",
+        sync_to_thread=True,
+        status_code=200,
+        responses=problems(400, 404, 409),
+    )
     def withdraw(self, request: HttpRequest, request_id: FromPath[int]) -> RequestOut:
         return _out(workflow.perform(portal(request), user(request), request_id, Action.WITHDRAW))
 
-    @get("/queue", sync_to_thread=True, guards=[require_staff])
+    @get(
+        "/queue",
+        sync_to_thread=True,
+        guards=[require_staff],
+        responses=problems(400, 403, 404),
+    )
     def queue(
         self,
         request: HttpRequest,
@@ -304,7 +345,13 @@ class ApiController(Controller):
                 )
             )
 
-    @post("/requests/{request_id:int}/{action:str}", sync_to_thread=True, status_code=200, guards=[require_staff])
+    @post(
+        "/requests/{request_id:int}/{action:str}",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[require_staff],
+        responses=problems(400, 403, 404, 409, 422),
+    )
     def act(
         self,
         request: HttpRequest,

@@ -22,6 +22,7 @@ from core.platform.errors import Conflict, NotFound, ValidationFailed
 from core.platform.i18n import N_, current_language
 from core.platform.i18n import gettext as _
 from core.requests.queries import get_request
+from core.web.api_answers import problems
 from core.web.common import NOTICES, FormBody, flat_form, portal, user, viewer
 from core.web.rendering import page
 from core.web.request_pages import request_page
@@ -64,6 +65,7 @@ def _message(exc: Conflict) -> str:
 
 
 class BillingStaffController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     path = "/staff/requests/{request_id:int}/charges"
     guards = [require_staff]
 
@@ -153,6 +155,7 @@ class BillingStaffController(Controller):
 
 
 class BillingAdminController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     path = "/admin"
     guards = [require_admin]
 
@@ -652,18 +655,34 @@ class BillingApiController(Controller):
     guards = [require_user]
     tags = ["billing"]
 
-    @post("/estimates", sync_to_thread=True, status_code=200, guards=[require_customer])
+    @post(
+        "/estimates",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[require_customer],
+        responses=problems(400, 403, 404, 422),
+    )
     def estimate(self, request: HttpRequest, data: JSONBody[EstimateIn]) -> EstimateOut:
         """What filing this request would cost now, under the organisation's agreement (nothing is filed)."""
         _data, result = workflow.estimate(portal(request), user(request), data.type, data.data, data.carry_out_on)
         return estimate_out(result)
 
-    @get("/requests/{request_id:int}/charges", sync_to_thread=True)
+    @get(
+        "/requests/{request_id:int}/charges",
+        sync_to_thread=True,
+        responses=problems(400, 404),
+    )
     def charges(self, request: HttpRequest, request_id: FromPath[int]) -> RequestChargesOut:
         """The estimate recorded at filing and the charge lines of one request (credits included)."""
         return _charges_out(request, request_id)
 
-    @post("/requests/{request_id:int}/charges/approve", sync_to_thread=True, status_code=200, guards=[require_staff])
+    @post(
+        "/requests/{request_id:int}/charges/approve",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[require_staff],
+        responses=problems(400, 403, 404, 409),
+    )
     def approve(self, request: HttpRequest, request_id: FromPath[int]) -> RequestChargesOut:
         """Approve the request's proposed lines: they become final in the current open month."""
         the_portal = portal(request)
@@ -677,6 +696,7 @@ class BillingApiController(Controller):
         sync_to_thread=True,
         status_code=200,
         guards=[require_staff],
+        responses=problems(400, 403, 404, 409, 422),
     )
     def credit(
         self, request: HttpRequest, request_id: FromPath[int], charge_id: FromPath[int], data: JSONBody[CreditIn]
@@ -695,7 +715,12 @@ class BillingApiController(Controller):
             )
         return _charges_out(request, request_id)
 
-    @get("/invoice-basis/{month:str}/{organisation_id:int}", sync_to_thread=True, guards=[require_admin])
+    @get(
+        "/invoice-basis/{month:str}/{organisation_id:int}",
+        sync_to_thread=True,
+        guards=[require_admin],
+        responses=problems(400, 403, 404),
+    )
     def invoice_basis(
         self, request: HttpRequest, month: FromPath[str], organisation_id: FromPath[int]
     ) -> InvoiceBasisOut:

@@ -57,6 +57,7 @@ from core.workflow import actions as workflow
 
 
 class HomeController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     guards = [require_user]
 
     @get("/", sync_to_thread=True)
@@ -72,6 +73,7 @@ class HomeController(Controller):
 
 
 class CustomerController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     guards = [require_customer]
 
     @get("/requests")

@@ -17,6 +17,7 @@ from core.web.viewer import require_admin
 
 
 class JobsController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     path = "/admin/jobs"
     guards = [require_admin]
 

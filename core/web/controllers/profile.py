@@ -18,6 +18,7 @@ from core.web.viewer import require_user
 
 
 class ProfileController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     path = "/profile"
     guards = [require_user]
 

@@ -110,6 +110,7 @@ def _prefill(fields: list[FormField], body: str) -> dict[str, str]:
 
 
 class QuarantineController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     path = "/staff/quarantine"
     guards = [require_staff]
 

@@ -63,6 +63,7 @@ def _int_or_none(value: str) -> int | None:
 
 
 class StaffController(Controller):
+    include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     path = "/staff"
     guards = [require_staff]
 
