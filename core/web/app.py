@@ -34,6 +34,7 @@ from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.logging import install as redact_access_log
 from core.web.rendering import build_environment, type_label
+from core.web.security_headers import security_headers
 from core.web.viewer import check_csrf, viewer_middleware
 
 STATIC = Path(__file__).parent / "static"
@@ -95,6 +96,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
         ],
         middleware=[viewer_middleware],
         before_request=check_csrf,
+        before_send=[security_headers(https=portal.settings.base_url.startswith("https://"))],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)),
         openapi_config=OpenAPIConfig(
