@@ -32,10 +32,12 @@ from core.web.controllers.quarantine import QuarantineController
 from core.web.controllers.staff import StaffController
 from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
+from core.web.input_checks import check_input
 from core.web.logging import install as redact_access_log
 from core.web.rendering import build_environment, type_label
 from core.web.security_headers import security_headers
-from core.web.viewer import check_csrf, viewer_middleware
+from core.web.types import HttpRequest
+from core.web.viewer import check_csrf, refuse_large_text_posts, viewer_middleware
 
 STATIC = Path(__file__).parent / "static"
 
@@ -55,6 +57,13 @@ async def _embedded_worker(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         worker.stop()
+
+
+async def check_request(request: HttpRequest) -> None:
+    """Before every handler: the size of a text post, then input no database should see, then CSRF."""
+    refuse_large_text_posts(request)
+    await check_input(request)
+    await check_csrf(request)
 
 
 def create_app(portal: Portal | None = None) -> Litestar:
@@ -95,7 +104,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
         middleware=[viewer_middleware],
-        before_request=check_csrf,
+        before_request=check_request,
         before_send=[security_headers(https=portal.settings.base_url.startswith("https://"))],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)),

@@ -13,6 +13,7 @@ from core.models import Request
 from core.platform import i18n
 from core.platform.errors import Conflict
 from core.platform.i18n import N_
+from core.platform.storage import StorageUnavailable
 from core.requests.context import FulfilmentContext
 from core.requests.lifecycle import Action, apply
 from core.requests.request_types import FulfilmentMode, FulfilmentResult
@@ -47,6 +48,10 @@ def start_automatic(portal: Portal, request_id: int) -> None:
 
 
 NOT_INSTALLED = N_("The request type %(key)s is not installed, so it cannot be carried out automatically.")
+STORAGE_FAILED = N_(
+    "The automatic step could not store its file: the file storage failed on every attempt. Press Retry when "
+    "it works again, or carry the request out by hand."
+)
 STOPPED = N_("The automatic step stopped with an error: %(error)s. Press Retry, or carry the request out by hand.")
 
 
@@ -56,8 +61,13 @@ def _staff_note(portal: Portal, message: str, **params: str) -> str:
         return i18n.gettext(message, **params)
 
 
-def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
-    """Run the type's hook for a request whose fulfilment is marked running, then record the outcome."""
+def run(portal: Portal, request_id: int, *, may_retry: bool = False) -> FulfilmentResult | None:
+    """Run the type's hook for a request whose fulfilment is marked running, then record the outcome.
+
+    A hook that could not store its file (:class:`StorageUnavailable`: a full disk, a share gone) is not a
+    failure of the request while ``may_retry``: the error goes up, the outbox runs the job again after its
+    backoff, and the request stays in its fulfilment meanwhile. The last attempt records a failure for staff.
+    """
     with portal.database.reading() as session:
         request = session.get(Request, request_id)
     if request is None or not request.fulfilment_running:
@@ -75,6 +85,10 @@ def run(portal: Portal, request_id: int) -> FulfilmentResult | None:
         )
         try:
             result = request_type.fulfil(RequestView.of(request), context)
+        except StorageUnavailable:
+            if may_retry:
+                raise
+            result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STORAGE_FAILED))
         except Exception as exc:  # a plugin's failure becomes a note for staff, never a lost request
             error = f"{type(exc).__name__}: {exc}"
             result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STOPPED, error=error))
