@@ -46,6 +46,7 @@ from core.mail import queue as queue_mail
 from core.models import Role, UserKind
 from core.platform.clock import LOCAL_ZONE, Clock, as_utc, local_today
 from core.platform.columns import UTCDateTime, utc_column
+from core.platform.csv_export import csv_chunks
 from core.platform.db import Database
 from core.platform.errors import Conflict, Forbidden, NotFound, PortalError, ValidationFailed
 from core.platform.i18n import N_, current_language, gettext, ngettext, use_language
@@ -143,6 +144,7 @@ __all__ = [
     "add_customer_user",
     "anonymous_page",
     "as_utc",
+    "csv_chunks",
     "current_language",
     "deactivate_user",
     "enum_labels",

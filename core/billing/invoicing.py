@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,6 +13,7 @@ from core.billing.money import Totals, csv_amount, totals
 from core.billing.periods import local_day, local_month, month_key
 from core.billing.recording import insert_or_ignore
 from core.models import Organisation, Request, User
+from core.platform import csv_export
 from core.platform.clock import Clock
 from core.platform.errors import Conflict, NotFound
 from core.platform.i18n import current_language
@@ -126,40 +125,38 @@ def _unit(value: str) -> str:
 
 
 def csv_text(basis: InvoiceBasis) -> str:
-    """The basis as CSV: ``;`` between fields, decimal comma, no thousands separators, CRLF, UTF-8 with BOM.
+    """The basis as CSV (``core.platform.csv_export``: ``;``, CRLF, UTF-8 with BOM, no formulas), decimal comma.
 
     Headers are in the viewer's language; numbers are always written the Swedish way, which is what
     Swedish accounting software and Excel with Swedish settings read. The last row holds the totals.
+    Organisation names, notes and reasons are text people typed: the helper defuses any that looks like a
+    formula.
     """
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(
-        [
-            _("Month"),
-            _("Organisation"),
-            _("Organisation number"),
-            _("Request"),
-            _("Final on"),
-            _("Item code"),
-            _("Item"),
-            _("Note"),
-            _("Quantity"),
-            _("Unit"),
-            _("Unit price (SEK)"),
-            _("Discount (%)"),
-            _("Amount excl. VAT (SEK)"),
-            _("VAT rate (%)"),
-            _("VAT (SEK)"),
-            _("Amount incl. VAT (SEK)"),
-            _("Kind"),
-            _("Reason"),
-        ]
-    )
+    header = [
+        _("Month"),
+        _("Organisation"),
+        _("Organisation number"),
+        _("Request"),
+        _("Final on"),
+        _("Item code"),
+        _("Item"),
+        _("Note"),
+        _("Quantity"),
+        _("Unit"),
+        _("Unit price (SEK)"),
+        _("Discount (%)"),
+        _("Amount excl. VAT (SEK)"),
+        _("VAT rate (%)"),
+        _("VAT (SEK)"),
+        _("Amount incl. VAT (SEK)"),
+        _("Kind"),
+        _("Reason"),
+    ]
     language = current_language()
+    rows: list[list[str]] = []
     for line in basis.lines:
         charge = line.charge
-        writer.writerow(
+        rows.append(
             [
                 basis.key,
                 basis.organisation.name,
@@ -182,7 +179,7 @@ def csv_text(basis: InvoiceBasis) -> str:
             ]
         )
     sums = basis.totals
-    writer.writerow(
+    rows.append(
         [
             basis.key,
             basis.organisation.name,
@@ -197,7 +194,7 @@ def csv_text(basis: InvoiceBasis) -> str:
             "",
         ]
     )
-    return out.getvalue()
+    return csv_export.csv_text(header, rows)
 
 
 def csv_filename(basis: InvoiceBasis) -> str:

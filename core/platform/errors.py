@@ -39,14 +39,23 @@ class Conflict(PortalError):
 CORRECT_THE_MARKED_FIELDS = N_("Please correct the marked fields.")
 
 
+MAX_FIELD_ERRORS = 50
+"""Fields a ValidationFailed names at most; ``more_errors`` counts the rest (no form has that many fields)."""
+
+
 class ValidationFailed(PortalError):
-    """Input that does not validate; ``errors`` maps a field path to its messages."""
+    """Input that does not validate; ``errors`` maps a field path to its messages.
+
+    At most :data:`MAX_FIELD_ERRORS` fields are kept: a body of thousands of unknown keys is answered with a
+    short list and a count, not with an error per key.
+    """
 
     status_code = 422
 
     def __init__(self, errors: dict[str, list[str]], detail: str = CORRECT_THE_MARKED_FIELDS) -> None:
         super().__init__(detail)
-        self.errors = errors
+        self.more_errors = max(len(errors) - MAX_FIELD_ERRORS, 0)
+        self.errors = dict(list(errors.items())[:MAX_FIELD_ERRORS]) if self.more_errors else errors
 
 
 class Throttled(PortalError):

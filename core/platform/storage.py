@@ -21,6 +21,13 @@ class StorageError(Exception):
     """A file could not be stored or read (disk full, missing file, an invalid key)."""
 
 
+class StorageUnavailable(StorageError):
+    """A write failed for a reason that may pass (a full disk, a shared folder gone): nothing was kept; try again.
+
+    The web answers it with 503 and "try again"; a fulfilment that meets it is retried by the outbox.
+    """
+
+
 class TooLarge(StorageError):
     """The stream was longer than the caller allowed; nothing was kept."""
 
@@ -30,6 +37,8 @@ class FileStorage(Protocol):
         """Store the stream under ``key`` (replacing a file with that key) and return its size in bytes.
 
         The write is all or nothing: a stream that fails or grows past ``max_bytes`` leaves nothing behind.
+        Raises :class:`TooLarge` past ``max_bytes`` and :class:`StorageUnavailable` when the storage could not
+        take the file (a full disk, an unreachable share).
         """
         ...
 
@@ -58,9 +67,12 @@ class FolderStorage:
 
     def save(self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None) -> int:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        except OSError as exc:
+            raise StorageUnavailable(f"Could not store {key!r}: {exc}") from exc
         size = 0
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
             with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
@@ -69,8 +81,10 @@ class FolderStorage:
                         raise TooLarge(f"larger than {max_bytes} bytes")
                     out.write(chunk)
             os.replace(temporary, path)
-        except BaseException:
+        except BaseException as exc:
             Path(temporary).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StorageUnavailable(f"Could not store {key!r}: {exc}") from exc
             raise
         return size
 

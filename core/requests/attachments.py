@@ -43,8 +43,14 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]+")
 
 
 def sanitise_filename(name: str, fallback: str = "fil") -> str:
-    """A name safe to show and to offer for download: no path, no control or reserved characters."""
+    """A name safe to show and to offer for download: no path, no control or reserved characters.
+
+    Invisible format characters (Unicode category Cf) are removed: a right-to-left override makes
+    ``photo<RLO>gnp.txt`` display as "phototxt.png", and other bidirectional controls, zero-width characters
+    and byte-order marks only serve to make a name look like something it is not.
+    """
     name = unicodedata.normalize("NFC", name or "")
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
     name = PureWindowsPath(PurePosixPath(name).name).name  # drop any folder part, Unix or Windows
     name = _UNSAFE.sub("_", name).strip(" ._")
     if not name:

@@ -33,9 +33,12 @@ from core.web.controllers.quarantine import QuarantineController
 from core.web.controllers.staff import StaffController
 from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
+from core.web.input_checks import check_input
 from core.web.logging import install as redact_access_log
 from core.web.rendering import build_environment, type_label
-from core.web.viewer import check_csrf, viewer_middleware
+from core.web.security_headers import security_headers
+from core.web.types import HttpRequest
+from core.web.viewer import check_csrf, refuse_large_text_posts, viewer_middleware
 
 STATIC = Path(__file__).parent / "static"
 
@@ -55,6 +58,13 @@ async def _embedded_worker(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         worker.stop()
+
+
+async def check_request(request: HttpRequest) -> None:
+    """Before every handler: the size of a text post, then input no database should see, then CSRF."""
+    refuse_large_text_posts(request)
+    await check_input(request)
+    await check_csrf(request)
 
 
 def create_app(portal: Portal | None = None) -> Litestar:
@@ -96,7 +106,8 @@ def create_app(portal: Portal | None = None) -> Litestar:
         ],
         middleware=[viewer_middleware, *rate_limits.middleware(portal.settings)],
         stores={rate_limits.STORE: rate_limits.store(portal.settings)},
-        before_request=check_csrf,
+        before_request=check_request,
+        before_send=[security_headers(https=portal.settings.base_url.startswith("https://"))],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)),
         openapi_config=OpenAPIConfig(

@@ -68,4 +68,7 @@ def file_response(portal: Portal, request: HttpRequest, row: Attachment, *, inli
             yield from read_chunks(handle)
 
     headers["Content-Length"] = str(row.size)
+    # The stored type as it is ("text/plain; charset=windows-1252"): given as media_type, Litestar would add a
+    # second charset to text types, and a route's declared media_type would replace it.
+    headers["Content-Type"] = row.content_type
     return Stream(chunks(), media_type=row.content_type, headers=headers)

@@ -22,9 +22,10 @@ from sqlalchemy.exc import DataError
 from core.platform.errors import PortalError, ValidationFailed
 from core.platform.i18n import N_
 from core.platform.i18n import gettext as _
+from core.platform.storage import StorageUnavailable
 from core.web.rendering import csrf_input
 from core.web.types import HttpRequest
-from core.web.viewer import resolve_viewer
+from core.web.viewer import InvalidToken, resolve_viewer
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -47,6 +48,8 @@ def portal_error(request: HttpRequest, exc: PortalError) -> Response[Any]:
         body: dict[str, Any] = {"detail": message, "status_code": exc.status_code}
         if isinstance(exc, ValidationFailed):
             body["errors"] = exc.errors
+            if exc.more_errors:
+                body["more_errors"] = exc.more_errors
         return Response(body, status_code=exc.status_code, media_type=MediaType.JSON)
     return _page_response(request, exc.status_code, message)
 
@@ -110,6 +113,10 @@ def http_error(request: HttpRequest, exc: HTTPException) -> Response[Any]:
         if getattr(exc, "extra", None):
             body["extra"] = exc.extra
         return Response(body, status_code=exc.status_code, media_type=MediaType.JSON, headers=exc.headers)
+    if isinstance(exc, InvalidToken):
+        response = _page_response(request, exc.status_code, _(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
     if isinstance(exc, NotAuthorizedException):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={target}" if request.method == "GET" else "/login")
@@ -128,6 +135,18 @@ def server_error(request: HttpRequest, exc: Exception) -> Response[Any]:
     return _page_response(request, 500, message)
 
 
+def storage_unavailable(request: HttpRequest, exc: StorageUnavailable) -> Response[Any]:
+    """The file storage could not take a file (full, unreachable): nothing was saved, and trying later may work."""
+    request.logger.error("The file storage failed on %s: %s", request.url.path, exc)
+    message = _("The file could not be stored just now. Nothing was saved; please try again in a few minutes.")
+    headers = {"Retry-After": "60"}
+    if _is_api(request):
+        return Response({"detail": message, "status_code": 503}, status_code=503, headers=headers)
+    response = _page_response(request, 503, message)
+    response.headers.update(headers)
+    return response
+
+
 def number_out_of_range(request: HttpRequest, exc: OverflowError) -> Response[Any]:
     """An id beyond any the database can hold (SQLite refuses to even look it up): there is no such thing."""
     if _is_api(request):
@@ -144,6 +163,7 @@ def database_data_error(request: HttpRequest, exc: DataError) -> Response[Any]:
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     PortalError: portal_error,
+    StorageUnavailable: storage_unavailable,
     OverflowError: number_out_of_range,
     DataError: database_data_error,
     HTTPException: http_error,

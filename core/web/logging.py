@@ -19,7 +19,8 @@ def secret_path(prefix: str) -> None:
     SECRET_PATHS.add(prefix if prefix.endswith("/") else prefix + "/")
 
 
-_NOT_TOKENS = frozenset({"forgot"})
+NOT_TOKENS = frozenset({"forgot"})
+"""Segments after a secret prefix that are pages, not tokens."""
 
 
 def _redact(text: str) -> str:
@@ -27,7 +28,7 @@ def _redact(text: str) -> str:
         pattern = re.compile(re.escape(prefix) + r"([^/?\s\"]+)")
 
         def hide(match: re.Match[str], prefix: str = prefix) -> str:
-            return match.group(0) if match.group(1) in _NOT_TOKENS else prefix + "[redacted]"
+            return match.group(0) if match.group(1) in NOT_TOKENS else prefix + "[redacted]"
 
         text = pattern.sub(hide, text)
     return text

@@ -17,7 +17,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from core.accounts import auth
 from core.models import Organisation, User
 from core.platform.errors import NotFound
-from core.platform.i18n import LANGUAGES, set_language
+from core.platform.i18n import LANGUAGES, N_, set_language
 from core.web.types import UPLOADS, HttpRequest
 
 if TYPE_CHECKING:
@@ -27,6 +27,20 @@ SESSION_COOKIE = "bb_session"
 ANON_COOKIE = "bb_anon"
 LANGUAGE_COOKIE = "bb_lang"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+TOKEN_REFUSED = N_("The API token is unknown, revoked or its owner deactivated.")
+
+
+class InvalidToken(NotAuthorizedException):
+    """An ``Authorization: Bearer`` token that opens nothing. Logging in cannot help (the header comes with every
+    request), so a page answers 401 itself instead of sending the browser to the log-in page."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            TOKEN_REFUSED,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
 
 
 @dataclass
@@ -60,7 +74,7 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
             identity = auth.identity_for_token(session, header[7:].strip(), secret_key=secret)
             via_token = True
             if identity is None:
-                raise NotAuthorizedException("The API token is unknown, revoked or its owner deactivated.")
+                raise InvalidToken()
         elif session_token:
             identity, stale = auth.resolve_session(session, session_token, secret_key=secret, clock=portal.clock)
             if stale is not None:
@@ -94,7 +108,6 @@ def viewer_middleware(app: ASGIApp) -> ASGIApp:
 async def check_csrf(request: HttpRequest) -> None:
     """Every unsafe request made with cookies carries the CSRF token of its session (form field or header)."""
     viewer: Viewer = request.state.viewer
-    _refuse_large_text_posts(request)
     if request.method in UNSAFE_METHODS and not viewer.via_token:
         provided = request.headers.get("x-csrf-token", "")
         if not provided and "form" in request.headers.get("content-type", ""):
@@ -110,7 +123,7 @@ TEXT_BODY_LIMIT = 1024 * 1024
 """A form without files is small: the upload routes' larger limit is for files, never for pasted text."""
 
 
-def _refuse_large_text_posts(request: HttpRequest) -> None:
+def refuse_large_text_posts(request: HttpRequest) -> None:
     """Upload routes take url-encoded posts too (a form with no file chosen); those keep the ordinary limit."""
     if request.method not in UNSAFE_METHODS or not request.route_handler.opt.get(UPLOADS):
         return

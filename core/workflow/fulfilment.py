@@ -18,6 +18,7 @@ from core.platform import i18n
 from core.platform.errors import Conflict
 from core.platform.i18n import N_
 from core.platform.outbox import OutboxMessage, OutboxStatus, enqueue
+from core.platform.storage import StorageUnavailable
 from core.requests.context import FulfilmentContext
 from core.requests.lifecycle import FULFIL_KEY_PREFIX, Action, apply
 from core.requests.queries import owed_requests
@@ -53,6 +54,10 @@ def start_automatic(portal: Portal, request_id: int) -> None:
 
 
 NOT_INSTALLED = N_("The request type %(key)s is not installed, so it cannot be carried out automatically.")
+STORAGE_FAILED = N_(
+    "The automatic step could not store its file: the file storage failed on every attempt. Press Retry when "
+    "it works again, or carry the request out by hand."
+)
 STOPPED = N_("The automatic step stopped with an error: %(error)s. Press Retry, or carry the request out by hand.")
 
 
@@ -62,11 +67,17 @@ def _staff_note(portal: Portal, message: str, **params: str) -> str:
         return i18n.gettext(message, **params)
 
 
-def run(portal: Portal, request_id: int, job: OutboxMessage | None = None) -> FulfilmentResult | None:
+def run(
+    portal: Portal, request_id: int, job: OutboxMessage | None = None, *, may_retry: bool = False
+) -> FulfilmentResult | None:
     """Run the type's hook for a request whose fulfilment is marked running, then record the outcome.
 
     ``job`` is the ``fulfil`` outbox row this run came from: a postponed run (``retry_later``, or an earlier
     request about the same thing still owed) queues its successor from it.
+
+    A hook that could not store its file (:class:`StorageUnavailable`: a full disk, a share gone) is not a
+    failure of the request while ``may_retry``: the error goes up, the outbox runs the job again after its
+    backoff, and the request stays in its fulfilment meanwhile. The last attempt records a failure for staff.
     """
     with portal.database.reading() as session:
         request = session.get(Request, request_id)
@@ -89,6 +100,10 @@ def run(portal: Portal, request_id: int, job: OutboxMessage | None = None) -> Fu
         )
         try:
             result = request_type.fulfil(RequestView.of(request), context)
+        except StorageUnavailable:
+            if may_retry:
+                raise
+            result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STORAGE_FAILED))
         except Exception as exc:  # a plugin's failure becomes a note for staff, never a lost request
             error = f"{type(exc).__name__}: {exc}"
             result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STOPPED, error=error))

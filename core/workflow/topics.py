@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from core.conversation import notifications
 from core.mail import service as mail
-from core.platform.outbox import Finish, Handler
+from core.platform.outbox import MAX_ATTEMPTS, Finish, Handler
 from core.workflow import fulfilment
 
 if TYPE_CHECKING:
@@ -23,7 +23,8 @@ def _start_fulfilment(portal: Portal, message: OutboxMessage) -> None:
 
 
 def _fulfil(portal: Portal, message: OutboxMessage) -> None:
-    fulfilment.run(portal, int(message.payload["request_id"]), message)
+    # A file the storage could not take is tried again with the outbox's backoff, up to its last attempt.
+    fulfilment.run(portal, int(message.payload["request_id"]), message, may_retry=message.attempts + 1 < MAX_ATTEMPTS)
 
 
 def _fan_out(portal: Portal, message: OutboxMessage) -> Finish | None:

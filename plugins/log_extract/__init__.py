@@ -31,13 +31,14 @@ from core.api import (
     FulfilmentResult,
     RequestType,
     as_utc,
+    csv_chunks,
     current_language,
     gettext,
     hookimpl,
     ngettext,
     use_language,
 )
-from plugins.log_extract.export import XlsxSheet, csv_chunks, tee
+from plugins.log_extract.export import XlsxSheet, tee
 from plugins.log_extract.schema import (
     MAX_DAYS,
     EventLogExtract,

@@ -1,15 +1,12 @@
-"""Rows to files, as streams: CSV chunks for storage and an XLSX sheet written row by row to a temporary file.
+"""Rows to files, as streams: an XLSX sheet written row by row to a temporary file (the CSV is the core's
+``csv_chunks``, which writes every CSV of the portal: what Swedish Excel opens, and never a formula).
 
-The CSV is what Swedish Excel opens with a double-click: UTF-8 with a byte-order mark (else "å" comes
-out as "Ã¥"), ``;`` between fields (Swedish Excel uses ``,`` as the decimal sign and expects ``;``), CRLF
-line ends. Text a cell begins with ``=``, ``+``, ``-``, ``@`` or a tab is prefixed with ``'`` so that a name
-in the access-control system can never become a formula in the reader's spreadsheet (CSV injection).
+The XLSX writes every text as a string (``strings_to_formulas`` off), so a name in the access-control system
+can never become a formula there either.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -19,40 +16,13 @@ from typing import Any
 
 import xlsxwriter
 
-BOM = "\ufeff".encode()
 CHUNK_BYTES = 64 * 1024
-"""CSV text is handed to storage in pieces of about this size: memory stays flat however long the log."""
+"""The XLSX file is streamed from its temporary file in pieces of this size."""
 XLSX_MAX_ROWS = 1_048_576
 """Excel's limit, header row included."""
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Cell = str | datetime
 Row = Sequence[Cell]
-
-
-def defuse(value: str) -> str:
-    """A text cell that a spreadsheet will not run as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _text(cell: Cell) -> str:
-    return cell.strftime("%Y-%m-%d %H:%M:%S") if isinstance(cell, datetime) else defuse(cell)
-
-
-def csv_chunks(header: Sequence[str], rows: Iterable[Row]) -> Iterator[bytes]:
-    """The CSV file as byte chunks of about :data:`CHUNK_BYTES`; ``rows`` is read once, lazily."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([defuse(title) for title in header])
-    yield BOM
-    for row in rows:
-        writer.writerow([_text(cell) for cell in row])
-        if buffer.tell() >= CHUNK_BYTES:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode("utf-8")
 
 
 class XlsxSheet:

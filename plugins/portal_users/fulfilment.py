@@ -8,8 +8,6 @@ Chat lines are written in the requester's language, internal notes in the portal
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -23,6 +21,7 @@ from core.api import (
     UserKind,
     UserView,
     add_customer_user,
+    csv_chunks,
     deactivate_user,
     find_user,
     find_user_by_email,
@@ -254,34 +253,21 @@ CSV_COLUMNS = ("Name", "E-mail address", "Role", "Active", "Created")
 
 
 def user_list_csv(users: list[UserView], language: str) -> Iterator[bytes]:
-    """The list as Excel in Sweden opens it: UTF-8 with a byte-order mark, semicolons, one row per user.
-
-    Cells that a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@`` …) get a leading
-    apostrophe: a name typed by a customer must never run as a formula on someone else's computer.
-    """
+    """The list as Excel in Sweden opens it, one row per user (the core's ``csv_chunks``: a name typed by a
+    customer that looks like a formula is written as text, never run on someone else's computer)."""
     with use_language(language):
-        yield "\ufeff".encode()
-        yield _csv_row([_(column) for column in CSV_COLUMNS])
-        for user in users:
-            yield _csv_row(
-                [
-                    user.name,
-                    user.email,
-                    _("Administrator") if user.role == Role.ADMINISTRATOR else _("Member"),
-                    _("Yes") if user.active else _("No"),
-                    _local(user),
-                ]
-            )
-
-
-def _csv_row(cells: list[str]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerow([_defused(cell) for cell in cells])
-    return buffer.getvalue().encode()
-
-
-def _defused(cell: str) -> str:
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+        header = [_(column) for column in CSV_COLUMNS]
+        rows = [
+            [
+                user.name,
+                user.email,
+                _("Administrator") if user.role == Role.ADMINISTRATOR else _("Member"),
+                _("Yes") if user.active else _("No"),
+                _local(user),
+            ]
+            for user in users
+        ]
+    return csv_chunks(header, rows)
 
 
 def _local(user: UserView) -> str:

@@ -237,6 +237,7 @@ class Pages:
     def check(self, page: Any, step: str, *, record: bool = True) -> None:
         """Screenshot ``page`` and run axe on it (no-JavaScript pages too: see ``TIMER_SHIM``)."""
         self.screenshot(page, step)
+        assert_no_csp_violations(f"on {page.url} ({step})")
         overflow = page.evaluate(LAYOUT_CHECK)
         if overflow:
             raise AssertionError(f"{page.url} ({step}) does not fit the window: {overflow}")
@@ -265,10 +266,45 @@ def pages(request: pytest.FixtureRequest, axe_script: str, axe_findings: Finding
     return Pages(request.node.name, axe_script, axe_findings)
 
 
+CSP_VIOLATIONS: list[str] = []
+"""What the browser refused under the portal's Content-Security-Policy during the current test."""
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (event) => {
+  const blocked = event.blockedURI || "inline";
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${blocked} on ${location.pathname}`);
+});"""
+
+
+def _watch_csp(context: Any) -> None:
+    """Every page of the context reports what the policy blocked (an inline script, a style="…", a frame)."""
+    context.add_init_script(CSP_LISTENER)
+
+    def on_console(message: Any) -> None:
+        text = message.text
+        if "CSP violation" not in text and "Content Security Policy" not in text:
+            return
+        # A file opened in the browser's own image or text viewer runs under the download's sandboxing policy
+        # (default-src 'none'), which refuses the viewer's own inline styles: those are the browser's, not ours.
+        if "/attachments/" in (message.location or {}).get("url", "") or "/attachments/" in text:
+            return
+        CSP_VIOLATIONS.append(f"{text} ({(message.location or {}).get('url', '')})")
+
+    context.on("console", on_console)
+
+
+def assert_no_csp_violations(where: str) -> None:
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    if found:
+        raise AssertionError(f"the Content-Security-Policy blocked something {where}:\n" + "\n".join(found))
+
+
 @pytest.fixture
 def new_context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    """Opens fresh browser contexts (separate cookie jars) on the live portal; closes them afterwards."""
+    """Opens fresh browser contexts (separate cookie jars) on the live portal; closes them afterwards.
+
+    Every context reports what the portal's Content-Security-Policy blocked: any such report fails the test.
+    """
     contexts: list[Any] = []
+    CSP_VIOLATIONS.clear()
 
     def factory(**options: Any) -> Any:
         options.setdefault("base_url", live_server.base_url)
@@ -276,6 +312,7 @@ def new_context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         options.setdefault("locale", "sv-SE")
         context = browser.new_context(**options)
         context.set_default_timeout(5_000)
+        _watch_csp(context)
         if options.get("java_script_enabled") is False:
             SCRIPTLESS_CONTEXTS.add(id(context))
         contexts.append(context)
@@ -285,6 +322,7 @@ def new_context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     for context in contexts:
         SCRIPTLESS_CONTEXTS.discard(id(context))
         context.close()
+    assert_no_csp_violations("during the test")
 
 
 @pytest.fixture(scope="session")

@@ -448,3 +448,69 @@ def test_a_huge_text_post_to_an_upload_route_is_refused_and_never_echoed(world: 
     response = web.post(f"/requests/{request_id}/messages", {"body": "x" * (3 * 1024 * 1024)})
     assert response.status_code == 413
     assert len(response.text) < 100_000
+
+
+def test_downloads_carry_the_stored_type_once_on_every_route(portal: Portal, world: World, make_web: Any) -> None:
+    filed = file_fault(portal, world)
+    chat.post(
+        portal,
+        world.member,
+        filed.id or 0,
+        "Filer",
+        files=staged(
+            portal, ("anteckning.txt", "Dörren är trasig.\n".encode()), ("latin.txt", "Dörr\n".encode("cp1252"))
+        ),
+    )
+    text, latin = rows(portal, filed.id or 0)
+    customer, staff = make_web(), make_web()
+    customer.login(world.member.email)
+    staff.login(world.staff.email)
+    headers = token_for(portal, world.member)
+    for row, expected in ((text, "text/plain; charset=utf-8"), (latin, "text/plain; charset=iso-8859-1")):
+        for response in (
+            customer.get(f"/requests/{filed.id}/attachments/{row.id}"),
+            staff.get(f"/staff/requests/{filed.id}/attachments/{row.id}"),
+            customer.client.get(f"/api/v1/requests/{filed.id}/attachments/{row.id}", headers=headers),
+        ):
+            assert response.status_code == 200
+            assert response.headers.get_list("content-type") == [expected], response.url
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "photo\u202egnp.txt",  # RIGHT-TO-LEFT OVERRIDE: shows as "phototxt.png"
+        "photo\u2067gnp.txt\u2069",  # RIGHT-TO-LEFT ISOLATE … POP DIRECTIONAL ISOLATE
+        "photo\u200fgnp.\u202btxt\u202c",  # RIGHT-TO-LEFT MARK, EMBEDDING … POP
+        "photo\u200bgnp.txt\ufeff",  # invisible: ZERO WIDTH SPACE, BYTE ORDER MARK
+    ],
+)
+def test_bidirectional_and_invisible_controls_are_stripped_from_file_names(
+    portal: Portal, world: World, web: Any, name: str
+) -> None:
+    filed = file_fault(portal, world)
+    web.login(world.member.email)
+    web.post(f"/requests/{filed.id}/messages", {"body": "Bild"}, files=upload((name, b"hej\n")))
+    [row] = rows(portal, filed.id or 0)
+    assert row.filename == "photognp.txt"
+
+
+class _FullDisk(FolderStorage):
+    """Folder storage on a disk that is full: every write fails as the operating system says so."""
+
+    def save(self, key: str, chunks: Any, *, max_bytes: int | None = None) -> int:
+        def failing() -> Any:
+            yield from chunks
+            raise OSError(28, "No space left on device")
+
+        return super().save(key, failing(), max_bytes=max_bytes)
+
+
+def test_a_storage_write_failure_is_a_503_that_says_try_again(portal: Portal, world: World, web: Any) -> None:
+    filed = file_fault(portal, world)
+    portal.storage = _FullDisk(portal.settings.resolved_storage_dir)  # type: ignore[misc]
+    web.login(world.member.email)
+    page = web.post(f"/requests/{filed.id}/messages", {"body": "Bild"}, files=upload(("a.png", PNG)))
+    assert page.status_code == 503 and "försök igen om några minuter" in page.text
+    assert page.headers["retry-after"] == "60"
+    assert messages(portal, filed.id or 0) == [] and stored(portal) == []

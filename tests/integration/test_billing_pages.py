@@ -3,6 +3,8 @@ the request, staff corrections, the invoice basis with its CSV, closing a month.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime
 from html import unescape
@@ -377,3 +379,31 @@ def test_the_api_gives_the_estimate_the_charges_and_the_invoice_basis(portal: Po
     assert basis.json()["total_ore"] == (29000 - 24000) * 125 // 100 and basis.json()["closed"] is False
     assert web.client.get(f"/api/v1/invoice-basis/2026-11/{world.org.id}", headers=staff).status_code == 403
     assert web.client.get(f"/api/v1/invoice-basis/2026-13/{world.org.id}", headers=admin).status_code == 404
+
+
+def test_the_invoice_basis_csv_writes_names_and_reasons_as_text_never_formulas(
+    portal: Portal, world: World, make_web: Any
+) -> None:
+    from core.models import Organisation
+
+    seed_prices(portal)
+    seed_agreement(portal, world.org)
+    with portal.database.writing() as session:
+        org = session.get(Organisation, world.org.id)
+        assert org is not None
+        org.name = '=HYPERLINK("http://evil.example","Brf")'
+        session.add(org)
+    from core.workflow import actions as workflow
+
+    filed = workflow.file(portal, world.member, "sample_billable", {"tags": 2}, None)
+    complete(portal, world.staff, filed.id or 0)
+    staff, admin = make_web(), make_web()
+    staff.login(world.staff.email)
+    admin.login(world.staff_admin.email)
+    line = charges(portal, filed.id)[0]
+    staff.post(f"/staff/requests/{filed.id}/charges/{line.id}/credit", {"reason": "@SUM(1+1)*cmd|' /C calc'!A0"})
+    body = admin.get(f"/admin/invoicing/2026-11/{world.org.id}/csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body, newline=""), delimiter=";"))
+    assert len(rows) == 4 and {row[1] for row in rows[1:]} == {"'" + org.name}
+    credit = rows[2]
+    assert credit[17] == "'@SUM(1+1)*cmd|' /C calc'!A0" and credit[12] == "-240,00"  # a credit stays a number

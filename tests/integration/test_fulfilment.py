@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from sqlmodel import col, select
 
-from core.api import hookimpl
+from core.api import FulfilmentContext, FulfilmentResult, hookimpl
 from core.models import ChatMessage, Request, RequestHistory
 from core.platform import outbox
 from core.platform.outbox import OutboxMessage
+from core.platform.storage import FolderStorage, StorageUnavailable
 from core.portal import Portal
 from core.requests.lifecycle import Action
 from core.requests.statuses import Status
@@ -29,7 +31,38 @@ def extra_plugins() -> list[Any]:
     ApprovalSample.fail_next.clear()
     AutomaticSample.calls.clear()
     ApprovalSample.calls.clear()
-    return [SamplePlugin()]
+    return [SamplePlugin(), FileMakingPlugin()]
+
+
+class FileMaking(AutomaticSample):
+    """An automatic type whose fulfilment stores a file (as an extract does)."""
+
+    key = "sample_file"
+    name = "File sample"
+
+    def fulfil(self, request: Any, context: FulfilmentContext) -> FulfilmentResult:
+        context.attach(request, filename="utdrag.txt", content_type="text/plain", chunks=[b"hej\n"], origin="x")
+        return FulfilmentResult(ok=True)
+
+
+class FileMakingPlugin:
+    @hookimpl
+    def bbportal_request_types(self) -> list[Any]:
+        return [FileMaking()]
+
+
+class FlakyStorage(FolderStorage):
+    """A shared folder that is gone for the first ``failures`` writes."""
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+
+    def save(self, key: str, chunks: Any, *, max_bytes: int | None = None) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailable("the share is not mounted")
+        return super().save(key, chunks, max_bytes=max_bytes)
 
 
 def stored(portal: Portal, request_id: int) -> Request:
@@ -92,6 +125,36 @@ def test_failed_automatic_fulfilment_stays_open_flagged_and_a_retry_finishes_it(
     workflow.perform(portal, world.staff, filed.id or 0, Action.CARRY_OUT)  # "Retry"
     outbox.drain(portal)
     assert stored(portal, filed.id or 0).status == Status.COMPLETED
+
+
+def test_a_fulfilment_that_could_not_store_its_file_is_retried_then_completes(portal: Portal, world: World) -> None:
+    portal.storage = FlakyStorage(portal.settings.resolved_storage_dir, failures=2)
+    filed = workflow.file(portal, world.member, "sample_file", {"note": "x"}, None)
+    for _ in range(2):
+        outbox.drain(portal)
+        waiting = stored(portal, filed.id or 0)
+        assert waiting.status == Status.IN_PROGRESS and waiting.fulfilment_running and not waiting.needs_attention
+        assert messages(portal, filed.id or 0) == []  # not a failure for staff yet: the outbox tries again
+        portal.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    outbox.drain(portal)
+    done = stored(portal, filed.id or 0)
+    assert done.status == Status.COMPLETED and portal.storage.failures == 0
+    assert [p.name for p in portal.settings.resolved_storage_dir.rglob("*") if p.is_file()] != []
+
+
+def test_a_storage_that_never_recovers_leaves_staff_a_note_after_the_last_attempt(portal: Portal, world: World) -> None:
+    portal.storage = FlakyStorage(portal.settings.resolved_storage_dir, failures=outbox.MAX_ATTEMPTS)
+    filed = workflow.file(portal, world.member, "sample_file", {"note": "x"}, None)
+    for _ in range(outbox.MAX_ATTEMPTS):
+        outbox.drain(portal)
+        portal.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    failed = stored(portal, filed.id or 0)
+    assert failed.status == Status.IN_PROGRESS and failed.needs_attention and not failed.fulfilment_running
+    [(note, internal)] = messages(portal, filed.id or 0)
+    assert internal and "kunde inte spara sin fil" in note
+    with portal.database.reading() as s:
+        fulfil = s.exec(select(OutboxMessage).where(OutboxMessage.topic == "fulfil")).one()
+    assert fulfil.status == "done" and fulfil.attempts == outbox.MAX_ATTEMPTS
 
 
 def test_on_approval_runs_when_staff_press_utfor(portal: Portal, world: World, make_web: Any) -> None:

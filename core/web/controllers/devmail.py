@@ -14,6 +14,7 @@ from litestar.response import Template
 from core.platform.errors import NotFound
 from core.web.common import portal, viewer
 from core.web.rendering import page
+from core.web.security_headers import INLINE_STYLES
 from core.web.types import HttpRequest
 from core.web.viewer import require_admin
 
@@ -59,7 +60,7 @@ class DevMailController(Controller):
             mails.append(MailSummary(path.stem, str(message["Subject"]), str(message["To"]), str(message["Date"])))
         return page("devmail/index.html", viewer(request), mails=mails)
 
-    @get("/{name:str}", sync_to_thread=True)
+    @get("/{name:str}", sync_to_thread=True, opt={INLINE_STYLES: True})  # the mail's own HTML, with style=
     def show(self, request: HttpRequest, name: FromPath[str]) -> Template:
         path = _folder(request) / f"{name}.eml"
         if "/" in name or ".." in name or not path.is_file():
