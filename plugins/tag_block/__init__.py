@@ -57,6 +57,12 @@ RECEIVED_WHILE_DOWN = {
         "soon as it does – we keep trying, and you get a message here and by e-mail the moment it is done."
     ),
 }
+ON_ITS_WAY = {
+    "block": N_("Tag %(number)s is already being blocked in %(request)s; it is done as soon as the system answers."),
+    "reactivate": N_(
+        "Tag %(number)s is already being reactivated in %(request)s; it is done as soon as the system answers."
+    ),
+}
 CALL_OFFICE = N_("If it is urgent, call %(office)s on %(phone)s.")
 NOT_FOUND_AT_FULFILMENT = N_(
     "There is no tag %(number)s in %(system)s, so nothing was changed. Check the number printed on the tag and "
@@ -140,7 +146,9 @@ class TagBlock(RequestType):
             # A lost tag never waits on our side: by its number the request is filed now and the tag is
             # looked up and changed when the system answers (fulfil). Through a holder there is nothing to
             # act on yet, and the customer can fix that here by typing the number.
-            return {} if isinstance(data.tag, ByNumber) else {HOLDER_FIELD: HOLDER_UNREACHABLE}
+            if not isinstance(data.tag, ByNumber):
+                return {HOLDER_FIELD: HOLDER_UNREACHABLE}
+            return already_on_its_way(data, context)
         except AccessControlError:
             return {"system_id": LOOKUP_REFUSED}
         if tag is None:
@@ -320,6 +328,19 @@ class TagBlock(RequestType):
                 number=number,
             )
         return FulfilmentResult(ok=False, customer_message=customer, internal_note=note, details={"tag": number})
+
+
+def already_on_its_way(data: TagBlockForm, context: FormContext) -> dict[str, str]:
+    """While the system cannot be asked: the same change of the same tag filed before and still owed is enough."""
+    organisation = context.organisation
+    key = TAG_BLOCK_TYPE.ordering_key(data)
+    if organisation is None or key is None:
+        return {}
+    owed = owed_requests(context.session, TAG_BLOCK_TYPE, organisation.id, key)
+    if owed and owed[-1].data.get("action") == data.action:
+        message = ON_ITS_WAY[data.action]
+        return {"action": gettext(message, number=data.tag_number, request=owed[-1].number)}
+    return {}
 
 
 def expected_state(tag: Tag, data: TagBlockForm, context: FormContext) -> TagState:

@@ -521,6 +521,8 @@ def test_a_lost_tag_is_received_while_the_system_is_down_and_blocked_when_it_ans
     assert row.available_at > portal.clock.now()  # retried later, not at once
     page = customer.get(f"/requests/{request_id}").text
     assert "Under hantering" in page and "Kräver åtgärd" not in page and "mottaget" in page
+    again = customer.post(URL, by_number(world, tag.number))  # the same block again, while the first waits
+    assert again.status_code == 422 and f"Taggen {tag.number} spärras redan i BB-{request_id}" in again.text
 
     for _ in range(3):  # still down: retried with growing pauses, and nobody is told again
         portal.clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
