@@ -113,6 +113,12 @@ def create_app(portal: Portal | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="BBGRUPPEN Portal API",
             version="1",
+            description=(
+                "The JSON API of the BBGRUPPEN Portal: the same actions and rules as its pages. Authenticate with a "
+                "personal API token (`Authorization: Bearer bbp_…`, made on the profile page). Every error is "
+                "`{detail, status_code}` in the token owner's language. No text anywhere — body, path or query — may "
+                "contain the NUL character: such a request is refused with 400 before anything is read."
+            ),
             components=Components(security_schemes={"token": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"token": []}],
         ),
