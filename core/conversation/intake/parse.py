@@ -65,8 +65,12 @@ def header(message: Message, name: str) -> str:
     except Exception:  # a header so broken that even the lenient parser fails: keep what was sent
         value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), "")
     text = " ".join(str(value or "").split())
+    if "\ufffd" in text:  # 8-bit bytes sent raw in a header (RFC 6532 allows UTF-8; some send Latin-1)
+        raw = next((str(v) for k, v in message.raw_items() if k.lower() == name.lower()), "")
+        if _has_surrogates(raw):
+            text = " ".join(decode_bytes(raw.encode("utf-8", "surrogateescape"), None).split())
     if "=?" in text:  # an encoded word the parser left alone: unterminated, or broken otherwise
-        text = _ENCODED_WORD.sub(_decode_word, text)
+        text = " ".join(_ENCODED_WORD.sub(_decode_word, text).split())
     return storable(text)
 
 

@@ -138,6 +138,8 @@ def _header_start(lines: list[str], start: int, ours: OurText) -> int:
     blank line is crossed upwards only into a line that introduces what follows ("Begin forwarded message:").
     """
     top, named, index = start, False, start - 1
+    while index >= 0 and not _plain(lines[index]):
+        index -= 1  # the blank line between a header block and the quoted mail
     while index >= 0:
         line = _plain(lines[index])
         if not line:
