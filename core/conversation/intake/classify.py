@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import parseaddr
-
-import re
 
 from core.conversation.intake.parse import header, text_of
 from core.mail import reply_tokens
