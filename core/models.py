@@ -133,6 +133,8 @@ class Request(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id")
     requester_id: int = Field(foreign_key="user.id", index=True)
     system_id: int | None = Field(default=None, foreign_key="system.id")
+    follows_up_id: int | None = Field(default=None, foreign_key="request.id")
+    """The closed request this one follows up ("new request about this", from its page or its last mail)."""
     fulfilment_running: bool = False
     needs_attention: bool = False
     """Set when an automatic step failed: staff must look at it."""
@@ -252,6 +254,24 @@ class InboundMail(SQLModel, table=True):
     request_id: int | None = Field(default=None, foreign_key="request.id")
     chat_message_id: int | None = None
     """The message it became (no foreign key: chat_message already points here; one direction is enough)."""
+
+
+class SentMail(SQLModel, table=True):
+    """The text of every mail we sent about a request, by its Message-ID: a reply that quotes none of our
+    addresses is tied to its request by the Message-ID it answers, and the quoted history in any reply is
+    found by this text, whatever the client's attribution line, language or quoting style."""
+
+    __tablename__ = "sent_mail"
+    __table_args__ = (Index("ix_sent_mail_request", "request_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=250, unique=True)
+    request_id: int = Field(foreign_key="request.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    kind: str = Field(max_length=64)
+    sent_at: datetime = utc_column()
+    text: str
+    """The plain-text part as sent (never a mail without a request: those may carry one-time links)."""
 
 
 class WebSession(SQLModel, table=True):

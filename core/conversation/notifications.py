@@ -114,6 +114,7 @@ def request_values(job: MailJob) -> dict[str, Any] | None:
         "newest_message": newest,
         "newest_files": newest_files,
         "request_url": job.url(f"/{'staff/' if user.is_staff else ''}requests/{request.id}"),
+        "follow_up_url": follow_up_url(job, request) if not user.is_staff else "",
     }
 
 
@@ -136,12 +137,28 @@ def alert_values(job: MailJob) -> dict[str, Any] | None:
     }
 
 
+def follow_up_url(job: MailJob, request: Request) -> str:
+    """A closed request's way on: the new-request page with its number carried; empty while it is open."""
+    return job.url(f"/requests/new?about={request.number}") if Status(request.status).is_closed else ""
+
+
+def closed_answer_values(job: MailJob) -> dict[str, Any] | None:
+    """The automatic reply to an e-mail answer to a closed request: the request, and how to follow it up."""
+    values = request_values(job)
+    if values is None or not values["follow_up_url"]:
+        return None  # reopened meanwhile? Requests never are; a staff member's mail is never answered
+    return {**values, "newest_message": None, "newest_files": []}
+
+
 MAIL_KINDS = [
     *(
         MailKind(kind, CORE_TEMPLATES / kind, request_values)
         for kind in ("request_filed", "status_changed", "reminder", "customer_answered")
     ),
     MailKind("fulfilment_delayed", CORE_TEMPLATES / "fulfilment_delayed", alert_values, reply_by_mail=False),
+    MailKind("closed_request_answered", CORE_TEMPLATES / "closed_request_answered", closed_answer_values, False),
 ]
 """The mails about a request: the receipt, a change of status, a reminder of a question, (to the holder) the
-customer's answer, and (to the alert address) an automatic step that has not succeeded for a while."""
+customer's answer, (to the alert address) an automatic step that has not succeeded for a while, and the
+automatic reply to an answer by e-mail to a closed request (it carries no reply address: answering it again
+would reach the closed request again)."""

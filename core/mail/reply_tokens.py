@@ -58,7 +58,7 @@ def parse(secret_key: str, token: str) -> tuple[int, int] | None:
 
 MESSAGE_ID_SIGNATURE_LENGTH = 16
 _MESSAGE_ID = re.compile(
-    rf"<([a-z0-9_][a-z0-9_.]*?)\.u(\d+)\.([0-9a-f]{{{MESSAGE_ID_SIGNATURE_LENGTH}}})@[^>\s]+>", re.I
+    rf"<(([a-z0-9_][a-z0-9_.]*?)\.u(\d+)\.([0-9a-f]{{{MESSAGE_ID_SIGNATURE_LENGTH}}})@[^>\s]+)>", re.I
 )
 
 
@@ -79,8 +79,18 @@ def message_id(secret_key: str, domain: str, key: str, user_id: int) -> str:
 
 def recipients_in_message_ids(secret_key: str, header: str) -> list[int]:
     """The users our own, intact Message-IDs in ``header`` were sent to (in the order they appear)."""
+    return [user_id for _id, user_id in _ours(secret_key, header)]
+
+
+def our_message_ids(secret_key: str, header: str) -> list[str]:
+    """Our own, intact Message-IDs in ``header`` (``<…>``, in the order they appear): a reply names the mail
+    it answers by one, so that every mail we sent ties its replies to its request, not only the thread id."""
+    return [message_id for message_id, _user in _ours(secret_key, header)]
+
+
+def _ours(secret_key: str, header: str) -> list[tuple[str, int]]:
     found = []
-    for stem, user_id, signature in _MESSAGE_ID.findall(header or ""):
+    for whole, stem, user_id, signature in _MESSAGE_ID.findall(header or ""):
         if hmac.compare_digest(signature.lower(), _message_id_signature(secret_key, stem.lower(), int(user_id))):
-            found.append(int(user_id))
+            found.append((f"<{whole}>", int(user_id)))
     return found

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from core.mail import reply_tokens
-from core.models import Request, User
+from core.models import Request, SentMail, User
 from core.platform import i18n
 from core.platform.clock import local_date, local_datetime
 from core.platform.errors import ConfigurationError
@@ -151,7 +151,54 @@ def send(portal: Portal, outbox_row: OutboxMessage) -> bool:
     if message is None:
         return False
     portal.mailer.send(message)
+    _remember(portal, outbox_row, message)
     return True
+
+
+def _remember(portal: Portal, outbox_row: OutboxMessage, message: EmailMessage) -> None:
+    """Keep the text of a mail about a request by its Message-ID, once it is out.
+
+    A repeat of the job (the worker died after sending) carries the same Message-ID and replaces the text.
+    Mails about no request (password and invitation links) are not kept: their text holds one-time links.
+    """
+    request_id = outbox_row.payload.get("request_id")
+    if request_id is None:
+        return
+    plain = message.get_body(("plain",))
+    text = plain.get_content() if isinstance(plain, EmailMessage) else ""
+    message_id, user_id = str(message["Message-ID"]), outbox_row.payload.get("user_id")
+    with portal.database.writing() as session:
+        row = session.exec(select(SentMail).where(SentMail.message_id == message_id)).first() or SentMail(
+            message_id=message_id,
+            request_id=int(request_id),
+            user_id=user_id,
+            kind=str(outbox_row.payload["kind"]),
+            text=text,
+            sent_at=portal.clock.now(),
+        )
+        row.text, row.sent_at = text, portal.clock.now()
+        session.add(row)
+
+
+def sent_texts(session: Session, request_id: int, limit: int = 20) -> list[str]:
+    """The texts of the newest mails we sent about a request (what a reply to it may quote)."""
+    return list(
+        session.exec(
+            select(SentMail.text)
+            .where(SentMail.request_id == request_id)
+            .order_by(col(SentMail.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def request_answered(session: Session, message_ids: list[str]) -> int | None:
+    """The request of the newest of our mails among ``message_ids`` (already checked as ours), if any was kept."""
+    if not message_ids:
+        return None
+    return session.exec(
+        select(SentMail.request_id).where(col(SentMail.message_id).in_(message_ids)).order_by(col(SentMail.id).desc())
+    ).first()
 
 
 def compose(portal: Portal, session: Session, outbox_row: OutboxMessage) -> EmailMessage | None:

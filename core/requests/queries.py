@@ -109,6 +109,18 @@ def get_request(session: Session, user: User, request_id: int) -> Request:
     return request
 
 
+def follow_up_of(session: Session, user: User, reference: str) -> Request | None:
+    """The request a new one follows up, named ``BB-12`` or ``12``: one of the user's organisation's, else None
+    (a reference from a link that was altered is dropped, never a reason to refuse the new request)."""
+    number = reference.strip().upper().removeprefix("BB-")
+    if not (number.isascii() and number.isdigit()):
+        return None
+    try:
+        return get_request(session, user, int(number))
+    except NotFound:
+        return None
+
+
 _REQUEST: Table = Request.__table__  # type: ignore[attr-defined]
 _USER: Table = User.__table__  # type: ignore[attr-defined]
 _ORGANISATION: Table = Organisation.__table__  # type: ignore[attr-defined]

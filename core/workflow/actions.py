@@ -17,7 +17,7 @@ from core.requests.attachments import StagedFile
 from core.requests.context import form_context_for
 from core.requests.filing import Filing, draft_request, prepare_filing, validate_submission, write_filing
 from core.requests.lifecycle import Action, apply
-from core.requests.queries import get_request, valid_id
+from core.requests.queries import follow_up_of, get_request, valid_id
 from core.views import RequestView
 
 if TYPE_CHECKING:
@@ -33,8 +33,12 @@ def file(
     *,
     files: Mapping[str, Sequence[StagedFile]] | None = None,
     expected_estimate: str | None = None,
+    follows_up: str = "",
 ) -> Request:
     """File a request; ``files`` are the checked uploads of the form's file fields, already in the storage.
+
+    ``follows_up`` names the request this one follows up (``BB-12``, from a closed request's "new request
+    about this"); it is kept with the request when it is one of the organisation's, and dropped otherwise.
 
     Their names become the fields' values and their rows are written in the filing transaction, as
     attachments of the request (``origin`` ``form:<field>:<n>``, no chat message); if filing fails they
@@ -71,6 +75,8 @@ def file(
             if prepared is None:  # validate_while_writing: one filing of the organisation at a time
                 session.exec(select(Organisation.id).where(Organisation.id == user.organisation_id).with_for_update())
             filing = prepared or prepare(session)
+            earlier = follow_up_of(session, user, follows_up) if follows_up else None
+            filing.request.follows_up_id = earlier.id if earlier is not None else None
             request = write_filing(
                 session,
                 filing,

@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from core.models import Request
 from core.portal import Portal, build_portal
+from core.requests.lifecycle import Action
 from core.web.app import create_app
 from core.workflow import actions as workflow
 from tests.plugins.sample_types import SamplePlugin
@@ -140,3 +141,33 @@ def test_change_the_date_of_a_scheduled_request(portal: Portal, world: World, we
         f"/requests/{filed.id}/date", {"carry_out_on": portal.clock.now().date().isoformat()}, follow_redirects=True
     )
     assert "Väntar på hantering" in now.text
+
+
+def test_a_closed_request_leads_to_a_new_request_about_it(portal: Portal, world: World, web: Any) -> None:
+    """Its page links to the new-request page with its number; the reference is shown all the way through the
+    form and kept with the new request, whose page links back. Another organisation's number is dropped."""
+    closed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    workflow.perform(portal, world.staff, closed.id or 0, Action.REJECT, reason="Dubblett")
+    link = f"/requests/new?about={closed.number}"
+    web.login(world.member.email)
+    assert link in web.get(f"/requests/{closed.id}").text
+    choose = web.get(link).text
+    assert f"Din nya begäran hänvisar till {closed.number}." in html.unescape(choose)
+    assert f'href="/requests/new/fault_report?about={closed.number}"' in choose
+    form = web.get(f"/requests/new/fault_report?about={closed.number}").text
+    assert f'name="follows_up" value="{closed.number}"' in form and f'href="/requests/{closed.id}"' in form
+    again = web.post("/requests/new/fault_report", form_values(world, description="", follows_up=closed.number))
+    assert again.status_code == 422 and f'name="follows_up" value="{closed.number}"' in again.text  # kept
+    filed = web.post("/requests/new/fault_report", form_values(world, follows_up=closed.number), follow_redirects=True)
+    with portal.database.reading() as s:
+        new = s.exec(select(Request).order_by(col(Request.id).desc())).first()
+    assert new is not None and new.id != closed.id and new.follows_up_id == closed.id
+    assert f'href="/requests/{closed.id}">{closed.number}</a>' in filed.text
+    assert "Uppföljning av" in html.unescape(filed.text)
+
+    foreign = workflow.file(portal, world.outsider, "fault_report", world.fault(system_id=world.other_system.id), None)
+    assert foreign.number not in html.unescape(web.get(f"/requests/new?about={foreign.number}").text)
+    web.post("/requests/new/fault_report", form_values(world, follows_up=foreign.number), follow_redirects=True)
+    with portal.database.reading() as s:
+        newest = s.exec(select(Request).order_by(col(Request.id).desc())).first()
+    assert newest is not None and newest.requester_id == world.member.id and newest.follows_up_id is None

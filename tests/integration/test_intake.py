@@ -8,16 +8,21 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core.conversation import intake
 from core.conversation.intake.quotes import strip_quotes
 from core.mail import reply_tokens
 from core.mail.service import thread_id
-from core.models import ChatMessage, InboundMail, Request
+from core.models import ChatMessage, InboundMail, Request, SentMail
+from core.platform import outbox
+from core.platform.clock import FixedClock
+from core.platform.outbox import OutboxMessage
 from core.portal import Portal
 from core.requests.lifecycle import Action
 from core.requests.statuses import Status
+from core.testing import sent_mails
+from core.testing.fixtures import START
 from core.workflow import actions as workflow
 from tests.support import World
 
@@ -275,3 +280,77 @@ def test_the_whole_loop_through_a_real_smtp_server(portal: Portal, world: World)
         assert len(to_staff) == 1 and "Den vänstra." in to_staff[0].get_body(("plain",)).get_content()
     finally:
         controller.stop()
+
+
+def closed_replies(portal: Portal) -> list[OutboxMessage]:
+    with portal.database.reading() as s:
+        rows = s.exec(select(OutboxMessage).where(OutboxMessage.topic == "send_mail"))
+        return [row for row in rows if row.payload.get("kind") == intake.CLOSED_REPLY]
+
+
+def test_an_answer_to_a_closed_request_gets_one_automatic_reply_a_day_with_the_follow_up_link(
+    portal: Portal, world: World
+) -> None:
+    """Staff still find the mail in the quarantine; the sender learns how to follow up, once per request and day
+    (Stockholm's calendar), and never an automatic mail or a stranger."""
+    request = waiting_request(portal, world)
+    workflow.perform(portal, world.staff, request.id or 0, Action.REJECT, reason="Dubblett")
+    outbox.drain(portal)
+    first = intake.receive(portal, reply(portal, request, world.member.email, "Hallå? Dörren går fortfarande inte."))
+    assert (first.status, first.reason) == ("quarantined", "the request is closed")
+    [queued] = closed_replies(portal)
+    assert queued.payload["user_id"] == world.member.id and queued.payload["request_id"] == request.id
+    outbox.drain(portal)
+    [sent] = [m for m in sent_mails(portal) if m["Subject"].startswith(f"[BB-{request.id}] Ditt mejl lades inte")]
+    assert sent["To"].addresses[0].addr_spec == world.member.email and sent["Reply-To"] is None
+    assert f"/requests/new?about=BB-{request.id}" in sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    again = intake.receive(portal, reply(portal, request, world.member.email, "Hallo igen, samma dag."))
+    automatic = intake.receive(
+        portal, reply(portal, request, world.member.email, "Jag är borta.", Auto_Submitted="auto-replied")
+    )
+    stranger = intake.receive(portal, reply(portal, request, world.outsider.email, "Hej från en annan."))
+    assert [again.reason, automatic.status, stranger.reason] == [
+        "the request is closed",
+        "ignored",
+        "the sender is not a user of the request's organisation",
+    ]
+    colleague = intake.receive(portal, reply(portal, request, world.admin.email, "Anna här, samma fråga."))
+    assert colleague.reason == "the request is closed"
+    assert [m.payload["user_id"] for m in closed_replies(portal)] == [world.member.id, world.admin.id]
+
+    clock = portal.clock
+    assert isinstance(clock, FixedClock) and clock.now() == START  # 10:00 in Stockholm
+    clock.set(START.replace(hour=22, minute=30))  # 23:30 in Stockholm: the same day
+    late = intake.receive(portal, reply(portal, request, world.member.email, "Sent på kvällen."))
+    assert late.reason == "the request is closed" and len(closed_replies(portal)) == 2
+    clock.set(START.replace(hour=23, minute=30))  # 00:30 in Stockholm: a new day (still the 27th in UTC)
+    next_day = intake.receive(portal, reply(portal, request, world.member.email, "Nästa dag: hallå?"))
+    assert next_day.reason == "the request is closed"
+    assert [m.payload["user_id"] for m in closed_replies(portal)][2:] == [world.member.id]
+    with portal.database.reading() as s:
+        quarantined = s.exec(select(InboundMail).where(InboundMail.reason == "the request is closed")).all()
+    assert len(quarantined) == 5 and messages(portal, request.id or 0) == []
+
+
+def test_a_reply_that_keeps_only_our_message_id_is_tied_by_it(portal: Portal, world: World) -> None:
+    """No reply address, no thread id, no subject tag: the Message-ID of the question it answers ties it, when
+    its signature checks; an altered one ties nothing."""
+    request = waiting_request(portal, world)
+    outbox.drain(portal)
+    with portal.database.reading() as s:
+        asked = s.exec(select(SentMail).where(SentMail.request_id == request.id).order_by(col(SentMail.id))).all()
+    assert asked[0].kind == "request_filed" and asked[-1].kind == "status_changed"  # the receipt … the question
+    assert {m.user_id for m in asked} == {world.member.id}
+    question = asked[-1].message_id
+    body = "Den vänstra dörren.\n\n-----Original Message-----\n" + asked[-1].text
+    tied = reply(portal, request, world.member.email, body, to="svar@svar.bbgruppen.example", In_Reply_To=question)
+    tied = tied.replace(f"[BB-{request.id}] ".encode(), b"")
+    outcome = intake.receive(portal, tied)
+    assert (outcome.status, outcome.reason, outcome.request_id) == ("attached", "message id", request.id)
+    assert [m.body for m in messages(portal, request.id or 0)] == ["Den vänstra dörren."]
+    forged = question[:-20] + ("0" if question[-20] != "0" else "1") + question[-19:]
+    assert forged != question
+    untied = reply(portal, request, world.member.email, "Igen", to="svar@svar.bbgruppen.example", In_Reply_To=forged)
+    untied = untied.replace(f"[BB-{request.id}] ".encode(), b"")
+    assert intake.receive(portal, untied).reason == "nothing ties it to a request"

@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 from core.conversation import intake
 from core.conversation.intake.quotes import MOBILE_SIGNATURES
 from core.mail import reply_tokens
-from core.models import ChatMessage, Request
+from core.models import ChatMessage, InboundMail, Request
 from core.platform.outbox import OutboxMessage
 from core.portal import Portal
 from core.requests.statuses import Status
@@ -119,6 +119,10 @@ def test_the_customers_own_text_survives_any_client_charset_and_encoding(
     cte: str,
     with_html: bool,
 ) -> None:
+    with portal.database.writing() as session:  # each example is Maja's first mail: examples may end alike, and
+        for earlier in session.exec(select(InboundMail)):  # what her mails end alike with is learnt as her
+            earlier.sender = "earlier-example@testet.example"  # signature (tested in test_intake.py)
+            session.add(earlier)
     message = _reply(portal, waiting.id or 0, text, QUOTE_STYLES[style], signature, charset, cte)
     if with_html:
         message.add_alternative(_html(text, QUOTE_STYLES[style]), subtype="html", charset=charset, cte=cte)

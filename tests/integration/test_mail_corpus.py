@@ -8,6 +8,7 @@ Mail too big to commit (30 MB, a 20 MB attachment, 5,000 nested parts, a 100 kB 
 from __future__ import annotations
 
 import base64
+import textwrap
 import tomllib
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -20,7 +21,7 @@ from sqlmodel import col, select
 from core.conversation import chat, intake
 from core.mail import reply_tokens
 from core.mail.service import thread_id
-from core.models import ChatMessage, InboundMail, Request, User
+from core.models import ChatMessage, InboundMail, Request, SentMail, User
 from core.platform import outbox
 from core.platform.mailer import FolderMailer
 from core.platform.outbox import OutboxMessage
@@ -48,6 +49,12 @@ class Scene:
         workflow.perform(portal, world.staff, self.request_id, Action.TAKE)
         chat.post(portal, world.staff, self.request_id, "Vilken dörr gäller det?", ask_customer=True)
         outbox.drain(portal)
+        with portal.database.reading() as session:
+            question = session.exec(
+                select(SentMail).where(SentMail.user_id == world.member.id).order_by(col(SentMail.id).desc())
+            ).first()
+        assert question is not None and "Vilken dörr gäller det?" in question.text
+        text = question.text.strip("\n")
         self.values = {
             "reply_address": reply_tokens.address(
                 portal.secret_key, portal.settings.reply_domain, self.request_id, world.member.id or 0
@@ -57,7 +64,19 @@ class Scene:
             "number": f"BB-{self.request_id}",
             "request_id": str(self.request_id),
             "member_id": str(world.member.id),
+            "question_message_id": question.message_id,
+            "our_text": text,
+            "our_text_quoted": "\n".join(("> " + line).rstrip() for line in text.split("\n")),
+            "our_text_rewrapped": "\n".join(
+                "\n".join(textwrap.wrap(line, 40, initial_indent="> ", subsequent_indent="> ")) or ">"
+                for line in text.split("\n")
+            ),
         }
+
+    def ask_again(self) -> None:
+        """After earlier answers: the staff member asks again, so the case answers a question like the rest."""
+        chat.post(self.portal, self.world.staff, self.request_id, "En sak till: vilken våning?", ask_customer=True)
+        outbox.drain(self.portal)
 
     def fill(self, raw: bytes) -> bytes:
         for key, value in self.values.items():
@@ -106,6 +125,11 @@ def test_every_corpus_file_has_an_expected_outcome() -> None:
 
 @pytest.mark.parametrize("case", MANIFEST, ids=[case["file"].removesuffix(".eml") for case in MANIFEST])
 def test_corpus_mail(scene: Scene, case: dict[str, Any]) -> None:
+    for earlier in case.get("earlier", []):  # the sender's earlier mails (a signature is learnt from them)
+        assert intake.receive(scene.portal, scene.fill((CORPUS / earlier).read_bytes())).status == "attached"
+    if case.get("earlier"):
+        scene.ask_again()
+    answered_before = len(scene.answers())
     raw = scene.fill((CORPUS / case["file"]).read_bytes())
     queued_before = scene.mails_queued()
     outcome = intake.receive(scene.portal, raw)
@@ -113,17 +137,19 @@ def test_corpus_mail(scene: Scene, case: dict[str, Any]) -> None:
     with scene.portal.database.reading() as session:
         stored = session.get(InboundMail, outcome.inbound_mail_id)
     assert stored is not None and stored.raw == raw and stored.status == case["status"]
+    if "subject" in case:
+        assert stored.subject == scene.fill(case["subject"].encode()).decode()
     new_mails = [m for m in scene.mails_queued() if m not in queued_before]
     sender_ids = {scene.world.member.id, scene.world.outsider.id}
     assert not [m for m in new_mails if m.payload.get("user_id") in sender_ids], "a mail went back to the sender"
     if case["status"] == "attached":
-        [answer] = scene.answers()
-        assert answer.body == case["body"]
+        [answer] = scene.answers()[answered_before:]
+        assert answer.body == scene.fill(case["body"].encode()).decode()
         assert answer.author_id == scene.world.member.id and answer.inbound_mail_id == outcome.inbound_mail_id
         assert scene.status() == Status.IN_PROGRESS
         assert [m.payload["kind"] for m in new_mails] == ["customer_answered"]  # to the staff member holding it
     else:
-        assert scene.answers() == [] and scene.status() == Status.WAITING_FOR_CUSTOMER
+        assert scene.answers()[answered_before:] == [] and scene.status() == Status.WAITING_FOR_CUSTOMER
         assert new_mails == []
     assert scene.undeliverable() == set(case.get("undeliverable", []))
 

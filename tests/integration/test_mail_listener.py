@@ -283,3 +283,24 @@ def test_a_bounce_to_the_bounce_address_over_smtp_is_recorded_and_ignored(
     with portal.database.reading() as session:
         stored = session.exec(select(InboundMail)).one()
     assert stored.status == "ignored" and stored.raw.startswith(b"Return-Path: <>\r\n")
+
+
+@pytest.mark.parametrize("content", [b"", b"\r\n", b"\r\n\r\n\x00\r\n"])
+def test_an_empty_message_is_refused_for_good_over_lmtp_and_smtp(
+    portal: Portal, listener: int, lmtp_listener: int, content: bytes
+) -> None:
+    """As the pipe command exits 65: the envelope lines the listener writes in front do not make it a mail."""
+    lmtp = smtplib.LMTP("127.0.0.1", lmtp_listener)
+    try:
+        lmtp.ehlo()
+        lmtp.mail("someone@example.org")
+        assert lmtp.rcpt("svar@" + portal.settings.reply_domain)[0] == 250
+        assert lmtp.data(content)[0] == 554
+    finally:
+        lmtp.quit()
+    with smtplib.SMTP("127.0.0.1", listener) as smtp:
+        smtp.ehlo()
+        smtp.mail("someone@example.org")
+        smtp.rcpt("svar@" + portal.settings.reply_domain)
+        assert smtp.data(content)[0] == 554
+    assert count(portal, InboundMail) == 0

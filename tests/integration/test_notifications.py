@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlmodel import select
 
 from core.mail import reply_tokens
-from core.models import Request, User
+from core.models import Request, SentMail, User
 from core.platform import outbox
 from core.platform.mailer import SmtpMailer
 from core.portal import Portal
@@ -354,3 +355,25 @@ def test_nobody_is_mailed_about_a_change_they_made(mail_portal: Portal, world: W
     workflow.perform(mail_portal, world.staff, filed.id or 0, Action.COMPLETE)
     outbox.drain(mail_portal)
     assert [str(m["Subject"]).split(" ")[1] for m in inbox.to(world.member.email)] == ["Slutfört"]
+
+
+def test_the_mail_that_closes_a_request_says_how_to_follow_it_up(
+    mail_portal: Portal, world: World, smtp: tuple[Inbox, int]
+) -> None:
+    """Completed or cancelled: no "answer by replying" (an answer would only reach the quarantine), but a link
+    to a new request that refers to this one. Every mail about the request is kept by its Message-ID."""
+    inbox, _port = smtp
+    filed = workflow.file(mail_portal, world.member, "fault_report", world.fault(), None)
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.TAKE)
+    outbox.drain(mail_portal)
+    workflow.perform(mail_portal, world.staff, filed.id or 0, Action.COMPLETE)
+    outbox.drain(mail_portal)
+    *open_mails, closing = inbox.to(world.member.email)
+    link = f"http://testserver.local/requests/new?about=BB-{filed.id}"
+    for part in (body(closing, "plain"), body(closing, "html")):
+        assert link in part and "besvara detta mejl" not in part
+    for message in open_mails:
+        assert "besvara detta mejl" in body(message, "plain") and "about=" not in body(message, "plain")
+    with mail_portal.database.reading() as s:
+        kept = {m.message_id: m.text for m in s.exec(select(SentMail).where(SentMail.request_id == filed.id))}
+    assert kept == {str(m["Message-ID"]): body(m, "plain").replace("\r\n", "\n") for m in inbox.to(world.member.email)}

@@ -18,28 +18,32 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from email.errors import InvalidHeaderDefect
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from email.utils import getaddresses, parseaddr
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from core.accounts import auth
 from core.conversation import chat
 from core.conversation.intake import bounces
 from core.conversation.intake.classify import ignore_reason, is_delivery_report
-from core.conversation.intake.files import has_attachments, mail_files
-from core.conversation.intake.parse import header, parse_mail, storable, text_of
-from core.conversation.intake.quotes import strip_quotes
+from core.conversation.intake.files import CUT_TEXT, has_attachments, mail_files
+from core.conversation.intake.parse import Body, header, parse_mail, read_body, storable, text_of
+from core.conversation.intake.quotes import OurText, cut_signature, strip_quotes
 from core.mail import reply_tokens
+from core.mail import service as mail
 from core.models import ChatMessage, InboundMail, Request, User
+from core.platform import i18n
+from core.platform.clock import local_today
 from core.platform.errors import Conflict, NotFound, ValidationFailed
 from core.platform.i18n import N_
 from core.platform.settings import Settings
 from core.requests.queries import valid_id
+from core.requests.statuses import Status
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -107,25 +111,57 @@ class Reading:
     report: bounces.Report | None
     request_id: int | None
     how: str
-    body: str
+    body: Body
+    """The whole text (quotes are cut once the request's sent mails are known); empty when nothing ties it."""
+    authors: tuple[str, ...] = ()
+    """Every address the mail names as its author (``From``, ``Sender``); empty when they cannot be told."""
+    answers: tuple[str, ...] = ()
+    """Our own Message-IDs it answers (signatures checked): they tie it when no address or thread id does."""
+    tag: int | None = None
+    """The ``[BB-n]`` of its subject: the last resort."""
 
 
 def read(raw: bytes, settings: Settings, secret_key: str) -> Reading:
     """Parse and judge one mail. May raise on pathological content; :func:`receive` quarantines it then."""
     message = parse_mail(raw)
-    sender = parseaddr(header(message, "From"))[1].strip().lower()
+    named = authors(message)
+    sender = named[0] if named else header(message, "From")[:320]
     subject, message_id = header(message, "Subject"), header(message, "Message-ID")
     ignored = ignore_reason(message, settings, secret_key)
     if ignored:
         report = bounces.read_report(secret_key, message) if is_delivery_report(message) else None
-        return Reading(sender, subject, message_id, ignored, report, None, "", "")
+        return Reading(sender, subject, message_id, ignored, report, None, "", Body(""), named)
     request_id, how = _tie(message, settings, secret_key)
-    body = strip_quotes(text_of(message)) if request_id is not None else ""
-    return Reading(sender, subject, message_id, "", None, request_id, how, body)
+    references = " ".join(header(message, name) for name in ("In-Reply-To", "References"))
+    answers = tuple(reversed(reply_tokens.our_message_ids(secret_key, references)))
+    tag = SUBJECT_TAG.search(subject)
+    tagged = int(tag.group(1)) if tag and valid_id(int(tag.group(1))) else None
+    tied = request_id is not None or answers or tagged is not None
+    body = read_body(message) if tied and how != ALTERED_TOKEN else Body("")
+    return Reading(sender, subject, message_id, "", None, request_id, how, body, named, answers, tagged)
+
+
+def authors(message: EmailMessage) -> tuple[str, ...]:
+    """Every address named as the mail's author: each ``From`` (a mail may have several authors) and the
+    ``Sender``. Display names count for nothing, and a header that cannot be read for certain (``anna@kund.se
+    <other@example.org>``: which is it?) names nobody, so the mail cannot pass for anyone's."""
+    found: list[str] = []
+    for name in ("From", "Sender"):
+        for value in message.get_all(name) or []:
+            if any(isinstance(defect, InvalidHeaderDefect) for defect in getattr(value, "defects", ())):
+                return ()
+            for address in getattr(value, "addresses", ()):
+                spec = str(address.addr_spec).strip().lower()
+                local, at, domain = spec.rpartition("@")
+                if not (at and local and "." in domain):
+                    return ()
+                if spec not in found:
+                    found.append(spec)
+    return tuple(found)
 
 
 def _tie(message: EmailMessage, settings: Settings, secret_key: str) -> tuple[int | None, str]:
-    """The request the mail answers and how we know, or (None, why not)."""
+    """The request the mail answers by a reply address or a thread id, and how we know; or (None, why not)."""
     values = [header(message, name) for name in RECIPIENT_HEADERS]
     domain = "@" + settings.reply_domain.lower()
     altered = False
@@ -145,10 +181,60 @@ def _tie(message: EmailMessage, settings: Settings, secret_key: str) -> tuple[in
     threads = reply_tokens.requests_in_references(secret_key, references)
     if threads:
         return threads[-1], "thread id"
-    tag = SUBJECT_TAG.search(header(message, "Subject"))
-    if tag and valid_id(int(tag.group(1))):
-        return int(tag.group(1)), "subject tag"
     return None, NOT_TIED
+
+
+def _tie_by_mail(portal: Portal, reading: Reading) -> tuple[int | None, str]:
+    """Tie what no address or thread id tied: by a Message-ID of ours it answers, then by the subject tag."""
+    if reading.request_id is not None or reading.how == ALTERED_TOKEN:
+        return reading.request_id, reading.how
+    with portal.database.reading() as session:
+        answered = mail.request_answered(session, list(reading.answers))
+    if answered is not None:
+        return answered, "message id"
+    if reading.tag is not None:
+        return reading.tag, "subject tag"
+    return None, NOT_TIED
+
+
+def own_text(session: Session, portal: Portal, body: Body, request_id: int, sender: str, before: int | None) -> str:
+    """The sender's own words: our quoted mails and the signature they always end with cut, and a note when
+    the mail was cut short on its way."""
+    ours = our_text(session, portal, request_id)
+    text = strip_quotes(body.text, ours)
+    text = cut_signature(text, _earlier_texts(session, portal, sender, before))
+    if body.cut:
+        with i18n.use_language(portal.settings.default_language):
+            text = "\n\n".join(part for part in (text.strip(), i18n.gettext(CUT_TEXT)) if part)
+    return text
+
+
+def our_text(session: Session, portal: Portal, request_id: int | None) -> OurText:
+    """The mails we sent about a request, and the names our mails go out under (for attribution lines)."""
+    settings = portal.settings
+    name, address = parseaddr(settings.mail_from)
+    names = [name, address, "@" + settings.reply_domain]
+    return OurText(mail.sent_texts(session, request_id) if request_id is not None else [], names)
+
+
+EARLIER_MAILS = 5
+"""The sender's mails a signature is learnt from: enough to find it again after one that lacked it."""
+
+
+def _earlier_texts(session: Session, portal: Portal, sender: str, before: int | None) -> list[str]:
+    """The own text (quotes cut) of the sender's latest earlier mails that were answers, not auto-replies."""
+    if not sender:
+        return []
+    query = select(InboundMail).where(InboundMail.sender == sender, InboundMail.status != "ignored")
+    if before is not None:
+        query = query.where(col(InboundMail.id) < before)
+    texts = []
+    for row in session.exec(query.order_by(col(InboundMail.id).desc()).limit(EARLIER_MAILS)):
+        try:
+            texts.append(strip_quotes(text_of(parse_mail(row.raw)), our_text(session, portal, row.request_id)))
+        except Exception:  # an unreadable earlier mail teaches nothing
+            continue
+    return texts
 
 
 def _headers_only(raw: bytes) -> tuple[str, str, str]:
@@ -164,12 +250,17 @@ def _headers_only(raw: bytes) -> tuple[str, str, str]:
         return "", "", ""
 
 
+def is_empty(raw: bytes) -> bool:
+    """Nothing at all was delivered (blank lines and NUL bytes are nothing)."""
+    return not raw.strip(b" \t\r\n\x00")
+
+
 def receive(portal: Portal, raw: bytes) -> Outcome:
     """Take one inbound mail. Raises :class:`Refused` for a mail no retry can help; storage errors propagate."""
     limit = portal.settings.inbound_mail_max_bytes
     if len(raw) > limit:
         raise TooLarge(f"mail of {len(raw)} bytes is over the limit of {limit}")
-    if not raw.strip(b" \t\r\n\x00"):
+    if is_empty(raw):
         raise Empty("the mail is empty")
     digest = hashlib.sha256(raw).hexdigest()
     earlier = _earlier(portal, digest)
@@ -183,18 +274,24 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
     if reading.ignored:
         return _ignore(portal, raw, digest, reading)
     stored = earlier.id if earlier is not None else None  # a delivery that stopped half-way left this row
-    if reading.request_id is None:
+    request_id, how = _tie_by_mail(portal, reading)
+    reading = replace(reading, request_id=request_id, how=how)
+    if request_id is None:
         return _quarantine(portal, raw, digest, reading, reading.how, stored)
     with portal.database.reading() as session:
-        request = session.get(Request, reading.request_id)
-        user = session.exec(select(User).where(User.email == auth.normalise_email(reading.sender))).first()
+        request = session.get(Request, request_id)
+        named = list(session.exec(select(User).where(col(User.email).in_(reading.authors)))) if reading.authors else []
+        text = own_text(session, portal, reading.body, request_id, reading.sender, stored) if request else ""
     if request is None:
         return _quarantine(portal, raw, digest, reading, NO_SUCH_REQUEST, stored)
-    if user is None or user.is_staff or not user.active or user.organisation_id != request.organisation_id:
+    user = _author(reading, named, request)
+    if user is None:
         return _quarantine(portal, raw, digest, reading, FOREIGN_SENDER, stored)
-    if len(reading.body) > chat.MAX_LENGTH:
+    if Status(request.status).is_closed:
+        return _closed(portal, raw, digest, reading, user, request, stored)
+    if len(text) > chat.MAX_LENGTH:
         return _quarantine(portal, raw, digest, reading, TOO_LONG, stored)
-    if not reading.body.strip() and not has_attachments(parse_mail(raw)):
+    if not text.strip() and not has_attachments(parse_mail(raw)):
         return _quarantine(portal, raw, digest, reading, NO_TEXT, stored)  # a photo alone is an answer
     if earlier is not None:
         mail_id = earlier.id or 0
@@ -206,8 +303,8 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
     else:
         mail_id = _store(portal, raw, digest, _about(reading), "quarantined", BEING_ATTACHED, request.id)
     files, notes = mail_files(portal, parse_mail(raw))  # read() parsed these bytes already: this cannot fail
-    body = "\n\n".join(part for part in (reading.body.strip(), "\n".join(notes)) if part)
-    if not reading.body.strip() and not files:  # only refused files: nothing of the sender's own arrives
+    body = "\n\n".join(part for part in (text.strip(), "\n".join(notes)) if part)
+    if not text.strip() and not files:  # only refused files: nothing of the sender's own arrives
         return _quarantine(portal, raw, digest, reading, NO_TEXT, mail_id)
     try:
         posted = chat.post(portal, user, request.id or 0, body, via="email", inbound_mail_id=mail_id, files=files)
@@ -220,6 +317,46 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
         return Outcome("quarantined", reason, mail_id, request.id)
     _mark(portal, mail_id, "attached", f"by {reading.how}", posted.id)
     return Outcome("attached", reading.how, mail_id, request.id)
+
+
+def _author(reading: Reading, named: list[User], request: Request) -> User | None:
+    """The user the message is from, when every author the mail names (by address) is an active customer
+    user of the request's organisation; else None."""
+    by_address = {user.email: user for user in named}
+    users = [by_address.get(address) for address in reading.authors]
+    if not users or any(
+        u is None or u.is_staff or not u.active or u.organisation_id != request.organisation_id for u in users
+    ):
+        return None
+    return users[0]
+
+
+CLOSED_REPLY = "closed_request_answered"
+"""The mail kind of the automatic reply to an answer to a closed request."""
+
+
+def _closed(
+    portal: Portal, raw: bytes, digest: str, reading: Reading, user: User, request: Request, existing: int | None
+) -> Outcome:
+    """An answer to a closed request waits for staff in the quarantine, and its sender (a user of the
+    organisation: automatic mail never gets here) is told once a day per request how to follow it up."""
+    with portal.database.writing() as session:
+        row = session.get(InboundMail, existing) if existing else None
+        if row is None:
+            row = _new_row(portal, raw, digest, _about(reading), "quarantined", CLOSED, request.id)
+        row.status, row.reason = "quarantined", CLOSED
+        session.add(row)
+        session.flush()
+        now = portal.clock.now()
+        mail.queue(
+            session,
+            CLOSED_REPLY,
+            user,
+            request=request,
+            dedupe_key=f"closed-reply:{request.id}:{user.id}:{local_today(portal.clock).isoformat()}",
+            now=now,
+        )
+        return Outcome("quarantined", CLOSED, row.id or 0, request.id)
 
 
 def _about(reading: Reading) -> tuple[str, str, str]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
+from core.conversation.intake.parse import payload_of
 from core.platform import i18n
 from core.requests.attachment_types import NOT_ALLOWED
 from core.requests.attachments import MAX_FILES, AttachmentRefused, StagedFile, Upload, discard, stage
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 MAX_PARTS = 100
 """Parts looked at in one mail; a mail with more is not a customer's reply."""
 TOO_MANY = i18n.N_("at most %(count)s files go with one message")
+CUT_FILE = i18n.N_("(the attachment %(name)s was cut short on its way: only its beginning arrived)")
+CUT_TEXT = i18n.N_("(the mail was cut short on its way: only the beginning of its text arrived)")
 
 
 def _attachment_parts(message: EmailMessage) -> Iterator[EmailMessage]:
@@ -70,9 +73,10 @@ def mail_files(portal: Portal, message: EmailMessage) -> tuple[list[StagedFile],
                         raise AttachmentRefused(name, NOT_ALLOWED)
                     if len(staged) >= MAX_FILES:
                         raise AttachmentRefused(name, TOO_MANY, count=MAX_FILES)
-                    payload = part.get_payload(decode=True)
-                    content = payload if isinstance(payload, bytes) else b""
+                    content, cut = payload_of(part)
                     staged.append(stage(portal.storage, Upload(name, io.BytesIO(content)), max_bytes=max_bytes))
+                    if cut:  # kept: a photo cut short still shows most of the picture
+                        notes.append(i18n.gettext(CUT_FILE, name=name))
                 except AttachmentRefused as exc:
                     notes.append(
                         i18n.gettext(

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from core.conversation.intake import Refused, receive
+from core.conversation.intake import Empty, Refused, is_empty, receive
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -64,6 +64,9 @@ class IntakeHandler:
 
     def deliver(self, content: bytes, mail_from: str, recipient: str) -> str:
         """One recipient's copy through the intake; the SMTP answer for it."""
+        if is_empty(content):  # judged before the envelope lines are written in front, which would fill it
+            log.info("refused mail for %s: the mail is empty", recipient)
+            return Empty.smtp_reply
         envelope = f"Return-Path: <{_clean(mail_from)}>\r\nDelivered-To: {_clean(recipient)}\r\n".encode()
         try:
             outcome = receive(self.portal, envelope + content)

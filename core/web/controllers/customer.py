@@ -24,7 +24,7 @@ from core.requests.filing import CARRY_OUT_ON
 from core.requests.followers import start_following
 from core.requests.forms import build_fields, decode, file_fields, form_values, render_choices
 from core.requests.lifecycle import Action
-from core.requests.queries import get_request, list_requests
+from core.requests.queries import follow_up_of, get_request, list_requests
 from core.requests.request_types import RequestType
 from core.requests.statuses import Status
 from core.web.common import (
@@ -55,6 +55,9 @@ from core.web.types import HttpRequest
 from core.web.viewer import require_customer, require_user
 from core.workflow import actions as workflow
 
+FOLLOWS_UP = "follows_up"
+"""The form's hidden field with the request a new one follows up (``BB-12``); the confirmation page keeps it."""
+
 
 class HomeController(Controller):
     include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
@@ -62,14 +65,20 @@ class HomeController(Controller):
 
     @get("/", sync_to_thread=True)
     def start(self, request: HttpRequest) -> Template | Redirect:
-        the_portal, current = portal(request), user(request)
-        if current.is_staff:
+        if user(request).is_staff:
             return Redirect("/staff/queue")
-        organisation = viewer(request).organisation
-        with the_portal.database.reading() as session:
-            office = session.get(Office, organisation.office_id) if organisation else None
-        types = [t for t in the_portal.registry if not t.administrators_only or current.is_org_admin]
-        return page("start.html", viewer(request), types=types, office=office, organisation=organisation)
+        return _start_page(request, "")
+
+
+def _start_page(request: HttpRequest, about: str) -> Template:
+    """The request types to choose from; ``about`` (``BB-12``) is a request the new one follows up."""
+    the_portal, current = portal(request), user(request)
+    organisation = viewer(request).organisation
+    with the_portal.database.reading() as session:
+        office = session.get(Office, organisation.office_id) if organisation else None
+        earlier = follow_up_of(session, current, about) if about else None
+    types = [t for t in the_portal.registry if not t.administrators_only or current.is_org_admin]
+    return page("start.html", viewer(request), types=types, office=office, organisation=organisation, about=earlier)
 
 
 class CustomerController(Controller):
@@ -109,9 +118,16 @@ class CustomerController(Controller):
             notice=NOTICES.get(notice, ""),
         )
 
+    @get("/requests/new", sync_to_thread=True)
+    def choose_type(self, request: HttpRequest, about: FromQuery[str] = "") -> Template:
+        """The start page's choice of request type, carrying the request a new one is about (a closed one's
+        "new request about this", from its page or its last mail)."""
+        return _start_page(request, about)
+
     @get("/requests/new/{type_key:str}", sync_to_thread=True)
-    def new_request(self, request: HttpRequest, type_key: FromPath[str]) -> Template:
-        return _request_form(request, _request_type(request, type_key), values={}, errors={})
+    def new_request(self, request: HttpRequest, type_key: FromPath[str], about: FromQuery[str] = "") -> Template:
+        values = {FOLLOWS_UP: about} if about else {}
+        return _request_form(request, _request_type(request, type_key), values=values, errors={})
 
     @post("/requests/new/{type_key:str}", sync_to_thread=True, opt={UPLOADS: True})
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: MultipartBody) -> Template | Redirect:
@@ -151,7 +167,14 @@ class CustomerController(Controller):
                     return self._confirm(request, request_type, values, validated, cost, error=note)
                 expected = cost.fingerprint
             filed = workflow.file(
-                the_portal, current, type_key, payload, carry_out_on, files=staged, expected_estimate=expected
+                the_portal,
+                current,
+                type_key,
+                payload,
+                carry_out_on,
+                files=staged,
+                expected_estimate=expected,
+                follows_up=str(values.get(FOLLOWS_UP) or ""),
             )
         except ValidationFailed as exc:
             attachments.discard(the_portal.storage, every_file)  # the estimate refused the form before filing did
@@ -329,6 +352,8 @@ def _request_form(
         )
         choices = render_choices(request_type, request_type.schema, context)
         today = context.today()
+        reference = str(values.get(FOLLOWS_UP) or "")
+        earlier = follow_up_of(session, user(request), reference) if reference else None
     fields = build_fields(request_type.schema, choices)
     labels = {f.name: f.label for f in all_fields(fields)}
     return page(
@@ -343,4 +368,5 @@ def _request_form(
         today=today.isoformat(),
         multipart=bool(file_fields(fields)),
         notices=context.notices,
+        about=earlier,
     )
