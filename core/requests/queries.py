@@ -48,6 +48,7 @@ class RequestSummary:
     version: int
     created_at: datetime
     updated_at: datetime
+    follows_up_id: int | None
     data: dict[str, Any] | None = None
 
     @property
