@@ -21,6 +21,7 @@ from core.api import (
     N_,
     AccessControl,
     AccessControlError,
+    AccessControlUnavailable,
     ChargeItem,
     Choice,
     EventFilter,
@@ -159,13 +160,13 @@ class LogExtract(RequestType):
             errors["extract.date_to"] = N_("Choose at most 366 days; ask for a longer time as several extracts.")
         if "system_id" in errors:
             return errors  # another organisation's system: nothing in it is looked up or revealed
-        errors.update(self._check_scope(extract, data.system_id, context))
+        errors.update(self._check_scope(extract, data.system_id, context.access_control(data.system_id)))
         return errors
 
     @staticmethod
-    def _check_scope(extract: EventLogExtract, system_id: int, context: FormContext) -> dict[str, str]:
+    def _check_scope(extract: EventLogExtract, system_id: int, adapter: AccessControl | None) -> dict[str, str]:
+        """The door, user or tag the extract is about, in the system (at the form, and again at fulfilment)."""
         scope = extract.scope
-        adapter = context.access_control(system_id)
         if isinstance(scope, OneDoor):
             return _check_listed(
                 "extract.scope.door",
@@ -190,6 +191,8 @@ class LogExtract(RequestType):
                 return unknown
             try:
                 return unknown if adapter.tag(scope.tag_number) is None else {}
+            except AccessControlUnavailable:
+                return {}  # no answer now: accepted, and checked when the extract is made
             except AccessControlError:
                 return {"extract.scope.tag_number": UNAVAILABLE}
         return {}
@@ -246,8 +249,21 @@ class LogExtract(RequestType):
         data = LogExtractForm.model_validate(request.data)
         try:
             adapter = context.access_control(request)
+            if isinstance(data.extract, EventLogExtract):  # the form's check, if the system was down then
+                wrong = self._check_scope(data.extract, data.system_id, adapter)
+                if wrong:
+                    return self._scope_gone(request, context, next(iter(wrong.values())))
             with use_language(context.customer_language(request)):
                 made = self._make_files(request, data, adapter, context)
+        except AccessControlUnavailable as exc:  # nothing made: the portal tries again until it answers
+            with use_language(context.customer_language(request)):
+                told = gettext(
+                    "The system does not answer right now; the extract is made as soon as it does, and you get a "
+                    "message here and by e-mail."
+                )
+            with use_language(context.staff_language):
+                note = gettext("The access-control system did not answer: %(error)s", error=str(exc))
+            return FulfilmentResult.later(customer_message=told, internal_note=note)
         except AccessControlError as exc:
             with use_language(context.staff_language):
                 note = gettext(
@@ -255,6 +271,17 @@ class LogExtract(RequestType):
                 )
             return FulfilmentResult(ok=False, internal_note=note, details={"error": type(exc).__name__})
         return made
+
+    @staticmethod
+    def _scope_gone(request: RequestView, context: FulfilmentContext, message: str) -> FulfilmentResult:
+        with use_language(context.customer_language(request)):
+            told = gettext(message)
+        with use_language(context.staff_language):
+            note = gettext(
+                "Nothing was made: %(problem)s (the request was filed while the system did not answer).",
+                problem=gettext(message),
+            )
+        return FulfilmentResult(ok=False, customer_message=told, internal_note=note)
 
     def _make_files(
         self, request: RequestView, data: LogExtractForm, adapter: AccessControl, context: FulfilmentContext
@@ -367,6 +394,8 @@ def _check_listed(
         return {path: message}
     try:
         return {} if item in listed(adapter) else {path: message}
+    except AccessControlUnavailable:
+        return {}  # no answer now: accepted, and checked when the extract is made
     except AccessControlError:
         return {path: UNAVAILABLE}
 

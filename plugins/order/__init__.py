@@ -18,6 +18,7 @@ from core.api import (
     AccessControl,
     AccessControlError,
     AccessControlRefused,
+    AccessControlUnavailable,
     ChargeItem,
     Choice,
     FormContext,
@@ -303,11 +304,14 @@ class Order(RequestType):
                     error=exc,
                 ),
             )
-        except AccessControlError as exc:
-            return FulfilmentResult(
-                ok=False,
+        except AccessControlError as exc:  # no answer: nothing changed, and the portal tries again
+            return FulfilmentResult.later(
+                customer_message=say(
+                    "The system does not answer right now; your order is carried out as soon as it does, and you "
+                    "get a message here and by e-mail."
+                ),
                 internal_note=_(
-                    "The system did not answer, so nothing was changed: %(error)s Press Retry later.", error=exc
+                    "The system did not answer, so nothing was changed: %(error)s The portal tries again.", error=exc
                 ),
             )
 
@@ -351,6 +355,8 @@ def _check_access(order: AccessChange, system: SystemView, adapter: AccessContro
         if adapter.holder(holder_id) is None:
             errors["order.holder"] = "That flat or premises is not in the system; choose one from the list."
         known = {group.id for group in adapter.access_groups()}
+    except AccessControlUnavailable:
+        return {}  # no answer now: accepted, and checked again when the order is carried out
     except AccessControlError:
         return {"order.holder": UNAVAILABLE}
     if any(group_id not in known for _system, group_id in group_refs):
@@ -366,6 +372,8 @@ def _check_entry(order: DoorPhoneChange, system: SystemView, adapter: AccessCont
         return {"order.entry": "Choose an entry of the door phone chosen above, or a new entry."}
     try:
         exists = any(entry.id == entry_id for entry in adapter.door_phone_entries())
+    except AccessControlUnavailable:
+        return {}  # no answer now: accepted, and checked again when the order is carried out
     except AccessControlError:
         return {"order.entry": UNAVAILABLE}
     return {} if exists else {"order.entry": "That entry is not in the door phone; choose one from the list."}

@@ -17,6 +17,7 @@ from core.api import (
     LOCAL_ZONE,
     N_,
     AccessControlError,
+    AccessControlUnavailable,
     Choice,
     FormContext,
     FulfilmentContext,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 STAFF_LANGUAGE = "sv"
 UNAVAILABLE = N_("The system does not answer right now. Try again in a while.")
+NO_ACCOUNT = N_("The chosen system has no account with this username in the chosen service.")
 
 
 def find_account(accounts: list[ServiceAccount], service: str, username: str) -> ServiceAccount | None:
@@ -86,12 +88,14 @@ class PasswordReset(RequestType):
             return {"system_id": N_("Choose one of your organisation's systems.")}
         try:
             accounts = adapter.service_accounts()
+        except AccessControlUnavailable:
+            return {}  # no answer now: accepted, and the account is looked up when the link is issued
         except AccessControlError:
             return {"username": UNAVAILABLE}
         if not any(account.service == data.service for account in accounts):
             errors["service"] = N_("The chosen system does not have this service.")
         elif find_account(accounts, data.service, data.username) is None:
-            errors["username"] = N_("The chosen system has no account with this username in the chosen service.")
+            errors["username"] = NO_ACCOUNT
         return errors
 
     def example_strategies(self, context: FormContext) -> dict[str, Any]:
@@ -126,15 +130,28 @@ class PasswordReset(RequestType):
             existing = links.link_of_request(session, request.id or 0)
         if existing is None:
             try:
-                account = find_account(context.access_control(request).service_accounts(), data.service, data.username)
+                accounts = context.access_control(request).service_accounts()
+            except AccessControlUnavailable as exc:  # nothing issued: the portal tries again until it answers
+                with use_language(context.customer_language(request)):
+                    told = gettext(
+                        "The system does not answer right now; the link is sent as soon as it does, and you get a "
+                        "message here."
+                    )
+                with use_language(STAFF_LANGUAGE):
+                    note = gettext("The access-control system did not answer: %(error)s", error=str(exc))
+                return FulfilmentResult.later(customer_message=told, internal_note=note)
             except AccessControlError as exc:
                 return _failed(N_("The access-control system did not answer: %(error)s"), error=str(exc))
-            if account is None:
-                return _failed(
+            account = find_account(accounts, data.service, data.username)
+            if account is None:  # the check the form could not make if the system was down then
+                with use_language(context.customer_language(request)):
+                    told = gettext(NO_ACCOUNT)
+                failed = _failed(
                     N_("The system no longer has the account %(username)s in %(service)s."),
                     username=data.username,
                     service=data.service,
                 )
+                return FulfilmentResult(ok=False, customer_message=told, internal_note=failed.internal_note)
             if not account.email:
                 return _failed(
                     N_("The system has no e-mail address for the account %(username)s in %(service)s."),

@@ -325,22 +325,34 @@ def test_the_excel_file_holds_the_same_rows(portal: Portal, world: World) -> Non
     assert rows[3][1:] == ["Ändrad", "", "", "", small.operator.name, "Ny grupp"]
 
 
-def test_a_failing_system_leaves_the_request_open_and_a_retry_makes_the_files(portal: Portal, world: World) -> None:
+def test_an_extract_whose_system_does_not_answer_is_made_when_it_does(portal: Portal, world: World) -> None:
     SmallLog(portal, world)
     set_fault(portal.database, world.system.id or 0, Fault.UNAVAILABLE)
     filed = file(portal, world, log(), file_format="csv_xlsx")
     outbox.drain(portal)
-    failed = stored(portal, filed.id or 0)
-    assert failed.status == Status.IN_PROGRESS and failed.needs_attention and failed.assignee_id is None
-    [(note, internal)] = chat(portal, filed.id or 0)
-    assert internal and note.startswith("Utdraget kunde inte tas fram. Passersystemet svarade:")
+    waiting = stored(portal, filed.id or 0)
+    assert waiting.status == Status.IN_PROGRESS and waiting.fulfilment_running and not waiting.needs_attention
+    [(note, internal), (told, to_staff)] = chat(portal, filed.id or 0)
+    assert internal and note.startswith("Passersystemet svarade inte:")
+    assert not to_staff and "utdraget tas fram så snart det svarar" in told
     assert files(portal, filed.id or 0) == {}
     set_fault(portal.database, world.system.id or 0)
-    workflow.perform(portal, world.staff, filed.id or 0, Action.CARRY_OUT)
-    outbox.drain(portal)
+    portal.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    outbox.drain(portal)  # the next try, by itself
     assert stored(portal, filed.id or 0).status == Status.COMPLETED
     assert set(files(portal, filed.id or 0)) == {CSV_ORIGIN, XLSX_ORIGIN}
     assert chat(portal, filed.id or 0)[-1] == ("Utdraget är klart: 4 händelser 2026-03-29–2026-03-29", False)
+
+
+def test_a_tag_the_form_could_not_check_is_checked_when_the_extract_is_made(portal: Portal, world: World) -> None:
+    set_fault(portal.database, world.system.id or 0, Fault.UNAVAILABLE)
+    filed = file(portal, world, log({"scope": "one_tag", "tag_number": "9999 0000 11"}))  # received, not refused
+    set_fault(portal.database, world.system.id or 0)
+    outbox.drain(portal)
+    failed = stored(portal, filed.id or 0)
+    assert failed.status == Status.IN_PROGRESS and failed.needs_attention and not failed.fulfilment_running
+    assert chat(portal, filed.id or 0)[-1] == ("Det valda systemet har ingen tagg med det numret.", False)
+    assert files(portal, filed.id or 0) == {}
 
 
 def test_running_the_fulfilment_again_replaces_the_files(portal: Portal, world: World) -> None:

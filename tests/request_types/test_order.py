@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -323,22 +324,16 @@ def test_tag_order_errors(portal: Portal, world: World, customer: Any, store: St
     assert errors == {"system-id"}
 
 
-def test_a_system_that_does_not_answer_is_a_clear_error_and_nothing_typed_is_lost(
-    portal: Portal, world: World, customer: Any
+def test_an_order_filed_while_the_system_does_not_answer_is_received_and_checked_when_carried_out(
+    portal: Portal, world: World, customer: Any, staff: Any
 ) -> None:
-    valid = access_values(portal, world)
+    valid = access_values(portal, world)  # chosen while the system answered
     set_fault(portal.database, world.system.id or 0, Fault.UNAVAILABLE)
-
-    form = customer.get(FORM)
-    assert form.status_code == 200  # the form still opens, without that system's holders
-    errors, page = refused(portal, customer, valid)
-    assert errors == {"order-holder"} and "Systemet svarar inte just nu" in page
-    assert f'<option value="{valid["order.holder"]}" selected>' in page
-    for group in valid["order.access_groups"]:
-        assert f'value="{group}" checked' in page
-
+    assert customer.get(FORM).status_code == 200  # the form still opens, without that system's holders
+    request_id = file_by_web(customer, valid)  # nothing the customer can fix: received, not refused
     set_fault(portal.database, world.system.id or 0)
-    assert file_by_web(customer, valid)
+    carry_out(portal, staff, request_id)
+    assert stored(portal, request_id).status == Status.COMPLETED
 
 
 # --- filing ----------------------------------------------------------------------------------------------------
@@ -494,7 +489,7 @@ def fulfilment_context(portal: Portal) -> FulfilmentContext:
     )
 
 
-def test_a_failed_change_stays_open_with_a_note_and_a_retry_finishes_it(
+def test_a_change_the_system_cannot_take_now_is_retried_until_it_can(
     portal: Portal, world: World, customer: Any, staff: Any
 ) -> None:
     holder = a_tenant(portal, world)
@@ -502,17 +497,17 @@ def test_a_failed_change_stays_open_with_a_note_and_a_retry_finishes_it(
     request_id = file_by_web(customer, values)
     set_fault(portal.database, world.system.id or 0, fail_next=1)
 
-    page = carry_out(portal, staff, request_id)
-    failed = stored(portal, request_id)
-    assert failed.status == Status.IN_PROGRESS and failed.needs_attention and failed.assignee_id == world.staff.id
-    assert messages(portal, request_id) == [(messages(portal, request_id)[0][0], True)]
-    assert "Systemet svarade inte, så inget ändrades" in messages(portal, request_id)[0][0]
+    carry_out(portal, staff, request_id)
+    waiting = stored(portal, request_id)
+    assert waiting.status == Status.IN_PROGRESS and waiting.fulfilment_running and not waiting.needs_attention
+    (note, internal), (told, to_staff) = messages(portal, request_id)
+    assert internal and "Systemet svarade inte, så inget ändrades" in note and "Portalen försöker igen" in note
+    assert not to_staff and "er beställning utförs så snart det svarar" in told
     unchanged = adapter_of(portal, world.system).holder(holder.id)
     assert unchanged is not None and unchanged.access_group_ids == holder.access_group_ids
-    page = staff.get(f"/staff/requests/{request_id}").text
-    assert "Försök igen" in page  # the Utför button says Retry now
 
-    carry_out(portal, staff, request_id, take=False)
+    portal.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    outbox.drain(portal)  # the next try: the system answers
     assert stored(portal, request_id).status == Status.COMPLETED
     changed = adapter_of(portal, world.system).holder(holder.id)
     assert changed is not None and list(changed.access_group_ids) == [split_ref(values["order.access_groups"][0])[1]]
