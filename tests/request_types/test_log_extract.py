@@ -21,7 +21,6 @@ from core.platform.clock import LOCAL_ZONE
 from core.platform.errors import ValidationFailed
 from core.platform.i18n import use_language
 from core.portal import Portal
-from core.requests.lifecycle import Action
 from core.requests.statuses import Status
 from core.testing import check_request_type, form_context
 from core.workflow import actions as workflow

@@ -8,8 +8,8 @@ with ``core.platform.outbox.drain``.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
