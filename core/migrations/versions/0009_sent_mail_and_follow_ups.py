@@ -32,14 +32,23 @@ def upgrade() -> None:
         sa.UniqueConstraint('message_id'),
     )
     op.create_index('ix_sent_mail_request', 'sent_mail', ['request_id', 'id'], unique=False)
-    with op.batch_alter_table('request', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('follows_up_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key('fk_request_follows_up', 'request', ['follows_up_id'], ['id'])
+    # Not a batch rebuild of ``request``: on SQLite, dropping the old table of a rebuild fails (foreign keys are
+    # on and every history row, message and file points at a request). SQLite adds a nullable column with its
+    # REFERENCES clause in place; PostgreSQL adds the column and then the constraint.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE request ADD COLUMN follows_up_id INTEGER REFERENCES request (id)')
+    else:
+        op.add_column('request', sa.Column('follows_up_id', sa.Integer(), nullable=True))
+        op.create_foreign_key('fk_request_follows_up', 'request', 'request', ['follows_up_id'], ['id'])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('request', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_request_follows_up', type_='foreignkey')
-        batch_op.drop_column('follows_up_id')
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite cannot drop a column that references another table, and rebuilding ``request`` fails while
+        # rows point at it: the column stays, unused by the older code (which never reads it).
+        pass
+    else:
+        op.drop_constraint('fk_request_follows_up', 'request', type_='foreignkey')
+        op.drop_column('request', 'follows_up_id')
     op.drop_index('ix_sent_mail_request', table_name='sent_mail')
     op.drop_table('sent_mail')
