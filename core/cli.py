@@ -365,7 +365,7 @@ def relay(interval: float) -> None:
     from core.conversation.reminders import send_due_reminders
     from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
-    from core.worker.runner import REMINDER_CHECK_SECONDS, relay_once
+    from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, relay_once
 
     portal = _portal()
     if not portal.settings.redis_url:
@@ -375,6 +375,7 @@ def relay(interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")
     last_tick = last_reminders = 0.0
+    pulse = Pulse(portal)  # the heartbeat /readyz reads: this relay's rounds go through
     try:
         while not stopping.is_set():
             try:
@@ -385,6 +386,7 @@ def relay(interval: float) -> None:
                 if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
                     last_reminders = time.monotonic()
                     send_due_reminders(portal)
+                pulse()
             except Exception as exc:  # the broker or the database is away for a moment: next round
                 click.echo(f"relay round failed: {type(exc).__name__}: {exc}", err=True)
             stopping.wait(interval)
