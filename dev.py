@@ -77,7 +77,7 @@ def main(argv: list[str]) -> None:
         os.execv(str(BIN / "python"), [str(BIN / "python"), "-m", "pytest", *rest])
     elif command == "lint":
         install()
-        _run(BIN / "ruff", "check", "core", "plugins", "tests", "bench", "dev.py")
+        _run(BIN / "ruff", "check", "core", "plugins", "tests", "bench", "dev.py", "hatch_build.py")
         _run(BIN / "mypy")
         _run(BIN / "lint-imports")  # the layers and contracts in pyproject.toml [tool.importlinter]
     elif command == "messages":

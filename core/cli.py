@@ -91,7 +91,9 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
             forwarded_allow_ips=portal.settings.forwarded_allow_ips,
         )
         return
-    background = _start_background() if portal.settings.runs_embedded_worker else None
+    background = BackgroundSupervisor() if portal.settings.runs_embedded_worker else None
+    if background is not None:
+        background.start()
     os.environ["BBPORTAL_EMBEDDED_WORKER"] = "false"  # the web processes leave background work to that process
     portal.database.dispose()
     try:
@@ -110,14 +112,12 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
         )
     finally:
         if background is not None:
-            background.terminate()
-            try:
-                background.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                background.kill()
+            background.stop()
 
 
 MAX_DEFAULT_WEB_PROCESSES = 4
+RESTART_DELAY_MAX = 60.0
+"""The longest wait before the background process is started again; one that ran this long starts afresh at 1 s."""
 
 
 def listening_url(host: str, port: int) -> str:
@@ -129,11 +129,88 @@ def listening_url(host: str, port: int) -> str:
 
 
 def _start_background() -> subprocess.Popen[bytes]:
-    """The embedded background work as a child process (``bbportal background``), told who its parent is."""
+    """The embedded background work as a child process (``bbportal background``), told who its parent is.
+
+    In a session of its own: Ctrl-C in the terminal stops the server, and the server stops it (a Ctrl-C that
+    reached it too would look like a death to :class:`BackgroundSupervisor`).
+    """
     import os
 
     command = [sys.executable, "-m", "core.cli", "background", "--parent", str(os.getpid())]
-    return subprocess.Popen(command)
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def restart_delay(previous: float | None, ran_for: float) -> float:
+    """How long to wait before starting the background process again: 1 s, 2 s, 4 s … at most 60 s.
+
+    ``previous`` is the last wait (None the first time); a process that ran ``RESTART_DELAY_MAX`` or longer
+    before it died was not crashing in a loop, and the next wait is 1 s again.
+    """
+    if previous is None or ran_for >= RESTART_DELAY_MAX:
+        return 1.0
+    return min(previous * 2, RESTART_DELAY_MAX)
+
+
+class BackgroundSupervisor:
+    """Keeps ``bbportal background`` running beside the web processes of ``serve``.
+
+    Without it a background process that died (killed by the OOM killer, a crash in a C library) left the
+    pages answering while no mail went out and nothing was fulfilled. Each death is logged with its exit
+    code, and the process is started again after :func:`restart_delay`; the outbox hands it whatever was in
+    flight in the one that died.
+    """
+
+    def __init__(self) -> None:
+        import logging
+        import threading
+
+        self._log = logging.getLogger("core.cli.background")
+        if not logging.getLogger().handlers:  # uvicorn configures only its own loggers
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._process = _start_background()
+        self._watcher = threading.Thread(target=self._watch, name="bbportal-background-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        import signal
+        import time
+
+        delay: float | None = None
+        while True:
+            started = time.monotonic()
+            code = self._process.wait()
+            if self._stopping.is_set():
+                return
+            delay = restart_delay(delay, time.monotonic() - started)
+            how = f" (killed by {signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else ""
+            self._log.error(
+                "the background process %s exited with code %s%s; starting it again in %g s",
+                self._process.pid,
+                code,
+                how,
+                delay,
+            )
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._process = _start_background()
+            self._log.info("the background process started again (pid %s)", self._process.pid)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            process = self._process
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @main.command()
@@ -365,7 +442,7 @@ def relay(interval: float) -> None:
     from core.conversation.reminders import send_due_reminders
     from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
-    from core.worker.runner import REMINDER_CHECK_SECONDS, relay_once
+    from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, relay_once
 
     portal = _portal()
     if not portal.settings.redis_url:
@@ -375,6 +452,7 @@ def relay(interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")
     last_tick = last_reminders = 0.0
+    pulse = Pulse(portal)  # the heartbeat /readyz reads: this relay's rounds go through
     try:
         while not stopping.is_set():
             try:
@@ -385,6 +463,7 @@ def relay(interval: float) -> None:
                 if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
                     last_reminders = time.monotonic()
                     send_due_reminders(portal)
+                pulse()
             except Exception as exc:  # the broker or the database is away for a moment: next round
                 click.echo(f"relay round failed: {type(exc).__name__}: {exc}", err=True)
             stopping.wait(interval)

@@ -9,11 +9,13 @@ of the database still upgrades: the portal starts, and its requests still displa
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pluggy
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from core.platform.db import Database
@@ -45,9 +47,15 @@ def alembic_config(url: str, folder: Path = CORE_VERSIONS, version_table: str = 
     return config
 
 
+@lru_cache(maxsize=32)
+def _script(folder: Path) -> ScriptDirectory:
+    """One history's revisions, read once per process (they change only with the installed code)."""
+    return ScriptDirectory(str(MIGRATIONS), version_locations=[str(folder)])
+
+
 def version_table_of(folder: Path) -> str:
     """``alembic_version_<label>``: the branch label of the folder's first revision names its history."""
-    script = ScriptDirectory(str(MIGRATIONS), version_locations=[str(folder)])
+    script = _script(folder)
     labels = sorted(label for base in script.get_bases() for label in script.get_revision(base).branch_labels)
     name = labels[0] if labels else folder.parent.name
     return f"{CORE_VERSION_TABLE}_{name}"
@@ -66,4 +74,20 @@ def upgrade(database: Database, revision: str = "heads", plugins: pluggy.PluginM
             connection.commit()
 
 
-__all__ = ["alembic_config", "migration_locations", "upgrade", "version_table_of"]
+def histories_not_at_head(database: Database, plugins: pluggy.PluginManager | None = None) -> list[str]:
+    """The version tables whose database revision is not the installed code's newest (``/readyz``).
+
+    Empty when ``bbportal db upgrade`` has run for this code: the core's history and every installed plugin's.
+    """
+    folders = migration_locations(plugins)
+    behind = []
+    with database.read_engine.connect() as connection:
+        for folder in folders:
+            table = CORE_VERSION_TABLE if folder == CORE_VERSIONS else version_table_of(folder)
+            current = MigrationContext.configure(connection, opts={"version_table": table}).get_current_heads()
+            if set(current) != set(_script(folder).get_heads()):
+                behind.append(table)
+    return behind
+
+
+__all__ = ["alembic_config", "histories_not_at_head", "migration_locations", "upgrade", "version_table_of"]

@@ -72,7 +72,10 @@ def build_portal(
     plugins = create_plugin_manager(extra_plugins=extra_plugins, blocked=blocked_plugins)
     return Portal(
         settings=settings,
-        database=database or create_database(settings.resolved_database_url),
+        database=database
+        or create_database(
+            settings.resolved_database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        ),
         clock=clock or SystemClock(),
         plugins=plugins,
         registry=build_registry(plugins),

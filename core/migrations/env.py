@@ -6,9 +6,10 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-# The core's tables, registered on SQLModel.metadata: the domain's, billing's and the outbox.
+# The core's tables, registered on SQLModel.metadata: the domain's, billing's, the outbox and the heartbeats.
 import core.billing.models
 import core.models
+import core.platform.heartbeat
 import core.platform.outbox  # noqa: F401
 
 config = context.config

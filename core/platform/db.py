@@ -307,7 +307,9 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     return engine
 
 
-def create_database(url: str) -> Database:
+def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+    """The database at ``url``. ``pool_size`` and ``max_overflow`` size PostgreSQL's connection pool
+    (``BBPORTAL_DB_POOL_SIZE``, ``BBPORTAL_DB_MAX_OVERFLOW``); SQLite's pools are local files' and stay fixed."""
     if url.startswith("sqlite"):
         path = make_url(url).database
         lock_path = f"{path}.writer-lock" if path and path != ":memory:" else None
@@ -316,5 +318,5 @@ def create_database(url: str) -> Database:
         )
         object.__setattr__(database, "shared_commits", SharedCommits(database))  # frozen: set once, here
         return database
-    engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
     return Database(url, engine, engine)

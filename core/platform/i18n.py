@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import gettext as _gettext
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -11,8 +12,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO, cast
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -48,25 +50,79 @@ def po_path(locale_dir: Path, domain: str, language: str) -> Path:
 
 
 def compile_catalog(locale_dir: Path, domain: str, language: str) -> Path | None:
-    """Compile ``.po`` to ``.mo`` when the compiled file is missing or older (install and start call this).
+    """Compile ``.po`` to ``.mo`` unless the ``.mo`` beside it was compiled from this very ``.po`` (install and
+    start call this; the portal's wheel ships its catalogs compiled, so an installed portal compiles nothing).
 
-    The ``.mo`` is written beside a temporary name and renamed over the old one, so a process starting at the
-    same moment reads either the old catalog or the new one, never half of one. Raises ``OSError`` when the
-    folder cannot be written (a package installed read-only): :func:`_catalog` then compiles in memory.
+    Raises ``OSError`` when the folder cannot be written (a package installed read-only): :func:`_catalog` then
+    compiles in memory.
     """
     po = po_path(locale_dir, domain, language)
     mo = po.with_suffix(".mo")
     if not po.exists():
         return None
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        partial = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
-        try:
-            with partial.open("wb") as target:
-                write_mo(target, _read_po(po, domain, language))
-            os.replace(partial, mo)
-        finally:
-            partial.unlink(missing_ok=True)
+    if not is_current(po, mo):
+        write_catalog(po, mo, domain, language)
     return mo
+
+
+SOURCE_HEADER = "X-Source-SHA256"
+"""The ``.mo`` header naming the digest of the ``.po`` it was compiled from."""
+
+
+def is_current(po: Path, mo: Path) -> bool:
+    """Whether ``mo`` was compiled from ``po`` as it is now: its :data:`SOURCE_HEADER` is ``po``'s digest.
+
+    Not by modification times: an installer unpacks a wheel's ``.po`` and ``.mo`` in whatever order it likes,
+    and a checkout gives every file the moment of checkout.
+    """
+    try:
+        with mo.open("rb") as source:
+            stamp = _gettext.GNUTranslations(source).info().get(SOURCE_HEADER.lower())
+    except OSError:  # missing, or not a catalog (a half-written file of an older version)
+        return False
+    return stamp == _digest(po.read_bytes())
+
+
+def write_catalog(po: Path, mo: Path, domain: str, language: str) -> None:
+    """``po`` compiled into ``mo``, stamped with the digest of ``po`` (the wheel's build hook calls this too).
+
+    The ``.mo`` is written beside a temporary name and renamed over the old one, so a process starting at the
+    same moment reads either the old catalog or the new one, never half of one.
+    """
+    partial = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
+    try:
+        with partial.open("wb") as target:
+            _write_stamped(target, po, domain, language)
+        os.replace(partial, mo)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_stamped(target: BinaryIO, po: Path, domain: str, language: str) -> None:
+    source = po.read_bytes()
+    catalog = read_po(BytesIO(source), locale=language, domain=domain)
+    write_mo(target, cast(Catalog, _Stamped(catalog, _digest(source))))
+
+
+class _Stamped:
+    """A catalog whose header also names its source's digest, for ``write_mo`` (which reads only the messages
+    and the charset; Babel's ``Catalog`` keeps no header it does not know)."""
+
+    def __init__(self, catalog: Catalog, digest: str) -> None:
+        self.catalog = catalog
+        self.digest = digest
+        self.charset = catalog.charset
+
+    def __iter__(self) -> Iterator[Message]:
+        messages = iter(self.catalog)
+        header = next(messages)
+        header.string = f"{str(header.string).rstrip()}\n{SOURCE_HEADER}: {self.digest}\n"
+        yield header
+        yield from messages
+
+
+def _digest(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()
 
 
 def _read_po(po: Path, domain: str, language: str) -> Catalog:
@@ -100,7 +156,7 @@ def _catalog(locale_dir: Path, domain: str, language: str) -> _gettext.NullTrans
     except OSError as exc:
         log.warning("catalog %s (%s) compiled in memory: %s is not writable (%s)", domain, language, locale_dir, exc)
         compiled = BytesIO()
-        write_mo(compiled, _read_po(po_path(locale_dir, domain, language), domain, language))
+        _write_stamped(compiled, po_path(locale_dir, domain, language), domain, language)
         compiled.seek(0)
         return _gettext.GNUTranslations(compiled)
 

@@ -175,6 +175,17 @@ def _due_queries(portal: Portal, now: datetime, limit: int) -> tuple[Any, Any]:
     return waiting.limit(limit), lost.limit(limit)
 
 
+def oldest_waiting(portal: Portal) -> datetime | None:
+    """When the oldest row the relay should have handed out by now became due (None: nothing waits).
+
+    The relay's own first query, on its index; ``/readyz`` fails when this is too long ago.
+    """
+    waiting, _lost = _due_queries(portal, portal.clock.now(), 1)
+    with portal.database.reading() as session:
+        first = session.exec(waiting.with_only_columns(col(OutboxMessage.available_at))).first()
+    return first
+
+
 def unmark_relayed(portal: Portal, ids: list[int]) -> None:
     """The broker did not take these: hand them out again at the next round, not after the safety delay."""
     if not ids:

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     redis_namespace: str = "bbportal"
     """Prefix of the broker's keys in Redis (several installations, or test runs, can share one Redis)."""
 
+    db_pool_size: int = Field(default=10, ge=1)
+    """PostgreSQL: connections each process keeps open (one pool per web process, worker process, relay …;
+    see docs/operations.md for the sum that must stay under the server's ``max_connections``)."""
+    db_max_overflow: int = Field(default=10, ge=0)
+    """PostgreSQL: connections a process may open beyond its pool at busy moments (closed again after use)."""
+
     embedded_worker: bool | None = None
     """Run the worker and relay inside the web process; default: yes unless in production mode."""
 
@@ -93,6 +99,10 @@ class Settings(BaseSettings):
     """Failed log-ins from one client address, over all accounts, before its tries wait."""
     login_throttle_minutes: int = 15
     """The longest wait between two tries; nothing is ever locked for longer."""
+
+    outbox_max_wait_minutes: float = Field(default=5.0, gt=0)
+    """How long a due background job (a mail, a fulfilment) may wait for the relay before ``/readyz`` answers
+    503: the relay is gone, or cannot keep up."""
 
     fulfilment_alert_minutes: int = Field(default=15, ge=1)
     """How long an automatic step may keep failing for a passing reason (the hosted system does not answer)

@@ -27,6 +27,7 @@ from core.web.controllers.auth import AuthController
 from core.web.controllers.billing import BillingAdminController, BillingApiController, BillingStaffController
 from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
+from core.web.controllers.health import HealthController
 from core.web.controllers.jobs import JobsController
 from core.web.controllers.profile import ProfileController
 from core.web.controllers.quarantine import QuarantineController
@@ -88,6 +89,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
     )
     app = Litestar(
         route_handlers=[
+            HealthController,
             *development,
             AuthController,
             HomeController,

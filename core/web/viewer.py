@@ -18,7 +18,7 @@ from core.accounts import auth
 from core.models import Organisation, User
 from core.platform.errors import NotFound
 from core.platform.i18n import LANGUAGES, N_, set_language
-from core.web.types import UPLOADS, HttpRequest
+from core.web.types import PROBE, UPLOADS, HttpRequest
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -93,13 +93,19 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
     return Viewer(user, organisation, via_token, session_token if user else None, anon, language, csrf)
 
 
+def _nobody(request: HttpRequest) -> Viewer:
+    """The viewer of a health probe: anonymous, whatever cookies or token it sends, and no database asked."""
+    return Viewer(None, None, False, None, None, portal_of(request).settings.default_language, "")
+
+
 def viewer_middleware(app: ASGIApp) -> ASGIApp:
     """Resolve the viewer before guards run, in the task that also renders the page (language context)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request: Request = Request(scope, receive)
-            request.state.viewer = resolve_viewer(request)
+            probe = scope["route_handler"].opt.get(PROBE)
+            request.state.viewer = _nobody(request) if probe else resolve_viewer(request)
         await app(scope, receive, send)
 
     return middleware

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import dramatiq
 from dramatiq import Worker
 
-from core.platform import outbox
+from core.platform import heartbeat, outbox
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -27,19 +28,43 @@ def relay_once(portal: Portal, broker: dramatiq.Broker | None = None) -> int:
     return actors.relay_once(portal, broker)
 
 
+class Pulse:
+    """The relay's heartbeat (``/readyz`` reads it), beaten after a round that went through.
+
+    At most every :data:`heartbeat.INTERVAL`: on SQLite a beat is a writer's turn, and the relay runs twice a
+    second. ``alive`` says whether the rest of the background side still works (the embedded worker's
+    threads); while it does not, the heartbeat goes stale and readiness fails.
+    """
+
+    def __init__(self, portal: Portal, alive: Callable[[], bool] | None = None) -> None:
+        self.portal = portal
+        self.alive = alive
+        self._last = -float("inf")
+
+    def __call__(self) -> None:
+        if time.monotonic() - self._last < heartbeat.INTERVAL.total_seconds():
+            return
+        if self.alive is not None and not self.alive():
+            return
+        heartbeat.beat(self.portal.database, heartbeat.RELAY, self.portal.clock.now())
+        self._last = time.monotonic()
+
+
 class Relay(threading.Thread):
     """Polls the outbox every ``interval`` seconds; a broker outage only delays delivery."""
 
-    def __init__(self, portal: Portal, interval: float = 0.5) -> None:
+    def __init__(self, portal: Portal, interval: float = 0.5, alive: Callable[[], bool] | None = None) -> None:
         super().__init__(name="bbportal-relay", daemon=True)
         self.portal = portal
         self.interval = interval
+        self.pulse = Pulse(portal, alive)
         self.stopping = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
                 relay_once(self.portal)
+                self.pulse()
             except Exception:  # the broker or the database is away for a moment: try again next round
                 log.exception("outbox relay round failed")
             self.stopping.wait(self.interval)
@@ -90,8 +115,13 @@ class EmbeddedWorker:
         bind_portal(portal)
         self.portal = portal
         self.worker = Worker(self.broker, worker_threads=worker_threads, worker_timeout=100)
-        self.relay = Relay(portal)
+        self.relay = Relay(portal, alive=self.alive)
         self.ticker = Ticker(portal)
+
+    def alive(self) -> bool:
+        """The Dramatiq worker's threads and the tick still run (the relay asks: it is the one beating)."""
+        threads = [*self.worker.workers, *self.worker.consumers.values(), self.ticker]
+        return all(thread.is_alive() for thread in threads)
 
     def start(self) -> None:
         outbox.forget_in_flight(self.portal)
@@ -105,4 +135,4 @@ class EmbeddedWorker:
         self.worker.stop()
 
 
-__all__ = ["EmbeddedWorker", "Relay", "dramatiq", "relay_once"]
+__all__ = ["EmbeddedWorker", "Pulse", "Relay", "dramatiq", "relay_once"]

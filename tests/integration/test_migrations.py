@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 import core.billing.models
 import core.models
+import core.platform.heartbeat
 import core.platform.outbox  # noqa: F401
 from core.migrate import upgrade
 from core.platform.db import Database

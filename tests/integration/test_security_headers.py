@@ -22,6 +22,7 @@ from core.platform import outbox
 from core.platform.outbox import OutboxMessage
 from core.portal import Portal
 from core.testing.fixtures import BASE_URL
+from core.worker.runner import Pulse
 from tests import files
 from tests.billing_support import charges, complete, seed_agreement, seed_prices
 from tests.integration.test_api import token_for
@@ -57,6 +58,7 @@ def values(portal: Portal, world: World) -> dict[str, str]:
     stranger = reply(portal, filed, "okand@example.org", "Hej")
     intake.receive(portal, stranger)
     token_for(portal, world.admin)
+    Pulse(portal)()  # the relay's heartbeat, as on a running installation: /readyz answers 200
     outbox.drain(portal)  # the mails are written to the mail folder: the development mail page shows them
     mail = sorted((portal.settings.data_dir / "mail").glob("*.eml"))[0]
     link = LINK.search("\n".join(mails(portal)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gettext
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +56,22 @@ def test_a_folder_that_cannot_be_written_is_compiled_in_memory(
     assert swedish("Parking permit for the test") == "Parkeringstillstånd för testet"
     assert "catalog_test (sv) compiled in memory" in caplog.text
     assert not (locale_dir / "sv" / "LC_MESSAGES" / "catalog_test.mo").exists()
+
+
+def test_a_compiled_catalog_is_current_by_its_source_not_by_file_times(locale_dir: Path) -> None:
+    """An installer may unpack a .po after its .mo (the portal's wheel ships both): that .mo is still current.
+    A .mo newer than an edited .po is not."""
+    mo = i18n.compile_catalog(locale_dir, "catalog_test", "sv")
+    assert mo is not None
+    po = mo.with_suffix(".po")
+    os.utime(mo, ns=(1, 1))  # older than its .po, as an installer may leave it
+    stamp = mo.stat().st_ino
+    assert i18n.compile_catalog(locale_dir, "catalog_test", "sv") == mo and mo.stat().st_ino == stamp  # not rewritten
+
+    po.write_text(PO.replace("för testet", "för provet"), encoding="utf-8")
+    os.utime(po, ns=(1, 1))  # the edited .po is older than the .mo: it is compiled all the same
+    i18n.compile_catalog(locale_dir, "catalog_test", "sv")
+    assert mo.stat().st_ino != stamp
+    with mo.open("rb") as compiled:
+        translated = gettext.GNUTranslations(compiled).gettext("Parking permit for the test")
+    assert translated == "Parkeringstillstånd för provet"

@@ -57,3 +57,18 @@ def test_production_accepts_safe_settings() -> None:
 
 def test_embedded_mode_runs_the_worker_in_process() -> None:
     assert make().runs_embedded_worker
+
+
+def test_the_postgresql_pool_is_sized_by_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """BBPORTAL_DB_POOL_SIZE and BBPORTAL_DB_MAX_OVERFLOW size each process's pool (docs/operations.md sums them)."""
+    from core.portal import build_portal
+
+    monkeypatch.setenv("BBPORTAL_DATABASE_URL", "postgresql+psycopg://portal@127.0.0.1:1/nowhere")  # never connected
+    monkeypatch.setenv("BBPORTAL_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("BBPORTAL_DB_MAX_OVERFLOW", "2")
+    portal = build_portal(make(data_dir=tmp_path))
+    pool = portal.database.write_engine.pool
+    assert (pool.size(), pool._max_overflow) == (3, 2)  # type: ignore[attr-defined]
+    assert portal.database.read_engine is portal.database.write_engine
+    with pytest.raises(ValueError):
+        make(db_pool_size=0)
