@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,15 +30,9 @@ REDIS_URL = os.environ.get("BBPORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-def test_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        secret_key="test-secret-" + "x" * 40,
-        base_url="http://testserver.local",
-        embedded_worker=False,
-        rate_limit_api_per_address=2,
-        _env_file=None,
-    )  # type: ignore[call-arg]
+def test_settings(test_settings: Settings) -> Settings:
+    test_settings.rate_limit_api_per_address = 2
+    return test_settings
 
 
 def ready(web: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:

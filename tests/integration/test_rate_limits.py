@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,17 +19,11 @@ REDIS_URL = os.environ.get("BBPORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-def test_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        secret_key="test-secret-" + "x" * 40,
-        base_url="http://testserver.local",
-        embedded_worker=False,
-        rate_limit_api_per_user=5,
-        rate_limit_api_per_address=8,
-        rate_limit_filings_per_user=2,
-        _env_file=None,
-    )  # type: ignore[call-arg]
+def test_settings(test_settings: Settings) -> Settings:
+    test_settings.rate_limit_api_per_user = 5
+    test_settings.rate_limit_api_per_address = 8
+    test_settings.rate_limit_filings_per_user = 2
+    return test_settings
 
 
 def filed(portal: Portal) -> int:

@@ -119,12 +119,17 @@ def serving(tmp_path: Path, stderr: Any = subprocess.PIPE) -> Iterator[tuple[sub
         wait_for(answers, 120, "the portal to answer")
         yield server, base
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            raise
+        stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as an operator stops ``serve``; its whole process group is killed if it does not end in 30 s."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        raise
 
 
 def customer_token_and_system(tmp_path: Path) -> tuple[str, int]:

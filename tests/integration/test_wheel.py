@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import zipfile
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_serve_processes import free_port, wait_for
+from tests.integration.test_serve_processes import free_port, stop, wait_for
 from tests.plugin_packages import REPOSITORY, run
 
 pytestmark = pytest.mark.wheel
@@ -105,12 +104,7 @@ def test_the_wheel_installs_into_a_clean_environment_and_serves_swedish_pages(tm
         assert page.status_code == 200
         assert "<h1>Logga in</h1>" in page.text and "Lösenord" in page.text
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            raise
+        stop(server)
     # A Swedish page loads the core's catalog and every plugin's: none was written, none compiled in memory.
     assert catalogs(site) == before, "a catalog was compiled at run time"
     assert "compiled in memory" not in log.read_text(errors="replace")
