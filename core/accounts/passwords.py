@@ -102,11 +102,7 @@ def valid_token(session: Session, portal: Portal, token: str, clock: Clock | Non
 
 def set_password(portal: Portal, token: str, password: str, repeated: str) -> User | None:
     """Set the password through a link; None when the link is unknown, used or expired."""
-    errors: dict[str, list[str]] = {}
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = [_("Use at least %(min_length)s characters.", min_length=MIN_PASSWORD_LENGTH)]
-    elif password != repeated:
-        errors["repeated"] = [_("The passwords are not the same.")]
+    errors = new_password_errors(password, repeated)
     if errors:
         raise ValidationFailed(errors)
     with portal.database.writing() as session:
@@ -127,3 +123,25 @@ def set_password(portal: Portal, token: str, password: str, repeated: str) -> Us
             other.used_at = row.used_at
             session.add(other)
         return user
+
+
+def new_password_errors(
+    new: str, repeated: str, *, fields: tuple[str, str] = ("password", "repeated")
+) -> dict[str, list[str]]:
+    """What is wrong with a new password and its repetition, by field (empty: nothing)."""
+    if len(new) < MIN_PASSWORD_LENGTH:
+        return {fields[0]: [_("Use at least %(min_length)s characters.", min_length=MIN_PASSWORD_LENGTH)]}
+    if new != repeated:
+        return {fields[1]: [_("The passwords are not the same.")]}
+    return {}
+
+
+def change_password(session: Session, user_id: int, new: str) -> None:
+    """A logged-in user's new password (checked by the caller: the current one proven, ``new_password_errors``
+    empty); every session of theirs ends, everywhere."""
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    user.password_hash = auth.hash_password(new)
+    session.add(user)
+    auth.end_all_sessions(session, user_id)

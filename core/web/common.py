@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar, cast
 
 import anyio.to_thread
 from litestar import Litestar
-from litestar.datastructures import UploadFile
+from litestar.datastructures import Cookie, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body
@@ -162,6 +162,20 @@ NOTICES = {
     "attached": N_("The mail is attached to the request."),
     "retried": N_("The job will run again shortly."),
     "password_set": N_("Your password is set. Log in with it."),
+    "password_changed": N_("Your password is changed. You are logged out everywhere else."),
     "mail_retry": N_("Mail will be sent to the address again."),
     "filed_from_mail": N_("The mail has been filed as a new request; it is the request's first message."),
 }
+
+
+def cookie(request: HttpRequest, key: str, value: str, max_age: int | None) -> Cookie:
+    """A cookie of the portal's: HttpOnly, SameSite=Lax, site-wide, and Secure when the base URL is https."""
+    return Cookie(
+        key=key,
+        value=value,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        max_age=max_age,
+        secure=portal(request).settings.base_url.startswith("https://"),
+    )

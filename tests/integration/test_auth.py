@@ -225,6 +225,43 @@ def test_a_token_cannot_mint_tokens_and_each_person_has_a_limited_number(
     assert 'id="new-token"' in web.post("/profile/tokens", {"name": "Ny"}).text
 
 
+def test_every_user_changes_their_password_on_the_profile_page(
+    portal: Portal, world: World, make_web: Any
+) -> None:
+    laptop, phone = make_web(), make_web()
+    laptop.login(world.staff.email)
+    phone.login(world.staff.email)
+    assert 'action="/profile/password"' in laptop.get("/profile").text
+    change = {"current_password": "correct-horse-battery", "new_password": "ett-nytt-langt-losenord"}
+    wrong = laptop.post("/profile/password", {**change, "current_password": "fel", "repeated_password": "x"})
+    assert wrong.status_code == 422 and "Det nuvarande lösenordet är fel." in wrong.text
+    assert "Lösenorden är inte likadana." in wrong.text and 'id="current_password-error"' in wrong.text
+    short = laptop.post("/profile/password", {**change, "new_password": "kort", "repeated_password": "kort"})
+    assert short.status_code == 422 and "Använd minst 10 tecken." in short.text
+    done = laptop.post(
+        "/profile/password", {**change, "repeated_password": change["new_password"]}, follow_redirects=False
+    )
+    assert done.status_code == 302 and done.headers["location"].startswith("/profile?notice=password_changed")
+    assert laptop.get("/staff/queue").status_code == 200  # this browser stays logged in, with a new session
+    assert phone.get("/staff/queue", follow_redirects=False).status_code == 302  # every other session ended
+    fresh = make_web()
+    assert fresh.login(world.staff.email).status_code == 401  # the old password is gone
+    assert fresh.login(world.staff.email, change["new_password"]).status_code == 302
+
+
+def test_switching_language_stays_on_the_page(world: World, web: Any) -> None:
+    import re
+
+    web.login(world.member.email)
+    page = web.get("/requests?status=pending").text
+    found = re.search(r'name="next" value="([^"]*)"', page.split('class="inline language-switch"', 1)[1])
+    assert found is not None and found.group(1) == "/requests?status=pending"
+    switched = web.post("/language", {"language": "en", "next": found.group(1)}, follow_redirects=False)
+    assert switched.headers["location"] == "/requests?status=pending"
+    missing = web.get("/no-such-page")  # an error page offers the switch too, back to the start
+    assert missing.status_code == 404 and 'name="next" value="/"' in missing.text
+
+
 def test_language_choice_is_kept_per_user(world: World, web: Any) -> None:
     web.login(world.member.email)
     assert "Våra ärenden" in web.get("/requests").text

@@ -6,7 +6,6 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 from litestar import Controller, get, post
-from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -14,7 +13,7 @@ from core.accounts import auth, passwords, throttle
 from core.platform.errors import Throttled, ValidationFailed
 from core.platform.i18n import LANGUAGES, set_language
 from core.platform.i18n import gettext as _
-from core.web.common import NOTICES, FormBody, client_address, form_value, portal, viewer
+from core.web.common import NOTICES, FormBody, client_address, cookie, form_value, portal, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import ANON_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_anon_token
@@ -28,18 +27,6 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def _cookie(request: HttpRequest, key: str, value: str, max_age: int | None) -> Cookie:
-    return Cookie(
-        key=key,
-        value=value,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        max_age=max_age,
-        secure=portal(request).settings.base_url.startswith("https://"),
-    )
-
-
 def anonymous_page(request: HttpRequest, template: str, status_code: int = 200, **context: object) -> Template:
     """A page with a form for visitors who may not be logged in: it sets the anonymous CSRF cookie if needed.
 
@@ -51,7 +38,7 @@ def anonymous_page(request: HttpRequest, template: str, status_code: int = 200, 
         token = new_anon_token()
         current.anon_token = token
         current.csrf = auth.csrf_token(portal(request).secret_key, token)
-        cookies.append(_cookie(request, ANON_COOKIE, token, None))
+        cookies.append(cookie(request, ANON_COOKIE, token, None))
     response = page(template, current, status_code=status_code, **context)
     response.cookies = cookies
     return response
@@ -171,8 +158,8 @@ class AuthController(Controller):
         response = Redirect(target)
         device = throttle.device_token(the_portal.secret_key, user.id or 0)  # this browser is the owner's now
         response.cookies = [
-            _cookie(request, SESSION_COOKIE, token, settings.session_days * 86400),
-            _cookie(request, throttle.DEVICE_COOKIE, device, throttle.DEVICE_COOKIE_DAYS * 86400),
+            cookie(request, SESSION_COOKIE, token, settings.session_days * 86400),
+            cookie(request, throttle.DEVICE_COOKIE, device, throttle.DEVICE_COOKIE_DAYS * 86400),
         ]
         return response
 
@@ -203,5 +190,5 @@ class AuthController(Controller):
                     session.add(stored)
         set_language(language)
         response = Redirect(_safe_next(form_value(data, "next") or "/"))
-        response.cookies = [_cookie(request, LANGUAGE_COOKIE, language, 365 * 86400)]
+        response.cookies = [cookie(request, LANGUAGE_COOKIE, language, 365 * 86400)]
         return response
