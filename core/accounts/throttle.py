@@ -24,6 +24,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -32,6 +33,9 @@ from core.models import LoginAttempt
 from core.platform.clock import as_utc
 from core.platform.errors import Throttled
 from core.platform.signing import link_token
+
+if TYPE_CHECKING:
+    from core.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 DEVICE_COOKIE = "bbp_device"
@@ -46,6 +50,15 @@ class LoginPolicy:
     """Failures from one client address, over all accounts, before waits begin."""
     longest_wait: timedelta
     memory: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def of(cls, settings: Settings) -> LoginPolicy:
+        """The installation's policy (``BBPORTAL_LOGIN_ATTEMPTS_PER_*``, ``BBPORTAL_LOGIN_THROTTLE_MINUTES``)."""
+        return cls(
+            free_per_account=settings.login_attempts_per_account,
+            free_per_address=settings.login_attempts_per_address,
+            longest_wait=timedelta(minutes=settings.login_throttle_minutes),
+        )
 
 
 @dataclass(frozen=True)

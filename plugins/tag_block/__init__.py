@@ -352,7 +352,9 @@ def expected_state(tag: Tag, data: TagBlockForm, context: FormContext) -> TagSta
     organisation = context.organisation
     if organisation is None:
         return tag.state
-    key = f"{data.system_id}:{number_key(tag.number)}"
+    key = TAG_BLOCK_TYPE.ordering_key(data)  # the stored number is the system's spelling of the tag by now
+    if key is None:
+        return tag.state
     owed = owed_requests(context.session, TAG_BLOCK_TYPE, organisation.id, key)
     if not owed:
         return tag.state

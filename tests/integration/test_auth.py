@@ -95,11 +95,7 @@ def test_the_longest_wait_is_the_setting_and_nothing_locks_for_longer(portal: Po
 
 def policy(portal: Portal) -> Any:
     settings = portal.settings
-    return auth.LoginPolicy(
-        free_per_account=settings.login_attempts_per_account,
-        free_per_address=settings.login_attempts_per_address,
-        longest_wait=timedelta(minutes=settings.login_throttle_minutes),
-    )
+    return auth.LoginPolicy.of(settings)
 
 
 def test_someone_elses_failures_never_keep_the_owner_out_of_their_own_browser(

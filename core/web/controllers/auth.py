@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlparse
 
 from litestar import Controller, get, post
@@ -118,11 +117,7 @@ class AuthController(Controller):
         email = form_value(data, "email")
         password = form_value(data, "password")
         target = _safe_next(form_value(data, "next") or "/")
-        policy = auth.LoginPolicy(
-            free_per_account=settings.login_attempts_per_account,
-            free_per_address=settings.login_attempts_per_address,
-            longest_wait=timedelta(minutes=settings.login_throttle_minutes),
-        )
+        policy = auth.LoginPolicy.of(settings)
         error = ""
         user = None
         try:

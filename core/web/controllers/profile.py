@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -74,11 +72,7 @@ class ProfileController(Controller):
         settings = the_portal.settings
         if viewer(request).via_token:
             raise Forbidden("A password is changed on the profile page by someone logged in, not with a token.")
-        policy = auth.LoginPolicy(
-            free_per_account=settings.login_attempts_per_account,
-            free_per_address=settings.login_attempts_per_address,
-            longest_wait=timedelta(minutes=settings.login_throttle_minutes),
-        )
+        policy = auth.LoginPolicy.of(settings)
         new, repeated = form_value(data, "new_password"), form_value(data, "repeated_password")
         errors = passwords.new_password_errors(new, repeated, fields=("new_password", "repeated_password"))
         try:
