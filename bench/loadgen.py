@@ -8,7 +8,10 @@ Phases, in order:
 
 * ``file``: ``posts`` × ``POST /api/v1/requests`` (Bearer token), throughput = 201 answers / wall time;
 * ``queue``: ``gets`` × ``GET /staff/queue`` with the staff session cookie;
-* ``requests``: ``gets`` × ``GET /requests`` with the customer session cookie.
+* ``requests``: ``gets`` × ``GET /requests`` with the customer session cookie;
+* ``sustain``: like ``file``, but for ``sustain_s`` seconds instead of a number of POSTs (bench/topology.py);
+* ``pages``: for each ``{"name", "path", "cookies": "staff"|"customer", "contains"}`` of the job's ``pages``,
+  ``gets`` × ``GET path``, each answer checked for 200 and the ``contains`` text (bench/topology.py).
 
 Every answer is checked: the status code, and for pages that the request table has rows. The server's
 CPU time (``/proc/<pid>/stat``) is read around each phase, giving server CPU milliseconds per request
@@ -17,6 +20,7 @@ and the share of one core the server used (``server_cpu_share``); ``loadgen_cpu_
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -53,15 +57,18 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def run_phase(
     name: str,
-    total: int,
+    total: int | None,
     clients: int,
     make_client: Callable[[], httpx.Client],
     call: Callable[[httpx.Client, int], tuple[bool, str]],
     pid: int,
     warmup: int,
+    duration_s: float | None = None,
 ) -> dict[str, Any]:
-    """``total`` calls spread over ``clients`` threads; returns throughput, latencies and errors."""
-    counter = iter(range(total))
+    """``total`` calls spread over ``clients`` threads (or as many as fit in ``duration_s``); returns throughput,
+    latencies and errors."""
+    counter = iter(range(total)) if total is not None else itertools.count()
+    deadline: list[float] = []  # set when the clients are released
     lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
@@ -76,7 +83,7 @@ def run_phase(
             while True:
                 with lock:
                     index = next(counter, None)
-                if index is None:
+                if index is None or (deadline and time.perf_counter() >= deadline[0]):
                     break
                 started = time.perf_counter()
                 try:
@@ -93,10 +100,12 @@ def run_phase(
     threads = [threading.Thread(target=worker, name=f"{name}-{i}") for i in range(clients)]
     for thread in threads:
         thread.start()
-    barrier.wait()
     cpu_before = server_cpu_s(pid)
     own_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
+    if duration_s is not None:
+        deadline.append(started + duration_s)
+    barrier.wait()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
@@ -190,6 +199,24 @@ def main() -> None:
             page("/requests", "requests"),
             pid,
             warmup,
+        )
+    if "sustain" in phases:
+        results["sustain"] = run_phase(
+            "sustain", None, clients, api_client, file_one, pid, warmup, duration_s=job["sustain_s"]
+        )
+    cookies = {"staff": job.get("staff_cookies"), "customer": job.get("customer_cookies")}
+    for spec in job.get("pages", []) if "pages" in phases else []:
+
+        def get_page(client: httpx.Client, _index: int, spec: dict[str, Any] = spec) -> tuple[bool, str]:
+            response = client.get(spec["path"])
+            if response.status_code != 200:
+                return False, f"{response.status_code}: {response.text[:200]}"
+            if spec["contains"] not in response.text:
+                return False, f"200 without {spec['contains']!r}"
+            return True, ""
+
+        results[spec["name"]] = run_phase(
+            spec["name"], job["gets"], clients, cookie_client(cookies[spec["cookies"]]), get_page, pid, warmup
         )
     for key, rows in seen_rows.items():
         if key in results:
