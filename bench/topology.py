@@ -401,6 +401,33 @@ def summarise(runs: list[dict[str, Any]], page_names: list[str]) -> dict[str, An
     return {"median": figures, "targets_met": verdict}
 
 
+def record(folder: Path, lines: list[Process]) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each line's process tree (``--subprocesses``), one speedscope file per line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spies = [
+        subprocess.Popen(
+            [
+                embedded.py_spy_binary(),
+                "record",
+                "--pid",
+                str(line.pid),
+                "--subprocesses",
+                "--threads",
+                "--nonblocking",
+                "--format",
+                "speedscope",
+                "--output",
+                str(folder.resolve() / f"{line.name}.json"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for line in lines
+    ]
+    time.sleep(1)
+    return spies
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the production topology (see the module docstring).")
     parser.add_argument("--n", type=int, default=1_000_000, help="requests loaded before measuring")
@@ -415,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="an already loaded database (with --reuse) or an empty one")
     parser.add_argument("--reuse", action="store_true", help="--database-url is loaded already: do not load")
     parser.add_argument("--keep", action="store_true", help="keep the database and the folder")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="FOLDER",
+        help="record the web, worker and relay process trees with py-spy during the first run (speedscope JSON)",
+    )
     args = parser.parse_args(argv)
 
     def on_sigterm(_signum: int, _frame: Any) -> None:
@@ -549,7 +582,13 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(1, args.runs + 1):
             for line in processes:
                 line.check()
-            runs.append(one_run(number, args, job, ceiling_job, database, sink, web, [worker, relay], settings_env))
+            spies = record(args.py_spy, [web, worker, relay]) if number == 1 and args.py_spy else []
+            try:
+                runs.append(one_run(number, args, job, ceiling_job, database, sink, web, [worker, relay], settings_env))
+            finally:
+                for spy in spies:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=120)
         result["runs"] = runs
         result.update(summarise(runs, [p["name"] for p in page_specs]))
         result["memory"] = memory(processes[:3])

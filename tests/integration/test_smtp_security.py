@@ -135,3 +135,31 @@ def test_implicit_tls(certificate: tuple[Path, Path], trust: None) -> None:
     finally:
         controller.stop()
     assert len(inbox.messages) == 1
+
+
+def test_the_tls_context_is_built_once_per_mailer_and_never_for_plain_smtp(
+    starttls_server: tuple[Inbox, int], trust: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the CA bundle is the costly part of a TLS context: a worker sending thousands of mails makes it once."""
+    inbox, port = starttls_server
+    built: list[ssl.SSLContext] = []
+    trusting = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(trusting(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    mailer = SmtpMailer("localhost", port, "starttls", "portal", "s3cret", "bounces@bbgruppen.example")
+    for _ in range(3):
+        mailer.send(message())
+    assert len(inbox.messages) == 3 and len(built) == 1
+
+    plain_inbox, plain_port = Inbox(), free_port()
+    controller = Controller(plain_inbox, hostname="localhost", port=plain_port)
+    controller.start()
+    try:
+        SmtpMailer("localhost", plain_port, "none", "", "", "bounces@bbgruppen.example").send(message())
+    finally:
+        controller.stop()
+    assert len(plain_inbox.messages) == 1 and len(built) == 1
