@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     """PostgreSQL: connections a process may open beyond its pool at busy moments (closed again after use)."""
 
     embedded_worker: bool | None = None
-    """Run the worker and relay inside the web process; default: yes unless in production mode."""
+    """Run the worker and relay beside the web (in the web process, or ``serve``'s background process); default:
+    yes unless in production mode or with a Redis broker (``redis_url``: then ``bbportal relay`` and the dramatiq
+    workers do that work, and an embedded one beside them would only compete for the same outbox rows)."""
 
     release_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     """Time of day (Europe/Stockholm) at which requests scheduled for a date join the queue."""
@@ -161,7 +163,9 @@ class Settings(BaseSettings):
 
     @property
     def runs_embedded_worker(self) -> bool:
-        return (not self.production) if self.embedded_worker is None else self.embedded_worker
+        if self.embedded_worker is None:
+            return not self.production and not self.redis_url
+        return self.embedded_worker
 
     def check_production(self) -> None:
         """Refuse to start in production with a setting that would be unsafe there (one-line reason)."""

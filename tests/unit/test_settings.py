@@ -59,6 +59,12 @@ def test_embedded_mode_runs_the_worker_in_process() -> None:
     assert make().runs_embedded_worker
 
 
+def test_a_redis_broker_means_the_relay_and_the_dramatiq_workers_do_the_background_work() -> None:
+    """Not production, but with Redis: serve starts no background process that would compete with the relay."""
+    assert not make(redis_url="redis://127.0.0.1:6379/0").runs_embedded_worker
+    assert make(redis_url="redis://127.0.0.1:6379/0", embedded_worker=True).runs_embedded_worker
+
+
 def test_the_postgresql_pool_is_sized_by_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """BBPORTAL_DB_POOL_SIZE and BBPORTAL_DB_MAX_OVERFLOW size each process's pool (docs/operations.md sums them)."""
     from core.portal import build_portal
