@@ -413,6 +413,7 @@ def record(folder: Path, lines: list[Process]) -> list[subprocess.Popen[bytes]]:
                 str(line.pid),
                 "--subprocesses",
                 "--threads",
+                "--gil",  # only the thread holding the GIL: where Python spends CPU, not where it waits
                 "--nonblocking",
                 "--format",
                 "speedscope",
@@ -446,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         "--py-spy",
         type=Path,
         metavar="FOLDER",
-        help="record the web, worker and relay process trees with py-spy during the first run (speedscope JSON)",
+        help="record the web, worker and relay process trees with py-spy --gil during the first run (speedscope JSON)",
     )
     args = parser.parse_args(argv)
 
