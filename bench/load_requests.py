@@ -13,6 +13,8 @@ requesters, with matching history rows, in a realistic mix of statuses and times
 * the requester follows each request (``request_follower``, when the schema has it), as filing does;
 * every request has its ``file`` history row; a request whose status differs from the one it was filed
   in has a second row that leads to its current status (``status`` == ``to_status`` of its newest row);
+* about a third of the requests have a conversation: a staff question on every request waiting for the
+  customer and on some others, a reply on some completed ones, an internal note on a few;
 * ``--outbox`` also writes the outbox rows the portal itself would have left behind: one ``request_filed``
   per request and one ``status_changed`` per later transition, already handled (*done*), so that the
   outbox table has a realistic size without giving the embedded worker a backlog to work through.
@@ -93,6 +95,17 @@ DESCRIPTIONS = (
     "Displayen på porttelefonen är svart.",
     "Läsaren blinkar rött och inget händer.",
 )
+QUESTIONS = (
+    "Gäller det alla taggar eller bara en? Vilket nummer står på taggen?",
+    "Kan ni beskriva när det händer, dagtid eller kväll?",
+    "Behöver teknikern nyckel till undercentralen?",
+)
+ANSWERS = (
+    "Åtgärdat: läsaren är utbytt och fungerar igen.",
+    "Låset är justerat. Hör av er om det krånglar igen.",
+    "Porttelefonen är omstartad och ringer nu som den ska.",
+)
+NOTES = ("Tekniker bokad.", "Kund ringde, bekräftat.", "Reservdel beställd.")
 CONTACTS = (("Anna Kund", "070-123 45 67"), ("Erik Medlem", "073-555 12 34"), ("Hanna Hamn", "031-123 45 67"))
 
 
@@ -142,9 +155,12 @@ def _rows(
     rng: random.Random,
     now: datetime,
     with_outbox: bool,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[
+    list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]
+]:
     """Encoded rows of one batch; ``now`` and the planned times are naive UTC."""
     requests: list[dict[str, Any]] = []
+    chat: list[dict[str, Any]] = []
     followers: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     outbox: list[dict[str, Any]] = []
@@ -220,6 +236,13 @@ def _rows(
             }
         )
         followers.append({"request_id": request_id, "user_id": requester, "following": 1})
+        asked = status == "waiting_for_customer" or (status in ("completed", "in_progress") and rng.random() < 0.15)
+        if asked:
+            chat.append(_message(request_id, staff[0], rng.choice(QUESTIONS), False, steps[-1][0] or created_s))
+        if status == "completed" and rng.random() < 0.25:
+            chat.append(_message(request_id, staff[0], rng.choice(ANSWERS), False, steps[-1][0] or created_s))
+        if status != "cancelled" and rng.random() < 0.05:
+            chat.append(_message(request_id, staff[0], rng.choice(NOTES), True, steps[-1][0] or created_s))
         for at_s, actor, action, from_status, to_status, reason in steps:
             history.append(
                 {
@@ -260,7 +283,19 @@ def _rows(
                         "done_at": at_s,
                     }
                 )
-    return requests, history, outbox, followers
+    return requests, history, outbox, followers, chat
+
+
+def _message(request_id: int, author: int, body: str, internal: bool, at: str | None) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "author_id": author,
+        "body": body,
+        "internal": int(internal),
+        "via": "portal",
+        "inbound_mail_id": None,
+        "created_at": at,
+    }
 
 
 def _untyped(model: Any) -> Any:
@@ -357,7 +392,7 @@ def load(
 
     from core import demo, models
     from core.migrate import upgrade
-    from core.models import Request, RequestHistory
+    from core.models import ChatMessage, Request, RequestHistory
     from core.platform.clock import SystemClock
     from core.platform.db import create_database
     from core.platform.outbox import OutboxMessage
@@ -387,9 +422,10 @@ def load(
             start_id = int(connection.execute(text("SELECT coalesce(max(id), 0) FROM request")).scalar_one()) + 1
 
         insert_started = time.perf_counter()
-        counts = {"request": 0, "request_history": 0, "outbox": 0, "request_follower": 0}
+        counts = {"request": 0, "request_history": 0, "chat_message": 0, "outbox": 0, "request_follower": 0}
         request_insert = insert(_untyped(Request))
         history_insert = insert(_untyped(RequestHistory))
+        chat_insert = insert(_untyped(ChatMessage))
         outbox_insert = insert(_untyped(OutboxMessage))
         follower_insert = insert(_untyped(follower_model)) if follower_model is not None else None
         position = 0
@@ -399,11 +435,13 @@ def load(
                 copy = _copier(connection)
                 while position < transaction_end:
                     chunk = plan[position : min(transaction_end, position + BATCH)]
-                    requests, history, outbox, followers = _rows(
+                    requests, history, outbox, followers, chat = _rows(
                         start_id + position, chunk, world, rng, now, with_outbox
                     )
                     copy(Request, requests)
                     copy(RequestHistory, history)
+                    copy(ChatMessage, chat)
+                    counts["chat_message"] += len(chat)
                     copy(OutboxMessage, outbox)
                     if follower_model is not None:
                         copy(follower_model, followers)
@@ -427,11 +465,14 @@ def load(
                 connection.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache for index upkeep
                 while position < transaction_end:
                     chunk = plan[position : min(transaction_end, position + BATCH)]
-                    requests, history, outbox, followers = _rows(
+                    requests, history, outbox, followers, chat = _rows(
                         start_id + position, chunk, world, rng, now, with_outbox
                     )
                     connection.execute(request_insert, _fill_defaults(Request, requests))
                     connection.execute(history_insert, _fill_defaults(RequestHistory, history))
+                    if chat:
+                        connection.execute(chat_insert, _fill_defaults(ChatMessage, chat))
+                        counts["chat_message"] += len(chat)
                     if outbox:
                         connection.execute(outbox_insert, _fill_defaults(OutboxMessage, outbox))
                     if follower_insert is not None:
