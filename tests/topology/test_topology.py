@@ -1,7 +1,9 @@
 """The production topology, started from the kit's own ``deploy/Procfile``, under load and faults.
 
-Its own Redis server (``redis-server`` on a free port, no persistence) and its own PostgreSQL database (a
-fresh one on the machine's server, dropped afterwards); from the Procfile: the web line twice (the first one
+Its own Redis server (``redis-server`` on a free port, no persistence) and its own PostgreSQL: a private
+cluster (``initdb`` + ``pg_ctl`` on a free port, as the ``postgres`` user when run as root; removed afterwards),
+or a fresh database on the server ``BBPORTAL_TOPOLOGY_POSTGRES`` names (the machine's 127.0.0.1:5432 only where
+``initdb`` is missing), dropped afterwards. From the Procfile: the web line twice (the first one
 migrates: the one-shot migration job of the single-host kit), the worker line (two Dramatiq processes), the
 relay and the LMTP listener; an SMTP sink (aiosmtpd) in this process that the portal's SMTP setting points at.
 
@@ -24,12 +26,14 @@ import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -43,8 +47,10 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PROCFILE = REPOSITORY / "deploy" / "Procfile"
-SERVER_URL = os.environ.get("BBPORTAL_TOPOLOGY_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-"""The PostgreSQL server the test makes its own database on (and drops it from afterwards)."""
+SERVER_URL = os.environ.get("BBPORTAL_TOPOLOGY_POSTGRES", "")
+"""A PostgreSQL server to make the test's database on (and drop it from afterwards) instead of a private cluster."""
+SHARED_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+"""The machine's server: used only when no private cluster can be made (no ``initdb``)."""
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 FILINGS = 300
 DEADLINE = 300.0
@@ -57,17 +63,54 @@ def _selected(config: pytest.Config) -> bool:
     return "topology" in (config.getoption("markexpr") or "") and "not topology" not in config.getoption("markexpr")
 
 
-def _postgres_reachable() -> str | None:
+def _postgres_reachable(url: str) -> str | None:
     import sqlalchemy
 
     try:
-        engine = sqlalchemy.create_engine(SERVER_URL, connect_args={"connect_timeout": 2})
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 2})
         with engine.connect() as connection:
             connection.execute(sqlalchemy.text("SELECT 1"))
         engine.dispose()
     except Exception as exc:
-        return f"PostgreSQL is not reachable at {SERVER_URL} ({type(exc).__name__})"
+        return f"PostgreSQL is not reachable at {url} ({type(exc).__name__})"
     return None
+
+
+def _initdb() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1] if found else None
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: there, its tools run as the ``postgres`` user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextmanager
+def private_cluster(initdb: Path) -> Iterator[str]:
+    """A PostgreSQL cluster of the test's own (``initdb`` + ``pg_ctl``, about two seconds), on a free port."""
+    root = Path(tempfile.mkdtemp(prefix="bbtopology-pg-"))  # not under pytest's root-only tmp folder
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    data, port, pg_ctl = root / "data", free_port(), str(initdb.parent / "pg_ctl")
+    try:
+        subprocess.run(
+            _as_postgres([str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+            check=True,
+            capture_output=True,
+        )
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+        subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start"]),
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run(_as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -223,15 +266,32 @@ def children(pid: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
+    """A fresh database: in a private cluster, or on ``BBPORTAL_TOPOLOGY_POSTGRES`` (then dropped afterwards)."""
+    initdb = _initdb()
+    with ExitStack() as stack:
+        if SERVER_URL or initdb is None:
+            server_url = SERVER_URL or SHARED_SERVER_URL
+        else:
+            try:
+                server_url = stack.enter_context(private_cluster(initdb))
+            except (subprocess.CalledProcessError, OSError) as exc:
+                pytest.skip(f"no private PostgreSQL cluster could be started with {initdb}: {exc}")
+        unreachable = _postgres_reachable(server_url)
+        if unreachable:
+            pytest.skip(unreachable)
+        yield stack.enter_context(fresh_database(server_url))
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
     import sqlalchemy
 
     name = f"bbtopology_{uuid.uuid4().hex[:10]}"
-    server = sqlalchemy.create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    server = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
         connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    url = sqlalchemy.engine.make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        yield url
+        yield sqlalchemy.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with server.connect() as connection:
             connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -260,9 +320,6 @@ def topology(
         pytest.skip("the topology test runs on its own: pytest -m topology (.ci/run has a step for it)")
     if not Path(REDIS_SERVER).exists():
         pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
-    unreachable = _postgres_reachable()
-    if unreachable:
-        pytest.skip(unreachable)
     database = request.getfixturevalue("database_url")
     received, smtp_port = request.getfixturevalue("sink")
     root = tmp_path_factory.mktemp("topology")
@@ -487,7 +544,7 @@ def test_the_kit_topology_under_load_a_killed_worker_and_a_redis_restart(topolog
         explained = {
             message_id: at
             for message_id, at in repeated.items()
-            if len(at) == 2 and any(fault - 5 <= at[0] <= fault + 1 for fault in faults)
+            if len(at) == 2 and any(fault - 5 <= at[0] <= fault + 5 for fault in faults)
         }
         assert repeated == explained, f"mails that arrived more than once: {repeated}, faults at {faults}"
         assert len(explained) <= 8, "more repeats than the killed worker had threads in flight"
