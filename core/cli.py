@@ -476,10 +476,9 @@ def relay(interval: float) -> None:
     import time
 
     from core.conversation.reminders import send_due_reminders
-    from core.platform.outbox import forget_in_flight
     from core.requests.scheduling import release_due
-    from core.worker.broker import broker_forgot, configure_broker
-    from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, relay_once
+    from core.worker.broker import configure_broker
+    from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, recover_lost_messages, relay_once
 
     portal = _portal()
     if not portal.settings.redis_url:
@@ -493,10 +492,9 @@ def relay(interval: float) -> None:
     try:
         while not stopping.is_set():
             try:
-                if broker_forgot(broker):  # Redis came back empty: what it held is handed out again now
-                    forgotten = forget_in_flight(portal)
-                    if forgotten:
-                        click.echo(f"Redis lost its messages: handing {forgotten} outbox rows out again.", err=True)
+                forgotten = recover_lost_messages(portal, broker)  # Redis came back empty: hand out again now
+                if forgotten:
+                    click.echo(f"Redis lost its messages: handing {forgotten} outbox rows out again.", err=True)
                 relay_once(portal)
                 if time.monotonic() - last_tick >= portal.settings.tick_seconds:
                     last_tick = time.monotonic()
