@@ -533,6 +533,28 @@ def test_the_kit_topology_under_load_a_killed_worker_and_a_redis_restart(topolog
                     text("SELECT request_id, count(*) FROM chat_message WHERE via = 'email' GROUP BY request_id")
                 ).all()
             )
+            histories: dict[int, list[tuple[str, str]]] = {}
+            for request_id, action, to_status in connection.execute(
+                text("SELECT request_id, action, to_status FROM request_history ORDER BY request_id, id")
+            ):
+                histories.setdefault(request_id, []).append((action, to_status))
+        # Each request's history is the scenario's, and its status is where its history ends.
+        answered = [
+            ("file", "pending"),
+            ("take", "in_progress"),
+            ("ask_customer", "waiting_for_customer"),
+            ("customer_answered", "in_progress"),
+        ]
+        wanted = {
+            **{request_id: [("file", "pending")] for request_id in immediate[100:]},
+            **{request_id: [("file", "scheduled"), ("release", "pending")] for request_id in scheduled},
+            **{request_id: [("file", "pending"), ("take", "in_progress")] for request_id in taken},
+            **{request_id: answered for request_id in asked},
+        }
+        assert {request_id: [a for a, _ in h] for request_id, h in histories.items()} == {
+            request_id: [a for a, _ in h] for request_id, h in wanted.items()
+        }, "histories that are not the scenario's"
+        assert histories == wanted
         kept_ids = {row[0] for row in kept}
         wait_for("every kept mail at the sink", lambda: kept_ids <= {str(m["Message-ID"]) for m in sink.snapshot()}, 60)
         time.sleep(2)  # a late duplicate would arrive now
