@@ -278,6 +278,42 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database at {revision}.")
 
 
+@main.command("backup")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(archive: Path) -> None:
+    """Write the database and every stored file into one archive (the portal may keep running).
+
+    PostgreSQL is copied with pg_dump (custom format), SQLite with its online backup; then the storage folder.
+    """
+    from core.platform.backup import BackupError, backup
+    from core.platform.settings import get_settings
+
+    settings = get_settings()
+    try:
+        summary = backup(settings.resolved_database_url, settings.resolved_storage_dir, archive)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Backed up the {summary.database} database and {summary.files} files to {archive}.")
+
+
+@main.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(archive: Path) -> None:
+    """Restore an archive of `bbportal backup` into an EMPTY database and storage folder (never over data).
+
+    Run `bbportal db upgrade` afterwards when the installed portal is newer than the backup.
+    """
+    from core.platform.backup import BackupError, restore
+    from core.platform.settings import get_settings
+
+    settings = get_settings()
+    try:
+        summary = restore(settings.resolved_database_url, settings.resolved_storage_dir, archive)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Restored the {summary.database} database and {summary.files} files from {archive}.")
+
+
 @main.group()
 def demo() -> None:
     """Demo data."""
@@ -442,12 +478,12 @@ def relay(interval: float) -> None:
     from core.conversation.reminders import send_due_reminders
     from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
-    from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, relay_once
+    from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, recover_lost_messages, relay_once
 
     portal = _portal()
     if not portal.settings.redis_url:
         raise click.ClickException("Set BBPORTAL_REDIS_URL: without it the embedded web process relays.")
-    configure_broker(portal.settings.redis_url, portal.settings.redis_namespace)
+    broker = configure_broker(portal.settings.redis_url, portal.settings.redis_namespace)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")
@@ -456,6 +492,9 @@ def relay(interval: float) -> None:
     try:
         while not stopping.is_set():
             try:
+                forgotten = recover_lost_messages(portal, broker)  # Redis came back empty: hand out again now
+                if forgotten:
+                    click.echo(f"Redis lost its messages: handing {forgotten} outbox rows out again.", err=True)
                 relay_once(portal)
                 if time.monotonic() - last_tick >= portal.settings.tick_seconds:
                     last_tick = time.monotonic()

@@ -194,14 +194,20 @@ def unmark_relayed(portal: Portal, ids: list[int]) -> None:
         session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=None))
 
 
-def forget_in_flight(portal: Portal) -> None:
-    """At start of the embedded worker: its in-memory broker lost whatever was in flight before."""
+def forget_in_flight(portal: Portal) -> int:
+    """The broker lost whatever was in flight: hand it out again at the next round; returns how many rows.
+
+    At start of the embedded worker (its in-memory broker died with the last process), and when the relay
+    finds that Redis lost its data (a restart without persistence): without this, those rows would wait out
+    :data:`REDELIVER_AFTER`. A job still running while this happens may run a second time; jobs are idempotent.
+    """
     with portal.database.writing() as session:
-        session.execute(
+        forgotten = session.execute(
             update(OutboxMessage)
             .where(col(OutboxMessage.status) == OutboxStatus.PENDING.value, col(OutboxMessage.relayed_at).is_not(None))
             .values(relayed_at=None)
         )
+    return int(forgotten.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def process(portal: Portal, message_id: int) -> str | None:

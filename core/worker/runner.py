@@ -28,6 +28,24 @@ def relay_once(portal: Portal, broker: dramatiq.Broker | None = None) -> int:
     return actors.relay_once(portal, broker)
 
 
+def recover_lost_messages(portal: Portal, broker: dramatiq.Broker) -> int:
+    """When Redis lost what it held, hand out again every row that was in flight; returns how many.
+
+    The relay calls this before each round. When the database cannot take it (not migrated yet, away for a
+    moment), the loss is noted again so that a later round retries instead of the rows waiting out
+    ``outbox.REDELIVER_AFTER``.
+    """
+    from core.worker.broker import broker_forgot, broker_forgot_again
+
+    if not broker_forgot(broker):
+        return 0
+    try:
+        return outbox.forget_in_flight(portal)
+    except BaseException:
+        broker_forgot_again(broker)
+        raise
+
+
 class Pulse:
     """The relay's heartbeat (``/readyz`` reads it), beaten after a round that went through.
 
@@ -135,4 +153,4 @@ class EmbeddedWorker:
         self.worker.stop()
 
 
-__all__ = ["EmbeddedWorker", "Pulse", "Relay", "dramatiq", "relay_once"]
+__all__ = ["EmbeddedWorker", "Pulse", "Relay", "dramatiq", "recover_lost_messages", "relay_once"]

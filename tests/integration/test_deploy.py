@@ -28,6 +28,8 @@ INSTALLED_BIN = "/opt/bbportal/bin"
 """Where the units expect the portal's environment (``python3 -m venv /opt/bbportal``)."""
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 """honcho's format: ``name: command`` (the command runs in a shell)."""
+SHELL_DEFAULT = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
+"""``${WEB_PORT:-8000}``: a size or port the environment may set; checked here with its default."""
 
 
 def env_example_names() -> list[str]:
@@ -67,7 +69,9 @@ def procfile() -> dict[str, list[list[str]]]:
             continue
         match = PROCFILE_LINE.match(line)
         assert match, f"not a Procfile line: {line!r}"
-        commands = [shlex.split(part) for part in match.group(2).split("&&")]
+        line_with_defaults = SHELL_DEFAULT.sub(lambda variable: variable.group(1), match.group(2))
+        assert "$" not in line_with_defaults, f"a variable without a default: {line!r}"
+        commands = [shlex.split(part) for part in line_with_defaults.split("&&")]
         found[match.group(1)] = [command[1:] if command[0] == "exec" else command for command in commands]
     return found
 

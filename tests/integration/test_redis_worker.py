@@ -200,3 +200,34 @@ def test_worker_killed_mid_job_finishes_after_restart(
         assert len(messages) == 1  # nothing lost, nothing repeated
     else:
         assert len(messages) == 2 and messages[0]["Message-ID"] == messages[1]["Message-ID"]
+
+
+def test_redis_that_lost_its_messages_gets_the_rows_in_flight_again(
+    portal: Portal, world: World, broker: Any, smtp: tuple[Inbox, int], start_worker: Any, namespace: str
+) -> None:
+    """Redis restarted without persistence: the relay notices and hands out again what it held, in seconds
+    (not after ``REDELIVER_AFTER``). Found by the topology test (tests/topology)."""
+    from core.platform import outbox
+    from core.worker.runner import recover_lost_messages
+
+    inbox, _port = smtp
+    assert recover_lost_messages(portal, broker) == 0  # the first relay against this Redis leaves its marker
+    workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    assert relay_once(portal, broker) >= 1  # handed to Redis, nobody consumes it yet
+    assert recover_lost_messages(portal, broker) == 0  # Redis still holds it
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{namespace}*"):  # the restart: Redis comes back empty
+        client.delete(key)
+    assert relay_once(portal, broker) == 0  # the row counts as in flight
+
+    def database_away(_portal: Portal) -> int:
+        raise RuntimeError("the database is away for a moment")
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(outbox, "forget_in_flight", database_away)
+        with pytest.raises(RuntimeError):
+            recover_lost_messages(portal, broker)
+    assert recover_lost_messages(portal, broker) >= 1  # the next round still knows of the loss
+    assert recover_lost_messages(portal, broker) == 0
+    start_worker()
+    assert relay_until(portal, broker, lambda: len(inbox.messages) == 1, 30)
