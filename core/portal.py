@@ -18,7 +18,8 @@ from core.platform.db import Database, create_database
 from core.platform.errors import ConfigurationError
 from core.platform.mailer import Mailer, build_mailer
 from core.platform.settings import Settings, get_settings
-from core.platform.storage import FileStorage, FolderStorage
+from core.platform.signing import SecretKeys
+from core.platform.storage import FileStorage, build_storage
 from core.plugins import build_registry, create_plugin_manager, outbox_handlers
 from core.requests.request_types import RequestTypeRegistry
 from core.views import SystemView
@@ -54,7 +55,13 @@ class Portal:
 
     @property
     def secret_key(self) -> str:
+        """The current secret key: everything new is signed with it."""
         return self.settings.resolved_secret_key
+
+    @property
+    def secret_keys(self) -> SecretKeys:
+        """The current key and the fallbacks (``BBPORTAL_SECRET_KEY_FALLBACKS``) still accepted on reading."""
+        return self.settings.secret_keys
 
 
 def build_portal(
@@ -80,7 +87,7 @@ def build_portal(
         plugins=plugins,
         registry=build_registry(plugins),
         mailer=mailer or build_mailer(settings),
-        storage=storage or FolderStorage(settings.resolved_storage_dir),
+        storage=storage or build_storage(settings),
         plugin_outbox_handlers=outbox_handlers(plugins),
         mail_kinds=kinds(
             [REQUEST_MAILS, ACCOUNT_MAILS, *(found or () for found in plugins.hook.bbportal_mail_kinds())]
