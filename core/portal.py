@@ -17,9 +17,10 @@ from core.platform.clock import Clock, SystemClock
 from core.platform.db import Database, create_database
 from core.platform.errors import ConfigurationError
 from core.platform.mailer import Mailer, build_mailer
+from core.platform.s3_storage import S3Storage
 from core.platform.settings import Settings, get_settings
 from core.platform.signing import SecretKeys
-from core.platform.storage import FileStorage, build_storage
+from core.platform.storage import FileStorage, FolderStorage
 from core.plugins import build_registry, create_plugin_manager, outbox_handlers
 from core.requests.request_types import RequestTypeRegistry
 from core.views import SystemView
@@ -62,6 +63,19 @@ class Portal:
     def secret_keys(self) -> SecretKeys:
         """The current key and the fallbacks (``BBPORTAL_SECRET_KEY_FALLBACKS``) still accepted on reading."""
         return self.settings.secret_keys
+
+
+def build_storage(settings: Settings) -> FileStorage:
+    """The storage the settings name: S3-compatible storage for ``BBPORTAL_STORAGE_URL=s3://…``, else the folder."""
+    url = settings.storage_url.strip()
+    if not url:
+        return FolderStorage(settings.resolved_storage_dir)
+    if not url.startswith("s3://"):
+        raise ConfigurationError(
+            "BBPORTAL_STORAGE_URL must be empty (the folder BBPORTAL_STORAGE_DIR) or s3://bucket/prefix, not %(url)s.",
+            url=url,
+        )
+    return S3Storage.from_settings(settings)
 
 
 def build_portal(

@@ -2,7 +2,7 @@
 
 A deployment on several machines points ``BBPORTAL_STORAGE_DIR`` at shared storage, or sets
 ``BBPORTAL_STORAGE_URL=s3://bucket/prefix`` for S3-compatible storage (:mod:`core.platform.s3_storage`);
-:func:`build_storage` chooses by the settings. Nothing else in the portal touches file paths.
+:func:`core.portal.build_storage` chooses by the settings. Nothing else in the portal touches file paths.
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
-
-from core.platform.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from core.platform.settings import Settings
+from typing import BinaryIO, Protocol
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9/_.-]{0,200}$")
 
@@ -147,21 +142,6 @@ class FolderStorage:
             key = path.relative_to(self.root).as_posix()
             if key.startswith(prefix):
                 yield StoredFile(key, modified)
-
-
-def build_storage(settings: Settings) -> FileStorage:
-    """The storage the settings name: S3-compatible storage for ``BBPORTAL_STORAGE_URL=s3://…``, else the folder."""
-    url = settings.storage_url.strip()
-    if not url:
-        return FolderStorage(settings.resolved_storage_dir)
-    if not url.startswith("s3://"):
-        raise ConfigurationError(
-            "BBPORTAL_STORAGE_URL must be empty (the folder BBPORTAL_STORAGE_DIR) or s3://bucket/prefix, not %(url)s.",
-            url=url,
-        )
-    from core.platform.s3_storage import S3Storage
-
-    return S3Storage.from_settings(settings)
 
 
 def read_chunks(handle: BinaryIO, size: int = 64 * 1024) -> Iterator[bytes]:

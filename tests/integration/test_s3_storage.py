@@ -18,7 +18,8 @@ import pytest
 from core.platform.errors import ConfigurationError
 from core.platform.s3_storage import PART_BYTES, S3Storage
 from core.platform.settings import Settings
-from core.platform.storage import FolderStorage, StorageError, StorageUnavailable, TooLarge, build_storage, read_chunks
+from core.platform.storage import FolderStorage, StorageError, StorageUnavailable, TooLarge, read_chunks
+from core.portal import build_storage
 from tests import s3
 
 
