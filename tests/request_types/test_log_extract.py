@@ -29,6 +29,7 @@ from tests.support import World
 
 BOM = "\ufeff"
 KEPT_SV = " Det kan laddas ner i 30 dagar."
+KEPT_EN = " It can be downloaded for 30 days."
 """How long the customer is told the files stay (``BBPORTAL_EXTRACT_KEEP_DAYS``, 30 by default)."""
 HEADER_SV = "Tid (svensk tid);Händelse;Dörr;Tagg;Innehavare;Användare;Detalj\r\n"
 DAY = date(2026, 3, 29)
@@ -290,7 +291,7 @@ def test_an_english_requester_gets_english_headers_and_message(portal: Portal, w
     made = content(portal, files(portal, filed.id or 0)[CSV_ORIGIN]).decode("utf-8")
     assert made.startswith(BOM + "Time (Swedish time);Event;Door;Tag;Holder;User;Detail\r\n")
     assert "2026-03-29 00:00:00;Opened;" in made
-    assert chat(portal, filed.id or 0) == [("The extract is ready: 4 events 2026-03-29–2026-03-29 It can be downloaded for 30 days.", False)]
+    assert chat(portal, filed.id or 0) == [("The extract is ready: 4 events 2026-03-29–2026-03-29" + KEPT_EN, False)]
 
 
 def test_the_excel_file_holds_the_same_rows(portal: Portal, world: World) -> None:
