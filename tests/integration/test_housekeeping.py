@@ -283,3 +283,24 @@ def test_the_command_prints_each_kind(portal: Portal, monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     for kind in ("sessions", "login_attempts", "outbox", "staged_files", "extracts"):
         assert f"{kind}: 0 removed" in result.output
+
+
+def test_the_background_tick_claims_and_runs_the_days_housekeeping(portal: Portal, clock: FixedClock) -> None:
+    import time
+
+    from core.platform.heartbeat import last_beat
+    from core.worker.runner import Ticker
+
+    ticker = Ticker(portal)
+    ticker.start()
+    try:
+        deadline = time.monotonic() + 60  # a bound for a stuck thread, not a timing the test relies on
+        claimed = None
+        while claimed is None and time.monotonic() < deadline:
+            with portal.database.reading() as session:
+                claimed = last_beat(session, housekeeping.HEARTBEAT)
+            time.sleep(0.05)
+    finally:
+        ticker.stop()
+    assert claimed is not None and _utc(claimed) == clock.now()
+    assert housekeeping.run_if_due(portal) is None  # the tick's run was the day's
