@@ -12,15 +12,21 @@ import io
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlmodel import select
 
+from core.models import Attachment
+from core.platform import outbox
 from core.platform.errors import ConfigurationError
 from core.platform.s3_storage import PART_BYTES, S3Storage
 from core.platform.settings import Settings
 from core.platform.storage import FolderStorage, StorageError, StorageUnavailable, TooLarge, read_chunks
-from core.portal import build_storage
+from core.portal import Portal, build_storage
+from core.workflow import actions as workflow
 from tests import s3
+from tests.support import World
 
 
 @pytest.fixture
@@ -148,3 +154,30 @@ def test_the_settings_choose_the_storage(tmp_path: object, s3_endpoint: str) -> 
         settings.storage_url = wrong
         with pytest.raises(ConfigurationError):
             build_storage(settings)
+
+
+@pytest.fixture
+def test_settings(test_settings: Settings, s3_endpoint: str) -> Settings:
+    """The portal of this module's end-to-end tests keeps its files in S3."""
+    s3.use_s3(test_settings, s3_endpoint)
+    return test_settings
+
+
+def test_an_extract_made_into_s3_is_served_to_its_organisation_only(
+    portal: Portal, world: World, make_web: Any, s3_endpoint: str
+) -> None:
+    filed = workflow.file(
+        portal, world.member, "log_extract", {"system_id": world.system.id, "extract": {"kind": "users"}}, None
+    )
+    outbox.drain(portal)
+    with portal.database.reading() as session:
+        row = session.exec(select(Attachment).where(Attachment.request_id == filed.id)).one()
+    bucket = portal.settings.storage_url.removeprefix("s3://").split("/")[0]
+    assert s3.objects(s3_endpoint, bucket) == [f"portal/files/{row.storage_key}"]
+    own, outsider = make_web(), make_web()
+    own.login(world.member.email)
+    outsider.login(world.outsider.email)
+    download = own.get(f"/requests/{filed.id}/attachments/{row.id}")
+    assert download.status_code == 200 and download.content.startswith("\ufeff".encode())
+    assert len(download.content) == row.size
+    assert outsider.get(f"/requests/{filed.id}/attachments/{row.id}").status_code == 404
