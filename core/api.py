@@ -54,7 +54,7 @@ from core.platform.settings import Settings
 from core.platform.signing import digest as token_digest
 from core.platform.signing import link_token
 from core.portal import Portal
-from core.requests.context import FormContext, FulfilmentContext, HookContext
+from core.requests.context import FormContext, FulfilmentContext, HookContext, HousekeepingContext
 from core.requests.fields import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
 from core.requests.lifecycle import FilingEvent, StatusChange
 from core.requests.queries import find_request, lock_request, open_requests, owed_requests
@@ -115,6 +115,7 @@ __all__ = [
     "Holder",
     "HolderKind",
     "HookContext",
+    "HousekeepingContext",
     "HttpRequest",
     "MailJob",
     "MailKind",

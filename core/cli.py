@@ -478,7 +478,14 @@ def relay(interval: float) -> None:
     from core.conversation.reminders import send_due_reminders
     from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
-    from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, recover_lost_messages, relay_once
+    from core.worker.runner import (
+        HOUSEKEEPING_CHECK_SECONDS,
+        REMINDER_CHECK_SECONDS,
+        Pulse,
+        housekeeping_if_due,
+        recover_lost_messages,
+        relay_once,
+    )
 
     portal = _portal()
     if not portal.settings.redis_url:
@@ -487,7 +494,7 @@ def relay(interval: float) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     click.echo("Relaying the outbox to Redis; Ctrl-C or SIGTERM stops.")
-    last_tick = last_reminders = 0.0
+    last_tick = last_reminders = last_housekeeping = -float("inf")
     pulse = Pulse(portal)  # the heartbeat /readyz reads: this relay's rounds go through
     try:
         while not stopping.is_set():
@@ -502,12 +509,30 @@ def relay(interval: float) -> None:
                 if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
                     last_reminders = time.monotonic()
                     send_due_reminders(portal)
+                if time.monotonic() - last_housekeeping >= HOUSEKEEPING_CHECK_SECONDS:
+                    last_housekeeping = time.monotonic()
+                    housekeeping_if_due(portal)
                 pulse()
             except Exception as exc:  # the broker or the database is away for a moment: next round
                 click.echo(f"relay round failed: {type(exc).__name__}: {exc}", err=True)
             stopping.wait(interval)
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+def housekeeping() -> None:
+    """Remove now what no longer serves: expired sessions, old log-in failures, done jobs past
+    BBPORTAL_OUTBOX_KEEP_DAYS, staged files never recorded, expired extracts (the background side does it
+    daily by itself). Prints the count of each kind."""
+    import logging
+
+    from core.workflow.housekeeping import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    removed = run(_portal())
+    for kind, count in removed.items():
+        click.echo(f"{kind}: {count} removed")
 
 
 @main.group()

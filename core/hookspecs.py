@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from core.access_control import AccessControl
     from core.mail import MailKind
     from core.portal import Portal
-    from core.requests.context import HookContext
+    from core.requests.context import HookContext, HousekeepingContext
     from core.requests.lifecycle import FilingEvent, StatusChange
     from core.requests.request_types import RequestType
     from core.requests.statuses import Status
@@ -218,6 +218,24 @@ def bbportal_system_added(system: SystemView, context: HookContext) -> None:
     :param system: the new system, with its id.
     :param context: the session, the acting user (None for the system), the clock and ``enqueue``.
     :return: nothing.
+    """
+
+
+# --- Housekeeping (daily, in the background) ----------------------------------------------------------
+
+
+@hookspec
+def bbportal_housekeeping(context: HousekeepingContext) -> dict[str, int] | None:
+    """Remove what your plugin keeps that has expired (files it made, rows of its own tables).
+
+    Called once a day by the background side (whichever of its processes claims the day's run), and by
+    ``bbportal housekeeping``, outside any transaction, after the core's own housekeeping. An exception is
+    logged and the other plugins' housekeeping still runs; the next run tries again.
+
+    :param context: ``now`` (the run's moment), ``settings``, ``database``, ``storage`` and
+        ``remove_files(type_key, origins=..., made_before=...)`` for files your fulfilments made.
+    :return: how many things of each kind were removed, by a short kind name (``{"extracts": 3}``): each is
+        logged and counted in the metric ``bbportal_housekeeping_removed_total{kind=...}``. None: nothing.
     """
 
 

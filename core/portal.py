@@ -17,7 +17,9 @@ from core.platform.clock import Clock, SystemClock
 from core.platform.db import Database, create_database
 from core.platform.errors import ConfigurationError
 from core.platform.mailer import Mailer, build_mailer
+from core.platform.s3_storage import S3Storage
 from core.platform.settings import Settings, get_settings
+from core.platform.signing import SecretKeys
 from core.platform.storage import FileStorage, FolderStorage
 from core.plugins import build_registry, create_plugin_manager, outbox_handlers
 from core.requests.request_types import RequestTypeRegistry
@@ -54,7 +56,26 @@ class Portal:
 
     @property
     def secret_key(self) -> str:
+        """The current secret key: everything new is signed with it."""
         return self.settings.resolved_secret_key
+
+    @property
+    def secret_keys(self) -> SecretKeys:
+        """The current key and the fallbacks (``BBPORTAL_SECRET_KEY_FALLBACKS``) still accepted on reading."""
+        return self.settings.secret_keys
+
+
+def build_storage(settings: Settings) -> FileStorage:
+    """The storage the settings name: S3-compatible storage for ``BBPORTAL_STORAGE_URL=s3://…``, else the folder."""
+    url = settings.storage_url.strip()
+    if not url:
+        return FolderStorage(settings.resolved_storage_dir)
+    if not url.startswith("s3://"):
+        raise ConfigurationError(
+            "BBPORTAL_STORAGE_URL must be empty (the folder BBPORTAL_STORAGE_DIR) or s3://bucket/prefix, not %(url)s.",
+            url=url,
+        )
+    return S3Storage.from_settings(settings)
 
 
 def build_portal(
@@ -80,7 +101,7 @@ def build_portal(
         plugins=plugins,
         registry=build_registry(plugins),
         mailer=mailer or build_mailer(settings),
-        storage=storage or FolderStorage(settings.resolved_storage_dir),
+        storage=storage or build_storage(settings),
         plugin_outbox_handlers=outbox_handlers(plugins),
         mail_kinds=kinds(
             [REQUEST_MAILS, ACCOUNT_MAILS, *(found or () for found in plugins.hook.bbportal_mail_kinds())]

@@ -74,3 +74,12 @@ def world(portal: Portal) -> Any:
     from tests.support import make_world
 
     return make_world(portal)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server for the session: moto's server mode, on a free port of this machine."""
+    from tests.s3 import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint

@@ -1,4 +1,10 @@
-"""Log-in, server-side sessions, API tokens and throttling of password guessing."""
+"""Log-in, server-side sessions, API tokens and throttling of password guessing.
+
+Sessions and API tokens are stored as keyed digests of their token (:func:`core.platform.signing.digest`).
+Across a key rotation a token stored under an earlier key is still found (its digest under each fallback
+key) and its row is then stored again under the current key (:func:`rekey`), so that a session or token in
+use outlives the old key; one not used before the old key is dropped stops working.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +27,7 @@ from core.accounts.throttle import LoginPolicy
 from core.models import ApiToken, Organisation, User, WebSession
 from core.platform.clock import Clock, as_utc
 from core.platform.errors import Conflict
-from core.platform.signing import digest
+from core.platform.signing import SecretKeys, SigningKeys, digest
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): 64 MiB per log-in was most of the web
 # process's memory peak. Hashes made with other parameters still verify and are upgraded on log-in.
@@ -57,7 +63,7 @@ def authenticate(
     clock: Clock,
     policy: LoginPolicy,
     device_cookie: str | None = None,
-    secret_key: str = "",
+    secret_key: SigningKeys = "",
 ) -> User | None:
     """The user for these credentials, or None. Raises ``Throttled`` while a wait earned by failures runs.
 
@@ -102,6 +108,32 @@ class Identity:
 
     user: User
     organisation: Organisation | None
+    by_fallback_key: bool = False
+    """The token was found under a fallback key's digest: :func:`rekey` it to the current key."""
+
+
+def _find(session: Session, statement: Any, token: str, keys: SigningKeys) -> tuple[Any, bool]:
+    """The row of ``token`` under the current key's digest, else under a fallback key's; and whether by a fallback.
+
+    The current key first, in one query of the prebuilt statement: only a token from before a rotation
+    costs more.
+    """
+    current = keys if isinstance(keys, str) else keys.current
+    row = session.exec(statement, params={"digest": digest(current, token)}).first()
+    if row is not None or isinstance(keys, str):
+        return row, False
+    for fallback in keys.fallback_digests(token):
+        row = session.exec(statement, params={"digest": fallback}).first()
+        if row is not None:
+            return row, True
+    return None, False
+
+
+def rekey(session: Session, token: str, keys: SecretKeys) -> None:
+    """Store the session or API token ``token`` (found under a fallback key) under the current key's digest."""
+    old, new = keys.fallback_digests(token), digest(keys.current, token)
+    session.execute(update(WebSession).where(col(WebSession.token_digest).in_(old)).values(token_digest=new))
+    session.execute(update(ApiToken).where(col(ApiToken.digest).in_(old)).values(digest=new))
 
 
 @lru_cache(maxsize=1)
@@ -126,14 +158,14 @@ def _token_lookup() -> Any:
 
 
 def resolve_session(
-    session: Session, token: str, *, secret_key: str, clock: Clock
+    session: Session, token: str, *, secret_key: SigningKeys, clock: Clock
 ) -> tuple[Identity | None, int | None]:
     """The session's user and organisation (or None), and the session's id when its expiry should slide
     forward now.
 
     One query; the expiry slides at most once an hour, so reading pages rarely writes.
     """
-    row = session.exec(_session_lookup(), params={"digest": digest(secret_key, token)}).first()
+    row, by_fallback = _find(session, _session_lookup(), token, secret_key)
     if row is None:
         return None, None
     session_id, expires_at, last_seen_at, user, organisation = row
@@ -141,7 +173,7 @@ def resolve_session(
     if as_utc(expires_at) <= now or not user.active:
         return None, None
     stale = now - as_utc(last_seen_at) > SESSION_TOUCH_INTERVAL
-    return Identity(user, organisation), session_id if stale else None
+    return Identity(user, organisation, by_fallback), session_id if stale else None
 
 
 def extend_session(session: Session, session_id: int, *, days: int, clock: Clock) -> None:
@@ -153,8 +185,15 @@ def extend_session(session: Session, session_id: int, *, days: int, clock: Clock
     )
 
 
-def end_session(session: Session, token: str, *, secret_key: str) -> None:
-    session.execute(delete(WebSession).where(col(WebSession.token_digest) == digest(secret_key, token)))
+def end_session(session: Session, token: str, *, secret_key: SigningKeys) -> None:
+    digests = [digest(secret_key, token)] if isinstance(secret_key, str) else secret_key.digests(token)
+    session.execute(delete(WebSession).where(col(WebSession.token_digest).in_(digests)))
+
+
+def remove_expired_sessions(session: Session, now: datetime) -> int:
+    """Housekeeping: delete the sessions that have expired (they let no one in); returns how many."""
+    result = session.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def end_all_sessions(session: Session, user_id: int) -> None:
@@ -194,20 +233,20 @@ def create_api_token(session: Session, user: User, name: str, *, secret_key: str
     return token
 
 
-def user_for_token(session: Session, token: str, *, secret_key: str) -> User | None:
+def user_for_token(session: Session, token: str, *, secret_key: SigningKeys) -> User | None:
     found = identity_for_token(session, token, secret_key=secret_key)
     return found.user if found is not None else None
 
 
-def identity_for_token(session: Session, token: str, *, secret_key: str) -> Identity | None:
+def identity_for_token(session: Session, token: str, *, secret_key: SigningKeys) -> Identity | None:
     """The token's owner (None when the token is unknown, revoked or its owner deactivated)."""
-    row = session.exec(_token_lookup(), params={"digest": digest(secret_key, token)}).first()
+    row, by_fallback = _find(session, _token_lookup(), token, secret_key)
     if row is None:
         return None
     revoked_at, user, organisation = row
     if revoked_at is not None or not user.active:
         return None
-    return Identity(user, organisation)
+    return Identity(user, organisation, by_fallback)
 
 
 def revoke_all_tokens(session: Session, user_id: int, *, clock: Clock) -> None:
@@ -221,3 +260,11 @@ def revoke_all_tokens(session: Session, user_id: int, *, clock: Clock) -> None:
 def csrf_token(secret_key: str, session_token: str) -> str:
     """Bound to the session cookie: a page from another site cannot know it (no extra state needed)."""
     return hmac.new(secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(keys: SigningKeys, session_token: str, provided: str) -> bool:
+    """Whether ``provided`` is the CSRF token of ``session_token`` under an accepted key (a form rendered before
+    a rotation still posts)."""
+    if isinstance(keys, str):
+        keys = SecretKeys(keys)
+    return keys.matches(provided, lambda key: csrf_token(key, session_token))

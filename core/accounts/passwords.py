@@ -2,7 +2,8 @@
 
 The link's token is derived from its row and the secret key (``core.platform.signing``), so the database
 holds only a digest and the mail job rebuilds the link from the row id: no usable token is ever stored. A
-link dies on use and when it expires; using one ends every session of the user.
+link dies on use and when it expires; using one ends every session of the user. A link issued before a key
+rotation works until the old key is dropped from the fallbacks.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def link_values(job: MailJob) -> dict[str, Any] | None:
     row = job.session.get(PasswordToken, int(job.params["token_id"]))
     if row is None or row.used_at is not None:
         return None
+    # The token it was issued with: one issued before a key rotation is stored under the old key's digest.
+    token = job.portal.secret_keys.issued_token(row.digest, lambda key: token_for(key, row))
+    if token is None:
+        return None  # the key that issued it was dropped: the link opens nothing, so no mail
     return {
-        "link": job.url(f"/password/{token_for(job.portal.secret_key, row)}"),
+        "link": job.url(f"/password/{token}"),
         "hours": round((row.expires_at - row.created_at).total_seconds() / 3600),
         "login_url": job.url("/login"),
     }
@@ -92,7 +97,7 @@ def invite(session: Session, portal: Portal, user: User) -> PasswordToken:
 
 def valid_token(session: Session, portal: Portal, token: str, clock: Clock | None = None) -> PasswordToken | None:
     row = session.exec(
-        select(PasswordToken).where(PasswordToken.digest == signing.digest(portal.secret_key, token.strip()))
+        select(PasswordToken).where(col(PasswordToken.digest).in_(portal.secret_keys.digests(token.strip())))
     ).first()
     now = (clock or portal.clock).now()
     if row is None or row.used_at is not None or row.expires_at <= now:

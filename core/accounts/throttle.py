@@ -19,7 +19,6 @@ owner has shown they know the password). What a user sees and what is logged is 
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from sqlmodel import Session, col, select
 from core.models import LoginAttempt
 from core.platform.clock import as_utc
 from core.platform.errors import Throttled
-from core.platform.signing import link_token
+from core.platform.signing import SecretKeys, SigningKeys, link_token
 
 if TYPE_CHECKING:
     from core.platform.settings import Settings
@@ -119,10 +118,17 @@ def device_token(secret_key: str, user_id: int) -> str:
     return f"{nonce}.{link_token(secret_key, 'device', user_id, nonce)}"
 
 
-def is_known_device(secret_key: str, cookie: str | None, user_id: int | None) -> bool:
-    """Whether ``cookie`` was given by :func:`device_token` to this user (constant-time comparison)."""
+def is_known_device(secret_key: SigningKeys, cookie: str | None, user_id: int | None) -> bool:
+    """Whether ``cookie`` was given by :func:`device_token` to this user, under an accepted key (constant-time
+    comparisons). A log-in gives the browser a new cookie signed with the current key."""
     if not cookie or user_id is None or cookie.count(".") != 2:
         return False
     nonce, _, token = cookie.partition(".")
-    expected = link_token(secret_key, "device", user_id, nonce)
-    return hmac.compare_digest(token, expected)
+    keys = SecretKeys(secret_key) if isinstance(secret_key, str) else secret_key
+    return keys.matches(token, lambda key: link_token(key, "device", user_id, nonce))
+
+
+def forget_old_attempts(session: Session, now: datetime, policy: LoginPolicy) -> int:
+    """Housekeeping: delete failures older than the policy's memory (they no longer count); returns how many."""
+    result = session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < now - policy.memory))
+    return int(result.rowcount)  # type: ignore[attr-defined]

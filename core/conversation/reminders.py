@@ -1,7 +1,9 @@
 """Reminders: a request that has waited for the customer for N working days gets one reminder mail.
 
 Working days are Monday to Friday in Europe/Stockholm (public holidays are not known to the portal).
-Each question gets at most one reminder: the outbox row's dedupe key names the history row of the question.
+Each question gets at most one reminder: the outbox row's dedupe key names the history row of the question,
+and a reminder already sent since the question (kept in ``sent_mail``) counts too, so that a question still
+open after housekeeping has deleted the done outbox row (``BBPORTAL_OUTBOX_KEEP_DAYS``) is not reminded again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlmodel import col, select
 
 from core.conversation.notifications import wants
 from core.mail import service as mail
-from core.models import Request, RequestHistory
+from core.models import Request, RequestHistory, SentMail
 from core.platform.clock import LOCAL_ZONE
 from core.requests.followers import followers
 from core.requests.lifecycle import Action
@@ -66,8 +68,15 @@ def send_due_reminders(portal: Portal) -> int:
         for request, question in rows:
             if request is None or question is None or request.status != Status.WAITING_FOR_CUSTOMER.value:
                 continue
+            reminded = set(
+                session.exec(
+                    select(SentMail.user_id).where(
+                        SentMail.request_id == request.id, SentMail.kind == "reminder", SentMail.sent_at >= question.at
+                    )
+                )
+            )
             for user in followers(session, request):
-                if wants(user, Status.WAITING_FOR_CUSTOMER.value):
+                if user.id not in reminded and wants(user, Status.WAITING_FOR_CUSTOMER.value):
                     key = f"reminder:{question.id}:{user.id}"
                     queued += mail.queue(session, "reminder", user, request=request, dedupe_key=key, now=now)
     return queued

@@ -4,6 +4,10 @@ A reply address carries a token naming the request and the recipient; it cannot 
 another request or person without the secret key. The intake reads it back with :func:`parse`. Every
 Message-ID we send names its recipient and is signed too, so that a delivery report quoting it proves
 that the bounced mail was ours and for whom (:func:`recipients_in_message_ids`).
+
+Names are made with the current secret key and read back with every accepted key (``keys``: the
+installation's :class:`~core.platform.signing.SecretKeys`), so that the addresses and Message-IDs already
+in customers' mailboxes keep working across a key rotation until the old key is dropped.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+
+from core.platform.signing import SigningKeys, accepted
 
 SIGNATURE_LENGTH = 24
 _TOKEN = re.compile(rf"^(\d+)-(\d+)-([0-9a-f]{{{SIGNATURE_LENGTH}}})$")
@@ -36,22 +42,23 @@ def thread_signature(secret_key: str, request_id: int) -> str:
 _THREAD = re.compile(r"<request\.(\d+)\.([0-9a-f]{16})@[^>]+>")
 
 
-def requests_in_references(secret_key: str, header: str) -> list[int]:
+def requests_in_references(keys: SigningKeys, header: str) -> list[int]:
     """Request ids named by our own, intact thread ids in In-Reply-To/References (newest last)."""
     found = []
     for request_id, signature in _THREAD.findall(header or ""):
-        if hmac.compare_digest(signature, thread_signature(secret_key, int(request_id))):
+        if any(hmac.compare_digest(signature, thread_signature(key, int(request_id))) for key in accepted(keys)):
             found.append(int(request_id))
     return found
 
 
-def parse(secret_key: str, token: str) -> tuple[int, int] | None:
+def parse(keys: SigningKeys, token: str) -> tuple[int, int] | None:
     """(request id, user id) when the token is ours and intact, else None."""
     match = _TOKEN.match(token.strip().lower())
     if not match:
         return None
     request_id, user_id = int(match.group(1)), int(match.group(2))
-    if not hmac.compare_digest(match.group(3), _signature(secret_key, request_id, user_id)):
+    signature = match.group(3)
+    if not any(hmac.compare_digest(signature, _signature(key, request_id, user_id)) for key in accepted(keys)):
         return None
     return request_id, user_id
 
@@ -77,20 +84,23 @@ def message_id(secret_key: str, domain: str, key: str, user_id: int) -> str:
     return f"<{stem}.u{user_id}.{_message_id_signature(secret_key, stem, user_id)}@{domain}>"
 
 
-def recipients_in_message_ids(secret_key: str, header: str) -> list[int]:
+def recipients_in_message_ids(keys: SigningKeys, header: str) -> list[int]:
     """The users our own, intact Message-IDs in ``header`` were sent to (in the order they appear)."""
-    return [user_id for _id, user_id in _ours(secret_key, header)]
+    return [user_id for _id, user_id in _ours(keys, header)]
 
 
-def our_message_ids(secret_key: str, header: str) -> list[str]:
+def our_message_ids(keys: SigningKeys, header: str) -> list[str]:
     """Our own, intact Message-IDs in ``header`` (``<…>``, in the order they appear): a reply names the mail
     it answers by one, so that every mail we sent ties its replies to its request, not only the thread id."""
-    return [message_id for message_id, _user in _ours(secret_key, header)]
+    return [message_id for message_id, _user in _ours(keys, header)]
 
 
-def _ours(secret_key: str, header: str) -> list[tuple[str, int]]:
+def _ours(keys: SigningKeys, header: str) -> list[tuple[str, int]]:
     found = []
     for whole, stem, user_id, signature in _MESSAGE_ID.findall(header or ""):
-        if hmac.compare_digest(signature.lower(), _message_id_signature(secret_key, stem.lower(), int(user_id))):
+        if any(
+            hmac.compare_digest(signature.lower(), _message_id_signature(key, stem.lower(), int(user_id)))
+            for key in accepted(keys)
+        ):
             found.append((f"<{whole}>", int(user_id)))
     return found

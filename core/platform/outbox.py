@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Column, Index, and_, update
+from sqlalchemy import JSON, Column, Index, and_, delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from core.platform.columns import utc_column
@@ -280,6 +280,38 @@ def retry(portal: Portal, message_id: int) -> None:
         message.available_at = portal.clock.now()
         message.relayed_at = None
         session.add(message)
+
+
+REMOVE_BATCH = 5000
+"""Housekeeping deletes done rows this many at a time: each batch is one short write transaction, so the
+relay and the web never wait long behind it (on SQLite every write is a turn of the one writer)."""
+
+
+def remove_done(portal: Portal, done_before: datetime) -> int:
+    """Housekeeping: delete rows done before ``done_before``; returns how many.
+
+    Only done rows go: pending ones are work still to do and failed ones wait for staff (``bbportal jobs``).
+    A done row's dedupe key stops guarding once it is deleted, so the makers that run again much later (the
+    reminders) do not rely on it alone.
+    """
+    removed = 0
+    while True:
+        with portal.database.writing() as session:
+            ids = list(
+                session.exec(
+                    select(OutboxMessage.id)
+                    .where(
+                        col(OutboxMessage.status) == OutboxStatus.DONE.value,
+                        col(OutboxMessage.done_at) < done_before,
+                    )
+                    .limit(REMOVE_BATCH)
+                )
+            )
+            if ids:
+                session.execute(delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids)))
+        removed += len(ids)
+        if len(ids) < REMOVE_BATCH:
+            return removed
 
 
 def drain(portal: Portal, rounds: int = 20) -> int:

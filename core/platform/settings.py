@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.platform.errors import ConfigurationError
+from core.platform.signing import SecretKeys
 
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_ENTROPY_BITS = 128
@@ -30,6 +33,11 @@ class Settings(BaseSettings):
 
     secret_key: str = ""
     """Signs sessions, CSRF tokens and reply addresses. Empty (embedded only) means one generated per data folder."""
+
+    secret_key_fallbacks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Earlier secret keys, still accepted on what they signed (sessions, API tokens, reply addresses, links,
+    CSRF tokens, device cookies) while everything new is signed with ``secret_key``: a rotation without
+    logging everyone out. Comma-separated (or a JSON list); drop a key to stop everything it signed."""
 
     base_url: str = "http://127.0.0.1:8000"
     """The address people reach the portal at; used in mails and printed on start."""
@@ -129,11 +137,46 @@ class Settings(BaseSettings):
     """Folder for stored files (attachments, extracts); default ``<data_dir>/files``. Point it at shared
     storage when several machines serve the portal."""
 
+    storage_url: str = ""
+    """Empty: files in ``storage_dir``. ``s3://bucket/prefix``: files in S3-compatible storage (the ``s3``
+    extra, boto3), shared by every machine; see the ``s3_*`` settings."""
+    s3_endpoint_url: str = ""
+    """The S3-compatible server (``https://s3.example.net``); empty: AWS S3 itself."""
+    s3_region: str = ""
+    """The bucket's region; empty: boto3's default (``AWS_DEFAULT_REGION``, or us-east-1)."""
+    s3_access_key_id: str = ""
+    """Credentials for the bucket; empty: boto3's own chain (``AWS_*`` variables, an instance role)."""
+    s3_secret_access_key: str = ""
+
+    outbox_keep_days: int = Field(default=30, ge=1)
+    """Done background jobs are deleted by housekeeping this many days after they were done (failed ones stay
+    until staff retry them)."""
+
+    extract_keep_days: int = Field(default=30, ge=0)
+    """How long files a fulfilment made for the customer (extracts of a system's users or log) stay on the
+    request before housekeeping removes them; 0: kept for ever."""
+
     attachment_max_mb: float = 10.0
     """Largest file a person may attach to a message (uploads and mail attachments), in megabytes."""
 
     page_size: int = 25
     """Rows per page on lists."""
+
+    @field_validator("secret_key_fallbacks", mode="before")
+    @classmethod
+    def _split_fallbacks(cls, value: Any) -> Any:
+        """``old1,old2`` (what an env file holds) or a JSON list; blanks are no keys."""
+        if isinstance(value, str):
+            text = value.strip()
+            found = json.loads(text) if text.startswith("[") else text.split(",")
+            return [str(key).strip() for key in found if str(key).strip()]
+        return value
+
+    @property
+    def secret_keys(self) -> SecretKeys:
+        """The current key and the fallbacks still accepted (:class:`core.platform.signing.SecretKeys`)."""
+        current = self.resolved_secret_key
+        return SecretKeys(current, tuple(key for key in dict.fromkeys(self.secret_key_fallbacks) if key != current))
 
     @property
     def resolved_database_url(self) -> str:
@@ -173,10 +216,15 @@ class Settings(BaseSettings):
             return
         if not self.secret_key:
             raise ConfigurationError("BBPORTAL_SECRET_KEY is required in production mode.")
-        if len(self.secret_key) < MIN_SECRET_LENGTH or _entropy_bits(self.secret_key) < MIN_SECRET_ENTROPY_BITS:
+        if _weak(self.secret_key):
             raise ConfigurationError(
                 f"BBPORTAL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        if any(_weak(key) for key in self.secret_key_fallbacks):
+            raise ConfigurationError(
+                "A key in BBPORTAL_SECRET_KEY_FALLBACKS is too weak: whoever guesses it can sign as the portal. "
+                "Drop it (what it signed stops working)."
             )
         if self.resolved_database_url.startswith("sqlite"):
             raise ConfigurationError(
@@ -184,6 +232,10 @@ class Settings(BaseSettings):
             )
         if self.default_language not in ("sv", "en"):
             raise ConfigurationError("BBPORTAL_DEFAULT_LANGUAGE must be 'sv' or 'en'.")
+
+
+def _weak(key: str) -> bool:
+    return len(key) < MIN_SECRET_LENGTH or _entropy_bits(key) < MIN_SECRET_ENTROPY_BITS
 
 
 def _entropy_bits(value: str) -> float:

@@ -1,7 +1,8 @@
 """Where files live (chat attachments, extracts): a narrow interface whose default is a folder in the data folder.
 
-A deployment on several machines points ``BBPORTAL_STORAGE_DIR`` at shared storage, or plugs in another
-implementation of :class:`FileStorage`; nothing else in the portal touches file paths.
+A deployment on several machines points ``BBPORTAL_STORAGE_DIR`` at shared storage, or sets
+``BBPORTAL_STORAGE_URL=s3://bucket/prefix`` for S3-compatible storage (:mod:`core.platform.s3_storage`);
+:func:`core.portal.build_storage` chooses by the settings. Nothing else in the portal touches file paths.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -30,6 +33,14 @@ class StorageUnavailable(StorageError):
 
 class TooLarge(StorageError):
     """The stream was longer than the caller allowed; nothing was kept."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One file as the storage lists it: its key and when it was last written (UTC)."""
+
+    key: str
+    modified_at: datetime
 
 
 class FileStorage(Protocol):
@@ -53,6 +64,21 @@ class FileStorage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def files(self, prefix: str) -> Iterator[StoredFile]:
+        """Every stored file whose key starts with ``prefix`` (``"uploads/"``), in no particular order.
+
+        Housekeeping finds the files no row refers to with it; a half-written file of a crashed process
+        is listed too (under a key no row has), so that it is removed with them.
+        """
+        ...
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is one the portal makes (lower-case, no ``..``): never a path out of the storage."""
+    if not KEY.match(key) or ".." in key.split("/"):
+        raise StorageError(f"Invalid storage key: {key!r}")
+    return key
+
 
 class FolderStorage:
     """Files under one folder; writes go to a temporary file first and are renamed into place."""
@@ -61,9 +87,7 @@ class FolderStorage:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not KEY.match(key) or ".." in key.split("/"):
-            raise StorageError(f"Invalid storage key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def save(self, key: str, chunks: Iterable[bytes], *, max_bytes: int | None = None) -> int:
         path = self._path(key)
@@ -102,6 +126,22 @@ class FolderStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def files(self, prefix: str) -> Iterator[StoredFile]:
+        folder, _, stem = prefix.rpartition("/")
+        start = self.root / folder if folder else self.root
+        if not start.is_dir():
+            return
+        for path in start.rglob(f"{stem}*" if stem else "*"):
+            try:
+                if not path.is_file():
+                    continue
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except FileNotFoundError:  # removed while we looked
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                yield StoredFile(key, modified)
 
 
 def read_chunks(handle: BinaryIO, size: int = 64 * 1024) -> Iterator[bytes]:

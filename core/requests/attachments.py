@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from sqlmodel import Session, col, select
 
-from core.models import Attachment, User
+from core.models import Attachment, Request, User
 from core.platform.clock import Clock
 from core.platform.db import Database
 from core.platform.errors import NotFound, ValidationFailed
@@ -285,6 +285,73 @@ def record(
         rows.append(row)
     session.flush()
     return rows
+
+
+STAGED_PREFIXES = ("uploads/", "requests/")
+"""Where files are written before the transaction that records their row: uploads (:func:`stage`) and the
+files fulfilments make (:func:`store_generated`). Other keys (a plugin's own) are never swept."""
+LOOKUP_BATCH = 500
+
+
+def remove_unrecorded(database: Database, storage: FileStorage, written_before: datetime) -> int:
+    """Housekeeping: delete staged files never recorded (their transaction failed, the process died, a form
+    was left with its files) written before ``written_before``; returns how many.
+
+    A file is kept while any row names it; only files older than the cut-off are looked at, so a file being
+    staged or held for a form right now is never taken from under it.
+    """
+    removed = 0
+    for prefix in STAGED_PREFIXES:
+        old = [found.key for found in storage.files(prefix) if found.modified_at < written_before]
+        for start in range(0, len(old), LOOKUP_BATCH):
+            batch = old[start : start + LOOKUP_BATCH]
+            with database.reading() as session:
+                recorded = set(
+                    session.exec(select(Attachment.storage_key).where(col(Attachment.storage_key).in_(batch)))
+                )
+            for key in batch:
+                if key in recorded:
+                    continue
+                try:
+                    storage.delete(key)
+                except (StorageError, OSError):
+                    log.exception("Could not remove the unrecorded file %s", key)
+                    continue
+                removed += 1
+    return removed
+
+
+def remove_generated(
+    database: Database, storage: FileStorage, *, type_key: str, origins: Sequence[str], made_before: datetime
+) -> int:
+    """Delete the files fulfilments of requests of ``type_key`` made with one of ``origins`` before
+    ``made_before`` (an extract past its expiry): the rows first, then the files; returns how many.
+
+    Rows first: a file whose removal fails is only an unrecorded file (housekeeping removes it the next day),
+    never a row that promises a file no longer there.
+    """
+    with database.writing() as session:
+        rows = list(
+            session.exec(
+                select(Attachment)
+                .join(Request, col(Request.id) == col(Attachment.request_id))
+                .where(
+                    Request.type_key == type_key,
+                    col(Attachment.origin).in_(list(origins)),
+                    col(Attachment.uploaded_by_id).is_(None),
+                    col(Attachment.created_at) < made_before,
+                )
+            )
+        )
+        keys = [row.storage_key for row in rows]
+        for row in rows:
+            session.delete(row)
+    for key in keys:
+        try:
+            storage.delete(key)
+        except (StorageError, OSError):
+            log.exception("Could not remove the expired file %s", key)
+    return len(keys)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
@@ -231,3 +231,31 @@ class HookContext:
                 "Mail is queued with core.api.queue_mail(session, kind, recipient, ...), not as a topic."
             )
         return enqueue(self.session, topic, payload, dedupe_key, now=self.clock.now()) == 1
+
+
+@dataclass
+class HousekeepingContext:
+    """What ``bbportal_housekeeping`` works with: the moment of the run and a way to remove what has expired.
+
+    It runs outside any open transaction, in the background process (daily) or in ``bbportal housekeeping``.
+    """
+
+    database: Database
+    clock: Clock
+    settings: Any
+    storage: FileStorage
+    now: datetime
+    """The moment of this run (UTC): expiry is measured from it."""
+
+    def remove_files(self, type_key: str, *, origins: Iterable[str], made_before: datetime) -> int:
+        """Remove the files fulfilments of requests of type ``type_key`` made with one of ``origins`` (the
+        ``origin`` given to ``FulfilmentContext.attach``) before ``made_before``; returns how many.
+
+        Only files a fulfilment made are touched, never a file a person sent. The file's row goes first and
+        the stored file after it, so a file is never listed that can no longer be downloaded.
+        """
+        from core.requests.attachments import remove_generated
+
+        return remove_generated(
+            self.database, self.storage, type_key=type_key, origins=list(origins), made_before=made_before
+        )

@@ -52,6 +52,10 @@ class Viewer:
     anon_token: str | None
     language: str
     csrf: str
+    """The CSRF token pages carry: made with the current key."""
+    csrf_binding: str = ""
+    """What the CSRF token is bound to (the session cookie, or the anonymous cookie): a token made for it with a
+    fallback key (a page rendered before a key rotation) is accepted too."""
 
 
 def portal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Portal:
@@ -62,7 +66,7 @@ def portal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Portal:
 def resolve_viewer(request: HttpRequest) -> Viewer:
     """Look the user up by API token (``Authorization: Bearer``) or session cookie; set the language."""
     portal = portal_of(request)
-    secret = portal.secret_key
+    keys = portal.secret_keys
     user: User | None = None
     organisation: Organisation | None = None
     via_token = False
@@ -71,15 +75,22 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
     identity: auth.Identity | None = None
     with portal.database.reading() as session:
         if header.lower().startswith("bearer "):
-            identity = auth.identity_for_token(session, header[7:].strip(), secret_key=secret)
+            api_token = header[7:].strip()
+            identity = auth.identity_for_token(session, api_token, secret_key=keys)
             via_token = True
             if identity is None:
                 raise InvalidToken()
-        elif session_token:
-            identity, stale = auth.resolve_session(session, session_token, secret_key=secret, clock=portal.clock)
-            if stale is not None:
+            if identity.by_fallback_key:  # signed before a key rotation: stored again under the current key
                 with portal.database.writing() as writer:
-                    auth.extend_session(writer, stale, days=portal.settings.session_days, clock=portal.clock)
+                    auth.rekey(writer, api_token, keys)
+        elif session_token:
+            identity, stale = auth.resolve_session(session, session_token, secret_key=keys, clock=portal.clock)
+            if stale is not None or (identity is not None and identity.by_fallback_key):
+                with portal.database.writing() as writer:
+                    if identity is not None and identity.by_fallback_key:
+                        auth.rekey(writer, session_token, keys)
+                    if stale is not None:
+                        auth.extend_session(writer, stale, days=portal.settings.session_days, clock=portal.clock)
     if identity is not None:
         user, organisation = identity.user, identity.organisation
     language = (
@@ -89,8 +100,8 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
     set_language(language)
     anon = request.cookies.get(ANON_COOKIE)
     binding = session_token if user is not None and session_token else anon
-    csrf = auth.csrf_token(secret, binding) if binding else ""
-    return Viewer(user, organisation, via_token, session_token if user else None, anon, language, csrf)
+    csrf = auth.csrf_token(keys.current, binding) if binding else ""
+    return Viewer(user, organisation, via_token, session_token if user else None, anon, language, csrf, binding or "")
 
 
 def _nobody(request: HttpRequest) -> Viewer:
@@ -119,7 +130,10 @@ async def check_csrf(request: HttpRequest) -> None:
         if not provided and "form" in request.headers.get("content-type", ""):
             form = await request.form()
             provided = str(form.get("_csrf", ""))
-        if not viewer.csrf or not hmac.compare_digest(provided.encode(), viewer.csrf.encode()):
+        if not viewer.csrf or not (
+            hmac.compare_digest(provided.encode(), viewer.csrf.encode())
+            or auth.csrf_matches(portal_of(request).secret_keys, viewer.csrf_binding, provided)
+        ):
             raise PermissionDeniedException(
                 "The form had expired or came from another site. Reload the page and try again."
             )

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 REMINDER_CHECK_SECONDS = 300.0
 """Reminders are due in working days: looking every five minutes is plenty."""
+HOUSEKEEPING_CHECK_SECONDS = 600.0
+"""How often the background side asks whether the day's housekeeping is due (one process runs it a day)."""
+
+
+def housekeeping_if_due(portal: Portal) -> None:
+    """The daily housekeeping (``core.workflow.housekeeping``), if no background process has run it today."""
+    from core.workflow.housekeeping import run_if_due
+
+    run_if_due(portal)
 
 
 def relay_once(portal: Portal, broker: dramatiq.Broker | None = None) -> int:
@@ -93,7 +102,8 @@ class Relay(threading.Thread):
 
 
 class Ticker(threading.Thread):
-    """The worker side's clock tick: releases scheduled requests that have become due."""
+    """The worker side's clock tick: releases scheduled requests that have become due, sends due reminders
+    and runs the daily housekeeping."""
 
     def __init__(self, portal: Portal) -> None:
         super().__init__(name="bbportal-tick", daemon=True)
@@ -104,13 +114,16 @@ class Ticker(threading.Thread):
         from core.conversation.reminders import send_due_reminders
         from core.requests.scheduling import release_due
 
-        last_reminders = 0.0
+        last_reminders = last_housekeeping = -float("inf")
         while not self.stopping.is_set():
             try:
                 release_due(self.portal)
                 if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
                     last_reminders = time.monotonic()
                     send_due_reminders(self.portal)
+                if time.monotonic() - last_housekeeping >= HOUSEKEEPING_CHECK_SECONDS:
+                    last_housekeeping = time.monotonic()
+                    housekeeping_if_due(self.portal)
             except Exception:
                 log.exception("release tick failed")
             self.stopping.wait(self.portal.settings.tick_seconds)

@@ -4,6 +4,10 @@ The worker reads the adapter as a stream and writes the CSV (and, if asked, the 
 file storage, so an extract of a year of a busy system never has to fit in memory; the files are attached
 to the request and the request is completed. An adapter failure leaves it open for staff; a retry makes
 the files again and replaces the earlier ones (same ``origin``).
+
+An extract is personal data (who opened which door, and when): housekeeping removes its files
+``BBPORTAL_EXTRACT_KEEP_DAYS`` after they were made (``bbportal_housekeeping`` below), and the customer is
+told for how long they can be downloaded.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from core.api import (
     FulfilmentContext,
     FulfilmentMode,
     FulfilmentResult,
+    HousekeepingContext,
     RequestType,
     as_utc,
     csv_chunks,
@@ -359,6 +364,14 @@ class LogExtract(RequestType):
         message = self._customer_message(data, counted[0])
         if overflowed:
             message += " " + gettext("The Excel file was left out: the log has more rows than Excel can hold.")
+        keep_days = int(getattr(context.settings, "extract_keep_days", 0))
+        if keep_days > 0:
+            message += " " + ngettext(
+                "It can be downloaded for %(days)s day.",
+                "It can be downloaded for %(days)s days.",
+                keep_days,
+                days=keep_days,
+            )
         return FulfilmentResult(ok=True, customer_message=message, details=details)
 
     @staticmethod
@@ -403,3 +416,15 @@ def _check_listed(
 @hookimpl
 def bbportal_request_types() -> list[RequestType]:
     return [LogExtract()]
+
+
+@hookimpl
+def bbportal_housekeeping(context: HousekeepingContext) -> dict[str, int]:
+    """Remove the extracts made more than ``BBPORTAL_EXTRACT_KEEP_DAYS`` ago (0: keep them for ever)."""
+    days = int(getattr(context.settings, "extract_keep_days", 0))
+    if days <= 0:
+        return {}
+    made_before = context.now - timedelta(days=days)
+    return {
+        "extracts": context.remove_files(LogExtract.key, origins=(CSV_ORIGIN, XLSX_ORIGIN), made_before=made_before)
+    }

@@ -2,7 +2,8 @@
 
 The token is never stored. It is the core's signed link token (``core.link_token``) of the row's id and a
 random salt, so the mail job can rebuild it from the row while the table alone yields nothing; the table
-keeps a keyed digest of it for the lookup. The mail is one of the mail service's kinds (``MAIL_KIND``): it
+keeps a keyed digest of it for the lookup (under any accepted key: a link mailed before a key rotation works
+until the old key is dropped). The mail is one of the mail service's kinds (``MAIL_KIND``): it
 goes to the address the system has for the account, in Swedish and then in English, since no language
 preference is known for it. Opening the link only shows a button (mail scanners
 fetch links); the POST claims the row with a conditional update, so two clicks cannot both set a password.
@@ -123,7 +124,9 @@ def issue(
 def find(session: Session, portal: Portal, token: str) -> ServicePasswordLink | None:
     """The link a token belongs to, if it is still usable (known, unused, not expired)."""
     link = session.exec(
-        select(ServicePasswordLink).where(ServicePasswordLink.digest == token_digest(portal.secret_key, token.strip()))
+        select(ServicePasswordLink).where(
+            col(ServicePasswordLink.digest).in_(portal.secret_keys.digests(token.strip()))
+        )
     ).first()
     if link is None or link.used_at is not None or link.expires_at <= portal.clock.now():
         return None
@@ -192,14 +195,16 @@ def link_values(job: MailJob) -> dict[str, Any] | None:
     system = find_system(job.session, link.system_id)
     request = find_request(job.session, link.request_id)
     organisation = find_organisation(job.session, request.organisation_id) if request is not None else None
-    if system is None or organisation is None:
+    # The token it was issued with: a link issued before a key rotation is stored under the old key's digest.
+    token = job.portal.secret_keys.issued_token(link.digest, lambda key: token_for(key, link))
+    if system is None or organisation is None or token is None:
         return None
     return {
         "service": link.service,
         "username": link.username,
         "system": system.name,
         "organisation": organisation.name,
-        "link": job.url(LINK_PATH.format(token=token_for(job.portal.secret_key, link))),
+        "link": job.url(LINK_PATH.format(token=token)),
         "hours": LINK_HOURS,
     }
 

@@ -1,6 +1,7 @@
 """Files in the conversation and on fault reports: upload, download, who may see them, limits, the API.
 
-This module runs with a small size limit (50 kB a file), so that the limits can be reached with small files.
+This module runs with a small size limit (50 kB a file), so that the limits can be reached with small files,
+and runs twice: with files in the folder and in S3-compatible storage (moto's server, over HTTP).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from core.api import hookimpl
 from core.conversation import chat
 from core.models import Attachment, ChatMessage, Request
 from core.platform.settings import Settings
-from core.platform.storage import FolderStorage
+from core.platform.storage import FileStorage, StorageUnavailable
 from core.portal import Portal
 from core.requests.attachments import Upload, stage_all
 from core.requests.lifecycle import Action
 from core.workflow import actions as workflow
 from tests import files
+from tests.s3 import use_s3
 from tests.support import World
 
 LIMIT_MB = 0.05
@@ -31,15 +33,17 @@ PNG = files.png()
 PDF = files.pdf("Protokoll")
 
 
-@pytest.fixture
-def test_settings(test_settings: Settings) -> Settings:
+@pytest.fixture(params=["folder", "s3"])
+def test_settings(request: pytest.FixtureRequest, test_settings: Settings) -> Settings:
     test_settings.attachment_max_mb = LIMIT_MB
+    if request.param == "s3":
+        use_s3(test_settings, request.getfixturevalue("s3_endpoint"))
     return test_settings
 
 
-def stored(portal: Portal) -> list[Path]:
-    root = portal.settings.resolved_storage_dir
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+def stored(portal: Portal) -> list[str]:
+    """Every file in the portal's storage, whichever it is."""
+    return sorted(found.key for found in portal.storage.files(""))
 
 
 def rows(portal: Portal, request_id: int) -> list[Attachment]:
@@ -418,26 +422,31 @@ def test_a_message_whose_transaction_fails_keeps_no_file(portal: Portal, world: 
     assert messages(portal, filed.id or 0) == [] and rows(portal, filed.id or 0) == [] and stored(portal) == []
 
 
-class _DiskFullAfterOne(FolderStorage):
-    """Folder storage that runs out of space on the second file."""
+class _FullAfterOne:
+    """The portal's storage (folder or S3), running out of space on the second file."""
 
-    saved = 0
+    def __init__(self, inner: FileStorage) -> None:
+        self.inner = inner
+        self.saved = 0
 
     def save(self, key: str, chunks: Any, *, max_bytes: int | None = None) -> int:
         self.saved += 1
         if self.saved > 1:
-            raise OSError(28, "No space left on device")
-        return super().save(key, chunks, max_bytes=max_bytes)
+            raise StorageUnavailable("No space left on device")
+        return self.inner.save(key, chunks, max_bytes=max_bytes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
-def test_a_storage_failure_keeps_none_of_the_files(portal: Portal, tmp_path: Path) -> None:
+def test_a_storage_failure_keeps_none_of_the_files(portal: Portal) -> None:
     import io
 
-    storage = _DiskFullAfterOne(tmp_path / "files")
+    storage = _FullAfterOne(portal.storage)
     uploads = [Upload("a.png", io.BytesIO(PNG)), Upload("b.png", io.BytesIO(PNG))]
-    with pytest.raises(OSError):
-        stage_all(storage, uploads, field="files", max_bytes=LIMIT)
-    assert [p for p in (tmp_path / "files").rglob("*") if p.is_file()] == []
+    with pytest.raises(StorageUnavailable):
+        stage_all(storage, uploads, field="files", max_bytes=LIMIT)  # type: ignore[arg-type]
+    assert stored(portal) == []
 
 
 def test_a_huge_text_post_to_an_upload_route_is_refused_and_never_echoed(world: Any, web: Any) -> None:
@@ -495,20 +504,27 @@ def test_bidirectional_and_invisible_controls_are_stripped_from_file_names(
     assert row.filename == "photognp.txt"
 
 
-class _FullDisk(FolderStorage):
-    """Folder storage on a disk that is full: every write fails as the operating system says so."""
+class _FullDisk:
+    """The portal's storage (folder or S3) behind a disk that is full: every stream fails as the operating
+    system says so, after its bytes were read (the storage had begun writing)."""
+
+    def __init__(self, inner: FileStorage) -> None:
+        self.inner = inner
 
     def save(self, key: str, chunks: Any, *, max_bytes: int | None = None) -> int:
         def failing() -> Any:
             yield from chunks
             raise OSError(28, "No space left on device")
 
-        return super().save(key, failing(), max_bytes=max_bytes)
+        return self.inner.save(key, failing(), max_bytes=max_bytes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def test_a_storage_write_failure_is_a_503_that_says_try_again(portal: Portal, world: World, web: Any) -> None:
     filed = file_fault(portal, world)
-    portal.storage = _FullDisk(portal.settings.resolved_storage_dir)  # type: ignore[misc]
+    portal.storage = _FullDisk(portal.storage)  # type: ignore[assignment]
     web.login(world.member.email)
     page = web.post(f"/requests/{filed.id}/messages", {"body": "Bild"}, files=upload(("a.png", PNG)))
     assert page.status_code == 503 and "försök igen om några minuter" in page.text

@@ -28,6 +28,9 @@ from plugins.log_extract import CSV_ORIGIN, XLSX_ORIGIN, LogExtract
 from tests.support import World
 
 BOM = "\ufeff"
+KEPT_SV = " Det kan laddas ner i 30 dagar."
+KEPT_EN = " It can be downloaded for 30 days."
+"""How long the customer is told the files stay (``BBPORTAL_EXTRACT_KEEP_DAYS``, 30 by default)."""
 HEADER_SV = "Tid (svensk tid);Händelse;Dörr;Tagg;Innehavare;Användare;Detalj\r\n"
 DAY = date(2026, 3, 29)
 """A day long before the simulator's own log (the last 60 days before the test clock), and the day the
@@ -246,7 +249,7 @@ def test_the_csv_of_a_small_log_is_exact_in_swedish_time(portal: Portal, world: 
     assert csv_file.filename == f"BB-{filed.id}-händelselogg-2026-03-29--2026-03-29.csv"
     assert csv_file.content_type == "text/csv" and csv_file.size == len(expected.encode("utf-8"))
     assert not csv_file.internal
-    assert chat(portal, filed.id or 0) == [("Utdraget är klart: 4 händelser 2026-03-29–2026-03-29", False)]
+    assert chat(portal, filed.id or 0) == [("Utdraget är klart: 4 händelser 2026-03-29–2026-03-29" + KEPT_SV, False)]
     parsed = list(csv.reader(io.StringIO(expected.removeprefix(BOM)), delimiter=";"))
     assert parsed[2][4] == small.odd_holder  # Excel reads the quoted name back whole
 
@@ -273,7 +276,7 @@ def test_the_users_extract_lists_the_system_s_own_users(portal: Portal, world: W
     made = content(portal, files(portal, filed.id or 0)[CSV_ORIGIN]).decode("utf-8")
     lines = [f"{u.id};{u.name};{u.email};{u.role}\r\n" for u in users]
     assert made == BOM + "Användar-id;Namn;E-post;Roll\r\n" + "".join(lines)
-    assert chat(portal, filed.id or 0) == [(f"Utdraget är klart: {len(users)} användare", False)]
+    assert chat(portal, filed.id or 0) == [(f"Utdraget är klart: {len(users)} användare" + KEPT_SV, False)]
 
 
 def test_an_english_requester_gets_english_headers_and_message(portal: Portal, world: World) -> None:
@@ -288,7 +291,7 @@ def test_an_english_requester_gets_english_headers_and_message(portal: Portal, w
     made = content(portal, files(portal, filed.id or 0)[CSV_ORIGIN]).decode("utf-8")
     assert made.startswith(BOM + "Time (Swedish time);Event;Door;Tag;Holder;User;Detail\r\n")
     assert "2026-03-29 00:00:00;Opened;" in made
-    assert chat(portal, filed.id or 0) == [("The extract is ready: 4 events 2026-03-29–2026-03-29", False)]
+    assert chat(portal, filed.id or 0) == [("The extract is ready: 4 events 2026-03-29–2026-03-29" + KEPT_EN, False)]
 
 
 def test_the_excel_file_holds_the_same_rows(portal: Portal, world: World) -> None:
@@ -340,7 +343,7 @@ def test_an_extract_whose_system_does_not_answer_is_made_when_it_does(portal: Po
     outbox.drain(portal)  # the next try, by itself
     assert stored(portal, filed.id or 0).status == Status.COMPLETED
     assert set(files(portal, filed.id or 0)) == {CSV_ORIGIN, XLSX_ORIGIN}
-    assert chat(portal, filed.id or 0)[-1] == ("Utdraget är klart: 4 händelser 2026-03-29–2026-03-29", False)
+    assert chat(portal, filed.id or 0)[-1] == ("Utdraget är klart: 4 händelser 2026-03-29–2026-03-29" + KEPT_SV, False)
 
 
 def test_a_tag_the_form_could_not_check_is_checked_when_the_extract_is_made(portal: Portal, world: World) -> None:
@@ -407,7 +410,7 @@ def test_a_log_of_200000_events_streams_in_bounded_memory(portal: Portal, world:
         lines = sum(1 for _line in handle)
     assert lines == 200_001
     [(message, _internal)] = chat(portal, filed.id or 0)
-    assert message == "Utdraget är klart: 200\xa0000 händelser 2026-01-01–2026-06-30"
+    assert message == "Utdraget är klart: 200\xa0000 händelser 2026-01-01–2026-06-30" + KEPT_SV
 
 
 def test_the_excel_file_is_written_row_by_row_in_memory_that_does_not_grow(portal: Portal, world: World) -> None:

@@ -34,6 +34,7 @@ MSGID_SECTION = "## Message ids you must not re-translate"
 
 PROVISIONAL = frozenset(
     {
+        "HousekeepingContext",
         "HttpRequest",
         "Mutation",
         "Portal",

@@ -42,6 +42,7 @@ from core.platform.clock import local_today
 from core.platform.errors import Conflict, NotFound, ValidationFailed
 from core.platform.i18n import N_
 from core.platform.settings import Settings
+from core.platform.signing import SigningKeys
 from core.requests.queries import valid_id
 from core.requests.statuses import Status
 
@@ -121,7 +122,7 @@ class Reading:
     """The ``[BB-n]`` of its subject: the last resort."""
 
 
-def read(raw: bytes, settings: Settings, secret_key: str) -> Reading:
+def read(raw: bytes, settings: Settings, secret_key: SigningKeys) -> Reading:
     """Parse and judge one mail. May raise on pathological content; :func:`receive` quarantines it then."""
     message = parse_mail(raw)
     named = authors(message)
@@ -160,7 +161,7 @@ def authors(message: EmailMessage) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _tie(message: EmailMessage, settings: Settings, secret_key: str) -> tuple[int | None, str]:
+def _tie(message: EmailMessage, settings: Settings, secret_key: SigningKeys) -> tuple[int | None, str]:
     """The request the mail answers by a reply address or a thread id, and how we know; or (None, why not)."""
     values = [header(message, name) for name in RECIPIENT_HEADERS]
     domain = "@" + settings.reply_domain.lower()
@@ -267,7 +268,7 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
     if earlier is not None and not (earlier.status == "quarantined" and earlier.reason == BEING_ATTACHED):
         return Outcome(earlier.status, f"received before (inbound mail #{earlier.id})", earlier.id or 0)
     try:
-        reading = read(raw, portal.settings, portal.secret_key)
+        reading = read(raw, portal.settings, portal.secret_keys)
     except Exception as exc:  # RecursionError included: a mail we cannot read is kept for staff, never lost
         reason = f"unreadable: {type(exc).__name__}"
         return Outcome("quarantined", reason, _store(portal, raw, digest, _headers_only(raw), "quarantined", reason))

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from core.mail import reply_tokens
 from core.models import User
+from core.platform.signing import SigningKeys
 
 _STATUS = re.compile(r"^\s*([245])\.\d{1,3}\.\d{1,3}")
 
@@ -117,7 +118,7 @@ class Report:
     """Users named by our own, intact Message-IDs in the returned mail."""
 
 
-def read_report(secret_key: str, message: EmailMessage) -> Report | None:
+def read_report(secret_key: SigningKeys, message: EmailMessage) -> Report | None:
     """The permanent failures of one of our mails, or None when the report is not about our mail or not final."""
     permanent = [f for f in failures(message) if f.permanent]
     if not permanent:

@@ -37,6 +37,7 @@ def anonymous_page(request: HttpRequest, template: str, status_code: int = 200, 
         token = new_anon_token()
         current.anon_token = token
         current.csrf = auth.csrf_token(portal(request).secret_key, token)
+        current.csrf_binding = token
         cookies.append(cookie(request, ANON_COOKIE, token, None))
     response = page(template, current, status_code=status_code, **context)
     response.cookies = cookies
@@ -45,6 +46,7 @@ def anonymous_page(request: HttpRequest, template: str, status_code: int = 200, 
 
 class AuthController(Controller):
     include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
+
     def _anonymous_page(
         self, request: HttpRequest, template: str, status_code: int = 200, **context: object
     ) -> Template:
@@ -130,12 +132,12 @@ class AuthController(Controller):
                     clock=the_portal.clock,
                     policy=policy,
                     device_cookie=request.cookies.get(throttle.DEVICE_COOKIE),
-                    secret_key=the_portal.secret_key,
+                    secret_key=the_portal.secret_keys,
                 )
                 if user is not None:
                     old = request.cookies.get(SESSION_COOKIE)
                     if old:
-                        auth.end_session(session, old, secret_key=the_portal.secret_key)
+                        auth.end_session(session, old, secret_key=the_portal.secret_keys)
                     token = auth.start_session(
                         session,
                         user,
@@ -164,7 +166,7 @@ class AuthController(Controller):
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             with the_portal.database.writing() as session:
-                auth.end_session(session, token, secret_key=the_portal.secret_key)
+                auth.end_session(session, token, secret_key=the_portal.secret_keys)
         response = Redirect("/login?notice=logged_out")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -85,7 +85,7 @@ class ProfileController(Controller):
                     clock=the_portal.clock,
                     policy=policy,
                     device_cookie=request.cookies.get(throttle.DEVICE_COOKIE),
-                    secret_key=the_portal.secret_key,
+                    secret_key=the_portal.secret_keys,
                 )
         except Throttled as exc:
             errors = {"current_password": [gettext(exc.detail, **exc.params)], **errors}
