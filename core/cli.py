@@ -57,9 +57,11 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
 
     from core import demo as demo_data
     from core.migrate import upgrade
+    from core.platform import logs
     from core.web.app import create_app
 
     portal = _portal()
+    logs.configure(portal.settings)  # this process's own lines (the background supervisor's); uvicorn's below
     if not portal.settings.production and "base_url" not in portal.settings.model_fields_set:
         # Links in mails point where this server listens; the web and background processes read it from here.
         os.environ["BBPORTAL_BASE_URL"] = listening_url(host, port)
@@ -87,6 +89,7 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
             host=host,
             port=port,
             log_level="info",
+            log_config=logs.uvicorn_config(portal.settings),
             proxy_headers=True,
             forwarded_allow_ips=portal.settings.forwarded_allow_ips,
         )
@@ -104,6 +107,7 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
             host=host,
             port=port,
             log_level="info",
+            log_config=logs.uvicorn_config(portal.settings),  # applied again in each web process
             proxy_headers=True,
             forwarded_allow_ips=portal.settings.forwarded_allow_ips,
             # A new web process imports the whole portal before it answers the supervisor's health check;
@@ -233,11 +237,13 @@ def background(nice: int, parent: int | None) -> None:
     import signal
     import threading
 
+    from core.platform import logs
     from core.worker.runner import EmbeddedWorker
 
     if nice:
         os.nice(nice)  # before any thread starts: on Linux each thread inherits it
     portal = _portal()
+    logs.configure(portal.settings)
     if portal.settings.redis_url:
         raise click.ClickException("BBPORTAL_REDIS_URL is set: run 'bbportal relay' and the dramatiq workers instead.")
     stopping = threading.Event()
@@ -440,6 +446,7 @@ def relay(interval: float) -> None:
     import time
 
     from core.conversation.reminders import send_due_reminders
+    from core.platform import logs
     from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
     from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, relay_once
@@ -447,6 +454,7 @@ def relay(interval: float) -> None:
     portal = _portal()
     if not portal.settings.redis_url:
         raise click.ClickException("Set BBPORTAL_REDIS_URL: without it the embedded web process relays.")
+    logs.configure(portal.settings)
     configure_broker(portal.settings.redis_url, portal.settings.redis_namespace)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -469,6 +477,58 @@ def relay(interval: float) -> None:
             stopping.wait(interval)
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9464, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+def metrics(host: str, port: int) -> None:
+    """Serve /metrics on its own address, for a host that runs workers but no web process.
+
+    The same answer as the web's /metrics (this host's counters from PROMETHEUS_MULTIPROC_DIR, then the
+    database's state), behind the same bearer token (BBPORTAL_METRICS_TOKEN), until Ctrl-C or SIGTERM.
+    """
+    import signal
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from core.platform import logs
+    from core.web.metrics import authorized, exposition
+
+    portal = _portal()
+    logs.configure(portal.settings)
+    if not portal.settings.metrics_token:
+        raise click.ClickException("Set BBPORTAL_METRICS_TOKEN: /metrics is served only behind a token.")
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+            elif not authorized(portal.settings, self.headers.get("Authorization")):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Bearer realm="metrics"')
+                self.end_headers()
+            else:
+                body = exposition(portal)
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # scrapes every few seconds are not worth a line each
+
+    server = ThreadingHTTPServer((host, port), Answer)
+    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    click.echo(f"Serving /metrics on {host}:{port}; Ctrl-C or SIGTERM stops.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @main.group()
@@ -553,14 +613,14 @@ def mail_listen(host: str, port: int, lmtp: bool) -> None:
     Accepts only recipients in BBPORTAL_REPLY_DOMAIN and the bounce address (BBPORTAL_MAIL_ENVELOPE_FROM).
     Answers 250 when a mail is taken, 552/554 when it can never be, 451 when the portal cannot store it now.
     """
-    import logging
     import signal
     import threading
 
     from core.conversation.intake.listener import IntakeController
+    from core.platform import logs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     portal = _portal()
+    logs.configure(portal.settings)
     controller = IntakeController(portal, host, port, lmtp=lmtp)
     try:
         controller.start()

@@ -15,7 +15,7 @@ read from the database when Prometheus scrapes (``core.web.metrics``): one group
 memory, and the same answer from every web process.
 
 Several hosts: each host's processes share one folder (``/run/bbportal/metrics``, a tmpfs emptied at boot);
-Prometheus scrapes a web process on every host (or ``bbportal metrics serve`` on a host with workers only) and
+Prometheus scrapes a web process on every host (or ``bbportal metrics`` on a host with workers only) and
 ``sum()`` adds the hosts up. The counters never carry an unbounded label (no request number, no address).
 """
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from litestar import Response, get
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import NotFoundException
 from litestar.plugins.prometheus import PrometheusController
+from litestar.status_codes import HTTP_401_UNAUTHORIZED
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from core.web import metrics
@@ -29,7 +30,13 @@ class MetricsController(PrometheusController):
         if not settings.metrics_token:
             raise NotFoundException()
         if not metrics.authorized(settings, request.headers.get("authorization")):
-            raise NotAuthorizedException(headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+            # A plain 401 for a machine, not the log-in redirect that pages answer people with.
+            return Response(
+                b"401: the metrics token is missing or wrong\n",
+                status_code=HTTP_401_UNAUTHORIZED,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         return Response(
             metrics.exposition(portal(request)), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
         )
