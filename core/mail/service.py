@@ -32,7 +32,7 @@ from core.platform import i18n
 from core.platform.clock import local_date, local_datetime
 from core.platform.errors import ConfigurationError
 from core.platform.logs import get_logger
-from core.platform.metrics import MAILS_FAILED, MAILS_SENT
+from core.platform.metrics import MAILS_FAILED, MAILS_SENT, count
 from core.platform.outbox import OutboxMessage, enqueue
 from core.views import RequestView, UserView
 
@@ -156,10 +156,10 @@ def send(portal: Portal, outbox_row: OutboxMessage) -> bool:
     try:
         portal.mailer.send(message)
     except Exception as exc:
-        MAILS_FAILED.labels(kind=kind).inc()
+        count(MAILS_FAILED, kind=kind)
         log.warning("mail not accepted", kind=kind, message_id=str(message["Message-ID"]), error=repr(exc))
         raise
-    MAILS_SENT.labels(kind=kind).inc()
+    count(MAILS_SENT, kind=kind)
     log.info("mail sent", kind=kind, message_id=str(message["Message-ID"]))
     _remember(portal, outbox_row, message)
     return True

@@ -64,10 +64,44 @@ JOB_SECONDS = Histogram(
 )
 
 
+_broken: set[str] = set()
+"""Metrics that could not be counted in this process (said once in the log, not for every event)."""
+
+
+def count(counter: Counter, **labels: str) -> None:
+    """Add one to ``counter``: a counter never stops the work it counts.
+
+    In multiprocess mode a value lives in a file; a process that cannot write the folder (``bbportal mail
+    receive`` run by the MTA as another user, a full disk) must still take the mail or send it.
+    """
+    try:
+        counter.labels(**labels).inc()
+    except OSError as exc:
+        _cannot(counter, exc)
+
+
+def observe(histogram: Histogram, amount: float, **labels: str) -> None:
+    """Record ``amount`` in ``histogram``; like :func:`count`, never at the cost of the work."""
+    try:
+        histogram.labels(**labels).observe(amount)
+    except OSError as exc:
+        _cannot(histogram, exc)
+
+
+def _cannot(metric: Counter | Histogram, exc: OSError) -> None:
+    name = metric._name
+    if name not in _broken:
+        _broken.add(name)
+        log.warning("cannot count %s in this process (%s: %s)", name, type(exc).__name__, exc)
+
+
 def prepare(settings: Settings) -> None:
     """Make the multiprocess folder if it is set and missing (a counter's first use would fail without it)."""
     if settings.metrics_dir is not None:
-        Path(settings.metrics_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(settings.metrics_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # counted nowhere then (see count), but the process does its work
+            log.warning("cannot make the metrics folder %s (%s: %s)", settings.metrics_dir, type(exc).__name__, exc)
 
 
 def exposition(settings: Settings, *collectors: Collector) -> bytes:

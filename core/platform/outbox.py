@@ -247,7 +247,7 @@ def _run(portal: Portal, message: OutboxMessage, handler: Handler) -> str | None
         try:
             result = handler(portal, message)
         finally:
-            metrics.JOB_SECONDS.labels(topic=topic).observe(time.perf_counter() - started)
+            metrics.observe(metrics.JOB_SECONDS, time.perf_counter() - started, topic=topic)
     except Exception as exc:
         _record_failure(portal, message_id, topic, f"{type(exc).__name__}: {exc}")
         return None
@@ -275,7 +275,7 @@ def _run(portal: Portal, message: OutboxMessage, handler: Handler) -> str | None
             raise
         _record_failure(portal, message_id, topic, f"{type(exc).__name__}: {exc}")
         return None
-    metrics.JOBS.labels(topic=topic, outcome="done").inc()
+    metrics.count(metrics.JOBS, topic=topic, outcome="done")
     log.info("job done", topic=topic)
     return topic
 
@@ -297,10 +297,10 @@ def _record_failure(portal: Portal, message_id: int, topic: str, error: str) -> 
         attempts, outcome = message.attempts, message.status
     # Visible at once, not only as last_error on a row waiting out its backoff (a mail server that refuses us).
     if outcome == OutboxStatus.FAILED.value:
-        metrics.JOBS.labels(topic=topic, outcome="failed").inc()
+        metrics.count(metrics.JOBS, topic=topic, outcome="failed")
         log.error("job failed for the last time", topic=topic, attempts=attempts, error=error)
     else:
-        metrics.JOBS.labels(topic=topic, outcome="retry").inc()
+        metrics.count(metrics.JOBS, topic=topic, outcome="retry")
         log.warning("job failed; it runs again", topic=topic, attempts=attempts, error=error)
 
 

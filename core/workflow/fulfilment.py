@@ -18,7 +18,7 @@ from core.platform import i18n
 from core.platform.errors import Conflict
 from core.platform.i18n import N_
 from core.platform.logs import get_logger
-from core.platform.metrics import FULFILMENTS
+from core.platform.metrics import FULFILMENTS, count
 from core.platform.outbox import OutboxMessage, OutboxStatus, enqueue
 from core.platform.storage import StorageUnavailable
 from core.requests.context import FulfilmentContext
@@ -142,7 +142,7 @@ def run(
 
 def _count(type_key: str, outcome: str, **details: str) -> None:
     """``bbportal_fulfilments_total`` and a log line (with the job's request id) for each run's outcome."""
-    FULFILMENTS.labels(type=type_key, outcome=outcome).inc()
+    count(FULFILMENTS, type=type_key, outcome=outcome)
     (log.warning if outcome == "failed" else log.info)("fulfilment " + outcome, type=type_key, **details)
 
 

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 
 from core.conversation.intake import Refused, receive
-from core.platform import logs, outbox
+from core.platform import logs, metrics, outbox
 from core.platform.clock import FixedClock
 from core.platform.errors import ConfigurationError
 from core.platform.outbox import OutboxMessage
@@ -111,7 +111,8 @@ def test_the_gauges_reflect_filed_requests_and_outbox_rows(
         topics = set(session.exec(select(OutboxMessage.topic).where(OutboxMessage.status == "pending")))
     clock.advance(timedelta(seconds=90))
     after = scrape(web)
-    assert value(after, "bbportal_requests", status="pending") == value(before, "bbportal_requests", status="pending") + 2
+    pending = value(before, "bbportal_requests", status="pending")
+    assert value(after, "bbportal_requests", status="pending") == pending + 2
     assert value(after, "bbportal_requests", status="completed") == 0  # every status is there, also when 0
     assert topics and all(value(after, "bbportal_outbox_jobs", topic=t, status="pending") >= 1 for t in topics)
     assert value(after, "bbportal_outbox_oldest_waiting_seconds") >= 90
@@ -188,6 +189,23 @@ def test_the_counters_of_several_processes_add_up(portal: Portal, web: Any, tmp_
     assert "bbportal_requests" in {name for name, _ in samples}  # the database's state is still there
 
 
+def test_a_counter_that_cannot_be_written_never_stops_the_work(
+    portal: Portal, world: World, web: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``bbportal mail receive`` run by the MTA as a user who cannot write the folder still takes the mail."""
+
+    def unwritable(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "metrics"))
+
+    for counter in (metrics.MAILS_SENT, metrics.JOBS, metrics.INBOUND_MAILS, metrics.JOB_SECONDS):
+        monkeypatch.setattr(counter, "labels", unwritable)
+    file_fault(web, portal, world)
+    assert outbox.drain(portal) >= 2
+    with portal.database.reading() as session:
+        assert set(session.exec(select(OutboxMessage.status))) == {"done"}
+    assert receive(portal, b"From: a@b.example\r\nSubject: x\r\n\r\nHello\r\n").status == "quarantined"
+
+
 def test_production_refuses_a_metrics_token_without_the_folder_or_too_short() -> None:
     production = {
         "production": True,
@@ -238,7 +256,7 @@ def test_every_answer_has_a_request_id_and_an_insane_one_is_replaced(web: Any) -
     first = web.client.get("/healthz").headers["x-request-id"]
     second = web.client.get("/healthz").headers["x-request-id"]
     assert first != second and len(first) == 32
-    for insane in ("has space", "x" * 65, "quote\"d", "new\\nline", "-leading-dash"):
+    for insane in ("has space", "x" * 65, 'quote"d', "new\\nline", "-leading-dash"):
         answer = web.client.get("/healthz", headers={"x-request-id": insane})
         assert answer.headers["x-request-id"] != insane and len(answer.headers["x-request-id"]) == 32
 

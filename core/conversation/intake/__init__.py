@@ -42,7 +42,7 @@ from core.platform.clock import local_today
 from core.platform.errors import Conflict, NotFound, ValidationFailed
 from core.platform.i18n import N_
 from core.platform.logs import get_logger
-from core.platform.metrics import INBOUND_MAILS
+from core.platform.metrics import INBOUND_MAILS, count
 from core.platform.settings import Settings
 from core.requests.queries import valid_id
 from core.requests.statuses import Status
@@ -268,13 +268,13 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
         try:
             outcome = _receive(portal, raw)
         except Refused as exc:
-            INBOUND_MAILS.labels(outcome="refused").inc()
+            count(INBOUND_MAILS, outcome="refused")
             log.info("inbound mail refused", reason=exc.detail)
             raise
         except Exception:
-            INBOUND_MAILS.labels(outcome="deferred").inc()
+            count(INBOUND_MAILS, outcome="deferred")
             raise
-        INBOUND_MAILS.labels(outcome=outcome.status).inc()
+        count(INBOUND_MAILS, outcome=outcome.status)
         log.info(
             "inbound mail taken",
             outcome=outcome.status,
