@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import IO, Any
 
 import structlog
@@ -68,9 +69,15 @@ def formatter(rendering: str = "text") -> logging.Formatter:
     else:
         last = [structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)]
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*SHARED, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*SHARED, structlog.stdlib.ExtraAdder(), _drop_colour],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *last],
     )
+
+
+def _drop_colour(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """uvicorn hands each line a second copy with terminal colour codes (``color_message``): not for a log file."""
+    event.pop("color_message", None)
+    return event
 
 
 class _StandardError(logging.StreamHandler):

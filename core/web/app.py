@@ -46,6 +46,14 @@ from core.web.types import HttpRequest
 from core.web.viewer import check_csrf, refuse_large_text_posts, viewer_middleware
 
 STATIC = Path(__file__).parent / "static"
+LITESTAR_LOGGING = LoggingConfig(
+    configure_root_logger=False,
+    handlers={"console": {"class": "logging.NullHandler"}, "queue_listener": {"class": "logging.NullHandler"}},
+    loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
+    log_exceptions="debug",
+)
+"""Litestar's lines go to the root handler like everyone's (``core.platform.logs``: text or JSON, with the request
+id); left to itself, Litestar would put a handler and format of its own on the root of every web process."""
 
 
 @asynccontextmanager
@@ -149,7 +157,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             security=[{"token": []}],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, exclude_opt_key=NO_COMPRESSION),
-        logging_config=LoggingConfig(log_exceptions="debug"),
+        logging_config=LITESTAR_LOGGING,
         debug=False,
         lifespan=[_embedded_worker],
     )
