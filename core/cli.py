@@ -446,7 +446,7 @@ def relay(interval: float) -> None:
     import time
 
     from core.conversation.reminders import send_due_reminders
-    from core.platform import logs
+    from core.platform import logs, request_ids
     from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
     from core.worker.runner import REMINDER_CHECK_SECONDS, Pulse, relay_once
@@ -465,12 +465,13 @@ def relay(interval: float) -> None:
         while not stopping.is_set():
             try:
                 relay_once(portal)
-                if time.monotonic() - last_tick >= portal.settings.tick_seconds:
-                    last_tick = time.monotonic()
-                    release_due(portal)
-                if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
-                    last_reminders = time.monotonic()
-                    send_due_reminders(portal)
+                with request_ids.bound(request_ids.new()):  # what a round releases or reminds shares one id
+                    if time.monotonic() - last_tick >= portal.settings.tick_seconds:
+                        last_tick = time.monotonic()
+                        release_due(portal)
+                    if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
+                        last_reminders = time.monotonic()
+                        send_due_reminders(portal)
                 pulse()
             except Exception as exc:  # the broker or the database is away for a moment: next round
                 click.echo(f"relay round failed: {type(exc).__name__}: {exc}", err=True)
@@ -489,6 +490,7 @@ def metrics(host: str, port: int) -> None:
     database's state), behind the same bearer token (BBPORTAL_METRICS_TOKEN), until Ctrl-C or SIGTERM.
     """
     import signal
+    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from prometheus_client import CONTENT_TYPE_LATEST
@@ -521,13 +523,17 @@ def metrics(host: str, port: int) -> None:
             pass  # scrapes every few seconds are not worth a line each
 
     server = ThreadingHTTPServer((host, port), Answer)
-    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    serving = threading.Thread(target=server.serve_forever, name="bbportal-metrics", daemon=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    serving.start()
     click.echo(f"Serving /metrics on {host}:{port}; Ctrl-C or SIGTERM stops.")
     try:
-        server.serve_forever()
+        stopping.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        server.shutdown()  # from this thread: serve_forever runs in the other one
         server.server_close()
 
 

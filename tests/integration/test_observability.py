@@ -8,13 +8,16 @@ import io
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
@@ -275,3 +278,52 @@ def test_text_logs_are_readable_and_carry_the_request_id(portal: Portal, world: 
     done = [line for line in buffer.getvalue().splitlines() if "job done" in line]
     assert done and all("request_id=text-trail-1" in line for line in done)
     assert not any(line.lstrip().startswith("{") for line in done)
+
+
+def test_bbportal_metrics_serves_a_host_without_web_processes(portal: Portal, world: World, tmp_path: Path) -> None:
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BBPORTAL_")},
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "BBPORTAL_DATABASE_URL": portal.database.url,
+        "BBPORTAL_DATA_DIR": str(tmp_path / "data"),
+        "BBPORTAL_SECRET_KEY": portal.settings.secret_key,
+        "BBPORTAL_METRICS_TOKEN": TOKEN,
+    }
+    count = "from core.platform import metrics; metrics.JOBS.labels(topic='send_mail', outcome='done').inc(5)"
+    subprocess.run([sys.executable, "-c", count], env=environment, check=True, timeout=120)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "metrics", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                anonymous = httpx.get(url)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stdout and server.stdout.read()
+                time.sleep(0.2)
+        assert anonymous.status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{port}/other", headers=SCRAPE).status_code == 404
+        answer = httpx.get(url, headers=SCRAPE)
+        assert answer.status_code == 200
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(answer.text)
+            for sample in family.samples
+        }
+        assert value(samples, "bbportal_jobs_total", topic="send_mail", outcome="done") == 5
+        assert value(samples, "bbportal_requests", status="pending") == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
