@@ -67,7 +67,13 @@ def formatter(rendering: str = "text") -> logging.Formatter:
         renderer = structlog.processors.JSONRenderer()
         last: list[Any] = [structlog.processors.format_exc_info, renderer]
     else:
-        last = [structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)]
+        # Plain tracebacks: the rich ones the console renderer prefers print every frame's locals, and a log
+        # file must never hold a password or a token that happened to be in a variable.
+        last = [
+            structlog.dev.ConsoleRenderer(
+                colors=False, pad_event_to=0, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*SHARED, structlog.stdlib.ExtraAdder(), _drop_colour],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *last],

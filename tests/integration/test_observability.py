@@ -327,3 +327,22 @@ def test_bbportal_metrics_serves_a_host_without_web_processes(portal: Portal, wo
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("rendering", ["text", "json"])
+def test_a_traceback_in_the_log_never_shows_local_variables(rendering: str) -> None:
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    handler = logs.configure(Settings(log_format=rendering, _env_file=None), stream=buffer)  # type: ignore[call-arg]
+    password = "hunter2-" + rendering
+    try:
+        raise ValueError("the mail server said no")
+    except ValueError:
+        logging.getLogger("core.test").exception("sending failed for %s", "a user")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    written = buffer.getvalue()
+    assert "ValueError: the mail server said no" in written and "sending failed for a user" in written
+    assert password not in written
