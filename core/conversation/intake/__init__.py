@@ -280,7 +280,7 @@ def receive(portal: Portal, raw: bytes) -> Outcome:
             outcome=outcome.status,
             reason=outcome.reason,
             inbound_mail_id=outcome.inbound_mail_id,
-            request=outcome.request_id,
+            tied_to=f"BB-{outcome.request_id}" if outcome.request_id is not None else None,
         )
         return outcome
 
