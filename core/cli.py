@@ -57,9 +57,11 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
 
     from core import demo as demo_data
     from core.migrate import upgrade
+    from core.platform import logs
     from core.web.app import create_app
 
     portal = _portal()
+    logs.configure(portal.settings)  # this process's own lines (the background supervisor's); uvicorn's below
     if not portal.settings.production and "base_url" not in portal.settings.model_fields_set:
         # Links in mails point where this server listens; the web and background processes read it from here.
         os.environ["BBPORTAL_BASE_URL"] = listening_url(host, port)
@@ -87,6 +89,7 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
             host=host,
             port=port,
             log_level="info",
+            log_config=logs.uvicorn_config(portal.settings),
             proxy_headers=True,
             forwarded_allow_ips=portal.settings.forwarded_allow_ips,
         )
@@ -104,6 +107,7 @@ def serve(host: str, port: int, demo: bool, workers: int | None) -> None:
             host=host,
             port=port,
             log_level="info",
+            log_config=logs.uvicorn_config(portal.settings),  # applied again in each web process
             proxy_headers=True,
             forwarded_allow_ips=portal.settings.forwarded_allow_ips,
             # A new web process imports the whole portal before it answers the supervisor's health check;
@@ -233,11 +237,13 @@ def background(nice: int, parent: int | None) -> None:
     import signal
     import threading
 
+    from core.platform import logs
     from core.worker.runner import EmbeddedWorker
 
     if nice:
         os.nice(nice)  # before any thread starts: on Linux each thread inherits it
     portal = _portal()
+    logs.configure(portal.settings)
     if portal.settings.redis_url:
         raise click.ClickException("BBPORTAL_REDIS_URL is set: run 'bbportal relay' and the dramatiq workers instead.")
     stopping = threading.Event()
@@ -476,6 +482,7 @@ def relay(interval: float) -> None:
     import time
 
     from core.conversation.reminders import send_due_reminders
+    from core.platform import logs, request_ids
     from core.requests.scheduling import release_due
     from core.worker.broker import configure_broker
     from core.worker.runner import (
@@ -490,6 +497,7 @@ def relay(interval: float) -> None:
     portal = _portal()
     if not portal.settings.redis_url:
         raise click.ClickException("Set BBPORTAL_REDIS_URL: without it the embedded web process relays.")
+    logs.configure(portal.settings)
     broker = configure_broker(portal.settings.redis_url, portal.settings.redis_namespace)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -503,15 +511,16 @@ def relay(interval: float) -> None:
                 if forgotten:
                     click.echo(f"Redis lost its messages: handing {forgotten} outbox rows out again.", err=True)
                 relay_once(portal)
-                if time.monotonic() - last_tick >= portal.settings.tick_seconds:
-                    last_tick = time.monotonic()
-                    release_due(portal)
-                if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
-                    last_reminders = time.monotonic()
-                    send_due_reminders(portal)
-                if time.monotonic() - last_housekeeping >= HOUSEKEEPING_CHECK_SECONDS:
-                    last_housekeeping = time.monotonic()
-                    housekeeping_if_due(portal)
+                with request_ids.bound(request_ids.new()):  # what a round releases or reminds shares one id
+                    if time.monotonic() - last_tick >= portal.settings.tick_seconds:
+                        last_tick = time.monotonic()
+                        release_due(portal)
+                    if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
+                        last_reminders = time.monotonic()
+                        send_due_reminders(portal)
+                    if time.monotonic() - last_housekeeping >= HOUSEKEEPING_CHECK_SECONDS:
+                        last_housekeeping = time.monotonic()
+                        housekeeping_if_due(portal)
                 pulse()
             except Exception as exc:  # the broker or the database is away for a moment: next round
                 click.echo(f"relay round failed: {type(exc).__name__}: {exc}", err=True)
@@ -533,6 +542,63 @@ def housekeeping() -> None:
     removed = run(_portal())
     for kind, count in removed.items():
         click.echo(f"{kind}: {count} removed")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9464, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+def metrics(host: str, port: int) -> None:
+    """Serve /metrics on its own address, for a host that runs workers but no web process.
+
+    The same answer as the web's /metrics (this host's counters from PROMETHEUS_MULTIPROC_DIR, then the
+    database's state), behind the same bearer token (BBPORTAL_METRICS_TOKEN), until Ctrl-C or SIGTERM.
+    """
+    import signal
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from core.platform import logs
+    from core.web.metrics import authorized, exposition
+
+    portal = _portal()
+    logs.configure(portal.settings)
+    if not portal.settings.metrics_token:
+        raise click.ClickException("Set BBPORTAL_METRICS_TOKEN: /metrics is served only behind a token.")
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+            elif not authorized(portal.settings, self.headers.get("Authorization")):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Bearer realm="metrics"')
+                self.end_headers()
+            else:
+                body = exposition(portal)
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # scrapes every few seconds are not worth a line each
+
+    server = ThreadingHTTPServer((host, port), Answer)
+    serving = threading.Thread(target=server.serve_forever, name="bbportal-metrics", daemon=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    serving.start()
+    click.echo(f"Serving /metrics on {host}:{port}; Ctrl-C or SIGTERM stops.")
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()  # from this thread: serve_forever runs in the other one
+        server.server_close()
 
 
 @main.group()
@@ -617,14 +683,14 @@ def mail_listen(host: str, port: int, lmtp: bool) -> None:
     Accepts only recipients in BBPORTAL_REPLY_DOMAIN and the bounce address (BBPORTAL_MAIL_ENVELOPE_FROM).
     Answers 250 when a mail is taken, 552/554 when it can never be, 451 when the portal cannot store it now.
     """
-    import logging
     import signal
     import threading
 
     from core.conversation.intake.listener import IntakeController
+    from core.platform import logs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     portal = _portal()
+    logs.configure(portal.settings)
     controller = IntakeController(portal, host, port, lmtp=lmtp)
     try:
         controller.start()

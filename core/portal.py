@@ -13,6 +13,7 @@ from core.accounts.passwords import MAIL_KINDS as ACCOUNT_MAILS
 from core.conversation.notifications import MAIL_KINDS as REQUEST_MAILS
 from core.mail.service import MailKind, kinds
 from core.models import System
+from core.platform import metrics
 from core.platform.clock import Clock, SystemClock
 from core.platform.db import Database, create_database
 from core.platform.errors import ConfigurationError
@@ -90,6 +91,7 @@ def build_portal(
 ) -> Portal:
     settings = settings or get_settings()
     settings.check_production()
+    metrics.prepare(settings)  # every process builds its portal before it counts anything
     plugins = create_plugin_manager(extra_plugins=extra_plugins, blocked=blocked_plugins)
     return Portal(
         settings=settings,

@@ -21,4 +21,5 @@ def outbox_row(topic: str, payload: dict[str, Any], now: datetime) -> dict[str, 
         "relayed_at": None,
         "dedupe_key": None,
         "done_at": None,
+        "request_id": None,
     }

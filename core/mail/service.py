@@ -15,7 +15,6 @@ carries the same Message-ID and is recognisable as the same mail.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +31,8 @@ from core.models import Request, SentMail, User
 from core.platform import i18n
 from core.platform.clock import local_date, local_datetime
 from core.platform.errors import ConfigurationError
+from core.platform.logs import get_logger
+from core.platform.metrics import MAILS_FAILED, MAILS_SENT, count
 from core.platform.outbox import OutboxMessage, enqueue
 from core.views import RequestView, UserView
 
@@ -42,7 +43,7 @@ TOPIC = "send_mail"
 CORE_TEMPLATES = Path(__file__).parent / "templates" / "email"
 """The core's kinds, one folder each, and ``_layout/`` that their HTML parts extend."""
 BOTH_LANGUAGES = ("sv", "en")
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,18 @@ def send(portal: Portal, outbox_row: OutboxMessage) -> bool:
     """
     with portal.database.reading() as session:
         message = compose(portal, session, outbox_row)
+    kind = str(outbox_row.payload.get("kind"))
     if message is None:
+        log.info("mail not sent: nothing to send any more", kind=kind)
         return False
-    portal.mailer.send(message)
+    try:
+        portal.mailer.send(message)
+    except Exception as exc:
+        count(MAILS_FAILED, kind=kind)
+        log.warning("mail not accepted", kind=kind, message_id=str(message["Message-ID"]), error=repr(exc))
+        raise
+    count(MAILS_SENT, kind=kind)
+    log.info("mail sent", kind=kind, message_id=str(message["Message-ID"]))
     _remember(portal, outbox_row, message)
     return True
 

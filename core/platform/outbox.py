@@ -6,21 +6,26 @@ who can retry it). Handlers are keyed by topic; a topic nobody handles yet stays
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from sqlalchemy import JSON, Column, Index, and_, delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from core.platform import metrics, request_ids
 from core.platform.columns import utc_column
 from core.platform.db import insert_rows
+from core.platform.logs import get_logger
 
 if TYPE_CHECKING:
     from core.portal import Portal
 
 Finish = Callable[[Session], None]
+log = get_logger(__name__)
 
 
 class OutboxStatus(StrEnum):
@@ -50,6 +55,8 @@ class OutboxMessage(SQLModel, table=True):
     dedupe_key: str | None = Field(default=None, max_length=120, unique=True)
     """Set on rows made by other rows (one mail per recipient) so that re-running the maker adds nothing."""
     done_at: datetime | None = utc_column(nullable=True)
+    request_id: str | None = Field(default=None, max_length=request_ids.MAX_LENGTH)
+    """The web request (or inbound mail, or job) that caused this row: its log lines and this row's share it."""
 
 
 Handler = Callable[["Portal", OutboxMessage], "Finish | None"]
@@ -83,7 +90,8 @@ def enqueue(
     change that rolls back. ``payload`` is one job's payload, or a list of payloads of one topic written as
     one statement (a released batch). A ``dedupe_key`` names a job that may be queued only once (one mail
     per recipient of an event, one reminder per question): a key already present is skipped, so re-running
-    whatever queues it adds nothing. Returns how many rows were written.
+    whatever queues it adds nothing. Each row carries the request id bound where it is queued (the web
+    request's, or the job's that queues it). Returns how many rows were written.
     """
     payloads = [payload] if isinstance(payload, dict) else list(payload)
     keys: list[str | None] = (
@@ -98,6 +106,7 @@ def enqueue(
     else:
         pairs = list(zip(payloads, keys, strict=True))
     due = available_at or now
+    request_id = request_ids.current()
     rows = [
         {
             "topic": topic,
@@ -110,6 +119,7 @@ def enqueue(
             "relayed_at": None,
             "dedupe_key": key,
             "done_at": None,
+            "request_id": request_id,
         }
         for body, key in pairs
     ]
@@ -145,8 +155,18 @@ def due_for_relay(portal: Portal, limit: int = 100) -> list[int]:
             waiting, lost = waiting.with_for_update(skip_locked=True), lost.with_for_update(skip_locked=True)
         # At most ``limit`` rows a round, the oldest of what the two found; the rest go in the next round.
         ids = sorted({i for i in [*session.exec(waiting), *session.exec(lost)] if i is not None})[:limit]
+        handed: list[Any] = []
         if ids:
-            session.execute(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(relayed_at=now))
+            handed = list(
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(ids))
+                    .values(relayed_at=now)
+                    .returning(col(OutboxMessage.id), col(OutboxMessage.topic), col(OutboxMessage.request_id))
+                )
+            )
+    for row_id, topic, request_id in sorted(handed):  # the relay's part of a request id's trail
+        log.info("job handed out", outbox_id=row_id, topic=topic, request_id=request_id)
     return ids
 
 
@@ -221,13 +241,24 @@ def process(portal: Portal, message_id: int) -> str | None:
     handler = handlers(portal).get(message.topic)
     if handler is None:
         return None
+    # The row's request id is this job's: its log lines carry it, and so do the rows it queues (its mails).
+    with request_ids.bound(message.request_id), structlog.contextvars.bound_contextvars(outbox_id=message_id):
+        return _run(portal, message, handler)
+
+
+def _run(portal: Portal, message: OutboxMessage, handler: Handler) -> str | None:
+    message_id, topic = message.id or 0, message.topic
+    started = time.perf_counter()
     try:
-        result = handler(portal, message)
+        try:
+            result = handler(portal, message)
+        finally:
+            metrics.observe(metrics.JOB_SECONDS, time.perf_counter() - started, topic=topic)
     except Exception as exc:
-        _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
+        _record_failure(portal, message_id, topic, f"{type(exc).__name__}: {exc}")
         return None
     except BaseException as exc:  # Dramatiq's time limit, a shutdown: count the attempt, then let it through
-        _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
+        _record_failure(portal, message_id, topic, f"{type(exc).__name__}: {exc}")
         raise
     # Only the core's own handlers finish in the done mark's transaction; a plugin's return value is ignored.
     finish = result if portal.core_outbox_handlers.get(message.topic) is handler else None
@@ -248,12 +279,14 @@ def process(portal: Portal, message_id: int) -> str | None:
             # The work is done and only its mark failed: the row stays handed out, and the relay hands it out
             # again after REDELIVER_AFTER (a mail may then go twice, with the same Message-ID).
             raise
-        _record_failure(portal, message_id, f"{type(exc).__name__}: {exc}")
+        _record_failure(portal, message_id, topic, f"{type(exc).__name__}: {exc}")
         return None
-    return message.topic
+    metrics.count(metrics.JOBS, topic=topic, outcome="done")
+    log.info("job done", topic=topic)
+    return topic
 
 
-def _record_failure(portal: Portal, message_id: int, error: str) -> None:
+def _record_failure(portal: Portal, message_id: int, topic: str, error: str) -> None:
     now = portal.clock.now()
     with portal.database.writing() as session:
         message = session.get(OutboxMessage, message_id)
@@ -267,6 +300,14 @@ def _record_failure(portal: Portal, message_id: int, error: str) -> None:
         else:
             message.available_at = now + backoff(message.attempts)
         session.add(message)
+        attempts, outcome = message.attempts, message.status
+    # Visible at once, not only as last_error on a row waiting out its backoff (a mail server that refuses us).
+    if outcome == OutboxStatus.FAILED.value:
+        metrics.count(metrics.JOBS, topic=topic, outcome="failed")
+        log.error("job failed for the last time", topic=topic, attempts=attempts, error=error)
+    else:
+        metrics.count(metrics.JOBS, topic=topic, outcome="retry")
+        log.warning("job failed; it runs again", topic=topic, attempts=attempts, error=error)
 
 
 def retry(portal: Portal, message_id: int) -> None:

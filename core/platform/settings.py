@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.platform.errors import ConfigurationError
@@ -18,6 +18,7 @@ from core.platform.signing import SecretKeys
 
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_ENTROPY_BITS = 128
+MIN_METRICS_TOKEN_LENGTH = 24
 
 
 class Settings(BaseSettings):
@@ -178,6 +179,23 @@ class Settings(BaseSettings):
         current = self.resolved_secret_key
         return SecretKeys(current, tuple(key for key in dict.fromkeys(self.secret_key_fallbacks) if key != current))
 
+    log_format: str | None = Field(default=None, pattern="^(text|json)$")
+    """``text`` (readable lines) or ``json`` (one JSON object a line, for a log collector); default: json in
+    production mode, text otherwise. Either way every line of a web request carries its request id."""
+
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    """The least important log lines written: DEBUG, INFO, WARNING or ERROR."""
+
+    metrics_token: str = ""
+    """The bearer token Prometheus sends to ``/metrics`` (``Authorization: Bearer …``); empty: ``/metrics`` does
+    not exist (404) and the web processes keep no request metrics."""
+
+    metrics_dir: Path | None = Field(default=None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR"))
+    """prometheus_client's own ``PROMETHEUS_MULTIPROC_DIR`` (read here so that the portal knows it too): the folder
+    in which every process of this host (web processes, Dramatiq workers, relay, mail listener) keeps its
+    counters, and from which ``/metrics`` adds them up. Required in production mode when ``metrics_token`` is set:
+    without it a scrape sees only the counters of the one web process that answered it."""
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -203,6 +221,10 @@ class Settings(BaseSettings):
         if self.production:
             raise ConfigurationError("BBPORTAL_SECRET_KEY is required in production mode.")
         return _embedded_secret(self.data_dir)
+
+    @property
+    def resolved_log_format(self) -> str:
+        return self.log_format or ("json" if self.production else "text")
 
     @property
     def runs_embedded_worker(self) -> bool:
@@ -232,6 +254,15 @@ class Settings(BaseSettings):
             )
         if self.default_language not in ("sv", "en"):
             raise ConfigurationError("BBPORTAL_DEFAULT_LANGUAGE must be 'sv' or 'en'.")
+        if self.metrics_token and len(self.metrics_token) < MIN_METRICS_TOKEN_LENGTH:
+            raise ConfigurationError(
+                f"BBPORTAL_METRICS_TOKEN is too short: use at least {MIN_METRICS_TOKEN_LENGTH} random characters."
+            )
+        if self.metrics_token and self.metrics_dir is None:
+            raise ConfigurationError(
+                "BBPORTAL_METRICS_TOKEN is set but PROMETHEUS_MULTIPROC_DIR is not: every process of the host needs "
+                "that folder (e.g. /run/bbportal/metrics), or /metrics shows only one web process's counters."
+            )
 
 
 def _weak(key: str) -> bool:

@@ -10,9 +10,11 @@ from pathlib import Path
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.logging import LoggingConfig
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -29,6 +31,7 @@ from core.web.controllers.customer import CustomerController, HomeController
 from core.web.controllers.devmail import DevMailController
 from core.web.controllers.health import HealthController
 from core.web.controllers.jobs import JobsController
+from core.web.controllers.metrics import MetricsController
 from core.web.controllers.profile import ProfileController
 from core.web.controllers.quarantine import QuarantineController
 from core.web.controllers.staff import StaffController
@@ -37,11 +40,20 @@ from core.web.errors import EXCEPTION_HANDLERS
 from core.web.input_checks import check_input
 from core.web.logging import install as redact_access_log
 from core.web.rendering import build_environment, type_label
+from core.web.request_id import request_id_middleware
 from core.web.security_headers import security_headers
 from core.web.types import HttpRequest
 from core.web.viewer import check_csrf, refuse_large_text_posts, viewer_middleware
 
 STATIC = Path(__file__).parent / "static"
+LITESTAR_LOGGING = LoggingConfig(
+    configure_root_logger=False,
+    handlers={"console": {"class": "logging.NullHandler"}, "queue_listener": {"class": "logging.NullHandler"}},
+    loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
+    log_exceptions="debug",
+)
+"""Litestar's lines go to the root handler like everyone's (``core.platform.logs``: text or JSON, with the request
+id); left to itself, Litestar would put a handler and format of its own on the root of every web process."""
 
 
 @asynccontextmanager
@@ -68,6 +80,20 @@ async def check_request(request: HttpRequest) -> None:
     await check_csrf(request)
 
 
+def _request_metrics(portal: Portal) -> list[DefineMiddleware]:
+    """Litestar's request counts and durations, by route (its path template, never the path with a request's
+    number in it); only when ``/metrics`` exists (a token is set), so a portal nobody scrapes pays nothing."""
+    if not portal.settings.metrics_token:
+        return []
+    config = PrometheusConfig(
+        app_name="bbportal",
+        prefix="bbportal_http",
+        group_path=True,
+        exclude=["^/metrics", "^/healthz", "^/readyz", "^/static/"],
+    )
+    return [config.middleware]
+
+
 def create_app(portal: Portal | None = None) -> Litestar:
     portal = portal or build_portal()
     redact_access_log()
@@ -90,6 +116,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
             *development,
             AuthController,
             HomeController,
@@ -106,7 +133,12 @@ def create_app(portal: Portal | None = None) -> Litestar:
             BillingApiController,
             create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         ],
-        middleware=[viewer_middleware, *rate_limits.middleware(portal.settings)],
+        middleware=[
+            request_id_middleware,
+            *_request_metrics(portal),
+            viewer_middleware,
+            *rate_limits.middleware(portal.settings),
+        ],
         stores={rate_limits.STORE: rate_limits.store(portal.settings)},
         before_request=check_request,
         before_send=[security_headers(https=portal.settings.base_url.startswith("https://"))],
@@ -125,7 +157,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             security=[{"token": []}],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, exclude_opt_key=NO_COMPRESSION),
-        logging_config=LoggingConfig(log_exceptions="debug"),
+        logging_config=LITESTAR_LOGGING,
         debug=False,
         lifespan=[_embedded_worker],
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import dramatiq
 from dramatiq import Worker
 
-from core.platform import heartbeat, outbox
+from core.platform import heartbeat, outbox, request_ids
 
 if TYPE_CHECKING:
     from core.portal import Portal
@@ -117,13 +117,14 @@ class Ticker(threading.Thread):
         last_reminders = last_housekeeping = -float("inf")
         while not self.stopping.is_set():
             try:
-                release_due(self.portal)
-                if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
-                    last_reminders = time.monotonic()
-                    send_due_reminders(self.portal)
-                if time.monotonic() - last_housekeeping >= HOUSEKEEPING_CHECK_SECONDS:
-                    last_housekeeping = time.monotonic()
-                    housekeeping_if_due(self.portal)
+                with request_ids.bound(request_ids.new()):  # what a round releases or reminds shares one id
+                    release_due(self.portal)
+                    if time.monotonic() - last_reminders >= REMINDER_CHECK_SECONDS:
+                        last_reminders = time.monotonic()
+                        send_due_reminders(self.portal)
+                    if time.monotonic() - last_housekeeping >= HOUSEKEEPING_CHECK_SECONDS:
+                        last_housekeeping = time.monotonic()
+                        housekeeping_if_due(self.portal)
             except Exception:
                 log.exception("release tick failed")
             self.stopping.wait(self.portal.settings.tick_seconds)

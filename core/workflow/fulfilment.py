@@ -17,6 +17,8 @@ from core.models import Office, Organisation, Request, User
 from core.platform import i18n
 from core.platform.errors import Conflict
 from core.platform.i18n import N_
+from core.platform.logs import get_logger
+from core.platform.metrics import FULFILMENTS, count
 from core.platform.outbox import OutboxMessage, OutboxStatus, enqueue
 from core.platform.storage import StorageUnavailable
 from core.requests.context import FulfilmentContext
@@ -28,6 +30,8 @@ from core.views import RequestView
 
 if TYPE_CHECKING:
     from core.portal import Portal
+
+log = get_logger(__name__)
 
 
 def start_automatic(portal: Portal, request_id: int) -> None:
@@ -89,6 +93,7 @@ def run(
         result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, NOT_INSTALLED, key=request.type_key))
     elif earlier is not None:
         _postpone(portal, request_id, job, _waiting_for(portal, request, earlier), alert=False)
+        _count(request.type_key, "waiting", earlier=earlier.number)
         return None
     else:
         context = FulfilmentContext(
@@ -109,6 +114,7 @@ def run(
             result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STOPPED, error=error))
     if result.retry_later:
         _postpone(portal, request_id, job, result, alert=True)
+        _count(request.type_key, "postponed", note=result.internal_note)
         return result
     with portal.database.writing() as session:
         fresh = session.get(Request, request_id)
@@ -130,7 +136,14 @@ def run(
             return None
         note = result.internal_note or ("" if result.ok else "The fulfilment failed.")
         _post(portal, session, fresh, internal=note, customer=result.customer_message)
+    _count(request.type_key, "succeeded" if result.ok else "failed", note=result.internal_note)
     return result
+
+
+def _count(type_key: str, outcome: str, **details: str) -> None:
+    """``bbportal_fulfilments_total`` and a log line (with the job's request id) for each run's outcome."""
+    count(FULFILMENTS, type=type_key, outcome=outcome)
+    (log.warning if outcome == "failed" else log.info)("fulfilment " + outcome, type=type_key, **details)
 
 
 def _post(portal: Portal, session: Session, request: Request, *, internal: str, customer: str) -> None:

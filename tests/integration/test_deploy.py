@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from dramatiq.cli import make_argument_parser
+from pydantic import AliasChoices
 
 from core.cli import main
 from core.platform.settings import Settings
@@ -33,12 +34,24 @@ SHELL_DEFAULT = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
 
 
 def env_example_names() -> list[str]:
-    return re.findall(r"^#?\s*BBPORTAL_([A-Z0-9_]+)=", (DEPLOY / ".env.example").read_text(), flags=re.MULTILINE)
+    """The setting of each variable named: ``NAME`` for ``BBPORTAL_NAME``, the variable itself for another."""
+    found = re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (DEPLOY / ".env.example").read_text(), flags=re.MULTILINE)
+    return [name.removeprefix("BBPORTAL_") for name in found]
+
+
+def setting_names() -> set[str]:
+    """Each setting as the .env file names it: ``NAME`` of ``BBPORTAL_NAME``, or its own variable (an alias:
+    ``PROMETHEUS_MULTIPROC_DIR``, which prometheus_client reads too)."""
+    names = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names.add(str(alias.choices[0]) if isinstance(alias, AliasChoices) else name.upper())
+    return names
 
 
 def test_the_env_example_names_every_setting_and_nothing_else() -> None:
     named = env_example_names()
-    settings = {name.upper() for name in Settings.model_fields}
+    settings = setting_names()
     assert not settings - set(named), f"missing from deploy/.env.example: {sorted(settings - set(named))}"
     assert not set(named) - settings, f"not settings: {sorted(set(named) - settings)}"
     assert len(named) == len(set(named)), "a setting is named twice"
@@ -47,8 +60,10 @@ def test_the_env_example_names_every_setting_and_nothing_else() -> None:
 def test_the_env_example_is_read_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(f"BBPORTAL_{name.upper()}", raising=False)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     settings = Settings(_env_file=DEPLOY / ".env.example")  # type: ignore[call-arg]
     assert settings.production and settings.redis_url and settings.database_url.startswith("postgresql+psycopg://")
+    assert settings.metrics_dir == Path("/run/bbportal/metrics")
     assert settings.mail_from == "BBGRUPPEN Portal <portal@bbgruppen.se>"
 
 

@@ -301,3 +301,27 @@ def test_plugins_handle_their_own_outbox_topics(portal: Portal, world: World, te
     outbox.drain(with_plugin)
     assert stored(with_plugin, filed.id or 0).status == Status.COMPLETED  # "fulfil" still the core's
     assert CountingPlugin.handled == [filed.id, filed.id]  # pending → in progress → completed
+
+
+def test_fulfilment_outcomes_are_counted(portal: Portal, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bbportal_fulfilments_total``: a success, a failure for staff, and a run the hosted system postponed."""
+    from core.platform.metrics import FULFILMENTS
+
+    def counted(outcome: str) -> float:
+        return FULFILMENTS.labels(type="sample_automatic", outcome=outcome)._value.get()
+
+    before = {outcome: counted(outcome) for outcome in ("succeeded", "failed", "postponed")}
+    workflow.file(portal, world.member, "sample_automatic", {"note": "ok"}, None)
+    outbox.drain(portal)
+    AutomaticSample.fail_next.append("Access-control system did not answer")
+    workflow.file(portal, world.member, "sample_automatic", {"note": "fails"}, None)
+    outbox.drain(portal)
+    later = FulfilmentResult(ok=False, retry_later=True, internal_note="busy")
+    monkeypatch.setattr(AutomaticSample, "fulfil", lambda self, request, context: later)
+    workflow.file(portal, world.member, "sample_automatic", {"note": "later"}, None)
+    outbox.drain(portal)
+    assert {outcome: counted(outcome) - before[outcome] for outcome in before} == {
+        "succeeded": 1,
+        "failed": 1,
+        "postponed": 1,
+    }

@@ -5,6 +5,7 @@ Each test uses its own Redis key namespace (removed afterwards) and starts its o
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,7 +86,7 @@ def start_worker(
 ) -> Iterator[Callable[..., Any]]:
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(crash: str = "") -> subprocess.Popen[bytes]:
+    def start(crash: str = "", processes_per_group: int = 1, **extra_env: str) -> subprocess.Popen[bytes]:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("BBPORTAL_", "PYTEST", "HYPOTHESIS"))},
             "BBPORTAL_DATABASE_URL": portal.database.url,
@@ -100,6 +101,7 @@ def start_worker(
             "BBPORTAL_TEST_CRASH": crash,
             "BBPORTAL_TEST_CRASH_MARKER": str(tmp_path / "crashed"),
             "PYTHONPATH": str(ROOT),
+            **extra_env,
         }
         log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
         process = subprocess.Popen(
@@ -110,7 +112,7 @@ def start_worker(
                 "core.worker.main",
                 "tests.worker_crash",
                 "--processes",
-                "1",
+                str(processes_per_group),
                 "--threads",
                 "2",
                 "--queues",
@@ -231,3 +233,45 @@ def test_redis_that_lost_its_messages_gets_the_rows_in_flight_again(
     assert recover_lost_messages(portal, broker) == 0
     start_worker()
     assert relay_until(portal, broker, lambda: len(inbox.messages) == 1, 30)
+
+
+def test_two_worker_processes_count_into_one_folder_and_log_the_filings_request_id(
+    portal: Portal, world: World, broker: Any, smtp: tuple[Inbox, int], start_worker: Any, tmp_path: Path
+) -> None:
+    """``dramatiq --processes 2`` as deployed: what the workers count, ``/metrics`` adds up from the folder; what
+    they log is JSON with the request id of the filing whose jobs they ran."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from core.platform import request_ids
+    from core.web.metrics import exposition
+
+    inbox, _port = smtp
+    folder = tmp_path / "metrics"
+    start_worker(processes_per_group=2, PROMETHEUS_MULTIPROC_DIR=str(folder), BBPORTAL_LOG_FORMAT="json")
+    trail = "redis-trail-" + uuid.uuid4().hex[:8]
+    with request_ids.bound(trail):  # as the web request binds it
+        workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    assert relay_until(portal, broker, lambda: len(inbox.messages) == 1, 30)
+
+    def logged() -> list[dict[str, Any]]:
+        lines = (tmp_path / "worker-0.log").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def done(topic: str) -> bool:
+        return any(line.get("event") == "job done" and line.get("topic") == topic for line in logged())
+
+    assert wait_for(lambda: done("send_mail"), 20), (tmp_path / "worker-0.log").read_text()
+    ours = [line for line in logged() if line.get("request_id") == trail]
+    assert {"job done", "mail sent", "job handed out"} <= {line["event"] for line in ours}
+    assert {line["topic"] for line in ours if line["event"] == "job done"} == {"request_filed", "send_mail"}
+
+    assert len(list(folder.glob("counter_*.db"))) >= 1
+    portal.settings.metrics_dir = folder
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(exposition(portal).decode())
+        for sample in family.samples
+    }
+    assert samples[("bbportal_mails_sent_total", (("kind", "request_filed"),))] == 1
+    assert samples[("bbportal_jobs_total", (("outcome", "done"), ("topic", "request_filed")))] == 1
+    assert samples[("bbportal_jobs_total", (("outcome", "done"), ("topic", "send_mail")))] == 1

@@ -37,10 +37,12 @@ from core.conversation.intake.quotes import OurText, cut_signature, strip_quotes
 from core.mail import reply_tokens
 from core.mail import service as mail
 from core.models import ChatMessage, InboundMail, Request, User
-from core.platform import i18n
+from core.platform import i18n, request_ids
 from core.platform.clock import local_today
 from core.platform.errors import Conflict, NotFound, ValidationFailed
 from core.platform.i18n import N_
+from core.platform.logs import get_logger
+from core.platform.metrics import INBOUND_MAILS, count
 from core.platform.settings import Settings
 from core.platform.signing import SigningKeys
 from core.requests.queries import valid_id
@@ -49,6 +51,7 @@ from core.requests.statuses import Status
 if TYPE_CHECKING:
     from core.portal import Portal
 
+log = get_logger(__name__)
 SUBJECT_TAG = re.compile(r"\[BB-(\d{1,10})\]")
 MAX_BYTES = 25 * 1024 * 1024
 """The default size limit (``BBPORTAL_INBOUND_MAIL_MAX_MB``)."""
@@ -257,7 +260,33 @@ def is_empty(raw: bytes) -> bool:
 
 
 def receive(portal: Portal, raw: bytes) -> Outcome:
-    """Take one inbound mail. Raises :class:`Refused` for a mail no retry can help; storage errors propagate."""
+    """Take one inbound mail. Raises :class:`Refused` for a mail no retry can help; storage errors propagate.
+
+    The mail gets a request id of its own, as a web request does: the chat message, the mails to staff and
+    the log lines it causes carry it. Every outcome is counted (``bbportal_inbound_mails_total``).
+    """
+    with request_ids.bound(request_ids.new()):
+        try:
+            outcome = _receive(portal, raw)
+        except Refused as exc:
+            count(INBOUND_MAILS, outcome="refused")
+            log.info("inbound mail refused", reason=exc.detail)
+            raise
+        except Exception:
+            count(INBOUND_MAILS, outcome="deferred")
+            raise
+        count(INBOUND_MAILS, outcome=outcome.status)
+        log.info(
+            "inbound mail taken",
+            outcome=outcome.status,
+            reason=outcome.reason,
+            inbound_mail_id=outcome.inbound_mail_id,
+            tied_to=f"BB-{outcome.request_id}" if outcome.request_id is not None else None,
+        )
+        return outcome
+
+
+def _receive(portal: Portal, raw: bytes) -> Outcome:
     limit = portal.settings.inbound_mail_max_bytes
     if len(raw) > limit:
         raise TooLarge(f"mail of {len(raw)} bytes is over the limit of {limit}")
