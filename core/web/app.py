@@ -31,6 +31,7 @@ from core.web.controllers.health import HealthController
 from core.web.controllers.jobs import JobsController
 from core.web.controllers.profile import ProfileController
 from core.web.controllers.quarantine import QuarantineController
+from core.web.controllers.search import SearchController
 from core.web.controllers.staff import StaffController
 from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
@@ -95,6 +96,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             HomeController,
             CustomerController,
             StaffController,
+            SearchController,
             AdminController,
             BillingStaffController,
             BillingAdminController,
