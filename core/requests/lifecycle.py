@@ -28,8 +28,8 @@ from core.platform.db import insert_rows
 from core.platform.errors import Conflict
 from core.platform.i18n import N_
 from core.platform.outbox import enqueue
-from core.requests.context import HookContext
 from core.requests import search
+from core.requests.context import HookContext
 from core.requests.followers import follow_new_request
 from core.requests.request_types import FulfilmentMode, RequestType, RequestTypeRegistry
 from core.requests.statuses import OPEN, Status

@@ -159,6 +159,15 @@ _CONDITIONS: dict[str, Any] = {
         and_(_REQUEST.c.queued_at == bindparam("after_at"), _REQUEST.c.id > bindparam("after_id")),
     ),
     "ids": lambda: _REQUEST.c.id.in_(bindparam("ids", expanding=True)),
+    # the views and filters of core.requests.lists
+    "view_statuses": lambda: _REQUEST.c.status.in_(bindparam("view_statuses", expanding=True)),
+    "status": lambda: _REQUEST.c.status == bindparam("status"),
+    "assignee": lambda: _REQUEST.c.assignee_id == bindparam("assignee_id"),
+    "unassigned": lambda: _REQUEST.c.assignee_id.is_(None),
+    "requester": lambda: _REQUEST.c.requester_id == bindparam("requester_id"),
+    "filed_from": lambda: _REQUEST.c.created_at >= bindparam("filed_from"),
+    "filed_to": lambda: _REQUEST.c.created_at < bindparam("filed_to"),
+    "queued": lambda: _REQUEST.c.queued_at.is_not(None),
     "attention": lambda: and_(
         _REQUEST.c.needs_attention.is_(True),
         _REQUEST.c.status.in_([s.value for s in OPEN]),

@@ -4,6 +4,7 @@ Revision ID: 0012
 Revises: 0010
 Create Date: 2026-12-07 16:30:00
 """
+
 import json
 from collections.abc import Sequence
 
@@ -14,8 +15,8 @@ from alembic import op
 from core.requests import search
 from core.requests.search_text import request_text
 
-revision: str = '0012'
-down_revision: str | None = '0010'
+revision: str = "0012"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -24,16 +25,16 @@ BATCH = 500
 
 def upgrade() -> None:
     op.create_table(
-        'list_choice',
-        sa.Column('user_id', sa.Integer(), nullable=False),
-        sa.Column('list_key', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column('query', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-        sa.ForeignKeyConstraint(['user_id'], ['user.id']),
-        sa.PrimaryKeyConstraint('user_id', 'list_key'),
+        "list_choice",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("list_key", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("query", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"]),
+        sa.PrimaryKeyConstraint("user_id", "list_key"),
     )
-    with op.batch_alter_table('request', schema=None) as batch_op:
-        batch_op.create_index('ix_request_updated_id', ['updated_at', 'id'], unique=False)
-        batch_op.create_index('ix_request_status_id', ['status', 'id'], unique=False)
+    with op.batch_alter_table("request", schema=None) as batch_op:
+        batch_op.create_index("ix_request_updated_id", ["updated_at", "id"], unique=False)
+        batch_op.create_index("ix_request_status_id", ["status", "id"], unique=False)
     connection = op.get_bind()
     for statement in search.schema(connection.dialect.name):
         connection.execute(sa.text(statement))
@@ -46,9 +47,9 @@ def _backfill(connection: sa.Connection) -> None:
     while True:
         requests = connection.execute(
             sa.text(
-                'SELECT r.id, r.summary, r.data, o.name, u.name FROM request r '
+                "SELECT r.id, r.summary, r.data, o.name, u.name FROM request r "
                 'JOIN organisation o ON o.id = r.organisation_id JOIN "user" u ON u.id = r.requester_id '
-                'WHERE r.id > :after ORDER BY r.id LIMIT :batch'
+                "WHERE r.id > :after ORDER BY r.id LIMIT :batch"
             ),
             {"after": after, "batch": BATCH},
         ).all()
@@ -58,9 +59,9 @@ def _backfill(connection: sa.Connection) -> None:
         public: dict[int, list[str]] = {}
         internal: dict[int, list[str]] = {}
         messages = connection.execute(
-            sa.text('SELECT request_id, body, internal FROM chat_message WHERE request_id IN :ids ORDER BY id').bindparams(
-                sa.bindparam('ids', expanding=True)
-            ),
+            sa.text(
+                "SELECT request_id, body, internal FROM chat_message WHERE request_id IN :ids ORDER BY id"
+            ).bindparams(sa.bindparam("ids", expanding=True)),
             {"ids": ids},
         )
         for request_id, body, is_internal in messages:
@@ -69,18 +70,20 @@ def _backfill(connection: sa.Connection) -> None:
         for request_id, summary, data, organisation, requester in requests:
             values = json.loads(data) if isinstance(data, str) else data
             text = request_text(summary or "", values, organisation or "", requester or "")
-            rows.append((
-                request_id,
-                "\n".join([text, *public.get(request_id, [])]),
-                "\n".join(internal.get(request_id, [])),
-            ))
+            rows.append(
+                (
+                    request_id,
+                    "\n".join([text, *public.get(request_id, [])]),
+                    "\n".join(internal.get(request_id, [])),
+                )
+            )
         search.add_rows(connection, rows)
         after = ids[-1]
 
 
 def downgrade() -> None:
-    op.execute('DROP TABLE request_search')
-    with op.batch_alter_table('request', schema=None) as batch_op:
-        batch_op.drop_index('ix_request_status_id')
-        batch_op.drop_index('ix_request_updated_id')
-    op.drop_table('list_choice')
+    op.execute("DROP TABLE request_search")
+    with op.batch_alter_table("request", schema=None) as batch_op:
+        batch_op.drop_index("ix_request_status_id")
+        batch_op.drop_index("ix_request_updated_id")
+    op.drop_table("list_choice")

@@ -13,7 +13,7 @@ from core.platform.errors import NotFound
 from core.requests import search
 from core.requests.queries import RequestRow, get_request, rows_by_id
 from core.requests.search_text import MIN_TERM, number_of, terms_of
-from core.web.common import portal, read, user, viewer
+from core.web.common import read, user, viewer
 from core.web.rendering import page
 from core.web.types import HttpRequest
 from core.web.viewer import require_user
