@@ -87,7 +87,6 @@ def test_our_requests_filters_pages_and_empty_state(portal: Portal, world: World
     assert "Anna Admin" in first and "Maja Medlem" in first
     assert 'rel="next"' in first
     import re
-
     from html import unescape
 
     assert "31 ärenden" not in first and "30 ärenden" in first  # the total count, the organisation's only
