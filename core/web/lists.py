@@ -46,7 +46,7 @@ SORT_CHOICES = [
     ("number", N_("Oldest first")),
     ("-updated", N_("Last changed first")),
     ("updated", N_("Least recently changed first")),
-    ("type", N_("Type, A–Z")),
+    ("type", N_("By type")),
     ("status", N_("Status")),
 ]
 """The order as a choice in the filters too: under 640 px the column headers (and their sort links) are hidden."""
@@ -176,7 +176,7 @@ async def list_page(
     chosen = any(params[key] for key in FILTER_KEYS)
     the_portal = portal(request)
     if remember_as and current.id is not None:
-        if not chosen and not params["cursor"]:
+        if not chosen and not params["cursor"] and not notice:  # a notice (after an action) shows as it is
             stored = await anyio.to_thread.run_sync(_remembered, the_portal, current.id, remember_as)
             if stored:
                 return Redirect(f"{path}?{stored}")
@@ -223,6 +223,9 @@ def _remembered(the_portal: Portal, user_id: int, list_key: str) -> str | None:
 
 
 def _remember(the_portal: Portal, user_id: int, list_key: str, query: str) -> None:
+    """Only a changed choice takes a write transaction (paging through a list is reading)."""
+    if _remembered(the_portal, user_id, list_key) == query:
+        return
     with the_portal.database.writing() as session:
         list_choices.remember(session, user_id, list_key, query)
 

@@ -145,7 +145,9 @@ def test_the_staff_queue_views_and_sorting(
         _fits(page, f"all requests sorted at {width}")
         pages.check(page, f"all requests sorted {language} {width}")
 
-        page.locator("nav.views").get_by_role("link", name=re.compile("Väntar på kunden|Waiting for the customer")).click()
+        page.locator("nav.views").get_by_role(
+            "link", name=re.compile("Väntar på kunden|Waiting for the customer")
+        ).click()
         expect(page.locator(f'main a[href="/staff/requests/{filed["waiting"]}"]')).to_have_count(1)
         _fits(page, f"waiting view at {width}")
         pages.check(page, f"staff waiting view {language} {width}")

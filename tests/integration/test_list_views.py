@@ -168,7 +168,7 @@ def test_the_customers_views_and_the_waiting_highlight(portal: Portal, world: Wo
 def test_the_export_follows_the_filters_in_the_readers_language_and_is_formula_safe(
     portal: Portal, world: World, customer_web: Any, staff_web: Any
 ) -> None:
-    workflow.file(portal, world.admin, "suggestion", {"topic": "other", "suggestion": "=HYPERLINK(\"x\")"}, None)
+    workflow.file(portal, world.admin, "suggestion", {"topic": "other", "suggestion": '=HYPERLINK("x")'}, None)
     workflow.file(portal, world.member, "suggestion", {"topic": "other", "suggestion": "Majas förslag"}, None)
     workflow.file(portal, world.outsider, "suggestion", {"topic": "other", "suggestion": "Främmande"}, None)
     answer = customer_web.get("/requests.csv?view=mine")
@@ -179,10 +179,14 @@ def test_the_export_follows_the_filters_in_the_readers_language_and_is_formula_s
     assert len(rows) == 2 and rows[1][2].startswith("'=")  # only mine; the formula defused
     everything = customer_web.get("/requests.csv").content.decode("utf-8-sig")
     assert "Majas förslag" in everything and "Främmande" not in everything
-    staff_rows = list(csv.reader(io.StringIO(staff_web.get("/staff/requests.csv").content.decode("utf-8-sig")), delimiter=";"))
+    staff_rows = list(
+        csv.reader(io.StringIO(staff_web.get("/staff/requests.csv").content.decode("utf-8-sig")), delimiter=";")
+    )
     assert len(staff_rows) == 4 and "Organisation" in staff_rows[0]
     staff_web.post("/language", {"language": "en", "next": "/"})
     english = staff_web.get("/staff/queue.csv?view=all").content.decode("utf-8-sig")
     assert english.startswith("Number;Type;Summary;Status")
-    link = unescape(re.search(r'href="(/staff/queue\.csv[^"]*)"', staff_web.get("/staff/queue?view=waiting").text).group(1))  # type: ignore[union-attr]
+    link = unescape(
+        re.search(r'href="(/staff/queue\.csv[^"]*)"', staff_web.get("/staff/queue?view=waiting").text).group(1)
+    )  # type: ignore[union-attr]
     assert "view=waiting" in link
