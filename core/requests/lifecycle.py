@@ -390,7 +390,13 @@ def file(
     _record(session, [(request.id, None, status)], Action.FILE, actor, now, reason=reason[:2000])
     organisation = session.get(Organisation, request.organisation_id)  # loaded by the filing: no query
     search.index_filed(
-        session, request.id, request.summary, request.data, organisation.name if organisation else "", requester.name
+        session,
+        request.id,
+        request.summary,
+        request.data,
+        organisation.name if organisation else "",
+        requester.name,
+        filing.request_type.schema,
     )
     follow_new_request(session, request, requester)
     enqueue(session, "request_filed", {"request_id": request.id}, now=now)

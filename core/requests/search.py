@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from core.models import User
-from core.requests.search_text import fold, request_text, searchable, snippet, terms_of
+from core.requests.search_text import coded_fields, fold, request_text, searchable, snippet, terms_of
 
 TABLE = "request_search"
 LIMIT = 50
@@ -84,9 +85,20 @@ def add_rows(connection: Connection, rows: list[tuple[int, str, str]]) -> None:
     )
 
 
-def index_filed(session: Session, request_id: int, summary: str, data: Any, organisation: str, requester: str) -> None:
-    """The row of a request being filed (``lifecycle.file`` calls it, in the filing transaction)."""
-    add_rows(session.connection(), [(request_id, request_text(summary, data, organisation, requester), "")])
+def index_filed(
+    session: Session,
+    request_id: int,
+    summary: str,
+    data: Any,
+    organisation: str,
+    requester: str,
+    schema: type[BaseModel] | None = None,
+) -> None:
+    """The row of a request being filed (``lifecycle.file`` calls it, in the filing transaction); ``schema``, the
+    type's form, says which values are codes rather than words."""
+    skipped = coded_fields(schema) if schema is not None else frozenset()
+    text = request_text(summary, data, organisation, requester, skipped=skipped)
+    add_rows(session.connection(), [(request_id, text, "")])
 
 
 def index_message(session: Session, request_id: int, body: str, *, internal: bool) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from markupsafe import Markup, escape
+from pydantic import BaseModel
 
 MIN_TERM = 3
 """Trigram matching (FTS5's trigram tokenizer, pg_trgm) needs at least three characters of a word."""
@@ -76,9 +78,36 @@ def values_of(data: Any) -> Iterator[str]:
         yield str(data)
 
 
-def request_text(summary: str, data: Any, organisation: str, requester: str) -> str:
-    """What a customer may find a request by when it is filed: its title, its form's values, who filed it, for whom."""
-    return "\n".join([summary, *values_of(data), organisation, requester])
+def request_text(
+    summary: str, data: Any, organisation: str, requester: str, *, skipped: frozenset[str] = frozenset()
+) -> str:
+    """What a customer may find a request by when it is filed: its title, its form's values, who filed it, for whom.
+
+    ``skipped`` names form fields whose values are codes, not words (a choice's key like ``other``, an id); a value
+    the title already holds is not repeated (the snippet would show it twice).
+    """
+    shown = {name: value for name, value in data.items() if name not in skipped} if isinstance(data, dict) else data
+    values = [value for value in dict.fromkeys(values_of(shown)) if value not in summary]
+    return "\n".join([summary, *values, organisation, requester])
+
+
+def coded_fields(schema: type[BaseModel]) -> frozenset[str]:
+    """The fields of a form whose values are codes: choices (``Literal``, enums) and references (``…_id``)."""
+    return _coded_fields(schema)
+
+
+@lru_cache(maxsize=256)
+def _coded_fields(schema: type[BaseModel]) -> frozenset[str]:
+    coded = set()
+    for name, field in schema.model_fields.items():
+        kinds = [field.annotation, *get_args(field.annotation)]
+        if name.endswith("_id") or any(get_origin(kind) is Literal or _is_enum(kind) for kind in kinds):
+            coded.add(name)
+    return frozenset(coded)
+
+
+def _is_enum(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, Enum)
 
 
 def number_of(query: str) -> int | None:
