@@ -256,6 +256,14 @@ def _rows(
     return requests, history, outbox, followers
 
 
+def _searchable(row: dict[str, Any]) -> str:
+    """The search index's text of a loaded request, as filing writes it (names apart: the loader has ids)."""
+    from core.requests.search_text import request_text
+
+    data = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"]
+    return request_text(row["summary"], {k: v for k, v in data.items() if not k.endswith("_id")}, "", "")
+
+
 def _untyped(model: Any) -> Any:
     """A ``table()`` clause with the model table's name and columns but no types (no bind processing)."""
     from sqlalchemy import column, table
@@ -326,6 +334,8 @@ def load(
 
     from sqlalchemy import insert, text
 
+    from core.requests import search
+
     from core import demo, models
     from core.migrate import upgrade
     from core.models import Request, RequestHistory
@@ -371,6 +381,7 @@ def load(
                     )
                     connection.execute(request_insert, _fill_defaults(Request, requests))
                     connection.execute(history_insert, _fill_defaults(RequestHistory, history))
+                    search.add_rows(connection, [(row["id"], _searchable(row), "") for row in requests])
                     if outbox:
                         connection.execute(outbox_insert, _fill_defaults(OutboxMessage, outbox))
                     if follower_insert is not None:
