@@ -334,14 +334,13 @@ def load(
 
     from sqlalchemy import insert, text
 
-    from core.requests import search
-
     from core import demo, models
     from core.migrate import upgrade
     from core.models import Request, RequestHistory
     from core.platform.clock import SystemClock
     from core.platform.db import create_database
     from core.platform.outbox import OutboxMessage
+    from core.requests import search
 
     follower_model = getattr(models, "RequestFollower", None)  # newer schemas only
 

@@ -119,6 +119,7 @@ class Request(SQLModel, table=True):
         Index("ix_request_attention", "needs_attention", "status"),
         Index("ix_request_updated_id", "updated_at", "id"),
         Index("ix_request_status_id", "status", "id"),
+        Index("ix_request_assignee_status_id", "assignee_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

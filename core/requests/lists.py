@@ -2,7 +2,8 @@
 columns, a total count and pages both ways — for staff over everything, for customers over their organisation.
 
 Pages are keyset pages (the last or first row's sort key, never an offset), each sort backed by an index
-ending in ``id`` (``ix_request_type_id``, ``ix_request_status_id``, ``ix_request_updated_id``, the key itself),
+ending in ``id`` (``ix_request_type_id``, ``ix_request_status_id``, ``ix_request_updated_id``, the key itself;
+"mine" and "unassigned" read ``ix_request_assignee_status_id``),
 so that a page deep in a million requests costs what the first does. The queue's own order (urgent first, then
 the time each request joined the queue) is :func:`core.requests.queries.queue`'s, one index range per priority
 level, read forwards or backwards. The count stops at :data:`COUNT_CAP`: past it the page says "more than";
@@ -98,9 +99,9 @@ def _shape(user: User, query: ListQuery) -> tuple[list[str], dict[str, Any]]:
         conditions.append("organisation")
         params["organisation_id"] = organisation_id
     view = query.view
-    if view == "queue":
+    if view == "queue":  # the pending queue, or the requests of another status in the queue's order
         conditions.append("view_statuses")
-        params["view_statuses"] = [Status.PENDING.value]
+        params["view_statuses"] = [(query.status or Status.PENDING).value]
     elif view == "mine" and user.is_staff:
         conditions += ["assignee", "view_statuses"]
         params.update(assignee_id=user.id, view_statuses=[s.value for s in OPEN])
@@ -115,7 +116,7 @@ def _shape(user: User, query: ListQuery) -> tuple[list[str], dict[str, Any]]:
         params["view_statuses"] = [Status.WAITING_FOR_CUSTOMER.value]
     elif view == "attention":
         conditions.append("attention")
-    if query.status is not None:
+    if query.status is not None and view != "queue":
         conditions.append("status")
         params["status"] = query.status.value
     if query.type_key:

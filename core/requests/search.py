@@ -14,6 +14,7 @@ SQLite (embedded): an FTS5 table with the trigram tokenizer — any three charac
 finds "taggarna" and "taggspärr", "dörr" "dörrarna", and part of a tag or phone number matches; ranked by bm25.
 PostgreSQL: stored ``tsvector`` columns in the Swedish configuration (stems: "dörrarna" finds "dörren"; words
 as prefixes) or'ed with ``pg_trgm`` substring matching, each with its GIN index; ranked by ``ts_rank``.
+Both rank only the newest :data:`CANDIDATES` matches.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from core.requests.search_text import coded_fields, fold, request_text, searchab
 TABLE = "request_search"
 LIMIT = 50
 """The best this many matches are shown; a search that finds more asks for more words."""
+CANDIDATES = 500
+"""Ranking reads every match's words, so only the newest this many matches are ranked: a word found in a
+hundred thousand requests ("entrén") stays as quick as a rare one; the page asks for more words."""
 
 SQLITE_SCHEMA = (
     "CREATE VIRTUAL TABLE request_search USING fts5("
@@ -157,11 +161,15 @@ def _sqlite(connection: Connection, terms: list[str], scope: int | None, limit: 
     match = f"{{public_folded}} : ({words})" if scope is not None else f"({words})"
     where = "request_search MATCH :match" + (" AND r.organisation_id = :scope" if scope is not None else "")
     statement = text(
-        "SELECT request_search.rowid, request_search.public_text, request_search.internal_text "
-        "FROM request_search JOIN request r ON r.id = request_search.rowid "
-        f"WHERE {where} ORDER BY bm25(request_search, 2.0, 1.0), request_search.rowid DESC LIMIT :limit"
+        "SELECT id, public_text, internal_text FROM ("
+        " SELECT request_search.rowid AS id, request_search.public_text, request_search.internal_text,"
+        " bm25(request_search, 2.0, 1.0) AS score"
+        " FROM request_search JOIN request r ON r.id = request_search.rowid"
+        f" WHERE {where} ORDER BY request_search.rowid DESC LIMIT :candidates"
+        ") ORDER BY score, id DESC LIMIT :limit"
     )
-    return list(connection.execute(statement, {"match": match, "scope": scope, "limit": limit}))
+    values = {"match": match, "scope": scope, "limit": limit, "candidates": CANDIDATES}
+    return list(connection.execute(statement, values))
 
 
 def _tsquery(term: str) -> str:
@@ -193,11 +201,13 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, lim
         rank += " + 0.5 * ts_rank(s.internal_words, to_tsquery('swedish', :all))"
     where = " AND ".join(conditions) + (" AND r.organisation_id = :scope" if scope is not None else "")
     statement = text(
-        "SELECT s.request_id, s.public_text, s.internal_text FROM request_search s "
-        f"JOIN request r ON r.id = s.request_id WHERE {where} "
-        f"ORDER BY {rank} DESC, s.request_id DESC LIMIT :limit"
+        "SELECT request_id, public_text, internal_text FROM ("
+        " SELECT s.request_id, s.public_text, s.internal_text, s.public_words, s.internal_words"
+        f" FROM request_search s JOIN request r ON r.id = s.request_id WHERE {where}"
+        " ORDER BY s.request_id DESC LIMIT :candidates) s"
+        f" ORDER BY {rank} DESC, request_id DESC LIMIT :limit"
     )
-    return list(connection.execute(statement, params))
+    return list(connection.execute(statement, {**params, "candidates": CANDIDATES}))
 
 
 __all__ = ["Hit", "add_rows", "find", "fold", "index_filed", "index_message", "schema"]

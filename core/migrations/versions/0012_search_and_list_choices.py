@@ -35,6 +35,7 @@ def upgrade() -> None:
     with op.batch_alter_table("request", schema=None) as batch_op:
         batch_op.create_index("ix_request_updated_id", ["updated_at", "id"], unique=False)
         batch_op.create_index("ix_request_status_id", ["status", "id"], unique=False)
+        batch_op.create_index("ix_request_assignee_status_id", ["assignee_id", "status", "id"], unique=False)
     connection = op.get_bind()
     for statement in search.schema(connection.dialect.name):
         connection.execute(sa.text(statement))
@@ -84,6 +85,7 @@ def _backfill(connection: sa.Connection) -> None:
 def downgrade() -> None:
     op.execute("DROP TABLE request_search")
     with op.batch_alter_table("request", schema=None) as batch_op:
+        batch_op.drop_index("ix_request_assignee_status_id")
         batch_op.drop_index("ix_request_status_id")
         batch_op.drop_index("ix_request_updated_id")
     op.drop_table("list_choice")

@@ -84,7 +84,7 @@ class CustomerController(Controller):
 
     @get("/requests")
     async def our_requests(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template | Redirect:
-        """"Våra ärenden": all of the organisation's, those filed by me, those waiting for us."""
+        """ "Våra ärenden": all of the organisation's, those filed by me, those waiting for us."""
         return await list_page(
             request, path="/requests", default_view="all", template="requests.html", notice=NOTICES.get(notice, "")
         )
