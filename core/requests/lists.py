@@ -36,7 +36,7 @@ from core.requests.queries import (
 )
 from core.requests.statuses import OPEN, Status
 
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 EXPORT_MAX = 50_000
 """An export holds at most this many rows (the newest, in the list's order); the file says so in its name."""
 

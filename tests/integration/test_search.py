@@ -134,3 +134,14 @@ def test_the_results_page_shows_ranked_matches_in_context(
     assert "<mark>Dörr</mark>arna" in page.text
     assert f'href="/requests/{filed["other_org"]}"' not in page.text
     assert 'action="/search"' in customer_web.get("/requests").text  # the box in the header
+
+
+def test_older_requests_are_found_past_the_newest(
+    portal: Portal, world: World, filed: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads the newest requests first and the older ones through the indexes: both halves count."""
+    monkeypatch.setattr(search, "RECENT", 2)
+    assert set(_found(portal, world.member, "tagg")) == {filed["taggarna"], filed["taggspärr"], filed["tag_number"]}
+    assert set(_found(portal, world.staff, "1234567")) == {filed["phone"], filed["other_org"]}
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    assert len(_found(portal, world.staff, "tagg")) == 1
