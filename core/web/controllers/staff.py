@@ -75,7 +75,13 @@ class StaffController(Controller):
 
     @get("/requests")
     async def all_requests(self, request: HttpRequest) -> Template | Redirect:
-        return await list_page(request, path="/staff/requests", default_view="all", template="staff_requests.html")
+        return await list_page(
+            request,
+            path="/staff/requests",
+            default_view="all",
+            template="staff_requests.html",
+            remember_as="staff_requests",
+        )
 
     @get("/requests.csv")
     async def export_requests(self, request: HttpRequest) -> Response[Any]:
