@@ -298,6 +298,30 @@ def _message(request_id: int, author: int, body: str, internal: bool, at: str | 
     }
 
 
+def _searchable(row: dict[str, Any]) -> str:
+    """The search index's text of a loaded request, as filing writes it (names apart: the loader has ids)."""
+    from core.requests.search_text import request_text
+
+    data = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"]
+    return request_text(row["summary"], {k: v for k, v in data.items() if not k.endswith("_id")}, "", "")
+
+
+def _search_rows(requests: list[dict[str, Any]], chat: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    """The search index's rows of loaded requests with their conversations, as filing and the chat write them."""
+    public: dict[int, list[str]] = {}
+    internal: dict[int, list[str]] = {}
+    for message in chat:
+        (internal if message["internal"] else public).setdefault(message["request_id"], []).append(message["body"])
+    return [
+        (
+            row["id"],
+            "\n".join([_searchable(row), *public.get(row["id"], [])]),
+            "\n".join(internal.get(row["id"], [])),
+        )
+        for row in requests
+    ]
+
+
 def _untyped(model: Any) -> Any:
     """A ``table()`` clause with the model table's name and columns but no types (no bind processing)."""
     from sqlalchemy import column, table
@@ -396,6 +420,7 @@ def load(
     from core.platform.clock import SystemClock
     from core.platform.db import create_database
     from core.platform.outbox import OutboxMessage
+    from core.requests import search
 
     follower_model = getattr(models, "RequestFollower", None)  # newer schemas only
 
@@ -442,6 +467,7 @@ def load(
                     copy(RequestHistory, history)
                     copy(ChatMessage, chat)
                     counts["chat_message"] += len(chat)
+                    search.add_rows(connection, _search_rows(requests, chat))
                     copy(OutboxMessage, outbox)
                     if follower_model is not None:
                         copy(follower_model, followers)
@@ -473,6 +499,7 @@ def load(
                     if chat:
                         connection.execute(chat_insert, _fill_defaults(ChatMessage, chat))
                         counts["chat_message"] += len(chat)
+                    search.add_rows(connection, _search_rows(requests, chat))
                     if outbox:
                         connection.execute(outbox_insert, _fill_defaults(OutboxMessage, outbox))
                     if follower_insert is not None:

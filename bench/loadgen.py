@@ -170,7 +170,7 @@ def main() -> None:
             text = response.text
             rows = len(ROW.findall(text)) - 1  # minus the header row
             seen_rows[key].append(rows)
-            if rows < 1 or 'class="list"' not in text:
+            if rows < 1 or 'class="list' not in text:  # a request list ("list requests …")
                 return False, f"200 without request rows ({rows})"
             return True, ""
 

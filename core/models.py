@@ -117,6 +117,9 @@ class Request(SQLModel, table=True):
         Index("ix_request_org_status_id", "organisation_id", "status", "id"),
         Index("ix_request_type_id", "type_key", "id"),
         Index("ix_request_attention", "needs_attention", "status"),
+        Index("ix_request_updated_id", "updated_at", "id"),
+        Index("ix_request_status_id", "status", "id"),
+        Index("ix_request_assignee_status_id", "assignee_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -313,11 +316,23 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = utc_column()
 
 
+class ListChoice(SQLModel, table=True):
+    """The view, filters and order a staff member last chose on a list: the list opens that way next time."""
+
+    __tablename__ = "list_choice"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    list_key: str = Field(max_length=32, primary_key=True)
+    query: str = Field(max_length=1000)
+    """The list's address query (``view=mine&type=order&sort=-updated``), without a page cursor."""
+
+
 __all__ = [
     "ApiToken",
     "Attachment",
     "ChatMessage",
     "InboundMail",
+    "ListChoice",
     "LoginAttempt",
     "Office",
     "Organisation",

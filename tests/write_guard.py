@@ -33,6 +33,7 @@ WRITERS: dict[str, tuple[tuple[str, str | None], ...]] = {
     "chat_message": ((str(ROOT / "core" / "conversation" / "chat.py"), "add_message"),),
     "outbox": ((str(ROOT / "core" / "platform" / "outbox.py"), None),),
     "sent_mail": ((str(ROOT / "core" / "mail" / "service.py"), "_remember"),),
+    "request_search": ((str(ROOT / "core" / "requests" / "search.py"), None),),
 }
 """Table → the allowed writers: (file, function or None for any function of the file)."""
 MAIL = ((str(ROOT / "core" / "mail" / "service.py"), "queue"),)

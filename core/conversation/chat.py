@@ -24,7 +24,7 @@ from core.mail import service as mail
 from core.models import Attachment, ChatMessage, Organisation, Request, User
 from core.platform.errors import Conflict, ValidationFailed
 from core.platform.i18n import gettext as _
-from core.requests import attachments
+from core.requests import attachments, search
 from core.requests.attachments import AttachmentView, StagedFile
 from core.requests.context import HookContext
 from core.requests.lifecycle import Action, apply
@@ -188,6 +188,7 @@ def add_message(
     )
     session.add(message)
     session.flush()
+    search.index_message(session, message.request_id, body, internal=message.internal)
     if files:
         attachments.record(
             session,

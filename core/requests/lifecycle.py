@@ -22,12 +22,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
-from core.models import Request, RequestHistory, User
+from core.models import Organisation, Request, RequestHistory, User
 from core.platform.clock import Clock, local_today
 from core.platform.db import insert_rows
 from core.platform.errors import Conflict
 from core.platform.i18n import N_
 from core.platform.outbox import enqueue
+from core.requests import search
 from core.requests.context import HookContext
 from core.requests.followers import follow_new_request
 from core.requests.request_types import FulfilmentMode, RequestType, RequestTypeRegistry
@@ -387,6 +388,16 @@ def file(
     make_transient_to_detached(request)
     session.add(request)  # in the session, unchanged: a hook's change to it is saved as an UPDATE
     _record(session, [(request.id, None, status)], Action.FILE, actor, now, reason=reason[:2000])
+    organisation = session.get(Organisation, request.organisation_id)  # loaded by the filing: no query
+    search.index_filed(
+        session,
+        request.id,
+        request.summary,
+        request.data,
+        organisation.name if organisation else "",
+        requester.name,
+        filing.request_type.schema,
+    )
     follow_new_request(session, request, requester)
     enqueue(session, "request_filed", {"request_id": request.id}, now=now)
     if status == Status.PENDING and filing.request_type.mode_for(request.data) == FulfilmentMode.AUTOMATIC:

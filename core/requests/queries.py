@@ -158,6 +158,16 @@ _CONDITIONS: dict[str, Any] = {
         _REQUEST.c.queued_at > bindparam("after_at"),
         and_(_REQUEST.c.queued_at == bindparam("after_at"), _REQUEST.c.id > bindparam("after_id")),
     ),
+    "ids": lambda: _REQUEST.c.id.in_(bindparam("ids", expanding=True)),
+    # the views and filters of core.requests.lists
+    "view_statuses": lambda: _REQUEST.c.status.in_(bindparam("view_statuses", expanding=True)),
+    "status": lambda: _REQUEST.c.status == bindparam("status"),
+    "assignee": lambda: _REQUEST.c.assignee_id == bindparam("assignee_id"),
+    "unassigned": lambda: _REQUEST.c.assignee_id.is_(None),
+    "requester": lambda: _REQUEST.c.requester_id == bindparam("requester_id"),
+    "filed_from": lambda: _REQUEST.c.created_at >= bindparam("filed_from"),
+    "filed_to": lambda: _REQUEST.c.created_at < bindparam("filed_to"),
+    "queued": lambda: _REQUEST.c.queued_at.is_not(None),
     "attention": lambda: and_(
         _REQUEST.c.needs_attention.is_(True),
         _REQUEST.c.status.in_([s.value for s in OPEN]),
@@ -220,6 +230,17 @@ def list_requests(
     page = rows[:limit]
     next_cursor = str(page[-1].request.id) if len(rows) > limit and page else None
     return Page(page, next_cursor)
+
+
+def rows_by_id(session: Session, user: User, ids: list[int]) -> dict[int, RequestRow]:
+    """The list rows of these requests that ``user`` may see, by id (search results, in the search's order)."""
+    if not ids:
+        return {}
+    conditions, params = ["ids"], {"ids": ids, "limit": len(ids)}
+    if not user.is_staff:
+        conditions.append("organisation")
+        params["organisation_id"] = user.organisation_id if user.organisation_id is not None else -1
+    return {row.request.id: row for row in _rows(session, _newest_first(False, *conditions), params, False)}
 
 
 PRIORITIES = (1, 0)

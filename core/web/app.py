@@ -34,6 +34,7 @@ from core.web.controllers.jobs import JobsController
 from core.web.controllers.metrics import MetricsController
 from core.web.controllers.profile import ProfileController
 from core.web.controllers.quarantine import QuarantineController
+from core.web.controllers.search import SearchController
 from core.web.controllers.staff import StaffController
 from core.web.downloads import NO_COMPRESSION
 from core.web.errors import EXCEPTION_HANDLERS
@@ -122,6 +123,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
             HomeController,
             CustomerController,
             StaffController,
+            SearchController,
             AdminController,
             BillingStaffController,
             BillingAdminController,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -24,9 +23,8 @@ from core.requests.filing import CARRY_OUT_ON
 from core.requests.followers import start_following
 from core.requests.forms import build_fields, decode, file_fields, form_values, render_choices
 from core.requests.lifecycle import Action
-from core.requests.queries import follow_up_of, get_request, list_requests
+from core.requests.queries import follow_up_of, get_request
 from core.requests.request_types import RequestType
-from core.requests.statuses import Status
 from core.web.common import (
     NOTICES,
     UPLOADS,
@@ -34,19 +32,18 @@ from core.web.common import (
     MultipartBody,
     form_value,
     portal,
-    read,
     text_fields,
     uploads,
     user,
     viewer,
 )
 from core.web.downloads import NO_COMPRESSION
+from core.web.lists import list_export, list_page
 from core.web.rendering import page
 from core.web.request_pages import (
     all_fields,
     choose_again,
     new_messages,
-    parse_statuses,
     post_message,
     request_page,
     serve_attachment,
@@ -86,37 +83,15 @@ class CustomerController(Controller):
     guards = [require_customer]
 
     @get("/requests")
-    async def our_requests(
-        self,
-        request: HttpRequest,
-        status: FromQuery[str] = "",
-        type: FromQuery[str] = "",
-        cursor: FromQuery[str] = "",
-        notice: FromQuery[str] = "",
-    ) -> Template:
-        the_portal = portal(request)
-        result = await read(
-            request,
-            partial(
-                list_requests,
-                user=user(request),
-                statuses=parse_statuses(status),
-                type_key=type or None,
-                cursor=cursor or None,
-                limit=the_portal.settings.page_size,
-            ),
+    async def our_requests(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template | Redirect:
+        """ "Våra ärenden": all of the organisation's, those filed by me, those waiting for us."""
+        return await list_page(
+            request, path="/requests", default_view="all", template="requests.html", notice=NOTICES.get(notice, "")
         )
-        return page(
-            "requests.html",
-            viewer(request),
-            page_=result,
-            registry=the_portal.registry,
-            status=status,
-            type_key=type,
-            cursor=cursor,
-            statuses=list(Status),
-            notice=NOTICES.get(notice, ""),
-        )
+
+    @get("/requests.csv")
+    async def export_requests(self, request: HttpRequest) -> Response[Any]:
+        return await list_export(request, default_view="all", name="requests")
 
     @get("/requests/new", sync_to_thread=True)
     def choose_type(self, request: HttpRequest, about: FromQuery[str] = "") -> Template:

@@ -8,22 +8,11 @@ from typing import Any
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlmodel import Session
 
 from core.platform.errors import Conflict
 from core.platform.i18n import gettext as _
 from core.requests.lifecycle import Action
-from core.requests.queries import (
-    OrganisationChoice,
-    Page,
-    RequestRow,
-    list_requests,
-    needing_attention,
-    organisation_choices,
-    queue,
-    valid_id,
-)
-from core.requests.statuses import OPEN, Status
+from core.requests.queries import valid_id
 from core.web.common import (
     NOTICES,
     UPLOADS,
@@ -31,13 +20,13 @@ from core.web.common import (
     MultipartBody,
     form_value,
     portal,
-    read,
     user,
     viewer,
 )
 from core.web.downloads import NO_COMPRESSION
+from core.web.lists import list_export, list_page
 from core.web.rendering import page
-from core.web.request_pages import new_messages, parse_statuses, post_message, request_page, serve_attachment
+from core.web.request_pages import new_messages, post_message, request_page, serve_attachment
 from core.web.types import HttpRequest
 from core.web.viewer import require_staff
 from core.workflow import actions as workflow
@@ -68,82 +57,35 @@ class StaffController(Controller):
     guards = [require_staff]
 
     @get("/queue")
-    async def show_queue(
-        self,
-        request: HttpRequest,
-        status: FromQuery[str] = "",
-        type: FromQuery[str] = "",
-        organisation: FromQuery[str] = "",
-        cursor: FromQuery[str] = "",
-        notice: FromQuery[str] = "",
-    ) -> Template:
-        the_portal = portal(request)
-        statuses = parse_statuses(status) or [Status.PENDING]
-
-        def load(session: Session) -> tuple[Page, list[RequestRow], list[OrganisationChoice]]:
-            result = queue(
-                session,
-                statuses=statuses,
-                type_key=type or None,
-                organisation_id=_int_or_none(organisation),
-                cursor=cursor or None,
-                limit=the_portal.settings.page_size,
-            )
-            flagged = needing_attention(session) if not cursor else []
-            return result, flagged, organisation_choices(session)
-
-        result, flagged, organisations = await read(request, load)
-        return page(
-            "queue.html",
-            viewer(request),
-            page_=result,
-            flagged=flagged,
-            registry=the_portal.registry,
-            status=status,
-            type_key=type,
-            organisation=organisation,
-            organisations=organisations,
-            statuses=[s for s in Status if s in OPEN and s != Status.SCHEDULED],
-            cursor=cursor,
+    async def show_queue(self, request: HttpRequest, notice: FromQuery[str] = "") -> Template | Redirect:
+        """The shared queue and the staff's views of it (mine, unassigned, waiting for the customer, needs
+        attention, all); the view, filters and order chosen last are remembered per staff member."""
+        return await list_page(
+            request,
+            path="/staff/queue",
+            default_view="queue",
+            template="queue.html",
+            remember_as="staff_queue",
             notice=NOTICES.get(notice, ""),
         )
 
+    @get("/queue.csv")
+    async def export_queue(self, request: HttpRequest) -> Response[Any]:
+        return await list_export(request, default_view="queue", name="queue")
+
     @get("/requests")
-    async def all_requests(
-        self,
-        request: HttpRequest,
-        status: FromQuery[str] = "",
-        type: FromQuery[str] = "",
-        organisation: FromQuery[str] = "",
-        cursor: FromQuery[str] = "",
-    ) -> Template:
-        the_portal = portal(request)
-
-        def load(session: Session) -> tuple[Page, list[OrganisationChoice]]:
-            result = list_requests(
-                session,
-                user(request),
-                statuses=parse_statuses(status),
-                type_key=type or None,
-                organisation_id=_int_or_none(organisation),
-                cursor=cursor or None,
-                limit=the_portal.settings.page_size,
-            )
-            return result, organisation_choices(session)
-
-        result, organisations = await read(request, load)
-        return page(
-            "staff_requests.html",
-            viewer(request),
-            page_=result,
-            registry=the_portal.registry,
-            status=status,
-            type_key=type,
-            organisation=organisation,
-            organisations=organisations,
-            statuses=list(Status),
-            cursor=cursor,
+    async def all_requests(self, request: HttpRequest) -> Template | Redirect:
+        return await list_page(
+            request,
+            path="/staff/requests",
+            default_view="all",
+            template="staff_requests.html",
+            remember_as="staff_requests",
         )
+
+    @get("/requests.csv")
+    async def export_requests(self, request: HttpRequest) -> Response[Any]:
+        return await list_export(request, default_view="all", name="requests")
 
     @get("/requests/{request_id:int}", sync_to_thread=True)
     def show(self, request: HttpRequest, request_id: FromPath[int], notice: FromQuery[str] = "") -> Template:

@@ -1,0 +1,235 @@
+"""Search: the request index and finding requests in it, by number or by words.
+
+The index, ``request_search``, holds one row per request: what customers may find it by (``public_*``: title,
+form values, organisation, requester, the chat) and what only staff may (``internal_*``: internal notes), each
+as the original text (for the snippet) and folded (:mod:`core.requests.search_text`, what is matched).
+
+Who writes it: the writers of what it indexes, in their own transaction — ``lifecycle.file`` adds the row when
+a request is written (its title and form data never change afterwards) and ``chat.add_message`` appends each
+message. Database triggers were the other choice; they were not taken because the folding (diacritics, phone
+numbers) is Python, which a trigger cannot call on PostgreSQL and which SQLite triggers only see on connections
+that registered the function. One indexed write per filing and per message; never a scan.
+
+SQLite (embedded): an FTS5 table with the trigram tokenizer — any three characters of a word match, so "tagg"
+finds "taggarna" and "taggspärr", "dörr" "dörrarna", and part of a tag or phone number matches; ranked by bm25.
+PostgreSQL: stored ``tsvector`` columns in the Swedish configuration (stems: "dörrarna" finds "dörren"; words
+as prefixes) or'ed with ``pg_trgm`` substring matching, each with its GIN index; ranked by ``ts_rank``.
+Both rank only the newest :data:`CANDIDATES` matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+from pydantic import BaseModel
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from core.models import User
+from core.requests.search_text import coded_fields, fold, request_text, searchable, snippet, terms_of
+
+TABLE = "request_search"
+LIMIT = 50
+"""The best this many matches are shown; a search that finds more asks for more words."""
+CANDIDATES = 500
+"""Ranking reads every match's words, so only the newest this many matches are ranked: a word found in a
+hundred thousand requests ("entrén") stays as quick as a rare one; the page asks for more words."""
+RECENT = 20_000
+"""PostgreSQL: how many of the newest requests are read newest-first before the indexes are asked (see
+:func:`_postgresql`); reading them costs a few milliseconds."""
+
+SQLITE_SCHEMA = (
+    "CREATE VIRTUAL TABLE request_search USING fts5("
+    "public_folded, internal_folded, public_text UNINDEXED, internal_text UNINDEXED, tokenize='trigram')",
+)
+POSTGRESQL_SCHEMA = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE TABLE request_search ("
+    " request_id INTEGER PRIMARY KEY REFERENCES request(id),"
+    " public_text TEXT NOT NULL, internal_text TEXT NOT NULL,"
+    " public_folded TEXT NOT NULL, internal_folded TEXT NOT NULL,"
+    " public_words tsvector GENERATED ALWAYS AS (to_tsvector('swedish', public_folded)) STORED,"
+    " internal_words tsvector GENERATED ALWAYS AS (to_tsvector('swedish', internal_folded)) STORED)",
+    "CREATE INDEX ix_request_search_public_words ON request_search USING gin (public_words)",
+    "CREATE INDEX ix_request_search_internal_words ON request_search USING gin (internal_words)",
+    "CREATE INDEX ix_request_search_public_trgm ON request_search USING gin (public_folded gin_trgm_ops)",
+    "CREATE INDEX ix_request_search_internal_trgm ON request_search USING gin (internal_folded gin_trgm_ops)",
+)
+
+
+def schema(dialect: str) -> tuple[str, ...]:
+    """The statements that create the index on this database (the migration runs them)."""
+    return SQLITE_SCHEMA if dialect == "sqlite" else POSTGRESQL_SCHEMA
+
+
+def _key(dialect: str) -> str:
+    return "rowid" if dialect == "sqlite" else "request_id"
+
+
+def add_rows(connection: Connection, rows: list[tuple[int, str, str]]) -> None:
+    """Index requests: (id, public text, internal text) each. Filing adds one; the migration's backfill many."""
+    if not rows:
+        return
+    key = _key(connection.dialect.name)
+    connection.execute(
+        text(
+            f"INSERT INTO request_search ({key}, public_text, internal_text, public_folded, internal_folded) "
+            "VALUES (:id, :public_text, :internal_text, :public_folded, :internal_folded)"
+        ),
+        [
+            {
+                "id": request_id,
+                "public_text": public,
+                "internal_text": internal,
+                "public_folded": searchable(public),
+                "internal_folded": searchable(internal),
+            }
+            for request_id, public, internal in rows
+        ],
+    )
+
+
+def index_filed(
+    session: Session,
+    request_id: int,
+    summary: str,
+    data: Any,
+    organisation: str,
+    requester: str,
+    schema: type[BaseModel] | None = None,
+) -> None:
+    """The row of a request being filed (``lifecycle.file`` calls it, in the filing transaction); ``schema``, the
+    type's form, says which values are codes rather than words."""
+    skipped = coded_fields(schema) if schema is not None else frozenset()
+    text = request_text(summary, data, organisation, requester, skipped=skipped)
+    add_rows(session.connection(), [(request_id, text, "")])
+
+
+def index_message(session: Session, request_id: int, body: str, *, internal: bool) -> None:
+    """Append a chat message (``add_message`` calls it): to what customers find, or, a note, to what staff find."""
+    side = "internal" if internal else "public"
+    connection = session.connection()
+    key = _key(connection.dialect.name)
+    connection.execute(
+        text(
+            f"UPDATE request_search SET {side}_text = {side}_text || :text, "
+            f"{side}_folded = {side}_folded || :folded WHERE {key} = :id"
+        ),
+        {"id": request_id, "text": "\n" + body, "folded": "\n" + searchable(body)},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One match: the request's id and the matching words in context (from the chat's notes only for staff)."""
+
+    request_id: int
+    snippet: Markup | None
+    internal: bool = False
+
+
+def find(session: Session, user: User, query: str, *, limit: int = LIMIT) -> list[Hit]:
+    """The best matches of ``query`` for ``user``, best first: staff over everything, internal notes included;
+    a customer only over their organisation's requests and never over internal notes. No words of at least three
+    characters: no matches (the page says why)."""
+    terms = terms_of(query)
+    if not terms:
+        return []
+    connection = session.connection()
+    scope = None if user.is_staff else (user.organisation_id if user.organisation_id is not None else -1)
+    if connection.dialect.name == "sqlite":
+        found = _sqlite(connection, terms, scope, limit)
+    else:
+        found = _postgresql(connection, terms, scope, limit)
+    hits = []
+    for request_id, public_text, internal_text in found:
+        shown = snippet(public_text, terms)
+        internal = False
+        if shown is None and scope is None:
+            shown = snippet(internal_text, terms)
+            internal = shown is not None
+        hits.append(Hit(request_id, shown, internal))
+    return hits
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _sqlite(connection: Connection, terms: list[str], scope: int | None, limit: int) -> list[Any]:
+    words = " AND ".join(_phrase(term) for term in terms)
+    match = f"{{public_folded}} : ({words})" if scope is not None else f"({words})"
+    where = "request_search MATCH :match" + (" AND r.organisation_id = :scope" if scope is not None else "")
+    statement = text(
+        "SELECT id, public_text, internal_text FROM ("
+        " SELECT request_search.rowid AS id, request_search.public_text, request_search.internal_text,"
+        " bm25(request_search, 2.0, 1.0) AS score"
+        " FROM request_search JOIN request r ON r.id = request_search.rowid"
+        f" WHERE {where} ORDER BY request_search.rowid DESC LIMIT :candidates"
+        ") ORDER BY score, id DESC LIMIT :limit"
+    )
+    values = {"match": match, "scope": scope, "limit": limit, "candidates": CANDIDATES}
+    return list(connection.execute(statement, values))
+
+
+def _tsquery(term: str) -> str:
+    """A prefix query of one folded word (``dorr:*`` finds "dörrarna"), or "" when it holds no word characters."""
+    word = "".join(char for char in term if char.isalnum())
+    return f"{word}:*" if word else ""
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _postgresql(connection: Connection, terms: list[str], scope: int | None, limit: int) -> list[Any]:
+    """Candidates first, then ranked. A word in half the requests is found fastest newest-first along the primary
+    key (the first 500 come at once); a rare one fastest through the GIN indexes (the planner, misjudging
+    substring matches, would walk the whole table newest-first). So the newest :data:`RECENT` requests are read
+    newest-first, and only when they hold too few matches are the older ones read through the indexes."""
+    params: dict[str, Any] = {"scope": scope}
+    sides = ("public",) if scope is not None else ("public", "internal")
+    conditions = []
+    for n, term in enumerate(terms):
+        params[f"like{n}"] = _like(term)
+        params[f"ts{n}"] = _tsquery(term)
+        either = []
+        for side in sides:
+            if params[f"ts{n}"]:
+                either.append(f"s.{side}_words @@ to_tsquery('swedish', :ts{n})")
+            either.append(f"s.{side}_folded LIKE :like{n}")
+        conditions.append("(" + " OR ".join(either) + ")")
+    where = " AND ".join(conditions) + (" AND r.organisation_id = :scope" if scope is not None else "")
+    matching = f"SELECT s.request_id FROM request_search s JOIN request r ON r.id = s.request_id WHERE {where}"
+    newest = connection.execute(text("SELECT coalesce(max(request_id), 0) FROM request_search")).scalar_one()
+    floor = max(0, int(newest) - RECENT)
+    recent = connection.execute(
+        text(f"{matching} AND s.request_id > :floor ORDER BY s.request_id DESC LIMIT :candidates"),
+        {**params, "floor": floor, "candidates": CANDIDATES},
+    )
+    found = [row[0] for row in recent]
+    if len(found) < CANDIDATES and floor > 0:
+        connection.execute(text("SET LOCAL enable_seqscan = off"))  # this read's transaction only
+        older = connection.execute(
+            text(f"{matching} AND s.request_id + 0 <= :floor ORDER BY s.request_id + 0 DESC LIMIT :candidates"),
+            {**params, "floor": floor, "candidates": CANDIDATES - len(found)},
+        )
+        found += [row[0] for row in older]
+        connection.execute(text("SET LOCAL enable_seqscan = on"))
+    if not found:
+        return []
+    rank = "ts_rank(s.public_words, to_tsquery('swedish', :all))"
+    if scope is None:
+        rank += " + 0.5 * ts_rank(s.internal_words, to_tsquery('swedish', :all))"
+    statement = text(
+        "SELECT s.request_id, s.public_text, s.internal_text FROM request_search s WHERE s.request_id IN :ids "
+        f"ORDER BY {rank} DESC, s.request_id DESC LIMIT :limit"
+    ).bindparams(bindparam("ids", expanding=True))
+    ranked = {"ids": found, "limit": limit, "all": " | ".join(q for q in map(_tsquery, terms) if q) or "x"}
+    return list(connection.execute(statement, ranked))
+
+
+__all__ = ["Hit", "add_rows", "find", "fold", "index_filed", "index_message", "schema"]

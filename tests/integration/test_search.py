@@ -1,0 +1,147 @@
+"""Search as people type it, on the database the tests run on (SQLite FTS5 trigram, or PostgreSQL full text +
+pg_trgm): Swedish compounds and inflections, "a/o" for "å/ä/ö", part of a tag or phone number, scoping to the
+organisation, internal notes hidden from customers, and a request number going straight to the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.conversation import chat
+from core.portal import Portal
+from core.requests import search
+from core.requests.lifecycle import Action
+from core.workflow import actions as workflow
+from tests.support import World
+
+
+def _suggest(portal: Portal, who: Any, text: str) -> int:
+    filed = workflow.file(portal, who, "suggestion", {"topic": "other", "suggestion": text}, None)
+    assert filed.id is not None
+    return filed.id
+
+
+def _found(portal: Portal, who: Any, query: str) -> list[int]:
+    with portal.database.reading() as session:
+        return [hit.request_id for hit in search.find(session, who, query)]
+
+
+@pytest.fixture
+def filed(portal: Portal, world: World) -> dict[str, int]:
+    return {
+        "taggarna": _suggest(portal, world.member, "Taggarna i entrén slutar fungera på kvällen."),
+        "taggspärr": _suggest(portal, world.member, "Vi behöver en taggspärr för förrådet."),
+        "dörrarna": _suggest(portal, world.member, "Dörrarna till garaget går inte att låsa."),
+        "phone": _suggest(portal, world.member, "Ring mig på +46701234567 när teknikern kommer."),
+        "tag_number": _suggest(portal, world.member, "Tagg nummer 0012398765 är borttappad."),
+        "other_org": _suggest(portal, world.outsider, "Taggarna hos oss och dörrarna också, ring +46701234567."),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("tagg", {"taggarna", "taggspärr", "tag_number"}),  # a word finds its compounds and inflections
+        ("TAGG", {"taggarna", "taggspärr", "tag_number"}),
+        ("taggspärr", {"taggspärr"}),
+        ("taggsparr", {"taggspärr"}),  # "ä" typed as "a"
+        ("dörr", {"dörrarna"}),
+        ("dorr", {"dörrarna"}),  # "ö" typed as "o"
+        ("dorrarna", {"dörrarna"}),
+        ("forradet", {"taggspärr"}),  # "å" and "ö" as "a" and "o" in one word
+        ("lasa garaget", {"dörrarna"}),  # every word must match
+        ("2398", {"tag_number"}),  # part of a tag number
+        ("1234567", {"phone"}),  # part of a phone number
+        ("070-123 45 67", {"phone"}),  # as people write it, stored as +46…
+        ("0701234567", {"phone"}),
+        ("Maja", set(filed_names := ["taggarna", "taggspärr", "dörrarna", "phone", "tag_number"])),  # the requester
+        ("Testet", set(filed_names)),  # the organisation
+    ],
+)
+def test_swedish_as_typed(portal: Portal, world: World, filed: dict[str, int], query: str, expected: set[str]) -> None:
+    wanted = {filed[name] for name in expected}
+    assert set(_found(portal, world.member, query)) == wanted
+    staff_found = set(_found(portal, world.staff, query))
+    assert wanted <= staff_found
+
+
+def test_another_organisations_requests_are_never_found(portal: Portal, world: World, filed: dict[str, int]) -> None:
+    for query in ("tagg", "dörrarna", "1234567", "Annan", "Olle"):
+        assert filed["other_org"] not in _found(portal, world.member, query)
+        assert filed["other_org"] in _found(portal, world.outsider, query) or query in ("Annan", "Olle")
+    assert filed["other_org"] in _found(portal, world.staff, "tagg")  # staff see every organisation's
+
+
+def test_messages_are_found_and_internal_notes_only_by_staff(
+    portal: Portal, world: World, filed: dict[str, int]
+) -> None:
+    request_id = filed["taggarna"]
+    workflow.perform(portal, world.staff, request_id, Action.TAKE)
+    chat.post(portal, world.staff, request_id, "Intern: låssmeden Lindqvist har nyckeln.", internal=True)
+    chat.post(portal, world.staff, request_id, "Vi byter fönsterbeslaget i morgon.")
+    assert _found(portal, world.member, "fonsterbeslaget") == [request_id]
+    assert _found(portal, world.member, "lassmeden") == []
+    assert _found(portal, world.member, "Lindqvist") == []
+    with portal.database.reading() as session:
+        hits = search.find(session, world.staff, "lindqvist")
+    assert [hit.request_id for hit in hits] == [request_id]
+    assert hits[0].internal and hits[0].snippet is not None and "<mark>Lindqvist</mark>" in hits[0].snippet
+
+
+def test_the_snippet_is_escaped_and_marks_the_original_words(portal: Portal, world: World) -> None:
+    _suggest(portal, world.member, "Skylten <b>Dörrarna</b> & portarna behöver bytas.")
+    with portal.database.reading() as session:
+        (hit,) = search.find(session, world.member, "dorrarna")
+    assert hit.snippet is not None
+    assert "&lt;b&gt;<mark>Dörrarna</mark>&lt;/b&gt; &amp; portarna" in hit.snippet
+
+
+def test_the_best_match_comes_first(portal: Portal, world: World) -> None:
+    once = _suggest(portal, world.member, "Porten knarrar, annars inget.")
+    often = _suggest(portal, world.member, "Porten, porten och porten igen: porten mot gården.")
+    found = _found(portal, world.member, "porten")
+    assert set(found) == {once, often} and found[0] == often
+
+
+def test_short_words_find_nothing_and_say_so(portal: Portal, world: World, customer_web: Any) -> None:
+    _suggest(portal, world.member, "Ab cd ef")
+    assert _found(portal, world.member, "ab") == []
+    page = customer_web.get("/search", params={"q": "ab"})
+    assert page.status_code == 200 and "minst 3" in page.text
+
+
+def test_a_number_goes_straight_to_the_request(
+    portal: Portal, world: World, filed: dict[str, int], customer_web: Any, staff_web: Any
+) -> None:
+    own = filed["taggarna"]
+    for typed in (f"BB-{own}", f"bb{own}", f"{own}", f" bb-{own} "):
+        answer = customer_web.get("/search", params={"q": typed}, follow_redirects=False)
+        assert answer.status_code in (301, 302, 303) and answer.headers["location"] == f"/requests/{own}"
+    answer = staff_web.get("/search", params={"q": f"BB-{own}"}, follow_redirects=False)
+    assert answer.headers["location"] == f"/staff/requests/{own}"
+    other = filed["other_org"]
+    answer = customer_web.get("/search", params={"q": f"BB-{other}"}, follow_redirects=False)
+    assert answer.status_code == 200 and f"/requests/{other}" not in answer.text  # no jump, no leak
+
+
+def test_the_results_page_shows_ranked_matches_in_context(
+    portal: Portal, world: World, filed: dict[str, int], customer_web: Any
+) -> None:
+    page = customer_web.get("/search", params={"q": "dörr"})
+    assert page.status_code == 200
+    assert f'href="/requests/{filed["dörrarna"]}"' in page.text
+    assert "<mark>Dörr</mark>arna" in page.text
+    assert f'href="/requests/{filed["other_org"]}"' not in page.text
+    assert 'action="/search"' in customer_web.get("/requests").text  # the box in the header
+
+
+def test_older_requests_are_found_past_the_newest(
+    portal: Portal, world: World, filed: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads the newest requests first and the older ones through the indexes: both halves count."""
+    monkeypatch.setattr(search, "RECENT", 2)
+    assert set(_found(portal, world.member, "tagg")) == {filed["taggarna"], filed["taggspärr"], filed["tag_number"]}
+    assert set(_found(portal, world.staff, "1234567")) == {filed["phone"], filed["other_org"]}
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    assert len(_found(portal, world.staff, "tagg")) == 1
