@@ -16,7 +16,7 @@ from core.requests import search
 from core.requests.search_text import request_text
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
