@@ -54,6 +54,34 @@ def file_upload(*, accept: str = "", max_files: int = 5) -> dict[str, Any]:
     return {"widget": "file", "accept": accept, "max_files": max_files, "readOnly": True}
 
 
-def render_time_choices(name: str) -> dict[str, Any]:
-    """json_schema_extra for a field whose options the request type gives at render time."""
-    return {"choices": name}
+def render_time_choices(
+    name: str, *, depends_on: str | None = None, refresh_label: str | None = None
+) -> dict[str, Any]:
+    """json_schema_extra for a field whose options the request type gives at render time.
+
+    ``depends_on`` names the form field (a path: ``system_id``) whose chosen value narrows the options: the
+    form offers only the options whose :attr:`~core.api.Choice.parent` is that value, and none (with a hint)
+    while nothing is chosen there. Choosing in that field updates the form: at once with JavaScript, through
+    a button without it. ``refresh_label`` (an English msgid) makes this field update the form in the same way
+    when it changes (the type's :meth:`~core.api.RequestType.prefill` may then fill in other fields), with
+    that label on the button.
+    """
+    extra: dict[str, Any] = {"choices": name}
+    if depends_on:
+        extra["depends_on"] = depends_on
+    if refresh_label:
+        extra["refresh_label"] = refresh_label
+    return extra
+
+
+def display_phone(value: str) -> str:
+    """A stored (E.164) Swedish number as people write it: +46701234567 → 070-123 45 67; else as it is."""
+    try:
+        number = phonenumbers.parse(value, "SE")
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_valid_number(number):
+        return value
+    if phonenumbers.region_code_for_number(number) != "SE":
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

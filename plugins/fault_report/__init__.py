@@ -27,6 +27,7 @@ class FaultReport(RequestType):
     translation_domain = "fault_report"
     locale_dir = Path(__file__).parent / "locale"
     system_field = "system_id"
+    allows_carry_out_on = False  # a fault is looked at as soon as possible; a later date means nothing here
     order = 30
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:

@@ -130,7 +130,8 @@ class LogExtract(RequestType):
 
     @staticmethod
     def _per_system(context: FormContext, items: Callable[[AccessControl], list[tuple[str, str]]]) -> list[Choice]:
-        """Options from every system of the organisation, each named after its system (no JS to narrow them)."""
+        """Options from every system of the organisation, each under its system: the form offers those of the
+        system chosen (``depends_on``), and validation checks the pair against it."""
         options: list[Choice] = []
         for system in context.systems():
             adapter = context.access_control(system.id)
@@ -140,7 +141,10 @@ class LogExtract(RequestType):
                 found = items(adapter)
             except AccessControlError:
                 continue  # a system that does not answer offers nothing now; the others still do
-            options.extend(Choice(f"{system.id}:{item_id}", f"{system.name} – {label}") for item_id, label in found)
+            options.extend(
+                Choice(f"{system.id}:{item_id}", label, group=system.name, parent=str(system.id))
+                for item_id, label in found
+            )
         return options
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:

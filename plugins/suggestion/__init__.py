@@ -21,6 +21,7 @@ class Suggestion(RequestType):
     translation_domain = "suggestion"
     locale_dir = Path(__file__).parent / "locale"
     system_field = "system_id"
+    allows_carry_out_on = False  # a suggestion is read, not carried out on a day
     order = 40
 
     def summary(self, data: BaseModel) -> str:

@@ -362,10 +362,11 @@ def expected_state(tag: Tag, data: TagBlockForm, context: FormContext) -> TagSta
 
 
 def holder_choices(context: FormContext) -> list[Choice]:
-    """The holders of every system of the organisation; a system that does not answer is left out.
+    """The holders of every system of the organisation, each under its system; one that does not answer is
+    left out. The form offers those of the system chosen (``depends_on``).
 
     The value names the system too (holder ids are only unique within a system), so validation can tell a
-    holder of another system from the chosen one. With several systems the label says which system.
+    holder of another system from the chosen one.
     """
     systems = context.systems({SystemKind.ACCESS_CONTROL})
     found: list[Choice] = []
@@ -379,8 +380,9 @@ def holder_choices(context: FormContext) -> list[Choice]:
             context.notice(gettext(HOLDERS_UNAVAILABLE, system=system.name))
             continue
         for holder in sorted(holders, key=lambda h: h.name.casefold()):
-            label = holder_label(holder)
-            found.append(Choice(f"{system.id}:{holder.id}", f"{system.name}: {label}" if len(systems) > 1 else label))
+            found.append(
+                Choice(f"{system.id}:{holder.id}", holder_label(holder), group=system.name, parent=str(system.id))
+            )
     return found
 
 

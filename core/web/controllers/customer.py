@@ -22,7 +22,19 @@ from core.requests.context import form_context_for
 from core.requests.display import display_rows
 from core.requests.filing import CARRY_OUT_ON
 from core.requests.followers import start_following
-from core.requests.forms import build_fields, decode, file_fields, form_values, render_choices
+from core.requests.forms import (
+    REFRESH,
+    build_fields,
+    decode,
+    dependants,
+    file_fields,
+    form_values,
+    initial_values,
+    narrow,
+    offered,
+    render_choices,
+    walk,
+)
 from core.requests.lifecycle import Action
 from core.requests.queries import follow_up_of, get_request, list_requests
 from core.requests.request_types import RequestType
@@ -126,8 +138,17 @@ class CustomerController(Controller):
 
     @get("/requests/new/{type_key:str}", sync_to_thread=True)
     def new_request(self, request: HttpRequest, type_key: FromPath[str], about: FromQuery[str] = "") -> Template:
-        values = {FOLLOWS_UP: about} if about else {}
-        return _request_form(request, _request_type(request, type_key), values=values, errors={})
+        """The empty form with the schema's defaults; a field's value in the query (``?system_id=3``) is filled
+        in, so a link (or a browser without JavaScript, through a GET) can open the form with a system chosen."""
+        request_type = _request_type(request, type_key)
+        values: dict[str, Any] = initial_values(build_fields(request_type.schema))
+        names = {f.name for f in walk(build_fields(request_type.schema)) if f.kind != "file"}
+        for name, value in request.query_params.items():
+            if name in names and value:
+                values[name] = str(value)[:200]
+        if about:
+            values[FOLLOWS_UP] = about
+        return _request_form(request, request_type, values=values, errors={})
 
     @post("/requests/new/{type_key:str}", sync_to_thread=True, opt={UPLOADS: True})
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: MultipartBody) -> Template | Redirect:
@@ -145,8 +166,11 @@ class CustomerController(Controller):
         step = str(values.pop("step", ""))
         sent_estimate = values.pop("estimate", None)
         expected = str(sent_estimate) if sent_estimate is not None else None
+        confirmed = str(values.pop("confirmed", "") or "")
         if step == "edit":
             return _request_form(request, request_type, values=values, errors={})
+        if step.startswith(REFRESH):  # a choice that others follow ("Välj system"): the form again, nothing filed
+            return _request_form(request, request_type, values=values, errors={}, refreshed=step[len(REFRESH) :])
         fields = build_fields(request_type.schema)
         payload = decode(fields, values)
         carry_out_on = form_value(data, CARRY_OUT_ON)
@@ -158,14 +182,18 @@ class CustomerController(Controller):
             errors = {**workflow.problems(the_portal, current, type_key, payload, carry_out_on), **file_errors}
             return _request_form(request, request_type, values=values, errors=errors, status_code=422)
         try:
+            validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+            lines = workflow.to_confirm(the_portal, current, type_key, validated)
             if expected is None:
-                validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
                 costs_something = cost.totals.total_ore != 0
-                if cost.shows_anything and (costs_something or not every_file):
+                if lines or (cost.shows_anything and (costs_something or not every_file)):
                     attachments.discard(the_portal.storage, every_file)
                     note = gettext("Add the files in the request's conversation once it is sent.") if every_file else ""
-                    return self._confirm(request, request_type, values, validated, cost, error=note)
+                    return self._confirm(request, request_type, values, validated, cost, error=note, lines=lines)
                 expected = cost.fingerprint
+            elif lines and workflow.confirmation_mark(lines) != confirmed:  # not what was confirmed (or nothing)
+                attachments.discard(the_portal.storage, every_file)
+                return self._confirm(request, request_type, values, validated, cost, lines=lines, status_code=409)
             filed = workflow.file(
                 the_portal,
                 current,
@@ -185,8 +213,16 @@ class CustomerController(Controller):
         except EstimateChanged as exc:
             attachments.discard(the_portal.storage, every_file)
             validated, _cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+            lines = workflow.to_confirm(the_portal, current, type_key, validated)
             return self._confirm(
-                request, request_type, values, validated, exc.current, error=gettext(exc.detail), status_code=409
+                request,
+                request_type,
+                values,
+                validated,
+                exc.current,
+                error=gettext(exc.detail),
+                status_code=409,
+                lines=lines,
             )
         return Redirect(f"/requests/{filed.id}?notice=filed")
 
@@ -200,8 +236,10 @@ class CustomerController(Controller):
         *,
         error: str = "",
         status_code: int = 200,
+        lines: list[str] | None = None,
     ) -> Template:
-        """The cost under the agreement, with what is asked for, before the customer sends the request."""
+        """The cost under the agreement, with what is asked for, before the customer sends the request; and what
+        the type asks to be confirmed (``lines``: groups that will be removed), sent back as ``confirmed``."""
         the_portal = portal(request)
         with the_portal.database.reading() as session:
             context = form_context_for(
@@ -225,6 +263,8 @@ class CustomerController(Controller):
             values=values,
             estimate=cost,
             error=error,
+            confirm_lines=lines or [],
+            confirmed=workflow.confirmation_mark(lines or []),
         )
 
     @post("/requests/{request_id:int}/messages", sync_to_thread=True, opt={UPLOADS: True})
@@ -340,8 +380,11 @@ def _request_form(
     values: Mapping[str, Any],
     errors: dict[str, list[str]],
     status_code: int = 200,
+    refreshed: str = "",
 ) -> Template:
+    """The form with ``values``; ``refreshed`` names the field just chosen in (its dependants follow it)."""
     the_portal = portal(request)
+    values = dict(values)
     with the_portal.database.reading() as session:
         context = form_context_for(
             session=session,
@@ -351,10 +394,15 @@ def _request_form(
             access_control_for=the_portal.access_control,
         )
         choices = render_choices(request_type, request_type.schema, context)
+        fields = build_fields(request_type.schema, choices)
+        _preselect_system(request_type, fields, values)
+        narrow(fields, values)
+        if refreshed and any(f.name == refreshed and f.refresh_label for f in walk(fields)):
+            _follow(request_type, fields, values, refreshed, context)
+            narrow(fields, values)
         today = context.today()
         reference = str(values.get(FOLLOWS_UP) or "")
         earlier = follow_up_of(session, user(request), reference) if reference else None
-    fields = build_fields(request_type.schema, choices)
     labels = {f.name: f.label for f in all_fields(fields)}
     return page(
         "request_form.html",
@@ -367,6 +415,33 @@ def _request_form(
         labels=labels,
         today=today.isoformat(),
         multipart=bool(file_fields(fields)),
+        refreshes=any(f.refresh_label for f in walk(fields)),
         notices=context.notices,
         about=earlier,
     )
+
+
+def _preselect_system(request_type: RequestType, fields: list[Any], values: dict[str, Any]) -> None:
+    """An organisation with one system (of the kinds the type takes) has it chosen from the start."""
+    name = request_type.system_field
+    if not name or values.get(name):
+        return
+    field = next((f for f in fields if f.name == name), None)
+    if field is not None and len(field.options) == 1:
+        values[name] = field.options[0].value
+
+
+def _follow(request_type: RequestType, fields: list[Any], values: dict[str, Any], changed: str, context: Any) -> None:
+    """After a choice in ``changed``: its dependants keep only what they still offer, then the type prefills."""
+    pending = [changed]
+    while pending:
+        name = pending.pop()
+        for dependant in dependants(fields, name):
+            still = offered(dependant, values.get(dependant.name))
+            if still in (None, []):
+                if values.pop(dependant.name, None) is not None:
+                    pending.append(dependant.name)
+            else:
+                values[dependant.name] = still
+    for name, value in request_type.prefill(changed, values, context).items():
+        values[name] = value
