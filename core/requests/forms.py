@@ -190,7 +190,7 @@ def _fields_of(
             choices_source=prop.get("choices"),
             default=_default(raw, prop),
             depends_on=prop.get("depends_on"),
-            refresh_label=_(prop["refresh_label"]) if prop.get("refresh_label") else "",
+            refresh_label=_(str(prop.get("refresh_label"))) if prop.get("refresh_label") else "",
         )
         if kind == "file":
             form_field.accept = str(prop.get("accept", ""))
@@ -225,6 +225,8 @@ def render_choices(request_type: RequestType, model: type[BaseModel], context: A
     return found
 
 
+SYSTEMS = "systems"
+"""The render-time choices of a type's system field; a field that depends on it updates through "Välj system"."""
 CHOOSE_SYSTEM = N_("Choose system")
 UPDATE_FORM = N_("Update the form")
 REFRESH = "refresh:"
@@ -246,7 +248,8 @@ def narrow(fields: list[FormField], values: Mapping[str, Any]) -> list[FormField
             continue
         controlling = by_name.get(form_field.depends_on)
         if controlling is not None and not controlling.refresh_label:
-            controlling.refresh_label = _(CHOOSE_SYSTEM if controlling.choices_source == "systems" else UPDATE_FORM)
+            label = CHOOSE_SYSTEM if controlling.choices_source == SYSTEMS else UPDATE_FORM
+            controlling.refresh_label = _(label)
         chosen = str(_one(values.get(form_field.depends_on)) or "")
         kept = [o for o in form_field.options if not o.parent or (chosen and o.parent == chosen)]
         if chosen and len({o.group for o in kept if o.parent}) <= 1:
