@@ -765,3 +765,16 @@ def _holder_payload(world: World, holder: Holder, holder_tag: str = "") -> dict[
         "tag": {"kind": "by_holder", "holder": holder_value(world, holder), "holder_tag": holder_tag},
         "reason": "Stulen",
     }
+
+
+def test_the_holders_offered_are_the_chosen_systems(portal: Portal, world: World, web: Any) -> None:
+    """One access-control system: it is chosen from the start, and only its holders are offered, unprefixed."""
+    web.login(world.member.email)
+    page = web.get(URL).text
+    system_select = page.split('name="system_id"')[1].split("</select>")[0]
+    assert f'value="{world.system.id}" selected' in system_select  # the only system the type takes: preselected
+    holders = page.split('name="tag.holder"')[1].split("</select>")[0]
+    own = portal.access_control(world.system).holders()
+    assert holders.count("<option value=") == len(own) + 1  # "Choose…" and the system's holders, no more
+    assert f"{world.system.name}:" not in holders and "<optgroup" not in holders
+    assert f'value="{world.other_system.id}:' not in holders  # another organisation's holders never
