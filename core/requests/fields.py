@@ -34,6 +34,25 @@ PhoneNumber = Annotated[
 """A Swedish phone number, stored in E.164 (+46701234567)."""
 
 
+TITLE_LENGTH = 60
+"""About how long a request's title (its summary) may be: a heading or a list row on one line."""
+
+
+def one_line(text: str, limit: int = TITLE_LENGTH) -> str:
+    """The first line of ``text``, blanks collapsed, cut at a word to at most ``limit`` characters with "…".
+
+    For a summary: the type and its key fact on one line ("Felanmälan: Port 3 går inte att öppna"); the rest of
+    what the customer wrote is in the request's body, not in headings and list rows.
+    """
+    first = " ".join((text or "").strip().splitlines()[0].split()) if (text or "").strip() else ""
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:–-") + "…"
+
+
 def long_text(**extra: Any) -> dict[str, Any]:
     """json_schema_extra for a multi-line text field."""
     return {"widget": "textarea", **extra}

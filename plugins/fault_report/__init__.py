@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from core.api import ChargeItem, FormContext, FulfilmentMode, RequestType, hookimpl
+from core.api import ChargeItem, FormContext, FulfilmentMode, RequestType, gettext, hookimpl, one_line, use_language
 from plugins.fault_report.schema import FaultReportForm
 
 if TYPE_CHECKING:  # core/__init__ does not re-export the table; only the annotation needs it
@@ -41,9 +41,13 @@ class FaultReport(RequestType):
         return isinstance(data, FaultReportForm) and data.urgency == "urgent"
 
     def summary(self, data: BaseModel) -> str:
+        """The type and where, then what happens, on one line (~60 characters); the description is in the body.
+
+        Stored once, in Swedish, the portal's first language, like the other types' summaries."""
         assert isinstance(data, FaultReportForm)
-        first_line = data.description.splitlines()[0] if data.description else ""
-        return f"{data.location}: {first_line}"[:300]
+        with use_language("sv"):
+            prefix = gettext("Fault report")
+        return one_line(f"{prefix}: {data.location} – {data.description}")
 
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """Reporting a fault costs nothing. Whether the customer caused it is only known once a technician has

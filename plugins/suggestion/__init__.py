@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core.api import FulfilmentMode, RequestType, hookimpl
+from core.api import FulfilmentMode, RequestType, gettext, hookimpl, one_line, use_language
 from plugins.suggestion.schema import SuggestionForm
 
 
@@ -25,9 +25,11 @@ class Suggestion(RequestType):
     order = 40
 
     def summary(self, data: BaseModel) -> str:
-        """The suggestion's first line, as the customer wrote it (stored once, never translated)."""
+        """"Förslag:" and the suggestion's first line as the customer wrote it, cut to one line (~60 characters)."""
         assert isinstance(data, SuggestionForm)
-        return data.suggestion.splitlines()[0] if data.suggestion else ""
+        with use_language("sv"):
+            prefix = gettext("Suggestion")
+        return one_line(f"{prefix}: {data.suggestion}")
 
 
 @hookimpl

@@ -74,6 +74,8 @@ NOT_A_HOLDER = N_("Choose one of the holders in the chosen system.")
 ALREADY_BLOCKED = N_("Tag %(number)s is already blocked. To open it again, choose “Reactivate the tag”.")
 NOT_BLOCKED = N_("Tag %(number)s is not blocked, so there is nothing to reactivate.")
 
+# The request's title: the type of change and the tag, on one line.
+TITLES = {"block": N_("Block of tag %(number)s"), "reactivate": N_("Reactivation of tag %(number)s")}
 # The customer's one chat line, in the requester's language: the tag and the Stockholm time it took effect.
 DONE_FOR_CUSTOMER = {
     "block": N_("Tag %(number)s has been blocked since %(time)s."),
@@ -218,8 +220,9 @@ class TagBlock(RequestType):
     def summary(self, data: BaseModel) -> str:
         """Stored once and shown to everyone as it is, so it is written in Swedish, the portal's first language."""
         assert isinstance(data, TagBlockForm)
-        verb = "Spärra" if data.action == "block" else "Återaktivera"
-        return f"{verb} tagg {data.tag_number}"
+        with use_language("sv"):
+            title = TITLES[data.action]
+            return gettext(title, number=data.tag_number)
 
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """A block costs the block fee (``TAG_BLOCK``, see docs/billing.md); reactivating a tag costs nothing."""

@@ -100,7 +100,7 @@ def test_filed_through_the_form_it_waits_for_staff(portal: Portal, world: World,
     request_id = int(response.headers["location"].split("/")[2].split("?")[0])
     filed = stored(portal, request_id)
     assert filed.type_key == "suggestion" and filed.status == Status.PENDING and filed.system_id == world.system.id
-    assert filed.summary == "Visa vem som spärrade en tagg." and filed.priority == 0
+    assert filed.summary == "Förslag: Visa vem som spärrade en tagg." and filed.priority == 0
     assert filed.data == {
         "topic": "system",
         "suggestion": "Visa vem som spärrade en tagg.\nDet vore bra för styrelsen.",
@@ -164,8 +164,10 @@ def test_after_tag_block_and_fault_report_on_the_start_page(portal: Portal) -> N
 
 
 @given(st.text(min_size=1, max_size=200).filter(lambda text: text.strip() != ""))
-def test_the_summary_is_the_first_line_the_customer_wrote(text: str) -> None:
+def test_the_summary_is_a_short_title_from_the_first_line_the_customer_wrote(text: str) -> None:
     data = SuggestionForm.model_validate({"topic": "other", "suggestion": text})
     summary = Suggestion().summary(data)
-    assert summary == data.suggestion.splitlines()[0]
-    assert "\n" not in summary
+    first = " ".join(data.suggestion.splitlines()[0].split())
+    assert summary.startswith("Förslag: ") and "\n" not in summary and len(summary) <= 60
+    shown = summary.removeprefix("Förslag: ")
+    assert first.startswith(shown.removesuffix("…").rstrip()) if shown.endswith("…") else shown == first
