@@ -131,6 +131,11 @@ class RequestType:
     both pass. Otherwise it runs before the writer's turn and never holds up other writers."""
     order: ClassVar[int] = 100
     """Position on the start page (lower first)."""
+    cost_notices: ClassVar[Mapping[str, str]] = {}
+    """Price-item code → an English msgid with ``%(item)s`` and ``%(price)s``: what an item this request may give
+    rise to *later* costs (staff add it once they know, e.g. ``FAULT_CUSTOMER``). The form and its confirmation
+    page show each as a notice before sending, priced from the organisation's price list and agreement of the
+    day; an item no price list prices is not mentioned."""
     form_template: ClassVar[str | None] = None
     """A template of the plugin's ``templates/`` folder (next to ``locale_dir``), shown on the form page between
     the description and the fields: the rules, what happens after sending, what it costs. A type whose form

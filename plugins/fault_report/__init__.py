@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from core.api import ChargeItem, FormContext, FulfilmentMode, RequestType, gettext, hookimpl, one_line, use_language
+from core.api import (
+    N_,
+    ChargeItem,
+    FormContext,
+    FulfilmentMode,
+    RequestType,
+    gettext,
+    hookimpl,
+    one_line,
+    use_language,
+)
 from plugins.fault_report.schema import FaultReportForm
 
 if TYPE_CHECKING:  # core/__init__ does not re-export the table; only the annotation needs it
@@ -29,6 +39,12 @@ class FaultReport(RequestType):
     system_field = "system_id"
     allows_carry_out_on = False  # a fault is looked at as soon as possible; a later date means nothing here
     order = 30
+    cost_notices = {
+        "FAULT_CUSTOMER": N_(
+            "If the fault turns out to be caused by you, your tenants or visitors (say, a door wedged open or a lock "
+            "damaged), the technician's visit is charged: %(item)s, %(price)s excl. VAT."
+        )
+    }
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
         errors = super().validate(data, context)

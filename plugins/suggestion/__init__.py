@@ -25,7 +25,7 @@ class Suggestion(RequestType):
     order = 40
 
     def summary(self, data: BaseModel) -> str:
-        """"Förslag:" and the suggestion's first line as the customer wrote it, cut to one line (~60 characters)."""
+        """ "Förslag:" and the suggestion's first line as the customer wrote it, cut to one line (~60 characters)."""
         assert isinstance(data, SuggestionForm)
         with use_language("sv"):
             prefix = gettext("Suggestion")

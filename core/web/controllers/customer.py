@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
-from core.billing.pricing import Estimate
+from core.billing.pricing import Estimate, cost_notices
 from core.billing.recording import EstimateChanged
 from core.models import Office
 from core.platform.errors import ValidationFailed
@@ -253,6 +253,7 @@ class CustomerController(Controller):
             system = (
                 context.system(getattr(validated, request_type.system_field)) if request_type.system_field else None
             )
+            costs = _cost_notices(session, request_type, viewer(request).organisation, the_portal.clock)
         data = validated.model_dump(mode="json")
         return page(
             "request_confirm.html",
@@ -264,6 +265,7 @@ class CustomerController(Controller):
             estimate=cost,
             error=error,
             confirm_lines=lines or [],
+            cost_notices=costs,
             confirmed=workflow.confirmation_mark(lines or []),
         )
 
@@ -401,6 +403,7 @@ def _request_form(
             _follow(request_type, fields, values, refreshed, context)
             narrow(fields, values)
         today = context.today()
+        costs = _cost_notices(session, request_type, viewer(request).organisation, the_portal.clock)
         reference = str(values.get(FOLLOWS_UP) or "")
         earlier = follow_up_of(session, user(request), reference) if reference else None
     labels = {f.name: f.label for f in all_fields(fields)}
@@ -416,9 +419,17 @@ def _request_form(
         today=today.isoformat(),
         multipart=bool(file_fields(fields)),
         refreshes=any(f.refresh_label for f in walk(fields)),
+        cost_notices=costs,
         notices=context.notices,
         about=earlier,
     )
+
+
+def _cost_notices(session: Any, request_type: RequestType, organisation: Any, clock: Any) -> list[str]:
+    """What the request may cost later (a visit, if the fault is the customer's), priced for the organisation."""
+    if organisation is None or not request_type.cost_notices:
+        return []
+    return cost_notices(session, request_type, organisation_id=organisation.id, moment=clock.now())
 
 
 def _preselect_system(request_type: RequestType, fields: list[Any], values: dict[str, Any]) -> None:
