@@ -60,6 +60,8 @@ class FormField:
     the label of the button that does it without JavaScript, already translated."""
     waiting_for: str = ""
     """The label of the field to choose first, while the one this field depends on has no value."""
+    kept: list[Any] = field(default_factory=list)
+    """File fields: the files chosen before an error, kept (:class:`core.requests.kept_files.KeptFile`)."""
 
     @property
     def images_only(self) -> bool:

@@ -16,7 +16,7 @@ from core.billing.recording import EstimateChanged
 from core.models import Office
 from core.platform.errors import ValidationFailed
 from core.platform.i18n import gettext
-from core.requests import attachments
+from core.requests import attachments, kept_files
 from core.requests.attachments import StagedFile
 from core.requests.context import form_context_for
 from core.requests.display import display_rows
@@ -56,7 +56,6 @@ from core.web.downloads import NO_COMPRESSION
 from core.web.rendering import page
 from core.web.request_pages import (
     all_fields,
-    choose_again,
     new_messages,
     parse_statuses,
     post_message,
@@ -164,36 +163,35 @@ class CustomerController(Controller):
         the_portal, current = portal(request), user(request)
         values = form_values(text_fields(data))
         step = str(values.pop("step", ""))
+        kept = _kept_files(request, values)
         sent_estimate = values.pop("estimate", None)
         expected = str(sent_estimate) if sent_estimate is not None else None
         confirmed = str(values.pop("confirmed", "") or "")
-        if step == "edit":
-            return _request_form(request, request_type, values=values, errors={})
-        if step.startswith(REFRESH):  # a choice that others follow ("Välj system"): the form again, nothing filed
-            return _request_form(request, request_type, values=values, errors={}, refreshed=step[len(REFRESH) :])
         fields = build_fields(request_type.schema)
+        staged, file_errors = _stage_form_files(request, fields, data, kept)
+        every_file = [item for files in staged.values() for item in files]
+        if step == "edit":
+            return _request_form(request, request_type, values=values, errors={}, kept=staged)
+        if step.startswith(REFRESH):  # a choice that others follow ("Välj system"): the form again, nothing filed
+            refreshed = step[len(REFRESH) :]
+            return _request_form(request, request_type, values=values, errors={}, refreshed=refreshed, kept=staged)
         payload = decode(fields, values)
         carry_out_on = form_value(data, CARRY_OUT_ON)
-        staged, file_errors = _stage_form_files(request, fields, data)
-        every_file = [item for files in staged.values() for item in files]
-        if file_errors:
-            attachments.discard(the_portal.storage, every_file)
-            file_errors.update({name: [choose_again()] for name in staged})
+        if file_errors:  # the refused files are gone; the others are kept for the form shown again
             errors = {**workflow.problems(the_portal, current, type_key, payload, carry_out_on), **file_errors}
-            return _request_form(request, request_type, values=values, errors=errors, status_code=422)
+            return _request_form(request, request_type, values=values, errors=errors, status_code=422, kept=staged)
         try:
             validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
             lines = workflow.to_confirm(the_portal, current, type_key, validated)
             if expected is None:
                 costs_something = cost.totals.total_ore != 0
                 if lines or (cost.shows_anything and (costs_something or not every_file)):
-                    attachments.discard(the_portal.storage, every_file)
-                    note = gettext("Add the files in the request's conversation once it is sent.") if every_file else ""
-                    return self._confirm(request, request_type, values, validated, cost, error=note, lines=lines)
+                    return self._confirm(request, request_type, values, validated, cost, lines=lines, kept=staged)
                 expected = cost.fingerprint
             elif lines and workflow.confirmation_mark(lines) != confirmed:  # not what was confirmed (or nothing)
-                attachments.discard(the_portal.storage, every_file)
-                return self._confirm(request, request_type, values, validated, cost, lines=lines, status_code=409)
+                return self._confirm(
+                    request, request_type, values, validated, cost, lines=lines, status_code=409, kept=staged
+                )
             filed = workflow.file(
                 the_portal,
                 current,
@@ -204,14 +202,9 @@ class CustomerController(Controller):
                 expected_estimate=expected,
                 follows_up=str(values.get(FOLLOWS_UP) or ""),
             )
-        except ValidationFailed as exc:
-            attachments.discard(the_portal.storage, every_file)  # the estimate refused the form before filing did
-            errors = exc.errors
-            for name in staged:  # the files were fine, but the browser does not keep them after an error
-                errors.setdefault(name, []).append(choose_again())
-            return _request_form(request, request_type, values=values, errors=errors, status_code=422)
+        except ValidationFailed as exc:  # the files were fine: kept, named in the form shown again
+            return _request_form(request, request_type, values=values, errors=exc.errors, status_code=422, kept=staged)
         except EstimateChanged as exc:
-            attachments.discard(the_portal.storage, every_file)
             validated, _cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
             lines = workflow.to_confirm(the_portal, current, type_key, validated)
             return self._confirm(
@@ -223,6 +216,7 @@ class CustomerController(Controller):
                 error=gettext(exc.detail),
                 status_code=409,
                 lines=lines,
+                kept=staged,
             )
         return Redirect(f"/requests/{filed.id}?notice=filed")
 
@@ -237,6 +231,7 @@ class CustomerController(Controller):
         error: str = "",
         status_code: int = 200,
         lines: list[str] | None = None,
+        kept: Mapping[str, list[StagedFile]] | None = None,
     ) -> Template:
         """The cost under the agreement, with what is asked for, before the customer sends the request; and what
         the type asks to be confirmed (``lines``: groups that will be removed), sent back as ``confirmed``."""
@@ -265,6 +260,8 @@ class CustomerController(Controller):
             estimate=cost,
             error=error,
             confirm_lines=lines or [],
+            kept_token=_kept_token(request, kept or {}),
+            kept_names=[item.filename for files in (kept or {}).values() for item in files],
             cost_notices=costs,
             confirmed=workflow.confirmation_mark(lines or []),
         )
@@ -332,38 +329,78 @@ class CustomerController(Controller):
         return Redirect(f"/requests/{request_id}?notice=withdrawn")
 
 
-def _stage_form_files(
-    request: HttpRequest, fields: list[Any], data: dict[str, Any]
-) -> tuple[dict[str, list[StagedFile]], dict[str, list[str]]]:
-    """The checked, stored files of each file field, and the errors of the fields whose files were refused."""
+def _kept_files(request: HttpRequest, values: dict[str, Any]) -> dict[str, list[StagedFile]]:
+    """The files kept from an earlier post of this form (its signed token), minus those ticked for removal.
+
+    A token of another user or session, an edited one, or one whose files are already on a request names
+    nothing. Removed files are deleted from the storage at once.
+    """
+    token = str(values.pop(kept_files.TOKEN, "") or "")
+    removing = values.pop(kept_files.REMOVE, None)
+    refs = set(removing if isinstance(removing, list) else [removing] if removing else [])
+    if not token:
+        return {}
+    the_portal, current = portal(request), user(request)
+    found = kept_files.redeem(
+        the_portal.secret_key,
+        token,
+        user_id=current.id or 0,
+        session_token=viewer(request).session_token,
+        now=the_portal.clock.now(),
+    )
+    with the_portal.database.reading() as session:
+        found = kept_files.unrecorded(session, found)
+    attachments.discard(the_portal.storage, [f.staged for f in found if f.ref in refs])
+    still = [f for f in found if f.ref not in refs and the_portal.storage.exists(f.staged.storage_key)]
+    return kept_files.by_field(still)
+
+
+def _kept_token(request: HttpRequest, staged: Mapping[str, list[StagedFile]]) -> str:
     the_portal = portal(request)
-    staged: dict[str, list[StagedFile]] = {}
+    return kept_files.issue(
+        the_portal.secret_key,
+        user_id=user(request).id or 0,
+        session_token=viewer(request).session_token,
+        files=kept_files.kept_of(staged),
+        now=the_portal.clock.now(),
+    )
+
+
+def _stage_form_files(
+    request: HttpRequest, fields: list[Any], data: dict[str, Any], kept: Mapping[str, list[StagedFile]]
+) -> tuple[dict[str, list[StagedFile]], dict[str, list[str]]]:
+    """The checked, stored files of each file field (those kept from before first), and the errors of the
+    fields whose new files were refused (their new files are not kept; the kept ones are)."""
+    the_portal = portal(request)
+    staged: dict[str, list[StagedFile]] = {name: list(items) for name, items in kept.items()}
     errors: dict[str, list[str]] = {}
     try:
         for form_field in file_fields(fields):
             chosen = uploads(data, form_field.name)
             if not chosen:
                 continue
+            already = staged.get(form_field.name, [])
+            limit = form_field.max_files or attachments.MAX_FILES
+            if already and len(already) + len(chosen) > limit:
+                errors[form_field.name] = [
+                    gettext("Choose at most %(count)s files in all, those kept included.", count=limit)
+                ]
+                continue
             try:
-                staged[form_field.name] = attachments.stage_all(
+                staged[form_field.name] = already + attachments.stage_all(
                     the_portal.storage,
                     chosen,
                     field=form_field.name,
                     max_bytes=the_portal.settings.attachment_max_bytes,
-                    max_files=form_field.max_files or attachments.MAX_FILES,
+                    max_files=max(limit - len(already), 0),
                     images_only=form_field.images_only,
                 )
             except ValidationFailed as exc:
-                errors.update(_ask_again(exc.errors))
+                errors.update(exc.errors)
     except BaseException:  # the storage failed: keep none of the files stored so far
         attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
         raise
     return staged, errors
-
-
-def _ask_again(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """A refused upload's errors, plus the reminder that every file of the form must be chosen again."""
-    return {name: [*messages, choose_again()] for name, messages in errors.items()}
 
 
 def _request_type(request: HttpRequest, type_key: str) -> RequestType:
@@ -383,6 +420,7 @@ def _request_form(
     errors: dict[str, list[str]],
     status_code: int = 200,
     refreshed: str = "",
+    kept: Mapping[str, list[StagedFile]] | None = None,
 ) -> Template:
     """The form with ``values``; ``refreshed`` names the field just chosen in (its dependants follow it)."""
     the_portal = portal(request)
@@ -406,6 +444,8 @@ def _request_form(
         costs = _cost_notices(session, request_type, viewer(request).organisation, the_portal.clock)
         reference = str(values.get(FOLLOWS_UP) or "")
         earlier = follow_up_of(session, user(request), reference) if reference else None
+    for form_field in file_fields(fields):
+        form_field.kept = [kept_files.KeptFile(form_field.name, item) for item in (kept or {}).get(form_field.name, [])]
     labels = {f.name: f.label for f in all_fields(fields)}
     return page(
         "request_form.html",
@@ -420,6 +460,7 @@ def _request_form(
         multipart=bool(file_fields(fields)),
         refreshes=any(f.refresh_label for f in walk(fields)),
         cost_notices=costs,
+        kept_token=_kept_token(request, kept or {}),
         notices=context.notices,
         about=earlier,
     )

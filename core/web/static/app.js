@@ -84,6 +84,7 @@ document.addEventListener("DOMContentLoaded", function () {
     if (!changed.hasAttribute || !changed.hasAttribute("data-refresh")) return;
     var data = new FormData(form);
     form.querySelectorAll("input[type=file]").forEach(function (input) { data.delete(input.name); });
+    data.delete("remove_kept");  // an update never removes a kept file; sending the form does
     data.set("step", "refresh:" + changed.getAttribute("data-refresh"));
     var mine = ++pending;
     form.setAttribute("aria-busy", "true");
