@@ -16,7 +16,6 @@ from core.api import (
     gettext,
     hookimpl,
     one_line,
-    use_language,
 )
 from plugins.fault_report.schema import FaultReportForm
 
@@ -59,11 +58,9 @@ class FaultReport(RequestType):
     def summary(self, data: BaseModel) -> str:
         """The type and where, then what happens, on one line (~60 characters); the description is in the body.
 
-        Stored once, in Swedish, the portal's first language, like the other types' summaries."""
+        In the current language: filing stores it in Swedish and in English (``Request.title``)."""
         assert isinstance(data, FaultReportForm)
-        with use_language("sv"):
-            prefix = gettext("Fault report")
-        return one_line(f"{prefix}: {data.location} – {data.description}")
+        return one_line(f"{gettext('Fault report')}: {data.location} – {data.description}")
 
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """Reporting a fault costs nothing. Whether the customer caused it is only known once a technician has

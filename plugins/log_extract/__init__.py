@@ -232,20 +232,27 @@ class LogExtract(RequestType):
 
     def summary(self, data: BaseModel) -> str:
         assert isinstance(data, LogExtractForm)
+        """In the current language: filing stores it in Swedish and in English (``Request.title``)."""
         file_format = "CSV + XLSX" if data.file_format == "csv_xlsx" else "CSV"
         if isinstance(data.extract, UsersExtract):
-            return f"Systemets användare ({file_format})"
+            return gettext("The system's users (%(format)s)", format=file_format)
         extract = data.extract
         scope = extract.scope
         if isinstance(scope, OneDoor):
-            what = f"dörr {split_choice(scope.door)[1]}"
+            what = gettext("door %(door)s", door=split_choice(scope.door)[1])
         elif isinstance(scope, OneTag):
-            what = f"tagg {scope.tag_number}"
+            what = gettext("tag %(number)s", number=scope.tag_number)
         elif isinstance(scope, OneUser):
-            what = f"användare {split_choice(scope.user)[1]}"
+            what = gettext("user %(user)s", user=split_choice(scope.user)[1])
         else:
-            what = "hela systemet"
-        return f"Logg {extract.date_from.isoformat()}–{extract.date_to.isoformat()}, {what} ({file_format})"
+            what = gettext("the whole system")
+        return gettext(
+            "Log %(start)s–%(end)s, %(what)s (%(format)s)",
+            start=extract.date_from.isoformat(),
+            end=extract.date_to.isoformat(),
+            what=what,
+            format=file_format,
+        )
 
     # --- the fulfilment ------------------------------------------------------------------------------
 

@@ -246,13 +246,12 @@ class Order(RequestType):
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """Tags × quantity plus postage when they are sent; any change is one change order (docs/billing.md).
 
-        The tag type is noted in Swedish whoever files it: the note is stored with the line, for the invoice.
+        The tag type is noted as its English msgid: the line shows it in the reader's language (the core
+        translates a note through the catalogs), and the invoice basis in the language it is made in.
         """
         assert isinstance(data, OrderForm)
         if isinstance(data.order, TagOrder):
-            with use_language("sv"):
-                tag_type = _(TAG_TYPE_LABELS[data.order.tag_type])
-            items = [ChargeItem("TAG", quantity=data.order.quantity, note=tag_type)]
+            items = [ChargeItem("TAG", quantity=data.order.quantity, note=TAG_TYPE_LABELS[data.order.tag_type])]
             if isinstance(data.order.delivery, SendTags):
                 items.append(ChargeItem("POSTAGE"))
             return items

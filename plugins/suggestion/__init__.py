@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core.api import FulfilmentMode, RequestType, gettext, hookimpl, one_line, use_language
+from core.api import FulfilmentMode, RequestType, gettext, hookimpl, one_line
 from plugins.suggestion.schema import SuggestionForm
 
 
@@ -27,9 +27,7 @@ class Suggestion(RequestType):
     def summary(self, data: BaseModel) -> str:
         """ "Förslag:" and the suggestion's first line as the customer wrote it, cut to one line (~60 characters)."""
         assert isinstance(data, SuggestionForm)
-        with use_language("sv"):
-            prefix = gettext("Suggestion")
-        return one_line(f"{prefix}: {data.suggestion}")
+        return one_line(f"{gettext('Suggestion')}: {data.suggestion}")
 
 
 @hookimpl

@@ -218,11 +218,9 @@ class TagBlock(RequestType):
         return isinstance(data, TagBlockForm) and data.action == "block"
 
     def summary(self, data: BaseModel) -> str:
-        """Stored once and shown to everyone as it is, so it is written in Swedish, the portal's first language."""
+        """In the current language: filing stores it in Swedish and in English (``Request.title``)."""
         assert isinstance(data, TagBlockForm)
-        with use_language("sv"):
-            title = TITLES[data.action]
-            return gettext(title, number=data.tag_number)
+        return gettext(TITLES[data.action], number=data.tag_number)
 
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """A block costs the block fee (``TAG_BLOCK``, see docs/billing.md); reactivating a tag costs nothing."""
