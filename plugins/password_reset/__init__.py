@@ -122,8 +122,9 @@ class PasswordReset(RequestType):
         return {}
 
     def summary(self, data: BaseModel) -> str:
+        """The type and the account, on one line, in the current language (stored in both)."""
         assert isinstance(data, PasswordResetForm)
-        return f"{data.service}: {data.username}"
+        return gettext("Password reset: %(service)s, %(username)s", service=data.service, username=data.username)
 
     def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         """Issue the link and queue its mail; a second run finds the link and does nothing more."""
