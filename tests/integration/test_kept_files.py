@@ -102,3 +102,20 @@ def test_a_forged_or_foreign_token_attaches_nothing(portal: Portal, world: World
         FORM, {**world.fault(), "system_id": str(world.system.id), "kept_files": token}, follow_redirects=False
     )
     assert response.status_code in (302, 303) and attachments_of(portal) == []
+
+
+def test_a_file_chosen_before_an_update_of_the_form_is_kept(portal: Portal, world: World, web: Any) -> None:
+    """ "Välj system" without JavaScript sends the form with its files: they are kept, nothing is filed."""
+    web.login(world.member.email)
+    page = web.post(
+        "/requests/new/order",
+        {"system_id": str(world.system.id), "order": "other", "step": "refresh:system_id"},
+    ).text
+    assert "Behållen" not in page  # the order takes no files: nothing to keep
+    response = web.post(
+        FORM,
+        {**world.fault(), "system_id": str(world.system.id), "step": "edit"},
+        files=[("photos", ("plan.png", PNG, "image/png"))],
+    )
+    assert response.status_code == 200 and "Behållen: plan.png" in response.text
+    assert requests(portal) == [] and attachments_of(portal) == []
