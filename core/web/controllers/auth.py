@@ -45,7 +45,6 @@ def anonymous_page(request: HttpRequest, template: str, status_code: int = 200, 
 
 class AuthController(Controller):
     include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
-
     def _anonymous_page(
         self, request: HttpRequest, template: str, status_code: int = 200, **context: object
     ) -> Template:
