@@ -55,7 +55,15 @@ from core.platform.signing import digest as token_digest
 from core.platform.signing import link_token
 from core.portal import Portal
 from core.requests.context import FormContext, FulfilmentContext, HookContext, HousekeepingContext
-from core.requests.fields import PhoneNumber, enum_labels, file_upload, long_text, render_time_choices
+from core.requests.fields import (
+    PhoneNumber,
+    display_phone,
+    enum_labels,
+    file_upload,
+    long_text,
+    one_line,
+    render_time_choices,
+)
 from core.requests.lifecycle import FilingEvent, StatusChange
 from core.requests.queries import find_request, lock_request, open_requests, owed_requests
 from core.requests.request_types import ChargeItem, Choice, FulfilmentMode, FulfilmentResult, RequestType
@@ -148,6 +156,7 @@ __all__ = [
     "csv_chunks",
     "current_language",
     "deactivate_user",
+    "display_phone",
     "enum_labels",
     "file_upload",
     "find_organisation",
@@ -164,6 +173,7 @@ __all__ = [
     "lock_request",
     "long_text",
     "ngettext",
+    "one_line",
     "open_requests",
     "organisation_users",
     "owed_requests",

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, event
 from sqlmodel import Field, SQLModel
 
 from core.platform.columns import UTCDateTime, utc_column
+from core.platform.i18n import current_language
 
 
 class UserKind(StrEnum):
@@ -108,6 +109,11 @@ def _address_changed(user: User, value: str, old_value: Any, _initiator: Any) ->
         user.mail_undeliverable_reason = ""
 
 
+def title_in(language: str, summary: str, summary_en: str | None) -> str:
+    """A request's title in ``language``: the English one for English readers when it was stored, else Swedish."""
+    return summary_en if language == "en" and summary_en else summary
+
+
 class Request(SQLModel, table=True):
     """One customer request. ``status`` always equals ``to_status`` of its newest history row."""
 
@@ -127,6 +133,9 @@ class Request(SQLModel, table=True):
     schema_version: int
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     summary: str = Field(default="", max_length=300)
+    """The title in Swedish (the portal's first language); ``summary_en`` holds it in English."""
+    summary_en: str | None = Field(default=None, max_length=300)
+    """The title in English, made at filing; None on requests filed before there was one (they show ``summary``)."""
     status: str = Field(max_length=32)
     carry_out_on: date | None = None
     queued_at: datetime | None = utc_column(nullable=True)
@@ -150,6 +159,10 @@ class Request(SQLModel, table=True):
     def number(self) -> str:
         return f"BB-{self.id}"
 
+    @property
+    def title(self) -> str:
+        """The title in the reader's language (English where there is one, else the stored Swedish)."""
+        return title_in(current_language(), self.summary, self.summary_en)
 
 class RequestHistory(SQLModel, table=True):
     """Who did what to a request, when; ``actor_id`` empty means the ``system`` actor."""

@@ -165,7 +165,7 @@ def csv_text(basis: InvoiceBasis) -> str:
                 line.final_on.isoformat(),
                 charge.code,
                 charge.name(language),
-                charge.note,
+                _(charge.note) if charge.note else "",  # a type's note is a msgid (the order's tag type)
                 str(charge.quantity),
                 _unit(charge.unit),
                 csv_amount(charge.unit_price_ore),

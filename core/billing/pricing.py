@@ -333,3 +333,20 @@ def from_planned(lines: Sequence[PlannedCharge], agreement: Agreement | None, fi
             )
         )
     return result
+
+
+def cost_notices(session: Session, request_type: Any, *, organisation_id: int, moment: datetime) -> list[str]:
+    """The type's :attr:`~core.api.RequestType.cost_notices`, priced for the organisation now, in the current
+    language: what an item the request may *later* give rise to costs (a visit, if the fault is the customer's),
+    said on the form before sending. An item no price list prices is left out (there is nothing to say)."""
+    found: list[str] = []
+    for code, message in dict(getattr(request_type, "cost_notices", {}) or {}).items():
+        priced = estimate(
+            session, organisation_id=organisation_id, type_key=request_type.key, items=[ChargeItem(code)], moment=moment
+        )
+        line = priced.lines[0] if priced.lines else None
+        if line is None or not line.priced:
+            continue
+        price = _("included in your agreement") if line.included_by else format_money(line.amount_ore)
+        found.append(_(message, item=line.name, price=price))
+    return found

@@ -109,7 +109,7 @@ def request_values(job: MailJob) -> dict[str, Any] | None:
         "type_name": i18n.gettext(request_type.name) if request_type else request.type_key,
         "status_label": Status(request.status).label,
         "to_status_label": Status(job.params.get("to_status", request.status)).label,
-        "summary": request.summary,
+        "summary": request.title,  # composed in the recipient's language
         "rows": request_rows(session, request, request_type, portal.clock, portal.access_control),
         "newest_message": newest,
         "newest_files": newest_files,

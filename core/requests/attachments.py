@@ -15,7 +15,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
@@ -139,10 +139,18 @@ def store_generated(
     return row
 
 
-def new_upload_key() -> str:
-    """Files people send are stored before the request or message exists: their key names no request."""
+UPLOAD_PREFIX = "uploads/"
+
+
+def new_upload_key(now: datetime | None = None) -> str:
+    """Files people send are stored before the request or message exists: their key names no request.
+
+    The key starts with the (UTC) day it was staged, ``uploads/2026-12-07/<random>``: a file staged for a form
+    that was never sent is found by its age (housekeeping removes those no attachment row refers to).
+    """
     name = uuid.uuid4().hex
-    return f"uploads/{name[:2]}/{name}"
+    day = (now or datetime.now(UTC)).strftime("%Y-%m-%d")
+    return f"{UPLOAD_PREFIX}{day}/{name}"
 
 
 @dataclass(frozen=True)

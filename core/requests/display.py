@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.platform.i18n import gettext as _
+from core.requests.fields import display_phone
 from core.requests.forms import FormField, build_fields
 from core.requests.request_types import Choice, RequestType
 
@@ -96,6 +97,8 @@ def _rows(
             text = ", ".join(labels.get(str(item), str(item)) for item in value)
         elif form_field.options:
             text = next((o.label for o in form_field.options if o.value == str(value)), str(value))
+        elif form_field.kind == "tel":
+            text = display_phone(str(value))  # stored as +46701234567, read as 070-123 45 67
         elif form_field.kind == "file" and isinstance(value, list):
             text = ", ".join(str(name) for name in value)
         else:

@@ -34,6 +34,25 @@ PhoneNumber = Annotated[
 """A Swedish phone number, stored in E.164 (+46701234567)."""
 
 
+TITLE_LENGTH = 60
+"""About how long a request's title (its summary) may be: a heading or a list row on one line."""
+
+
+def one_line(text: str, limit: int = TITLE_LENGTH) -> str:
+    """The first line of ``text``, blanks collapsed, cut at a word to at most ``limit`` characters with "…".
+
+    For a summary: the type and its key fact on one line ("Felanmälan: Port 3 går inte att öppna"); the rest of
+    what the customer wrote is in the request's body, not in headings and list rows.
+    """
+    first = " ".join((text or "").strip().splitlines()[0].split()) if (text or "").strip() else ""
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:–-") + "…"
+
+
 def long_text(**extra: Any) -> dict[str, Any]:
     """json_schema_extra for a multi-line text field."""
     return {"widget": "textarea", **extra}
@@ -54,6 +73,34 @@ def file_upload(*, accept: str = "", max_files: int = 5) -> dict[str, Any]:
     return {"widget": "file", "accept": accept, "max_files": max_files, "readOnly": True}
 
 
-def render_time_choices(name: str) -> dict[str, Any]:
-    """json_schema_extra for a field whose options the request type gives at render time."""
-    return {"choices": name}
+def render_time_choices(
+    name: str, *, depends_on: str | None = None, refresh_label: str | None = None
+) -> dict[str, Any]:
+    """json_schema_extra for a field whose options the request type gives at render time.
+
+    ``depends_on`` names the form field (a path: ``system_id``) whose chosen value narrows the options: the
+    form offers only the options whose :attr:`~core.api.Choice.parent` is that value, and none (with a hint)
+    while nothing is chosen there. Choosing in that field updates the form: at once with JavaScript, through
+    a button without it. ``refresh_label`` (an English msgid) makes this field update the form in the same way
+    when it changes (the type's :meth:`~core.api.RequestType.prefill` may then fill in other fields), with
+    that label on the button.
+    """
+    extra: dict[str, Any] = {"choices": name}
+    if depends_on:
+        extra["depends_on"] = depends_on
+    if refresh_label:
+        extra["refresh_label"] = refresh_label
+    return extra
+
+
+def display_phone(value: str) -> str:
+    """A stored (E.164) Swedish number as people write it: +46701234567 → 070-123 45 67; else as it is."""
+    try:
+        number = phonenumbers.parse(value, "SE")
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_valid_number(number):
+        return value
+    if phonenumbers.region_code_for_number(number) != "SE":
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

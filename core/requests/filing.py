@@ -14,6 +14,7 @@ from core.models import Organisation, Request, User
 from core.platform.clock import Clock, local_today
 from core.platform.errors import Forbidden, ValidationFailed
 from core.platform.i18n import gettext as _
+from core.platform.i18n import use_language
 from core.requests import lifecycle
 from core.requests.context import AdapterLookup, FormContext, form_context_for
 from core.requests.forms import build_fields, error_paths
@@ -80,7 +81,8 @@ def draft_request(request_type: RequestType, data: BaseModel, *, when: date | No
         type_key=request_type.key,
         schema_version=request_type.version,
         data=data.model_dump(mode="json"),
-        summary=(request_type.summary_in_context(data, context) or "")[:300],
+        summary=_summary_in(SWEDISH, request_type, data, context),
+        summary_en=_summary_in(ENGLISH, request_type, data, context) or None,
         status=status,
         carry_out_on=when,
         queued_at=now if status == Status.PENDING else None,
@@ -91,6 +93,15 @@ def draft_request(request_type: RequestType, data: BaseModel, *, when: date | No
         created_at=now,
         updated_at=now,
     )
+
+
+SWEDISH, ENGLISH = "sv", "en"
+
+
+def _summary_in(language: str, request_type: RequestType, data: BaseModel, context: FormContext) -> str:
+    """The title in one language: stored in both, so every reader sees it in theirs (``Request.title``)."""
+    with use_language(language):
+        return (request_type.summary_in_context(data, context) or "")[:300]
 
 
 @dataclass

@@ -53,6 +53,15 @@ class FormField:
     """File fields: the browser's ``accept`` filter (``image/*``); the content is checked on upload anyway."""
     max_files: int | None = None
     """File fields: how many files the field takes."""
+    depends_on: str | None = None
+    """The form path of the field whose chosen value narrows this field's options (see :func:`narrow`)."""
+    refresh_label: str = ""
+    """Set when changing this field updates the form (another field depends on it, or the schema says so):
+    the label of the button that does it without JavaScript, already translated."""
+    waiting_for: str = ""
+    """The label of the field to choose first, while the one this field depends on has no value."""
+    kept: list[Any] = field(default_factory=list)
+    """File fields: the files chosen before an error, kept (:class:`core.requests.kept_files.KeptFile`)."""
 
     @property
     def images_only(self) -> bool:
@@ -182,6 +191,8 @@ def _fields_of(
             max_length=prop.get("maxLength", prop.get("maxItems")),
             choices_source=prop.get("choices"),
             default=_default(raw, prop),
+            depends_on=prop.get("depends_on"),
+            refresh_label=_(str(prop.get("refresh_label"))) if prop.get("refresh_label") else "",
         )
         if kind == "file":
             form_field.accept = str(prop.get("accept", ""))
@@ -214,6 +225,63 @@ def render_choices(request_type: RequestType, model: type[BaseModel], context: A
             options = request_type.choices(form_field.name, context)
             found[form_field.name] = options or []
     return found
+
+
+SYSTEMS = "systems"
+"""The render-time choices of a type's system field; a field that depends on it updates through "Välj system"."""
+CHOOSE_SYSTEM = N_("Choose system")
+UPDATE_FORM = N_("Update the form")
+REFRESH = "refresh:"
+"""The ``step`` of a post that only updates the form after a choice (``refresh:system_id``): nothing is filed."""
+
+
+def narrow(fields: list[FormField], values: Mapping[str, Any]) -> list[FormField]:
+    """Offer in each dependent field only the options of the value chosen in the field it depends on.
+
+    The one mechanism every form uses for choices that follow another choice (a system's holders, tags,
+    doors, groups): the request type gives every option with its :attr:`Choice.parent`, the core keeps those
+    of the chosen value. While nothing is chosen there, the field offers nothing and says what to choose
+    first. A field others depend on gets its update button's label. ``fields`` are changed in place.
+    """
+    flat = _walk(fields)
+    by_name = {form_field.name: form_field for form_field in flat}
+    for form_field in flat:
+        if not form_field.depends_on:
+            continue
+        controlling = by_name.get(form_field.depends_on)
+        if controlling is not None and not controlling.refresh_label:
+            label = CHOOSE_SYSTEM if controlling.choices_source == SYSTEMS else UPDATE_FORM
+            controlling.refresh_label = _(label)
+        chosen = str(_one(values.get(form_field.depends_on)) or "")
+        kept = [o for o in form_field.options if not o.parent or (chosen and o.parent == chosen)]
+        if chosen and len({o.group for o in kept if o.parent}) <= 1:
+            kept = [Choice(o.value, o.label, "" if o.parent else o.group, o.parent) for o in kept]
+        form_field.options = kept
+        form_field.waiting_for = "" if chosen else (controlling.label if controlling is not None else "")
+    return fields
+
+
+def offered(form_field: FormField, value: Any) -> Any:
+    """``value`` without what ``form_field`` no longer offers (after the field it depends on changed)."""
+    listed = {option.value for option in form_field.options}
+    if isinstance(value, list):
+        return [item for item in value if item in listed]
+    return value if value in listed else None
+
+
+def dependants(fields: list[FormField], name: str) -> list[FormField]:
+    """The fields whose options depend on the field ``name``."""
+    return [form_field for form_field in _walk(fields) if form_field.depends_on == name]
+
+
+def walk(fields: list[FormField]) -> list[FormField]:
+    """Every field of the form, variants' fields included, in order."""
+    return _walk(fields)
+
+
+def initial_values(fields: list[FormField]) -> dict[str, str | list[str]]:
+    """The values a form opens with: the schema's defaults (a checkbox's is ``on``)."""
+    return {f.name: f.default for f in _walk(fields) if f.default is not None and f.kind not in ("variant", "file")}
 
 
 def _walk(fields: list[FormField]) -> list[FormField]:

@@ -15,9 +15,10 @@ from sqlalchemy import Select, Table, and_, bindparam, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from core.models import Organisation, Request, RequestHistory, User
+from core.models import Organisation, Request, RequestHistory, User, title_in
 from core.platform.clock import as_utc
 from core.platform.errors import NotFound
+from core.platform.i18n import current_language
 from core.requests.request_types import RequestType
 from core.requests.statuses import OPEN, Status
 from core.views import RequestView
@@ -35,6 +36,7 @@ class RequestSummary:
     type_key: str
     schema_version: int
     summary: str
+    summary_en: str | None
     status: str
     carry_out_on: date | None
     queued_at: datetime | None
@@ -54,6 +56,11 @@ class RequestSummary:
     @property
     def number(self) -> str:
         return f"BB-{self.id}"
+
+    @property
+    def title(self) -> str:
+        """The title in the reader's language (see :attr:`core.models.Request.title`)."""
+        return title_in(current_language(), self.summary, self.summary_en)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,10 @@ class Choice:
     value: str
     label: str
     group: str = ""
+    parent: str = ""
+    """For a field that depends on another (``render_time_choices(..., depends_on="system_id")``): the value of
+    that field this option belongs to, e.g. the system's id. The form offers the option only while that value
+    is chosen; an option without a parent is always offered."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,11 @@ class RequestType:
     both pass. Otherwise it runs before the writer's turn and never holds up other writers."""
     order: ClassVar[int] = 100
     """Position on the start page (lower first)."""
+    cost_notices: ClassVar[Mapping[str, str]] = {}
+    """Price-item code → an English msgid with ``%(item)s`` and ``%(price)s``: what an item this request may give
+    rise to *later* costs (staff add it once they know, e.g. ``FAULT_CUSTOMER``). The form and its confirmation
+    page show each as a notice before sending, priced from the organisation's price list and agreement of the
+    day; an item no price list prices is not mentioned."""
     form_template: ClassVar[str | None] = None
     """A template of the plugin's ``templates/`` folder (next to ``locale_dir``), shown on the form page between
     the description and the fields: the rules, what happens after sending, what it costs. A type whose form
@@ -149,6 +158,26 @@ class RequestType:
         if field_name == self.system_field:
             return context.system_choices(self.system_kinds)
         return None
+
+    def prefill(self, changed: str, values: Mapping[str, Any], context: FormContext) -> dict[str, str | list[str]]:
+        """Form values to put in after the customer chose something in the field ``changed`` (a form path).
+
+        Called only when the form is updated after such a choice (a field with ``refresh_label``, or one that
+        others depend on), never on sending, so what the customer changed afterwards is theirs. ``values`` is
+        the form as filled in so far (form paths → text, or lists for ticked boxes). The values returned
+        replace those fields' values. Default: nothing. An order's change of access returns the holder's
+        current groups, so the customer starts from what is and changes only what should change.
+        """
+        return {}
+
+    def to_confirm(self, data: BaseModel, context: FormContext) -> list[str]:
+        """Lines, already translated, that the customer must confirm before the request is filed from a form.
+
+        For what sending does that cannot be seen in the form itself (access groups that will be removed:
+        "To be removed: Garage, Laundry room"). The form then shows a confirmation page with these lines, and
+        files only once the customer confirms the same lines. Called after validation; default: none.
+        """
+        return []
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
         """Checks beyond the schema that need the world; returns field path → message id (empty: valid)."""

@@ -142,7 +142,7 @@ def csv_download(
     def lines() -> Iterator[list[Any]]:
         for row in rows:
             r = row.request
-            line: list[Any] = [r.number, type_label(r.type_key), r.summary, status_label(r.status)]
+            line: list[Any] = [r.number, type_label(r.type_key), r.title, status_label(r.status)]
             if user.is_staff:
                 line += [row.organisation_name, row.assignee_name]
             line += [row.requester_name, _local(r.created_at), _local(r.updated_at), r.carry_out_on]

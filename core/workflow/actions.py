@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +174,28 @@ def estimate(
         return data, pricing.estimate(
             session, organisation_id=draft.organisation_id, type_key=type_key, items=items, moment=draft.created_at
         )
+
+
+def to_confirm(portal: Portal, user: User, type_key: str, data: BaseModel) -> list[str]:
+    """What the customer must confirm before ``data`` (validated) is filed from a form: the type's lines."""
+    request_type = portal.registry.require(type_key)
+    with portal.database.reading() as session:
+        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+        context = form_context_for(
+            session=session,
+            user=user,
+            organisation=organisation,
+            clock=portal.clock,
+            access_control_for=portal.access_control,
+        )
+        return list(request_type.to_confirm(data, context))
+
+
+def confirmation_mark(lines: list[str]) -> str:
+    """What a confirmation page sends back: it stands for exactly the lines the customer saw ("" for none)."""
+    if not lines:
+        return ""
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
 
 
 def perform(

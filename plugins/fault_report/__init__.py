@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from core.api import ChargeItem, FormContext, FulfilmentMode, RequestType, hookimpl
+from core.api import (
+    N_,
+    ChargeItem,
+    FormContext,
+    FulfilmentMode,
+    RequestType,
+    gettext,
+    hookimpl,
+    one_line,
+)
 from plugins.fault_report.schema import FaultReportForm
 
 if TYPE_CHECKING:  # core/__init__ does not re-export the table; only the annotation needs it
@@ -27,7 +36,14 @@ class FaultReport(RequestType):
     translation_domain = "fault_report"
     locale_dir = Path(__file__).parent / "locale"
     system_field = "system_id"
+    allows_carry_out_on = False  # a fault is looked at as soon as possible; a later date means nothing here
     order = 30
+    cost_notices = {
+        "FAULT_CUSTOMER": N_(
+            "If the fault turns out to be caused by you, your tenants or visitors (say, a door wedged open or a lock "
+            "damaged), the technician's visit is charged: %(item)s, %(price)s excl. VAT."
+        )
+    }
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
         errors = super().validate(data, context)
@@ -40,9 +56,11 @@ class FaultReport(RequestType):
         return isinstance(data, FaultReportForm) and data.urgency == "urgent"
 
     def summary(self, data: BaseModel) -> str:
+        """The type and where, then what happens, on one line (~60 characters); the description is in the body.
+
+        In the current language: filing stores it in Swedish and in English (``Request.title``)."""
         assert isinstance(data, FaultReportForm)
-        first_line = data.description.splitlines()[0] if data.description else ""
-        return f"{data.location}: {first_line}"[:300]
+        return one_line(f"{gettext('Fault report')}: {data.location} – {data.description}")
 
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """Reporting a fault costs nothing. Whether the customer caused it is only known once a technician has

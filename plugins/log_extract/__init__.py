@@ -135,7 +135,8 @@ class LogExtract(RequestType):
 
     @staticmethod
     def _per_system(context: FormContext, items: Callable[[AccessControl], list[tuple[str, str]]]) -> list[Choice]:
-        """Options from every system of the organisation, each named after its system (no JS to narrow them)."""
+        """Options from every system of the organisation, each under its system: the form offers those of the
+        system chosen (``depends_on``), and validation checks the pair against it."""
         options: list[Choice] = []
         for system in context.systems():
             adapter = context.access_control(system.id)
@@ -145,7 +146,10 @@ class LogExtract(RequestType):
                 found = items(adapter)
             except AccessControlError:
                 continue  # a system that does not answer offers nothing now; the others still do
-            options.extend(Choice(f"{system.id}:{item_id}", f"{system.name} – {label}") for item_id, label in found)
+            options.extend(
+                Choice(f"{system.id}:{item_id}", label, group=system.name, parent=str(system.id))
+                for item_id, label in found
+            )
         return options
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
@@ -233,20 +237,27 @@ class LogExtract(RequestType):
 
     def summary(self, data: BaseModel) -> str:
         assert isinstance(data, LogExtractForm)
+        """In the current language: filing stores it in Swedish and in English (``Request.title``)."""
         file_format = "CSV + XLSX" if data.file_format == "csv_xlsx" else "CSV"
         if isinstance(data.extract, UsersExtract):
-            return f"Systemets användare ({file_format})"
+            return gettext("The system's users (%(format)s)", format=file_format)
         extract = data.extract
         scope = extract.scope
         if isinstance(scope, OneDoor):
-            what = f"dörr {split_choice(scope.door)[1]}"
+            what = gettext("door %(door)s", door=split_choice(scope.door)[1])
         elif isinstance(scope, OneTag):
-            what = f"tagg {scope.tag_number}"
+            what = gettext("tag %(number)s", number=scope.tag_number)
         elif isinstance(scope, OneUser):
-            what = f"användare {split_choice(scope.user)[1]}"
+            what = gettext("user %(user)s", user=split_choice(scope.user)[1])
         else:
-            what = "hela systemet"
-        return f"Logg {extract.date_from.isoformat()}–{extract.date_to.isoformat()}, {what} ({file_format})"
+            what = gettext("the whole system")
+        return gettext(
+            "Log %(start)s–%(end)s, %(what)s (%(format)s)",
+            start=extract.date_from.isoformat(),
+            end=extract.date_to.isoformat(),
+            what=what,
+            format=file_format,
+        )
 
     # --- the fulfilment ------------------------------------------------------------------------------
 

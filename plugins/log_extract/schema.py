@@ -33,11 +33,10 @@ class OneDoor(BaseModel):
         min_length=1,
         max_length=60,
         title="Door",
-        description="The doors of all your systems are listed; choose one of the system chosen above.",
-        json_schema_extra=render_time_choices("doors"),
+        json_schema_extra=render_time_choices("doors", depends_on="system_id"),
     )
-    """``<system id>:<door id>``: without JavaScript the list cannot follow the chosen system, so every
-    option names its system, and the pair is checked against the chosen system on submit."""
+    """``<system id>:<door id>``: the form offers the doors of the system chosen, and the pair is checked
+    against the chosen system on submit."""
 
 
 class OneTag(BaseModel):
@@ -57,8 +56,7 @@ class OneUser(BaseModel):
         min_length=1,
         max_length=60,
         title="User",
-        description="The users of all your systems are listed; choose one of the system chosen above.",
-        json_schema_extra=render_time_choices("system_users"),
+        json_schema_extra=render_time_choices("system_users", depends_on="system_id"),
     )
     """``<system id>:<user id>``, for the same reason as :attr:`OneDoor.door`."""
 

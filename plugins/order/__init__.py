@@ -156,6 +156,35 @@ class Order(RequestType):
                 continue  # its values stay selectable as they were sent (core.requests.forms: unlisted values)
         return found
 
+    def prefill(self, changed: str, values: Mapping[str, Any], context: FormContext) -> dict[str, str | list[str]]:
+        """A holder chosen for a change of access: their groups now are ticked, the start of the change."""
+        if changed != HOLDER_FIELD:
+            return {}
+        holder = _holder_of(str(values.get(HOLDER_FIELD) or ""), context)
+        if holder is None:
+            return {}
+        system_id = split_ref(str(values.get(HOLDER_FIELD)))[0]
+        return {GROUPS_FIELD: [f"{system_id}:{group_id}" for group_id in holder.access_group_ids]}
+
+    def to_confirm(self, data: BaseModel, context: FormContext) -> list[str]:
+        """A change of access that takes groups away names them, to be confirmed: nothing is removed unseen."""
+        assert isinstance(data, OrderForm)
+        if not isinstance(data.order, AccessChange):
+            return []
+        holder = _holder_of(data.order.holder, context)
+        adapter = context.access_control(data.system_id)
+        if holder is None or adapter is None:
+            return []
+        kept = {split_ref(value)[1] for value in data.order.access_groups}
+        try:
+            names = {group.id: group.name for group in adapter.access_groups()}
+        except AccessControlError:
+            names = {}
+        removed = [names.get(group_id, group_id) for group_id in holder.access_group_ids if group_id not in kept]
+        if not removed:
+            return []
+        return [_("To be removed from %(holder)s: %(groups)s", holder=holder_label(holder), groups=", ".join(removed))]
+
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
         errors = super().validate(data, context)
         assert isinstance(data, OrderForm)
@@ -217,13 +246,12 @@ class Order(RequestType):
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """Tags × quantity plus postage when they are sent; any change is one change order (docs/billing.md).
 
-        The tag type is noted in Swedish whoever files it: the note is stored with the line, for the invoice.
+        The tag type is noted as its English msgid: the line shows it in the reader's language (the core
+        translates a note through the catalogs), and the invoice basis in the language it is made in.
         """
         assert isinstance(data, OrderForm)
         if isinstance(data.order, TagOrder):
-            with use_language("sv"):
-                tag_type = _(TAG_TYPE_LABELS[data.order.tag_type])
-            items = [ChargeItem("TAG", quantity=data.order.quantity, note=tag_type)]
+            items = [ChargeItem("TAG", quantity=data.order.quantity, note=TAG_TYPE_LABELS[data.order.tag_type])]
             if isinstance(data.order.delivery, SendTags):
                 items.append(ChargeItem("POSTAGE"))
             return items
@@ -318,13 +346,32 @@ class Order(RequestType):
 
 # --- render-time choices ---------------------------------------------------------------------------------
 
+HOLDER_FIELD = "order.holder"
+GROUPS_FIELD = "order.access_groups"
+
+
+def _holder_of(value: str, context: FormContext) -> Holder | None:
+    """The holder a ``"<system id>:<holder id>"`` value names in one of the organisation's systems, if it answers."""
+    system_id, holder_id = split_ref(value)
+    adapter = context.access_control(system_id) if system_id else None
+    if adapter is None:
+        return None
+    try:
+        return adapter.holder(holder_id)
+    except AccessControlError:
+        return None
+
 
 def _holder_choices(system: SystemView, adapter: AccessControl) -> list[Choice]:
-    return [Choice(ref(system, h.id), holder_label(h), group=system.name) for h in adapter.holders()]
+    return [
+        Choice(ref(system, h.id), holder_label(h), group=system.name, parent=str(system.id)) for h in adapter.holders()
+    ]
 
 
 def _group_choices(system: SystemView, adapter: AccessControl) -> list[Choice]:
-    return [Choice(ref(system, g.id), g.name, group=system.name) for g in adapter.access_groups()]
+    return [
+        Choice(ref(system, g.id), g.name, group=system.name, parent=str(system.id)) for g in adapter.access_groups()
+    ]
 
 
 def _entry_choices(system: SystemView, adapter: AccessControl) -> list[Choice]:
@@ -333,6 +380,7 @@ def _entry_choices(system: SystemView, adapter: AccessControl) -> list[Choice]:
             ref(system, e.id),
             " – ".join(part for part in (e.code, f"{e.display_name}, {national(e.phone_number)}") if part),
             group=system.name,
+            parent=str(system.id),
         )
         for e in adapter.door_phone_entries()
     ]

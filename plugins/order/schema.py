@@ -2,9 +2,9 @@
 
 The kinds are variants of one discriminated union, so the form shows only the chosen kind's fields (with
 or without JavaScript) and the API takes the same nested JSON. Fields that refer to the hosted system
-(holders, access groups, door-phone entries) carry ``"<system id>:<id in that system>"``: the form lists
-the choices of every system of the organisation at once (without JavaScript it cannot follow the system
-chosen above it), and validation checks that the value belongs to the chosen system.
+(holders, access groups, door-phone entries) carry ``"<system id>:<id in that system>"``: they depend on the
+system field, so the form offers those of the chosen system (updated on a change, or by the "Välj system"
+button without JavaScript), and validation checks that the value belongs to the chosen system.
 """
 
 from __future__ import annotations
@@ -56,14 +56,19 @@ class AccessChange(BaseModel):
         max_length=120,
         title="Whose permissions",
         description="The flat or premises, as registered in the system.",
-        json_schema_extra=render_time_choices("holders"),
+        json_schema_extra=render_time_choices(
+            "holders", depends_on="system_id", refresh_label="Show their current access groups"
+        ),
     )
     access_groups: Annotated[list[str], AfterValidator(lambda groups: list(dict.fromkeys(groups)))] = Field(
         min_length=1,
         max_length=30,
         title="Access groups they should have",
-        description="Tick every group they should have after the change; groups left unticked are removed.",
-        json_schema_extra=render_time_choices("access_groups"),
+        description=(
+            "Their groups now are ticked. Tick every group they should have after the change; a group you untick "
+            "is removed, and you are asked to confirm that before the order is sent."
+        ),
+        json_schema_extra=render_time_choices("access_groups", depends_on="system_id"),
     )
 
 
@@ -77,7 +82,7 @@ class DoorPhoneChange(BaseModel):
         max_length=120,
         title="Which entry",
         description="An entry to change, or a new entry.",
-        json_schema_extra=render_time_choices("door_phone_entries"),
+        json_schema_extra=render_time_choices("door_phone_entries", depends_on="system_id"),
     )
     display_name: DisplayName = Field(
         min_length=1,

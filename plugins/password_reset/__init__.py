@@ -62,20 +62,22 @@ class PasswordReset(RequestType):
     translation_domain = "password_reset"
     locale_dir = Path(__file__).parent / "locale"
     system_field = "system_id"
+    allows_carry_out_on = False  # someone is locked out now: a new password on a later day helps nobody
     order = 70
 
     def choices(self, field_name: str, context: FormContext) -> list[Choice] | None:
         if field_name == "service":
-            services: set[str] = set()
+            found: list[Choice] = []  # each system's services; the form offers the chosen system's
             for system in context.systems():
                 adapter = context.access_control(system.id)
                 if adapter is None:
                     continue
                 try:
-                    services.update(account.service for account in adapter.service_accounts())
+                    services = sorted({account.service for account in adapter.service_accounts()})
                 except AccessControlError:
                     continue  # a system that does not answer offers nothing now; the others still do
-            return [Choice(service, service) for service in sorted(services)]
+                found.extend(Choice(service, service, group=system.name, parent=str(system.id)) for service in services)
+            return found
         return super().choices(field_name, context)
 
     def validate(self, data: BaseModel, context: FormContext) -> dict[str, str]:
@@ -120,8 +122,9 @@ class PasswordReset(RequestType):
         return {}
 
     def summary(self, data: BaseModel) -> str:
+        """The type and the account, on one line, in the current language (stored in both)."""
         assert isinstance(data, PasswordResetForm)
-        return f"{data.service}: {data.username}"
+        return gettext("Password reset: %(service)s, %(username)s", service=data.service, username=data.username)
 
     def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         """Issue the link and queue its mail; a second run finds the link and does nothing more."""

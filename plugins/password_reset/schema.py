@@ -15,8 +15,8 @@ class PasswordResetForm(BaseModel):
         min_length=1,
         max_length=80,
         title="Service",
-        description="The services of all your systems are listed; the chosen system must have the one you choose.",
-        json_schema_extra=render_time_choices("services"),
+        description="The services of the system chosen above.",
+        json_schema_extra=render_time_choices("services", depends_on="system_id"),
     )
     username: str = Field(
         min_length=1,

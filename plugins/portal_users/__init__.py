@@ -27,7 +27,6 @@ from core.api import (
     find_user,
     find_user_by_email,
     hookimpl,
-    use_language,
 )
 from core.api import gettext as _
 from plugins.portal_users import fulfilment, rules
@@ -128,17 +127,16 @@ class PortalUsers(RequestType):
         }
 
     def summary(self, data: BaseModel) -> str:
-        """Stored once, in Swedish, the portal's working language (staff and the customer's colleagues read it)."""
+        """In the current language: filing stores it in Swedish and in English (``Request.title``)."""
         assert isinstance(data, PortalUsersForm)
         task = data.task
-        with use_language("sv"):
-            if isinstance(task, AddUser):
-                line = _("Add: %(name)s (%(email)s)", name=task.name, email=task.email)
-                return ", ".join((line, _("Administrator").lower())) if task.role == Role.ADMINISTRATOR else line
-            if isinstance(task, RemoveUser):
-                return _("Remove: %(user)s", user=task._label or _("user %(id)s", id=task.user_id))
-            assert isinstance(task, ListUsers)
-            return _("List of users, removed ones included") if task.include_removed else _("List of users")
+        if isinstance(task, AddUser):
+            line = _("Add: %(name)s (%(email)s)", name=task.name, email=task.email)
+            return ", ".join((line, _("Administrator").lower())) if task.role == Role.ADMINISTRATOR else line
+        if isinstance(task, RemoveUser):
+            return _("Remove: %(user)s", user=task._label or _("user %(id)s", id=task.user_id))
+        assert isinstance(task, ListUsers)
+        return _("List of users, removed ones included") if task.include_removed else _("List of users")
 
     def fulfil(self, request: RequestView, context: FulfilmentContext) -> FulfilmentResult:
         return fulfilment.carry_out(request, context)

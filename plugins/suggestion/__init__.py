@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core.api import FulfilmentMode, RequestType, hookimpl
+from core.api import FulfilmentMode, RequestType, gettext, hookimpl, one_line
 from plugins.suggestion.schema import SuggestionForm
 
 
@@ -21,12 +21,13 @@ class Suggestion(RequestType):
     translation_domain = "suggestion"
     locale_dir = Path(__file__).parent / "locale"
     system_field = "system_id"
+    allows_carry_out_on = False  # a suggestion is read, not carried out on a day
     order = 40
 
     def summary(self, data: BaseModel) -> str:
-        """The suggestion's first line, as the customer wrote it (stored once, never translated)."""
+        """ "Förslag:" and the suggestion's first line as the customer wrote it, cut to one line (~60 characters)."""
         assert isinstance(data, SuggestionForm)
-        return data.suggestion.splitlines()[0] if data.suggestion else ""
+        return one_line(f"{gettext('Suggestion')}: {data.suggestion}")
 
 
 @hookimpl

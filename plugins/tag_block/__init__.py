@@ -74,6 +74,8 @@ NOT_A_HOLDER = N_("Choose one of the holders in the chosen system.")
 ALREADY_BLOCKED = N_("Tag %(number)s is already blocked. To open it again, choose “Reactivate the tag”.")
 NOT_BLOCKED = N_("Tag %(number)s is not blocked, so there is nothing to reactivate.")
 
+# The request's title: the type of change and the tag, on one line.
+TITLES = {"block": N_("Block of tag %(number)s"), "reactivate": N_("Reactivation of tag %(number)s")}
 # The customer's one chat line, in the requester's language: the tag and the Stockholm time it took effect.
 DONE_FOR_CUSTOMER = {
     "block": N_("Tag %(number)s has been blocked since %(time)s."),
@@ -216,10 +218,9 @@ class TagBlock(RequestType):
         return isinstance(data, TagBlockForm) and data.action == "block"
 
     def summary(self, data: BaseModel) -> str:
-        """Stored once and shown to everyone as it is, so it is written in Swedish, the portal's first language."""
+        """In the current language: filing stores it in Swedish and in English (``Request.title``)."""
         assert isinstance(data, TagBlockForm)
-        verb = "Spärra" if data.action == "block" else "Återaktivera"
-        return f"{verb} tagg {data.tag_number}"
+        return gettext(TITLES[data.action], number=data.tag_number)
 
     def charge_items(self, data: BaseModel, request: RequestView) -> list[ChargeItem]:
         """A block costs the block fee (``TAG_BLOCK``, see docs/billing.md); reactivating a tag costs nothing."""
@@ -362,10 +363,11 @@ def expected_state(tag: Tag, data: TagBlockForm, context: FormContext) -> TagSta
 
 
 def holder_choices(context: FormContext) -> list[Choice]:
-    """The holders of every system of the organisation; a system that does not answer is left out.
+    """The holders of every system of the organisation, each under its system; one that does not answer is
+    left out. The form offers those of the system chosen (``depends_on``).
 
     The value names the system too (holder ids are only unique within a system), so validation can tell a
-    holder of another system from the chosen one. With several systems the label says which system.
+    holder of another system from the chosen one.
     """
     systems = context.systems({SystemKind.ACCESS_CONTROL})
     found: list[Choice] = []
@@ -379,8 +381,9 @@ def holder_choices(context: FormContext) -> list[Choice]:
             context.notice(gettext(HOLDERS_UNAVAILABLE, system=system.name))
             continue
         for holder in sorted(holders, key=lambda h: h.name.casefold()):
-            label = holder_label(holder)
-            found.append(Choice(f"{system.id}:{holder.id}", f"{system.name}: {label}" if len(systems) > 1 else label))
+            found.append(
+                Choice(f"{system.id}:{holder.id}", holder_label(holder), group=system.name, parent=str(system.id))
+            )
     return found
 
 

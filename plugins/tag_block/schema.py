@@ -64,7 +64,7 @@ class ByHolder(BaseModel):
         max_length=80,
         title="Holder",
         description="The tenant or company who had the tag.",
-        json_schema_extra=render_time_choices("holders"),
+        json_schema_extra=render_time_choices("holders", depends_on="system_id"),
     )
     holder_tag: PrintedNumber = Field(
         default="",

@@ -55,6 +55,25 @@ def test_staff_charge_a_fault_the_customer_caused_and_it_reaches_the_invoice_bas
 
     customer = sign_in(world.outsider.email, who="customer of the second organisation")
     customer.goto("/requests/new/fault_report")
+    # Before sending, the form says what a visit costs if the fault is theirs: 950 kr less their 10 %.
+    expect(customer.locator(".cost-notice")).to_contain_text("Felanmälan orsakad av kund (per påbörjad timme), 855,00")
+    pages.check(customer, "fault report says what a visit costs")
+    for width, language in ((390, "sv"), (1280, "en"), (390, "en")):
+        view = sign_in(world.outsider.email, who="customer", viewport={"width": width, "height": 800})
+        if language == "en":
+            view.goto("/")
+            view.get_by_role("button", name="English").click()
+            view.wait_for_load_state()
+        try:
+            view.goto("/requests/new/fault_report")
+            words = "Fault caused by the customer (per started hour), 855.00" if language == "en" else "855,00"
+            expect(view.locator(".cost-notice")).to_contain_text(words)
+            pages.check(view, f"fault report's visit price at {width} in {language}")
+        finally:
+            if language == "en":
+                view.goto("/")
+                view.get_by_role("button", name="Svenska").click()
+                view.wait_for_load_state()
     fill_fault_report(customer, system="Passersystem B", location="Cykelrummet", contact="Olle Utanför")
     send(customer)  # nothing to pay for: no cost step
     expect(customer).to_have_url(REQUEST_URL)

@@ -94,7 +94,7 @@ def test_customer_files_a_fault_report_and_finds_it_in_our_requests(sign_in: Any
     expect(page.get_by_role("status")).to_be_visible()  # "the request was filed" notice
     assert status_of(page) == PENDING
     data = page.locator("dl.data")
-    expect(data).to_contain_text("+46701234567")
+    expect(data).to_contain_text("070-123 45 67")
     expect(data).to_contain_text("Port 2, Storgatan 3")
     expect(data).to_contain_text("Kortläsaren blinkar rött.")
     number = page.get_by_role("heading", level=1).inner_text().split(":")[0].strip()
@@ -291,7 +291,7 @@ def test_fault_report_can_be_filed_without_javascript(sign_in: Any, pages: Any, 
     send(page)
     expect(page).to_have_url(REQUEST_URL)
     assert status_of(page) == PENDING
-    expect(page.locator("dl.data")).to_contain_text("+46701234567")
+    expect(page.locator("dl.data")).to_contain_text("070-123 45 67")
     pages.check(page, "request filed without javascript")
 
 

@@ -36,6 +36,11 @@ def label(text: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(text)}")
 
 
+def settled(page: Page) -> None:
+    """The form's update after a choice (a system's lists, a holder's groups) has arrived."""
+    expect(page.locator("form.request-form[aria-busy]")).to_have_count(0)
+
+
 def choose_kind(page: Page, kind: str) -> None:
     page.get_by_role("radio", name=kind, exact=True).check()
 
@@ -85,6 +90,7 @@ def test_customer_orders_tags_for_pick_up_and_a_permission_change(
     page.get_by_label(label("System")).select_option(label="Passersystem A")
     choose_kind(page, "Ändring av behörighet")
     page.get_by_label(label("Vems behörighet")).select_option(label=tenant.name)
+    settled(page)  # their current groups are ticked by now
     for group in groups:
         page.get_by_role("checkbox", name=group.name, exact=True).check()
     pages.check(page, "permission change filled in")

@@ -37,7 +37,7 @@ def test_customer_blocks_a_lost_tag_by_its_number(sign_in: Any, pages: Any, worl
     match = REQUEST_URL.search(page.url)
     assert match
     request_id = int(match.group(1))
-    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Spärra tagg {tag.number}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Spärr av tagg {tag.number}")
     outbox.drain(live_server.portal)  # the worker's turn (the live portal runs without one)
 
     page.reload()
@@ -106,7 +106,7 @@ def test_without_javascript_the_holders_tags_are_listed_to_choose_from(
     send(page)
 
     expect(page).to_have_url(REQUEST_URL)
-    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Spärra tagg {second.number}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Spärr av tagg {second.number}")
     outbox.drain(live_server.portal)
     page.reload()
     expect(page.locator("ol.messages")).to_contain_text(f"Taggen {second.number} är spärrad sedan")

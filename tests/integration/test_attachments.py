@@ -322,23 +322,23 @@ def test_fault_report_photo_errors_are_field_level_and_the_rest_is_kept(portal: 
     page = response.text
     assert 'href="#f-photos"' in page and 'href="#f-contact-name"' in page  # every problem at once
     assert "ritning.pdf: här kan bara bilder (JPEG, PNG, GIF, WebP, HEIC) bifogas." in page
-    assert "Välj filerna igen" in page and 'value="Port 2"' in page
+    assert "Behållen: ok.png" not in page and 'value="Port 2"' in page  # a refused field keeps none of its files
     six = web.post(
         "/requests/new/fault_report",
         {**world.fault(), "system_id": str(world.system.id)},
         files=[("photos", (f"{n}.png", PNG, "image/png")) for n in range(6)],
     )
     assert six.status_code == 422 and "Bifoga högst 5 filer åt gången" in six.text
-    # The files were fine but another field was not: nothing is kept, and the page asks for the files again.
+    # The files were fine but another field was not: they are kept (staged, not yet on any request).
     other = web.post(
         "/requests/new/fault_report",
         {**world.fault(), "system_id": str(world.system.id), "contact_phone": "12"},
         files=[("photos", ("ok.png", PNG, "image/png"))],
     )
-    assert other.status_code == 422 and "Välj filerna igen" in other.text
+    assert other.status_code == 422 and "Behållen: ok.png" in other.text
     with portal.database.reading() as s:
-        assert s.exec(select(Request)).first() is None
-    assert stored(portal) == []
+        assert s.exec(select(Request)).first() is None and s.exec(select(Attachment)).first() is None
+    assert len(stored(portal)) == 1
 
 
 def test_fault_reports_without_photos_and_older_ones_still_display(portal: Portal, world: World, web: Any) -> None:

@@ -539,8 +539,11 @@ def test_the_built_in_types_give_rise_to_their_items(portal: Portal, world: Worl
     sent = {"kind": "send", "recipient": "Anna", "street": "Storgatan 1", "postcode": "123 45", "city": "Sthlm"}
     tags = {"kind": "tags", "tag_type": "long_range", "quantity": 3}
     orders = [
-        ({**tags, "delivery": sent}, [("TAG", 3, "Bilbricka/long-range"), ("POSTAGE", 1, "")]),
-        ({**tags, "delivery": {"kind": "pickup", "store_id": store.id}}, [("TAG", 3, "Bilbricka/long-range")]),
+        (
+            {**tags, "delivery": sent},
+            [("TAG", 3, "Car tag / long-range"), ("POSTAGE", 1, "")],
+        ),  # the note: the tag type's msgid
+        ({**tags, "delivery": {"kind": "pickup", "store_id": store.id}}, [("TAG", 3, "Car tag / long-range")]),
         ({"kind": "other", "description": "Byt namnskylt i entrén"}, [("CHANGE_ORDER", 1, "")]),
     ]
     for order, expected in orders:

@@ -15,7 +15,7 @@ from core.requests.lifecycle import Action
 from core.web.app import create_app
 from core.workflow import actions as workflow
 from tests.plugins.sample_types import SamplePlugin
-from tests.support import World
+from tests.support import World, hidden_fields
 
 
 def count_requests(portal: Portal) -> int:
@@ -61,7 +61,13 @@ def test_carry_out_on_dates(portal: Portal, world: World, web: Any) -> None:
     response = web.post("/requests/new/fault_report", form_values(world, carry_out_on=past))
     assert response.status_code == 422 and 'href="#f-carry-out-on"' in response.text
     future = (portal.clock.now() + timedelta(days=10)).date().isoformat()
-    page = web.post("/requests/new/fault_report", form_values(world, carry_out_on=future), follow_redirects=True)
+    refused = web.post("/requests/new/fault_report", form_values(world, carry_out_on=future))
+    assert refused.status_code == 422 and "kan inte schemaläggas" in refused.text  # a hand-made post: no date
+    assert 'name="carry_out_on"' not in web.get("/requests/new/fault_report").text
+    later = {"system_id": str(world.system.id), "order": "other", "order.description": "Öppna porten 07–18."}
+    page = web.post("/requests/new/order", {**later, "carry_out_on": future}, follow_redirects=True)
+    if 'name="estimate"' in page.text:  # the order's cost is shown first: send it from there
+        page = web.post("/requests/new/order", hidden_fields(page.text), follow_redirects=True)
     assert "Schemalagd" in page.text
     today = portal.clock.now().date().isoformat()
     page = web.post("/requests/new/fault_report", form_values(world, carry_out_on=today), follow_redirects=True)
@@ -134,7 +140,7 @@ def test_request_of_an_uninstalled_type_still_displays(portal: Portal, world: Wo
 
 def test_change_the_date_of_a_scheduled_request(portal: Portal, world: World, web: Any) -> None:
     future = (portal.clock.now() + timedelta(days=10)).date()
-    filed = workflow.file(portal, world.member, "fault_report", world.fault(), future.isoformat())
+    filed = workflow.file(portal, world.member, "order", world.later_change(), future.isoformat())
     web.login(world.admin.email)
     page = web.get(f"/requests/{filed.id}").text
     assert f'action="/requests/{filed.id}/date"' in page

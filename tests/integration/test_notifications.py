@@ -76,7 +76,7 @@ def test_filing_mails_the_requester_a_receipt_with_what_was_filed(
     assert message["Subject"] == f"[BB-{filed.id}] Väntar på hantering – Felanmälan"
     text, html = body(message, "plain"), body(message, "html")
     for part in (text, html):
-        assert "Huvudentrén, Storgatan 1" in part and "+46701234567" in part and "Passersystem A" in part
+        assert "Huvudentrén, Storgatan 1" in part and "070-123 45 67" in part and "Passersystem A" in part
         assert f"http://testserver.local/requests/{filed.id}" in part
         assert "http://testserver.local/profile#notifications" in part
     assert "Hej Maja Medlem" in text

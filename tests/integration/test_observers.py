@@ -49,7 +49,7 @@ def test_filing_from_a_page_and_from_the_api(portal: Portal, world: World, web: 
 
 def test_a_release_is_one_batched_event_and_every_request_s_change(portal: Portal, world: World, clock: Any) -> None:
     day = date(2026, 12, 3)
-    ids = [workflow.file(portal, world.member, "fault_report", world.fault(), day).id for _ in range(3)]
+    ids = [workflow.file(portal, world.member, "order", world.later_change(), day).id for _ in range(3)]
     BATCH.calls.clear()
     clock.set(datetime(2026, 12, 3, 6, 0, 30, tzinfo=UTC))  # 07:00:30 in Stockholm
     assert release_due(portal) == ids

@@ -21,7 +21,7 @@ def test_parallel_releasers_release_each_request_once(portal: Portal, world: Wor
     first_day = date(2026, 12, 1)
     ids = [
         workflow.file(
-            portal, world.member, "fault_report", world.fault(), (first_day + timedelta(days=n % 5)).isoformat()
+            portal, world.member, "order", world.later_change(), (first_day + timedelta(days=n % 5)).isoformat()
         ).id
         for n in range(120)
     ]

@@ -25,7 +25,7 @@ def test_customer_files_and_staff_completes(world: World, make_web: Any) -> None
     location = filed.headers["location"]
     page = customer.get(location)
     assert "Väntar på hantering" in page.text
-    assert "+46701234567" in page.text
+    assert "070-123 45 67" in page.text  # stored as +46701234567, shown as written
 
     listing = customer.get("/requests")
     assert "Huvudentrén" in listing.text

@@ -177,7 +177,7 @@ def test_a_valid_submission_by_post_is_filed_and_shown(world: World, web: Any) -
         "Skåpbil (högst 3,5 ton)",
         "6",
         "maja@testet.example",
-        "+46701234567",
+        "070-123 45 67",  # stored as E.164, shown as people write it
         "Skicka med post",
         "Storgatan 1, Testby",
         "123 45",  # the postcode as normalised by its validator

@@ -198,15 +198,26 @@ def test_another_organisations_system_is_refused_without_looking_inside_it(porta
     assert errors == {"system_id": ["Välj ett av er organisations system."]}
 
 
-def test_the_form_offers_every_system_s_doors_and_users_named_by_system(portal: Portal, world: World, web: Any) -> None:
+def test_the_form_offers_the_chosen_system_s_doors_and_users(portal: Portal, world: World, web: Any) -> None:
     web.login(world.member.email)
     page = web.get("/requests/new/log_extract").text
     assert "Begäran om utdrag/logg" in page and "Händelseloggen" in page and "Hela systemet" in page
-    for system in (world.system, world.door_phone):
+    first_door = portal.access_control(world.system).doors()[0]
+    assert f'value="{world.system.id}:{first_door.id}"' not in page and "Välj först: System." in page
+    assert 'value="refresh:system_id"' in page and "Välj system" in page  # the button without JavaScript
+    for system, other in ((world.system, world.door_phone), (world.door_phone, world.system)):
+        page = web.post(
+            "/requests/new/log_extract", {"system_id": str(system.id), "step": "refresh:system_id"}
+        ).text  # "Välj system" pressed: nothing is filed, the lists follow the system
         door = portal.access_control(system).doors()[0]
-        assert f'value="{system.id}:{door.id}"' in page and f"{system.name} – {door.name}" in page
+        assert f'value="{system.id}:{door.id}"' in page and door.name in page
         user = portal.access_control(system).system_users()[0]
         assert f'value="{system.id}:{user.id}"' in page
+        assert f'value="{other.id}:' not in page  # the other system's doors and users are not offered
+    assert (
+        web.get(f"/requests/new/log_extract?system_id={world.system.id}").text.count(f'value="{world.system.id}:') > 0
+    )
+    page = web.get("/requests/new/log_extract").text
     other_door = portal.access_control(world.other_system).doors()[0]
     assert f'value="{world.other_system.id}:{other_door.id}"' not in page  # another organisation's doors never
     response = web.post(
@@ -436,4 +447,4 @@ def test_the_request_page_names_the_chosen_door(portal: Portal, world: World, we
     filed = file(portal, world, log({"scope": "one_door", "door": f"{world.system.id}:{door.id}"}))
     web.login(world.member.email)
     page = web.get(f"/requests/{filed.id}").text
-    assert f"{world.system.name} – {door.name}" in page
+    assert door.name in page and f"{world.system.id}:{door.id}" not in page

@@ -7,6 +7,7 @@ with ``core.platform.outbox.drain``.
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ from core.requests.statuses import Status
 from core.testing import check_request_type, form_context
 from plugins.order import Order, holder_label, national, split_ref
 from plugins.order.schema import OrderForm, normalise_postcode
-from tests.support import World
+from tests.support import World, hidden_fields
 
 FORM = "/requests/new/order"
 STATIC = Path(__file__).resolve().parents[2] / "core" / "web" / "static"
@@ -146,8 +147,12 @@ def messages(portal: Portal, request_id: int) -> list[tuple[str, bool]]:
 
 
 def file_by_web(web: Any, values: dict[str, Any]) -> int:
+    """Send the form; a confirmation page (a cost, groups to be removed) is confirmed as shown."""
     web.get(FORM)
-    return request_id_of(web.post(FORM, values, follow_redirects=False))
+    response = web.post(FORM, values, follow_redirects=False)
+    if response.status_code == 200 and 'name="estimate"' in response.text:
+        response = web.post(FORM, hidden_fields(response.text), follow_redirects=False)
+    return request_id_of(response)
 
 
 def refused(portal: Portal, web: Any, values: dict[str, Any]) -> tuple[set[str], str]:
@@ -186,22 +191,26 @@ def customer(world: World, make_web: Any) -> Any:
 # --- the form ------------------------------------------------------------------------------------------------
 
 
-def test_the_form_lists_the_choices_of_the_organisations_own_systems_grouped_by_system(
+def test_the_form_lists_the_choices_of_the_chosen_system(
     portal: Portal, world: World, customer: Any, store: Store, closed_store: Store
 ) -> None:
     page = customer.get(FORM).text
     system, door_phone = adapter_of(portal, world.system), adapter_of(portal, world.door_phone)
-
     holder = a_tenant(portal, world)
-    assert re.search(r'<optgroup label="Passersystem A">', page)
+    assert f'value="{world.system.id}:{holder.id}"' not in page and "Välj först: System." in page
+    assert '<option value="new" >Ny post</option>' in page  # offered whatever the system
+
+    page = customer.post(FORM, {"system_id": str(world.system.id), "step": "refresh:system_id"}).text
     assert f'<option value="{world.system.id}:{holder.id}" >{holder.name}</option>' in page
+    assert "<optgroup" not in page.split('name="order.holder"')[1].split("</select>")[0]  # one system: no headings
     group = system.access_groups()[0]
     assert f'name="order.access_groups" value="{world.system.id}:{group.id}"' in page
-    assert "<legend>Passersystem A</legend>" in page  # the checkboxes are grouped by system too
     entry = door_phone.door_phone_entries()[0]
+    assert f'value="{world.door_phone.id}:{entry.id}"' not in page  # the door phone's entries follow its system
+
+    page = customer.get(f"{FORM}?system_id={world.door_phone.id}").text  # a GET re-render does the same
     assert (
-        f'<option value="{world.door_phone.id}:{entry.id}" >' in page
-        and '<option value="new" >Ny post</option>' in page
+        f'<option value="{world.door_phone.id}:{entry.id}" >' in page and f"{world.system.id}:{holder.id}" not in page
     )
     assert "BBGRUPPEN Centrum, Drottninggatan 5, Stockholm, Mån–Fre 10–18" in page
     assert "BBGRUPPEN Hamnen" not in page  # a closed store is not offered
@@ -625,3 +634,32 @@ def test_an_english_customer_reads_the_change_in_english_and_staff_notes_stay_sw
         f"The access permissions of {holder.name} are changed: they now have {group.name}."
     ]
     assert all("Systemet genomförde ändringen." in body for body, internal in chat if internal)
+
+
+def test_a_change_of_access_starts_from_the_holders_groups_and_removing_one_is_confirmed(
+    portal: Portal, world: World, customer: Any
+) -> None:
+    system = adapter_of(portal, world.system)
+    holder = next(h for h in system.holders() if len(h.access_group_ids) >= 2)
+    names = {g.id: g.name for g in system.access_groups()}
+    chosen = {"system_id": str(world.system.id), "order": "access", "order.holder": f"{world.system.id}:{holder.id}"}
+    customer.get(FORM)
+    page = customer.post(FORM, {**chosen, "step": "refresh:order.holder"}).text  # the button without JavaScript
+    for group_id in holder.access_group_ids:
+        assert f'value="{world.system.id}:{group_id}" checked' in page  # their groups now, pre-ticked
+    assert count_requests(portal) == 0
+
+    removed, kept = holder.access_group_ids[0], list(holder.access_group_ids[1:])
+    values = {**chosen, "order.access_groups": [f"{world.system.id}:{g}" for g in kept]}
+    confirm = customer.post(FORM, values)
+    assert confirm.status_code == 200 and count_requests(portal) == 0  # nothing filed before the confirmation
+    text = html.unescape(confirm.text)
+    assert f"Tas bort från {holder.name}" in text and names[removed] in text
+    assert all(names[g] not in text.split("Tas bort från")[1].split("</li>")[0] for g in kept)
+
+    forged = {**hidden_fields(confirm.text), "confirmed": "0" * 32}
+    again = customer.post(FORM, forged)
+    assert again.status_code == 409 and count_requests(portal) == 0  # a confirmation of other lines files nothing
+
+    request_id = request_id_of(customer.post(FORM, hidden_fields(confirm.text), follow_redirects=False))
+    assert stored(portal, request_id).data["order"]["access_groups"] == [f"{world.system.id}:{g}" for g in kept]

@@ -118,9 +118,13 @@ def test_another_organisation_s_system_reveals_nothing_about_its_accounts(portal
     assert existing == missing == {"system_id": ["Välj ett av er organisations system."]}
 
 
-def test_the_form_offers_the_services_of_the_organisation_s_systems(portal: Portal, world: World, web: Any) -> None:
+def test_the_form_offers_the_services_of_the_chosen_system(portal: Portal, world: World, web: Any) -> None:
     web.login(world.member.email)
     page = web.get("/requests/new/password_reset").text
+    chosen = "selected>" in page.split('name="system_id"')[1].split("</select>")[0]  # the only system: preselected
+    if not chosen:
+        assert 'value="Administrera Själv"' not in page and "Välj först: System." in page
+        page = web.get(f"/requests/new/password_reset?system_id={world.system.id}").text
     assert "Lösenordsåterställning" in page and 'value="Administrera Själv"' in page
     response = web.post(
         "/requests/new/password_reset",

@@ -51,7 +51,7 @@ def test_the_tile_and_the_form_in_swedish(world: World, web: Any) -> None:
         assert label in page
     assert 'name="suggestion"' in page and f'maxlength="{SUGGESTION_MAX}"' in page and "<textarea" in page
     assert f'<option value="{world.system.id}"' in page and f'value="{world.other_system.id}"' not in page
-    assert 'name="carry_out_on"' in page  # a suggestion may be filed for later like any other request
+    assert 'name="carry_out_on"' not in page  # a suggestion is read, not carried out on a later day
 
 
 def test_the_form_in_english(world: World, web: Any) -> None:
@@ -100,7 +100,7 @@ def test_filed_through_the_form_it_waits_for_staff(portal: Portal, world: World,
     request_id = int(response.headers["location"].split("/")[2].split("?")[0])
     filed = stored(portal, request_id)
     assert filed.type_key == "suggestion" and filed.status == Status.PENDING and filed.system_id == world.system.id
-    assert filed.summary == "Visa vem som spärrade en tagg." and filed.priority == 0
+    assert filed.summary == "Förslag: Visa vem som spärrade en tagg." and filed.priority == 0
     assert filed.data == {
         "topic": "system",
         "suggestion": "Visa vem som spärrade en tagg.\nDet vore bra för styrelsen.",
@@ -115,17 +115,21 @@ def test_filed_through_the_form_it_waits_for_staff(portal: Portal, world: World,
     assert stored(portal, request_id).status == Status.PENDING
 
 
-def test_filed_through_the_api_without_a_system_and_for_later(portal: Portal, world: World, web: Any) -> None:
+def test_filed_through_the_api_without_a_system_and_never_for_later(portal: Portal, world: World, web: Any) -> None:
     headers = token_for(portal, world.member)
     later = (portal.clock.now() + timedelta(days=7)).date().isoformat()
-    response = web.client.post(
+    for_later = web.client.post(
         "/api/v1/requests",
         headers=headers,
         json={"type": "suggestion", "data": valid(topic="service"), "carry_out_on": later},
     )
+    assert for_later.status_code == 422 and set(for_later.json()["errors"]) == {"carry_out_on"}
+    response = web.client.post(
+        "/api/v1/requests", headers=headers, json={"type": "suggestion", "data": valid(topic="service")}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["status"] == "scheduled" and body["system_id"] is None and body["data"]["topic"] == "service"
+    assert body["status"] == "pending" and body["system_id"] is None and body["data"]["topic"] == "service"
     refused = web.client.post(
         "/api/v1/requests",
         headers=headers,
@@ -134,7 +138,7 @@ def test_filed_through_the_api_without_a_system_and_for_later(portal: Portal, wo
     assert refused.status_code == 422
     assert set(refused.json()["errors"]) == {"suggestion", "extra"}
     detail = web.client.get("/api/v1/request-types/suggestion", headers=headers).json()
-    assert detail["fulfilment_mode"] == "manual" and detail["allows_carry_out_on"] is True
+    assert detail["fulfilment_mode"] == "manual" and detail["allows_carry_out_on"] is False
     assert detail["json_schema"]["properties"]["suggestion"]["maxLength"] == SUGGESTION_MAX
 
 
@@ -160,8 +164,10 @@ def test_after_tag_block_and_fault_report_on_the_start_page(portal: Portal) -> N
 
 
 @given(st.text(min_size=1, max_size=200).filter(lambda text: text.strip() != ""))
-def test_the_summary_is_the_first_line_the_customer_wrote(text: str) -> None:
+def test_the_summary_is_a_short_title_from_the_first_line_the_customer_wrote(text: str) -> None:
     data = SuggestionForm.model_validate({"topic": "other", "suggestion": text})
     summary = Suggestion().summary(data)
-    assert summary == data.suggestion.splitlines()[0]
-    assert "\n" not in summary
+    first = " ".join(data.suggestion.splitlines()[0].split())
+    assert summary.startswith("Förslag: ") and "\n" not in summary and len(summary) <= 60
+    shown = summary.removeprefix("Förslag: ")
+    assert first.startswith(shown.removesuffix("…").rstrip()) if shown.endswith("…") else shown == first

@@ -329,7 +329,7 @@ def test_a_block_through_the_form_is_carried_out_at_once(portal: Portal, world: 
     request_id = request_id_of(customer.post(URL, by_number(world, typed), follow_redirects=False))
     filed = stored(portal, request_id)
     assert filed.status == Status.PENDING and filed.priority == 1 and filed.carry_out_on is None
-    assert filed.summary == f"Spärra tagg {tag.number}" and filed.data["tag"]["number"] == tag.number
+    assert filed.summary == f"Spärr av tagg {tag.number}" and filed.data["tag"]["number"] == tag.number
     assert filed.system_id == world.system.id
 
     outbox.drain(portal)
@@ -376,7 +376,7 @@ def test_a_reactivation_is_not_urgent_and_says_the_tag_is_active_again(portal: P
     tag = blocked_tag(acs)
     portal.clock.advance(timedelta(hours=4, minutes=2))  # type: ignore[attr-defined]
     filed = workflow.file(portal, world.admin, "tag_block", _payload(world, tag.number, action="reactivate"), None)
-    assert filed.priority == 0 and filed.summary == f"Återaktivera tagg {tag.number}"
+    assert filed.priority == 0 and filed.summary == f"Återaktivering av tagg {tag.number}"
     outbox.drain(portal)
     assert stored(portal, filed.id or 0).status == Status.COMPLETED
     found = acs.tag(tag.number)
@@ -401,7 +401,7 @@ def test_through_the_holder_by_the_api_and_shown_with_the_holders_name(portal: P
         "holder": holder_value(world, only),
         "holder_tag": its_tag.number,
     }
-    assert body["summary"] == f"Spärra tagg {its_tag.number}" and body["priority"] == 1
+    assert body["summary"] == f"Spärr av tagg {its_tag.number}" and body["priority"] == 1
 
     wanted, other = held[1], held[0]
     digits, others = wanted.number.replace(" ", ""), other.number.replace(" ", "")
@@ -765,3 +765,16 @@ def _holder_payload(world: World, holder: Holder, holder_tag: str = "") -> dict[
         "tag": {"kind": "by_holder", "holder": holder_value(world, holder), "holder_tag": holder_tag},
         "reason": "Stulen",
     }
+
+
+def test_the_holders_offered_are_the_chosen_systems(portal: Portal, world: World, web: Any) -> None:
+    """One access-control system: it is chosen from the start, and only its holders are offered, unprefixed."""
+    web.login(world.member.email)
+    page = web.get(URL).text
+    system_select = page.split('name="system_id"')[1].split("</select>")[0]
+    assert f'value="{world.system.id}" selected' in system_select  # the only system the type takes: preselected
+    holders = page.split('name="tag.holder"')[1].split("</select>")[0]
+    own = portal.access_control(world.system).holders()
+    assert holders.count("<option value=") == len(own) + 1  # "Choose…" and the system's holders, no more
+    assert f"{world.system.name}:" not in holders and "<optgroup" not in holders
+    assert f'value="{world.other_system.id}:' not in holders  # another organisation's holders never

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, EmailStr, Field, ValidationError
 
 from core.platform.i18n import use_language
-from core.requests.fields import PhoneNumber, long_text, normalise_swedish_phone
-from core.requests.forms import build_fields, decode, encode, error_paths, form_values
+from core.requests.fields import PhoneNumber, long_text, normalise_swedish_phone, render_time_choices
+from core.requests.forms import build_fields, decode, encode, error_paths, form_values, narrow, offered
 from core.requests.request_types import Choice
 from plugins.fault_report.schema import FaultReportForm
 
@@ -260,3 +260,40 @@ def test_encode_then_decode_round_trips_lists_of_choices(payload: dict[str, Any]
     fields = build_fields(Ordering)
     model = Ordering.model_validate(payload)
     assert Ordering.model_validate(decode(fields, encode(fields, model.model_dump(mode="json")))) == model
+
+
+# --- choices that follow another choice -------------------------------------------------------------------
+
+
+class _Dependent(BaseModel):
+    system_id: int = Field(title="System", json_schema_extra=render_time_choices("systems"))
+    holder: str = Field(title="Holder", json_schema_extra=render_time_choices("holders", depends_on="system_id"))
+
+
+_OPTIONS = {
+    "system_id": [Choice("1", "A"), Choice("2", "B")],
+    "holder": [
+        Choice("1:h1", "Anna", group="A", parent="1"),
+        Choice("2:h9", "Bertil", group="B", parent="2"),
+        Choice("none", "Nobody"),
+    ],
+}
+
+
+def test_a_dependent_field_offers_only_the_chosen_values_options_without_group_headings() -> None:
+    fields = narrow(build_fields(_Dependent, _OPTIONS), {"system_id": "2"})
+    holder = next(f for f in fields if f.name == "holder")
+    assert [(o.value, o.group) for o in holder.options] == [("2:h9", ""), ("none", "")]
+    assert holder.waiting_for == "" and holder.depends_on == "system_id"
+    system = next(f for f in fields if f.name == "system_id")
+    assert system.refresh_label == "Välj system"  # the button a browser without JavaScript presses
+    with use_language("en"):
+        english = narrow(build_fields(_Dependent, _OPTIONS), {"system_id": "2"})
+    assert next(f for f in english if f.name == "system_id").refresh_label == "Choose system"
+
+
+def test_before_anything_is_chosen_a_dependent_field_offers_only_what_depends_on_nothing() -> None:
+    fields = narrow(build_fields(_Dependent, _OPTIONS), {})
+    holder = next(f for f in fields if f.name == "holder")
+    assert [o.value for o in holder.options] == ["none"] and holder.waiting_for == "System"
+    assert offered(holder, "1:h1") is None and offered(holder, ["none", "1:h1"]) == ["none"]

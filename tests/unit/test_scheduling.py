@@ -40,7 +40,7 @@ def test_a_date_is_due_exactly_from_its_moment_on(now: datetime, day: date, at: 
 
 
 def file_for(portal: Portal, world: World, day: date) -> Request:
-    return workflow.file(portal, world.member, "fault_report", world.fault(location=str(day)), day.isoformat())
+    return workflow.file(portal, world.member, "order", world.later_change(str(day)), day.isoformat())
 
 
 def status_of(portal: Portal, request_id: int) -> Request:

@@ -10,18 +10,30 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from pydantic import BaseModel
 
-from core.billing.pricing import Estimate
+from core.billing.pricing import Estimate, cost_notices
 from core.billing.recording import EstimateChanged
 from core.models import Office
 from core.platform.errors import ValidationFailed
 from core.platform.i18n import gettext
-from core.requests import attachments
+from core.requests import attachments, kept_files
 from core.requests.attachments import StagedFile
 from core.requests.context import form_context_for
 from core.requests.display import display_rows
 from core.requests.filing import CARRY_OUT_ON
 from core.requests.followers import start_following
-from core.requests.forms import build_fields, decode, file_fields, form_values, render_choices
+from core.requests.forms import (
+    REFRESH,
+    build_fields,
+    decode,
+    dependants,
+    file_fields,
+    form_values,
+    initial_values,
+    narrow,
+    offered,
+    render_choices,
+    walk,
+)
 from core.requests.lifecycle import Action
 from core.requests.queries import follow_up_of, get_request
 from core.requests.request_types import RequestType
@@ -42,7 +54,6 @@ from core.web.lists import list_export, list_page
 from core.web.rendering import page
 from core.web.request_pages import (
     all_fields,
-    choose_again,
     new_messages,
     post_message,
     request_page,
@@ -101,8 +112,17 @@ class CustomerController(Controller):
 
     @get("/requests/new/{type_key:str}", sync_to_thread=True)
     def new_request(self, request: HttpRequest, type_key: FromPath[str], about: FromQuery[str] = "") -> Template:
-        values = {FOLLOWS_UP: about} if about else {}
-        return _request_form(request, _request_type(request, type_key), values=values, errors={})
+        """The empty form with the schema's defaults; a field's value in the query (``?system_id=3``) is filled
+        in, so a link (or a browser without JavaScript, through a GET) can open the form with a system chosen."""
+        request_type = _request_type(request, type_key)
+        values: dict[str, Any] = initial_values(build_fields(request_type.schema))
+        names = {f.name for f in walk(build_fields(request_type.schema)) if f.kind != "file"}
+        for name, value in request.query_params.items():
+            if name in names and value:
+                values[name] = str(value)[:200]
+        if about:
+            values[FOLLOWS_UP] = about
+        return _request_form(request, request_type, values=values, errors={})
 
     @post("/requests/new/{type_key:str}", sync_to_thread=True, opt={UPLOADS: True})
     def file_request(self, request: HttpRequest, type_key: FromPath[str], data: MultipartBody) -> Template | Redirect:
@@ -118,29 +138,35 @@ class CustomerController(Controller):
         the_portal, current = portal(request), user(request)
         values = form_values(text_fields(data))
         step = str(values.pop("step", ""))
+        kept = _kept_files(request, values)
         sent_estimate = values.pop("estimate", None)
         expected = str(sent_estimate) if sent_estimate is not None else None
-        if step == "edit":
-            return _request_form(request, request_type, values=values, errors={})
+        confirmed = str(values.pop("confirmed", "") or "")
         fields = build_fields(request_type.schema)
+        staged, file_errors = _stage_form_files(request, fields, data, kept)
+        every_file = [item for files in staged.values() for item in files]
+        if step == "edit":
+            return _request_form(request, request_type, values=values, errors={}, kept=staged)
+        if step.startswith(REFRESH):  # a choice that others follow ("Välj system"): the form again, nothing filed
+            refreshed = step[len(REFRESH) :]
+            return _request_form(request, request_type, values=values, errors={}, refreshed=refreshed, kept=staged)
         payload = decode(fields, values)
         carry_out_on = form_value(data, CARRY_OUT_ON)
-        staged, file_errors = _stage_form_files(request, fields, data)
-        every_file = [item for files in staged.values() for item in files]
-        if file_errors:
-            attachments.discard(the_portal.storage, every_file)
-            file_errors.update({name: [choose_again()] for name in staged})
+        if file_errors:  # the refused files are gone; the others are kept for the form shown again
             errors = {**workflow.problems(the_portal, current, type_key, payload, carry_out_on), **file_errors}
-            return _request_form(request, request_type, values=values, errors=errors, status_code=422)
+            return _request_form(request, request_type, values=values, errors=errors, status_code=422, kept=staged)
         try:
+            validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+            lines = workflow.to_confirm(the_portal, current, type_key, validated)
             if expected is None:
-                validated, cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
                 costs_something = cost.totals.total_ore != 0
-                if cost.shows_anything and (costs_something or not every_file):
-                    attachments.discard(the_portal.storage, every_file)
-                    note = gettext("Add the files in the request's conversation once it is sent.") if every_file else ""
-                    return self._confirm(request, request_type, values, validated, cost, error=note)
+                if lines or (cost.shows_anything and (costs_something or not every_file)):
+                    return self._confirm(request, request_type, values, validated, cost, lines=lines, kept=staged)
                 expected = cost.fingerprint
+            elif lines and workflow.confirmation_mark(lines) != confirmed:  # not what was confirmed (or nothing)
+                return self._confirm(
+                    request, request_type, values, validated, cost, lines=lines, status_code=409, kept=staged
+                )
             filed = workflow.file(
                 the_portal,
                 current,
@@ -151,17 +177,21 @@ class CustomerController(Controller):
                 expected_estimate=expected,
                 follows_up=str(values.get(FOLLOWS_UP) or ""),
             )
-        except ValidationFailed as exc:
-            attachments.discard(the_portal.storage, every_file)  # the estimate refused the form before filing did
-            errors = exc.errors
-            for name in staged:  # the files were fine, but the browser does not keep them after an error
-                errors.setdefault(name, []).append(choose_again())
-            return _request_form(request, request_type, values=values, errors=errors, status_code=422)
+        except ValidationFailed as exc:  # the files were fine: kept, named in the form shown again
+            return _request_form(request, request_type, values=values, errors=exc.errors, status_code=422, kept=staged)
         except EstimateChanged as exc:
-            attachments.discard(the_portal.storage, every_file)
             validated, _cost = workflow.estimate(the_portal, current, type_key, payload, carry_out_on)
+            lines = workflow.to_confirm(the_portal, current, type_key, validated)
             return self._confirm(
-                request, request_type, values, validated, exc.current, error=gettext(exc.detail), status_code=409
+                request,
+                request_type,
+                values,
+                validated,
+                exc.current,
+                error=gettext(exc.detail),
+                status_code=409,
+                lines=lines,
+                kept=staged,
             )
         return Redirect(f"/requests/{filed.id}?notice=filed")
 
@@ -175,8 +205,11 @@ class CustomerController(Controller):
         *,
         error: str = "",
         status_code: int = 200,
+        lines: list[str] | None = None,
+        kept: Mapping[str, list[StagedFile]] | None = None,
     ) -> Template:
-        """The cost under the agreement, with what is asked for, before the customer sends the request."""
+        """The cost under the agreement, with what is asked for, before the customer sends the request; and what
+        the type asks to be confirmed (``lines``: groups that will be removed), sent back as ``confirmed``."""
         the_portal = portal(request)
         with the_portal.database.reading() as session:
             context = form_context_for(
@@ -190,6 +223,7 @@ class CustomerController(Controller):
             system = (
                 context.system(getattr(validated, request_type.system_field)) if request_type.system_field else None
             )
+            costs = _cost_notices(session, request_type, viewer(request).organisation, the_portal.clock)
         data = validated.model_dump(mode="json")
         return page(
             "request_confirm.html",
@@ -200,6 +234,11 @@ class CustomerController(Controller):
             values=values,
             estimate=cost,
             error=error,
+            confirm_lines=lines or [],
+            kept_token=_kept_token(request, kept or {}),
+            kept_names=[item.filename for files in (kept or {}).values() for item in files],
+            cost_notices=costs,
+            confirmed=workflow.confirmation_mark(lines or []),
         )
 
     @post("/requests/{request_id:int}/messages", sync_to_thread=True, opt={UPLOADS: True})
@@ -265,38 +304,78 @@ class CustomerController(Controller):
         return Redirect(f"/requests/{request_id}?notice=withdrawn")
 
 
-def _stage_form_files(
-    request: HttpRequest, fields: list[Any], data: dict[str, Any]
-) -> tuple[dict[str, list[StagedFile]], dict[str, list[str]]]:
-    """The checked, stored files of each file field, and the errors of the fields whose files were refused."""
+def _kept_files(request: HttpRequest, values: dict[str, Any]) -> dict[str, list[StagedFile]]:
+    """The files kept from an earlier post of this form (its signed token), minus those ticked for removal.
+
+    A token of another user or session, an edited one, or one whose files are already on a request names
+    nothing. Removed files are deleted from the storage at once.
+    """
+    token = str(values.pop(kept_files.TOKEN, "") or "")
+    removing = values.pop(kept_files.REMOVE, None)
+    refs = set(removing if isinstance(removing, list) else [removing] if removing else [])
+    if not token:
+        return {}
+    the_portal, current = portal(request), user(request)
+    found = kept_files.redeem(
+        the_portal.secret_key,
+        token,
+        user_id=current.id or 0,
+        session_token=viewer(request).session_token,
+        now=the_portal.clock.now(),
+    )
+    with the_portal.database.reading() as session:
+        found = kept_files.unrecorded(session, found)
+    attachments.discard(the_portal.storage, [f.staged for f in found if f.ref in refs])
+    still = [f for f in found if f.ref not in refs and the_portal.storage.exists(f.staged.storage_key)]
+    return kept_files.by_field(still)
+
+
+def _kept_token(request: HttpRequest, staged: Mapping[str, list[StagedFile]]) -> str:
     the_portal = portal(request)
-    staged: dict[str, list[StagedFile]] = {}
+    return kept_files.issue(
+        the_portal.secret_key,
+        user_id=user(request).id or 0,
+        session_token=viewer(request).session_token,
+        files=kept_files.kept_of(staged),
+        now=the_portal.clock.now(),
+    )
+
+
+def _stage_form_files(
+    request: HttpRequest, fields: list[Any], data: dict[str, Any], kept: Mapping[str, list[StagedFile]]
+) -> tuple[dict[str, list[StagedFile]], dict[str, list[str]]]:
+    """The checked, stored files of each file field (those kept from before first), and the errors of the
+    fields whose new files were refused (their new files are not kept; the kept ones are)."""
+    the_portal = portal(request)
+    staged: dict[str, list[StagedFile]] = {name: list(items) for name, items in kept.items()}
     errors: dict[str, list[str]] = {}
     try:
         for form_field in file_fields(fields):
             chosen = uploads(data, form_field.name)
             if not chosen:
                 continue
+            already = staged.get(form_field.name, [])
+            limit = form_field.max_files or attachments.MAX_FILES
+            if already and len(already) + len(chosen) > limit:
+                errors[form_field.name] = [
+                    gettext("Choose at most %(count)s files in all, those kept included.", count=limit)
+                ]
+                continue
             try:
-                staged[form_field.name] = attachments.stage_all(
+                staged[form_field.name] = already + attachments.stage_all(
                     the_portal.storage,
                     chosen,
                     field=form_field.name,
                     max_bytes=the_portal.settings.attachment_max_bytes,
-                    max_files=form_field.max_files or attachments.MAX_FILES,
+                    max_files=max(limit - len(already), 0),
                     images_only=form_field.images_only,
                 )
             except ValidationFailed as exc:
-                errors.update(_ask_again(exc.errors))
+                errors.update(exc.errors)
     except BaseException:  # the storage failed: keep none of the files stored so far
         attachments.discard(the_portal.storage, [item for files in staged.values() for item in files])
         raise
     return staged, errors
-
-
-def _ask_again(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """A refused upload's errors, plus the reminder that every file of the form must be chosen again."""
-    return {name: [*messages, choose_again()] for name, messages in errors.items()}
 
 
 def _request_type(request: HttpRequest, type_key: str) -> RequestType:
@@ -315,8 +394,12 @@ def _request_form(
     values: Mapping[str, Any],
     errors: dict[str, list[str]],
     status_code: int = 200,
+    refreshed: str = "",
+    kept: Mapping[str, list[StagedFile]] | None = None,
 ) -> Template:
+    """The form with ``values``; ``refreshed`` names the field just chosen in (its dependants follow it)."""
     the_portal = portal(request)
+    values = dict(values)
     with the_portal.database.reading() as session:
         context = form_context_for(
             session=session,
@@ -326,10 +409,18 @@ def _request_form(
             access_control_for=the_portal.access_control,
         )
         choices = render_choices(request_type, request_type.schema, context)
+        fields = build_fields(request_type.schema, choices)
+        _preselect_system(request_type, fields, values)
+        narrow(fields, values)
+        if refreshed and any(f.name == refreshed and f.refresh_label for f in walk(fields)):
+            _follow(request_type, fields, values, refreshed, context)
+            narrow(fields, values)
         today = context.today()
+        costs = _cost_notices(session, request_type, viewer(request).organisation, the_portal.clock)
         reference = str(values.get(FOLLOWS_UP) or "")
         earlier = follow_up_of(session, user(request), reference) if reference else None
-    fields = build_fields(request_type.schema, choices)
+    for form_field in file_fields(fields):
+        form_field.kept = [kept_files.KeptFile(form_field.name, item) for item in (kept or {}).get(form_field.name, [])]
     labels = {f.name: f.label for f in all_fields(fields)}
     return page(
         "request_form.html",
@@ -342,6 +433,42 @@ def _request_form(
         labels=labels,
         today=today.isoformat(),
         multipart=bool(file_fields(fields)),
+        refreshes=any(f.refresh_label for f in walk(fields)),
+        cost_notices=costs,
+        kept_token=_kept_token(request, kept or {}),
         notices=context.notices,
         about=earlier,
     )
+
+
+def _cost_notices(session: Any, request_type: RequestType, organisation: Any, clock: Any) -> list[str]:
+    """What the request may cost later (a visit, if the fault is the customer's), priced for the organisation."""
+    if organisation is None or not request_type.cost_notices:
+        return []
+    return cost_notices(session, request_type, organisation_id=organisation.id, moment=clock.now())
+
+
+def _preselect_system(request_type: RequestType, fields: list[Any], values: dict[str, Any]) -> None:
+    """An organisation with one system (of the kinds the type takes) has it chosen from the start."""
+    name = request_type.system_field
+    if not name or values.get(name):
+        return
+    field = next((f for f in fields if f.name == name), None)
+    if field is not None and len(field.options) == 1:
+        values[name] = field.options[0].value
+
+
+def _follow(request_type: RequestType, fields: list[Any], values: dict[str, Any], changed: str, context: Any) -> None:
+    """After a choice in ``changed``: its dependants keep only what they still offer, then the type prefills."""
+    pending = [changed]
+    while pending:
+        name = pending.pop()
+        for dependant in dependants(fields, name):
+            still = offered(dependant, values.get(dependant.name))
+            if still in (None, []):
+                if values.pop(dependant.name, None) is not None:
+                    pending.append(dependant.name)
+            else:
+                values[dependant.name] = still
+    for name, value in request_type.prefill(changed, values, context).items():
+        values[name] = value

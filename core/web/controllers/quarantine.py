@@ -24,7 +24,7 @@ from core.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.platform.i18n import gettext
 from core.requests.context import form_context_for
 from core.requests.filing import CARRY_OUT_ON
-from core.requests.forms import FormField, build_fields, decode, form_values, render_choices
+from core.requests.forms import REFRESH, FormField, build_fields, decode, form_values, narrow, render_choices
 from core.requests.queries import valid_id
 from core.requests.request_types import RequestType
 from core.requests.statuses import OPEN
@@ -167,6 +167,7 @@ class QuarantineController(Controller):
         type_key, email = form_value(data, "type"), form_value(data, "user")
         values.pop("type", None)
         values.pop("user", None)
+        refresh = str(values.pop("step", "")).startswith(REFRESH)
         with the_portal.database.reading() as session:
             row = session.get(InboundMail, mail_id) if valid_id(mail_id) else None
             if row is None or row.status != "quarantined":
@@ -176,6 +177,8 @@ class QuarantineController(Controller):
             except ValidationFailed as exc:
                 return _mail_page(request, mail_id, status_code=422, new_errors=exc.errors)
         fields = self._fields(request, request_type, customer, organisation)
+        if refresh:  # "Välj system": the form again with the chosen system's choices, nothing filed
+            return self._form(request, row, request_type, customer, organisation, fields, values, {})
         try:
             filed = quarantine.file_as_request(
                 the_portal,
@@ -227,6 +230,7 @@ class QuarantineController(Controller):
     ) -> Template:
         from core.platform.clock import local_today
 
+        narrow(fields, values)  # the chosen system's holders, groups, doors (the customer's form does the same)
         labels = {f.name: f.label for f in all_fields(fields)}
         return page(
             "staff/quarantine_new_request.html",

@@ -70,3 +70,36 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 });
+
+// Choices that follow another choice (a system's holders, a holder's current groups): on a change the form is
+// updated from the server, which narrows and prefills exactly as the "Välj system" button does without
+// JavaScript; only the fields that depend on a choice are replaced, so what else was typed or chosen (files
+// too) stays as it is.
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.querySelector("form.request-form");
+  if (!form || !window.fetch || !window.DOMParser || !window.FormData) return;
+  var pending = 0;
+  form.addEventListener("change", function (event) {
+    var changed = event.target;
+    if (!changed.hasAttribute || !changed.hasAttribute("data-refresh")) return;
+    var data = new FormData(form);
+    form.querySelectorAll("input[type=file]").forEach(function (input) { data.delete(input.name); });
+    data.delete("remove_kept");  // an update never removes a kept file; sending the form does
+    data.set("step", "refresh:" + changed.getAttribute("data-refresh"));
+    var mine = ++pending;
+    form.setAttribute("aria-busy", "true");
+    fetch(form.getAttribute("action"), {method: "POST", body: data, credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        if (!html || mine !== pending) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        form.querySelectorAll("[data-depends-on]").forEach(function (part) {
+          if (part.contains(changed)) return;
+          var replacement = fresh.getElementById(part.id);
+          if (replacement) part.replaceWith(document.importNode(replacement, true));
+        });
+      })
+      .catch(function () {})
+      .then(function () { if (mine === pending) form.removeAttribute("aria-busy"); });
+  });
+});
