@@ -39,12 +39,14 @@ TITLE_LENGTH = 60
 
 
 def one_line(text: str, limit: int = TITLE_LENGTH) -> str:
-    """The first line of ``text``, blanks collapsed, cut at a word to at most ``limit`` characters with "…".
+    """The first line of ``text`` that has words in it, blanks collapsed, cut at a word to at most ``limit``
+    characters with "…".
 
     For a summary: the type and its key fact on one line ("Felanmälan: Port 3 går inte att öppna"); the rest of
     what the customer wrote is in the request's body, not in headings and list rows.
     """
-    first = " ".join((text or "").strip().splitlines()[0].split()) if (text or "").strip() else ""
+    lines = [" ".join(line.split()) for line in (text or "").splitlines()]
+    first = next((line for line in lines if line), "")  # the first line with words (a line may be only blanks)
     if len(first) <= limit:
         return first
     cut = first[: limit - 1]

@@ -27,7 +27,7 @@ class Suggestion(RequestType):
     def summary(self, data: BaseModel) -> str:
         """ "Förslag:" and the suggestion's first line as the customer wrote it, cut to one line (~60 characters)."""
         assert isinstance(data, SuggestionForm)
-        return one_line(f"{gettext('Suggestion')}: {data.suggestion}")
+        return one_line(f"{gettext('Suggestion')}: {one_line(data.suggestion)}")  # its first line with words
 
 
 @hookimpl

@@ -167,7 +167,7 @@ def test_after_tag_block_and_fault_report_on_the_start_page(portal: Portal) -> N
 def test_the_summary_is_a_short_title_from_the_first_line_the_customer_wrote(text: str) -> None:
     data = SuggestionForm.model_validate({"topic": "other", "suggestion": text})
     summary = Suggestion().summary(data)
-    first = " ".join(data.suggestion.splitlines()[0].split())
+    first = next(line for line in (" ".join(raw.split()) for raw in data.suggestion.splitlines()) if line)
     assert summary.startswith("Förslag: ") and "\n" not in summary and len(summary) <= 60
     shown = summary.removeprefix("Förslag: ")
     assert first.startswith(shown.removesuffix("…").rstrip()) if shown.endswith("…") else shown == first
