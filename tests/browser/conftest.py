@@ -297,18 +297,29 @@ def assert_no_csp_violations(where: str) -> None:
         raise AssertionError(f"the Content-Security-Policy blocked something {where}:\n" + "\n".join(found))
 
 
+VIEWPORTS = {"1280": {"width": 1280, "height": 800}, "390": {"width": 390, "height": 844}}
+"""Every story runs twice: on a desktop window and on a phone's (an iPhone 12-15 is 390 CSS pixels wide)."""
+
+
+@pytest.fixture(params=list(VIEWPORTS), ids=lambda width: f"{width}px")
+def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
+    """The window every context of the story opens with; ``Pages.check`` fails a page that does not fit it."""
+    return VIEWPORTS[request.param]
+
+
 @pytest.fixture
-def new_context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+def new_context(browser: Any, live_server: LiveServer, viewport: dict[str, int]) -> Iterator[Any]:
     """Opens fresh browser contexts (separate cookie jars) on the live portal; closes them afterwards.
 
-    Every context reports what the portal's Content-Security-Policy blocked: any such report fails the test.
+    Every context has the story's window size (``viewport``: each story runs at 1280 and at 390 px) and
+    reports what the portal's Content-Security-Policy blocked: any such report fails the test.
     """
     contexts: list[Any] = []
     CSP_VIOLATIONS.clear()
 
     def factory(**options: Any) -> Any:
         options.setdefault("base_url", live_server.base_url)
-        options.setdefault("viewport", {"width": 1280, "height": 800})
+        options.setdefault("viewport", viewport)
         options.setdefault("locale", "sv-SE")
         context = browser.new_context(**options)
         context.set_default_timeout(5_000)

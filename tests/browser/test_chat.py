@@ -23,7 +23,7 @@ def test_staff_ask_and_the_customer_answers_in_the_chat(sign_in: Any, pages: Any
     staff.get_by_label("Nytt meddelande").fill("Intern: kolla loggen först")
     staff.get_by_role("button", name="Spara som intern anteckning").click()
     staff.get_by_label("Nytt meddelande").fill("Gäller det den vänstra eller högra dörren?")
-    staff.get_by_role("button", name="Fråga kunden (Väntar på kund)").click()
+    staff.get_by_role("button", name="Fråga kunden").click()
     expect(staff.locator("dl.facts .status")).to_have_text("Väntar på kund")
     expect(staff.locator("ol.messages")).to_contain_text("Intern anteckning")
     pages.check(staff, "staff asked the customer")

@@ -41,7 +41,7 @@ def fill_fault_report(
 
 
 def send(page: Page) -> None:
-    page.get_by_role("button", name="Skicka begäran").click()
+    page.get_by_role("button", name="Skicka ärendet").click()
     page.wait_for_load_state()
 
 

@@ -33,7 +33,7 @@ def test_a_password_reset_from_form_to_the_password_shown_once(
     customer.get_by_label(re.compile(r"^Tjänst")).select_option(label="Administrera Själv")
     customer.get_by_label(re.compile(r"^Konto \(användarnamn\)")).fill(account.username)
     pages.check(customer, "password reset form filled in")
-    customer.get_by_role("button", name="Skicka begäran").click()
+    customer.get_by_role("button", name="Skicka ärendet").click()
     expect(customer).to_have_url(REQUEST_URL)
     match = REQUEST_URL.search(customer.url)
     assert match

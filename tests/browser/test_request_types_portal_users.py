@@ -30,7 +30,7 @@ def test_an_administrator_asks_for_a_new_user(sign_in: Any, pages: Any, world: A
     expect(page.get_by_label(re.compile(r"^Användare"))).to_be_hidden()  # the "remove" task's field
     pages.check(page, "add a user form filled in")
 
-    page.get_by_role("button", name="Skicka begäran").click()
+    page.get_by_role("button", name="Skicka ärendet").click()
     expect(page).to_have_url(REQUEST_URL)
     pages.check(page, "add a user request filed")
     expect(page.get_by_role("heading", level=1)).to_contain_text(

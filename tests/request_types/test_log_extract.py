@@ -198,7 +198,7 @@ def test_another_organisations_system_is_refused_without_looking_inside_it(porta
 def test_the_form_offers_every_system_s_doors_and_users_named_by_system(portal: Portal, world: World, web: Any) -> None:
     web.login(world.member.email)
     page = web.get("/requests/new/log_extract").text
-    assert "Begäran om utdrag/logg" in page and "Händelseloggen" in page and "Hela systemet" in page
+    assert "Utdrag eller logg" in page and "Händelseloggen" in page and "Hela systemet" in page
     for system in (world.system, world.door_phone):
         door = portal.access_control(system).doors()[0]
         assert f'value="{system.id}:{door.id}"' in page and f"{system.name} – {door.name}" in page
