@@ -67,9 +67,7 @@ def newest_waiting(session: Session, user: User, *, limit: int = 5) -> list[Wait
     """The newest ``limit`` requests waiting for the customer, newest first (none for staff)."""
     if user.is_staff or user.organisation_id is None:
         return []
-    rows = session.connection().execute(
-        _newest_statement(), {"organisation_id": user.organisation_id, "limit": limit}
-    )
+    rows = session.connection().execute(_newest_statement(), {"organisation_id": user.organisation_id, "limit": limit})
     return [WaitingRequest(int(row.id), str(row.summary or "")) for row in rows]
 
 

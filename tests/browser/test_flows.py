@@ -312,3 +312,29 @@ def test_the_axe_check_fails_on_a_serious_violation(new_context: Any, pages: Any
     assert "label (critical)" in message
     assert "color-contrast (serious)" in message
     assert "\n    at " in message  # target selectors are listed
+
+
+def test_the_pages_in_english_fit_the_window(sign_in: Any, pages: Any, world: Any, live_server: Any) -> None:
+    """The English pages are checked like the Swedish ones (English words are longer in places: the request
+    page once was 399 px wide on a 390 px phone). The language is the user's, so the story switches back."""
+    from core.workflow import actions as workflow
+
+    filed = workflow.file(live_server.portal, world.admin, "fault_report", world.fault(), None)
+    customer = sign_in(world.admin.email, who="customer")
+    customer.goto("/")
+    customer.get_by_role("button", name="English").click()
+    try:
+        expect(customer.get_by_role("heading", level=1)).to_have_text("What do you need help with?")
+        pages.check(customer, "start page in English")
+        for path, step in [(FORM, "form"), (f"/requests/{filed.id}", "request page"), ("/profile", "profile")]:
+            customer.goto(path)
+            expect(customer.locator("html")).to_have_attribute("lang", "en")
+            pages.check(customer, f"{step} in English")
+        customer.goto(FORM)
+        customer.get_by_role("button", name="Send request").click()
+        expect(customer.locator("#error-summary")).to_be_visible()
+        pages.check(customer, "form errors in English")
+    finally:
+        customer.goto("/")
+        customer.get_by_role("button", name="Svenska").click()
+    expect(customer.get_by_role("heading", level=1)).to_have_text("Vad behöver ni hjälp med?")
