@@ -34,6 +34,16 @@ def test_staff_ask_and_the_customer_answers_in_the_chat(sign_in: Any, pages: Any
     customer.reload()
     expect(customer.locator("dl.facts .status")).to_have_text("Väntar på kund")
     pages.check(customer, "customer sees the question")
+
+    # What waits for the customer stands out: a notice on the start page naming it, a count in the menu.
+    customer.goto("/")
+    waiting = customer.locator("section.waiting")
+    expect(waiting.get_by_role("heading", level=2)).to_have_text(re.compile(r"^\d+ ärenden? väntar på svar från er$"))
+    menu = customer.get_by_role("navigation", name="Huvudmeny")
+    expect(menu.get_by_role("link", name=re.compile(r"^Våra ärenden \d+ väntar på svar från er$"))).to_be_visible()
+    pages.check(customer, "start page names what waits for the customer")
+    waiting.get_by_role("link", name=re.compile(rf"^{number}\b")).click()
+    expect(customer).to_have_url(re.compile(rf"/requests/{request_id}$"))
     customer.get_by_label("Nytt meddelande").fill("Den vänstra, mot cykelrummet.")
     customer.get_by_role("button", name="Skicka", exact=True).click()
     expect(customer.locator("dl.facts .status")).to_have_text("Under hantering")
