@@ -18,9 +18,11 @@ import pytest
 from babel.messages.pofile import read_po
 from litestar import Litestar
 
+from core.platform import outbox
 from core.portal import Portal
+from core.workflow import actions as workflow
 from tests.integration.test_security_headers import PARAMETER, role, routes, values
-from tests.plugins.sample_types import BillingSamplePlugin
+from tests.plugins.sample_types import AutomaticSample, BillingSamplePlugin, SamplePlugin
 from tests.support import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +39,7 @@ mail's own header names)."""
 
 @pytest.fixture
 def extra_plugins() -> list[Any]:
-    return [BillingSamplePlugin()]
+    return [BillingSamplePlugin(), SamplePlugin()]
 
 
 def catalog_pairs() -> list[tuple[str, str]]:
@@ -113,6 +115,9 @@ def walk(app: Litestar, filled: dict[str, str], clients: dict[str, Any]) -> dict
 
 def test_every_page_speaks_one_language(portal: Portal, world: World, app: Litestar, make_web: Any) -> None:
     filled = values(portal, world)
+    AutomaticSample.fail_next[:] = ["The door controller did not answer."]  # the queue shows what needs attention
+    workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
+    outbox.drain(portal)
     clients = {"anonymous": make_web(), "customer": make_web(), "staff": make_web(), "staff_admin": make_web()}
     clients["customer"].login(world.admin.email)
     clients["staff"].login(world.staff.email)
@@ -128,6 +133,7 @@ def test_every_page_speaks_one_language(portal: Portal, world: World, app: Lites
 
     assert len(in_swedish) > 30 and len(in_english) == len(in_swedish), sorted(in_swedish)
     assert "Vad behöver ni hjälp med?" in in_swedish["/"] and "What do you need help with?" in in_english["/"]
+    assert "Ett automatiskt steg misslyckades" in in_swedish["/staff/queue"]
     failures = [
         f"sv {path}: English {found!r}"
         for path, page in in_swedish.items()
