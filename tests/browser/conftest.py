@@ -275,7 +275,8 @@ class Pages:
 
 @pytest.fixture
 def pages(request: pytest.FixtureRequest, axe_script: str, axe_findings: Findings) -> Pages:
-    return Pages(request.node.name, axe_script, axe_findings, narrow_too=request.node.get_closest_marker("once") is not None)
+    once = request.node.get_closest_marker("once") is not None
+    return Pages(request.node.name, axe_script, axe_findings, narrow_too=once)
 
 
 CSP_VIOLATIONS: list[str] = []
