@@ -235,7 +235,7 @@ def test_customer_withdraws_a_request(sign_in: Any, pages: Any, world: Any) -> N
     request_id, number = file_fault_report(page, pages, who="customer", location="Cykelrummet")
     assert status_of(page) == PENDING
 
-    page.get_by_role("link", name="Återkalla ärende").click()
+    page.get_by_role("link", name="Återkalla ärendet").click()
     expect(page).to_have_url(re.compile(rf"/requests/{request_id}/withdraw$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Återkalla {number}?")
     pages.check(page, "withdraw confirmation")
@@ -243,7 +243,7 @@ def test_customer_withdraws_a_request(sign_in: Any, pages: Any, world: Any) -> N
     page.get_by_role("button", name="Ja, återkalla ärendet").click()
     expect(page).to_have_url(REQUEST_URL)
     expect(page.locator("dl.facts .status")).to_have_text(CANCELLED)
-    expect(page.get_by_role("link", name="Återkalla ärende")).to_have_count(0)
+    expect(page.get_by_role("link", name="Återkalla ärendet")).to_have_count(0)
     pages.check(page, "request withdrawn")
 
     page.goto("/requests")
