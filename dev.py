@@ -108,6 +108,7 @@ def main(argv: list[str]) -> None:
             "sv",
             "--no-fuzzy-matching",
             "--ignore-obsolete",
+            "--width=120",  # the catalog's own line width: babel's default (76) rewraps every entry
         )
     else:
         print(__doc__)

@@ -309,6 +309,13 @@ def _render(portal: Portal, kind: str, context: dict[str, Any]) -> tuple[str, st
 _ENVIRONMENTS: dict[tuple[tuple[str, str], ...], Environment] = {}
 
 
+def first_name(name: str) -> str:
+    """What a mail greets a person by: "Hej Anna," for Anna Kund. The first word of the name as stored (a
+    double name such as Anna-Karin stays whole); a name of one word is that word."""
+    words = name.split()
+    return words[0] if words else ""
+
+
 def _environment(portal: Portal) -> Environment:
     """One Jinja environment per set of kinds: each kind's folder under its key, and the core's layout."""
     folders = tuple(sorted((key, str(kind.templates)) for key, kind in portal.mail_kinds.items()))
@@ -331,7 +338,7 @@ def _environment(portal: Portal) -> Environment:
         environment.install_gettext_callables(  # type: ignore[attr-defined]
             lambda message: i18n.gettext(message), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
         )
-        environment.filters.update(local_datetime=local_datetime, local_date=local_date)
+        environment.filters.update(local_datetime=local_datetime, local_date=local_date, first_name=first_name)
         _ENVIRONMENTS[folders] = environment
     return environment
 

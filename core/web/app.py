@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from core.portal import Portal, build_portal
 from core.requests.attachment_types import ACCEPT
 from core.requests.attachments import MAX_FILES, max_mb_label
+from core.requests.waiting import count_for
 from core.web import rate_limits
 from core.web.common import allow_uploads
 from core.web.controllers.admin import AdminController
@@ -113,6 +114,7 @@ def create_app(portal: Portal | None = None) -> Litestar:
         attachment_max_bytes=portal.settings.attachment_max_bytes,
         attachment_max_mb=partial(max_mb_label, portal.settings.attachment_max_bytes),  # in the page's language
         attachment_max_files=MAX_FILES,
+        waiting_for_answer=partial(count_for, portal.database),  # the customer's navigation badge, per page
     )
     app = Litestar(
         route_handlers=[

@@ -45,7 +45,7 @@ def status_label(value: str) -> str:
 
 STEP_LABELS = {
     "take": N_("Taken"),
-    "carry_out": N_("Carried out again (Utför)"),
+    "carry_out": N_("Carried out again"),
     "fulfilment_failed": N_("The automatic step failed"),
     "fulfilment_delayed": N_("The automatic step is delayed; staff alerted"),
     "assign": N_("Passed to a colleague"),

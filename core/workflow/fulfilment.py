@@ -62,11 +62,19 @@ STORAGE_FAILED = N_(
     "The automatic step could not store its file: the file storage failed on every attempt. Press Retry when "
     "it works again, or carry the request out by hand."
 )
-STOPPED = N_("The automatic step stopped with an error: %(error)s. Press Retry, or carry the request out by hand.")
+STOPPED = N_(
+    "The automatic step stopped with an unexpected error; the technical detail is in the history. Press Retry, "
+    "or carry the request out by hand."
+)
+FAILED = N_("The automatic step failed.")
+ERROR_DETAIL = "error"
+"""The history row of a failed fulfilment keeps the exception's own text under this key (staff see it folded
+away on the request page): the note itself stays in the staff's language, whatever the exception said."""
+ERROR_DETAIL_MAX = 2000
 
 
 def _staff_note(portal: Portal, message: str, **params: str) -> str:
-    """A note for staff in the installation's language; the error's own text stays as the system gave it."""
+    """A note for staff in the installation's language (the words of a person, never an exception's text)."""
     with i18n.use_language(portal.settings.default_language):
         return i18n.gettext(message, **params)
 
@@ -110,8 +118,10 @@ def run(
                 raise
             result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STORAGE_FAILED))
         except Exception as exc:  # a plugin's failure becomes a note for staff, never a lost request
-            error = f"{type(exc).__name__}: {exc}"
-            result = FulfilmentResult(ok=False, internal_note=_staff_note(portal, STOPPED, error=error))
+            error = f"{type(exc).__name__}: {exc}"[:ERROR_DETAIL_MAX]
+            result = FulfilmentResult(
+                ok=False, internal_note=_staff_note(portal, STOPPED), details={ERROR_DETAIL: error}
+            )
     if result.retry_later:
         _postpone(portal, request_id, job, result, alert=True)
         _count(request.type_key, "postponed", note=result.internal_note)
@@ -134,7 +144,7 @@ def run(
             )
         except Conflict:
             return None
-        note = result.internal_note or ("" if result.ok else "The fulfilment failed.")
+        note = result.internal_note or ("" if result.ok else _staff_note(portal, FAILED))
         _post(portal, session, fresh, internal=note, customer=result.customer_message)
     _count(request.type_key, "succeeded" if result.ok else "failed", note=result.internal_note)
     return result

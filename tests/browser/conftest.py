@@ -218,10 +218,11 @@ LAYOUT_CHECK = """() => {
 class Pages:
     """Checks a page the test looks at: screenshot first (so a failure can be seen), then axe."""
 
-    def __init__(self, test_name: str, script: str, findings: Findings) -> None:
+    def __init__(self, test_name: str, script: str, findings: Findings, *, narrow_too: bool = False) -> None:
         self.prefix = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
         self.script = script
         self.findings = findings
+        self.narrow_too = narrow_too
         self.count = 0
         for stale in SCREENSHOTS.glob(f"{self.prefix}-[0-9][0-9]-*.png"):  # an earlier run's steps of this test
             stale.unlink()
@@ -234,13 +235,24 @@ class Pages:
         page.screenshot(path=str(path), full_page=True)
         return path
 
+    def _fits(self, page: Any, step: str) -> None:
+        overflow = page.evaluate(LAYOUT_CHECK)
+        if overflow:
+            raise AssertionError(f"{page.url} ({step}) does not fit the window: {overflow}")
+
     def check(self, page: Any, step: str, *, record: bool = True) -> None:
         """Screenshot ``page`` and run axe on it (no-JavaScript pages too: see ``TIMER_SHIM``)."""
         self.screenshot(page, step)
         assert_no_csp_violations(f"on {page.url} ({step})")
-        overflow = page.evaluate(LAYOUT_CHECK)
-        if overflow:
-            raise AssertionError(f"{page.url} ({step}) does not fit the window: {overflow}")
+        self._fits(page, step)
+        if self.narrow_too:  # a story that runs once: the same page in a phone's window, then back
+            wide = page.viewport_size
+            page.set_viewport_size(VIEWPORTS[NARROW])
+            try:
+                self.screenshot(page, f"{step} at {NARROW}px")
+                self._fits(page, f"{step} at {NARROW}px")
+            finally:
+                page.set_viewport_size(wide)
         violations = _run_axe(page, self.script)
         for violation in violations if record else []:
             self.findings.items.append(
@@ -263,7 +275,8 @@ class Pages:
 
 @pytest.fixture
 def pages(request: pytest.FixtureRequest, axe_script: str, axe_findings: Findings) -> Pages:
-    return Pages(request.node.name, axe_script, axe_findings)
+    once = request.node.get_closest_marker("once") is not None
+    return Pages(request.node.name, axe_script, axe_findings, narrow_too=once)
 
 
 CSP_VIOLATIONS: list[str] = []
@@ -297,18 +310,38 @@ def assert_no_csp_violations(where: str) -> None:
         raise AssertionError(f"the Content-Security-Policy blocked something {where}:\n" + "\n".join(found))
 
 
+VIEWPORTS = {"1280": {"width": 1280, "height": 800}, "390": {"width": 390, "height": 844}}
+"""Every story runs twice: on a desktop window and on a phone's (an iPhone 12-15 is 390 CSS pixels wide)."""
+
+
+NARROW = "390"
+
+
+@pytest.fixture(params=list(VIEWPORTS), ids=lambda width: f"{width}px")
+def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
+    """The window every context of the story opens with; ``Pages.check`` fails a page that does not fit it.
+
+    A story marked ``once`` changes what a second run would find (a price list from today cannot be made twice
+    on one database): it runs at 1280 px, and ``Pages.check`` looks at each of its pages at 390 px as well.
+    """
+    if request.param == NARROW and request.node.get_closest_marker("once"):
+        pytest.skip("a story marked 'once' runs at 1280 px and checks every page at 390 px as it goes")
+    return VIEWPORTS[request.param]
+
+
 @pytest.fixture
-def new_context(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+def new_context(browser: Any, live_server: LiveServer, viewport: dict[str, int]) -> Iterator[Any]:
     """Opens fresh browser contexts (separate cookie jars) on the live portal; closes them afterwards.
 
-    Every context reports what the portal's Content-Security-Policy blocked: any such report fails the test.
+    Every context has the story's window size (``viewport``: each story runs at 1280 and at 390 px) and
+    reports what the portal's Content-Security-Policy blocked: any such report fails the test.
     """
     contexts: list[Any] = []
     CSP_VIOLATIONS.clear()
 
     def factory(**options: Any) -> Any:
         options.setdefault("base_url", live_server.base_url)
-        options.setdefault("viewport", {"width": 1280, "height": 800})
+        options.setdefault("viewport", viewport)
         options.setdefault("locale", "sv-SE")
         context = browser.new_context(**options)
         context.set_default_timeout(5_000)

@@ -19,6 +19,7 @@ from tests.browser.test_flows import REQUEST_URL, fill_fault_report, send, statu
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.once  # a price list from today for FAULT_CUSTOMER can be made once per database
 def test_staff_charge_a_fault_the_customer_caused_and_it_reaches_the_invoice_basis(
     sign_in: Any, pages: Any, world: Any, live_server: Any
 ) -> None:

@@ -41,7 +41,7 @@ def fill_fault_report(
 
 
 def send(page: Page) -> None:
-    page.get_by_role("button", name="Skicka begäran").click()
+    page.get_by_role("button", name="Skicka ärendet").click()
     page.wait_for_load_state()
 
 
@@ -235,7 +235,7 @@ def test_customer_withdraws_a_request(sign_in: Any, pages: Any, world: Any) -> N
     request_id, number = file_fault_report(page, pages, who="customer", location="Cykelrummet")
     assert status_of(page) == PENDING
 
-    page.get_by_role("link", name="Återkalla ärende").click()
+    page.get_by_role("link", name="Återkalla ärendet").click()
     expect(page).to_have_url(re.compile(rf"/requests/{request_id}/withdraw$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Återkalla {number}?")
     pages.check(page, "withdraw confirmation")
@@ -243,7 +243,7 @@ def test_customer_withdraws_a_request(sign_in: Any, pages: Any, world: Any) -> N
     page.get_by_role("button", name="Ja, återkalla ärendet").click()
     expect(page).to_have_url(REQUEST_URL)
     expect(page.locator("dl.facts .status")).to_have_text(CANCELLED)
-    expect(page.get_by_role("link", name="Återkalla ärende")).to_have_count(0)
+    expect(page.get_by_role("link", name="Återkalla ärendet")).to_have_count(0)
     pages.check(page, "request withdrawn")
 
     page.goto("/requests")
@@ -312,3 +312,29 @@ def test_the_axe_check_fails_on_a_serious_violation(new_context: Any, pages: Any
     assert "label (critical)" in message
     assert "color-contrast (serious)" in message
     assert "\n    at " in message  # target selectors are listed
+
+
+def test_the_pages_in_english_fit_the_window(sign_in: Any, pages: Any, world: Any, live_server: Any) -> None:
+    """The English pages are checked like the Swedish ones (English words are longer in places: the request
+    page once was 399 px wide on a 390 px phone). The language is the user's, so the story switches back."""
+    from core.workflow import actions as workflow
+
+    filed = workflow.file(live_server.portal, world.admin, "fault_report", world.fault(), None)
+    customer = sign_in(world.admin.email, who="customer")
+    customer.goto("/")
+    customer.get_by_role("button", name="English").click()
+    try:
+        expect(customer.get_by_role("heading", level=1)).to_have_text("What do you need help with?")
+        pages.check(customer, "start page in English")
+        for path, step in [(FORM, "form"), (f"/requests/{filed.id}", "request page"), ("/profile", "profile")]:
+            customer.goto(path)
+            expect(customer.locator("html")).to_have_attribute("lang", "en")
+            pages.check(customer, f"{step} in English")
+        customer.goto(FORM)
+        customer.get_by_role("button", name="Send request").click()
+        expect(customer.locator("#error-summary")).to_be_visible()
+        pages.check(customer, "form errors in English")
+    finally:
+        customer.goto("/")
+        customer.get_by_role("button", name="Svenska").click()
+    expect(customer.get_by_role("heading", level=1)).to_have_text("Vad behöver ni hjälp med?")

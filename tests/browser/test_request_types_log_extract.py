@@ -26,8 +26,8 @@ def test_customer_asks_for_the_log_of_one_door_and_gets_the_files(
     today = date.today()
     page = sign_in(world.member.email, who="customer")
     page.goto("/")
-    page.get_by_role("link", name=re.compile("Begäran om utdrag")).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Begäran om utdrag/logg")
+    page.get_by_role("link", name=re.compile("Utdrag eller logg")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Utdrag eller logg")
     pages.check(page, "log extract form")
 
     page.locator("#f-system-id").select_option(label=world.system.name)
@@ -40,7 +40,7 @@ def test_customer_asks_for_the_log_of_one_door_and_gets_the_files(
     expect(page.get_by_label(re.compile(r"^Taggnummer"))).to_be_hidden()  # the other variants fold away
     pages.check(page, "log extract form filled in")
 
-    page.get_by_role("button", name="Skicka begäran").click()
+    page.get_by_role("button", name="Skicka ärendet").click()
     expect(page).to_have_url(REQUEST_URL)
     match = REQUEST_URL.search(page.url)
     assert match
@@ -65,7 +65,7 @@ def test_a_wrong_date_range_is_shown_on_the_field(sign_in: Any, pages: Any, worl
     page.get_by_label("Hela systemet").check()
     page.get_by_label(re.compile(r"^Från och med datum")).fill("2026-03-10")
     page.get_by_label(re.compile(r"^Till och med datum")).fill("2026-03-01")
-    page.get_by_role("button", name="Skicka begäran").click()
+    page.get_by_role("button", name="Skicka ärendet").click()
     expect(page.locator("#f-extract-date-from-error")).to_contain_text("Första dagen måste vara samma dag som")
     expect(page.get_by_label(re.compile(r"^Från och med datum"))).to_have_value("2026-03-10")  # nothing lost
     pages.check(page, "log extract date error")

@@ -33,7 +33,7 @@ def test_a_password_reset_from_form_to_the_password_shown_once(
     customer.get_by_label(re.compile(r"^Tjänst")).select_option(label="Administrera Själv")
     customer.get_by_label(re.compile(r"^Konto \(användarnamn\)")).fill(account.username)
     pages.check(customer, "password reset form filled in")
-    customer.get_by_role("button", name="Skicka begäran").click()
+    customer.get_by_role("button", name="Skicka ärendet").click()
     expect(customer).to_have_url(REQUEST_URL)
     match = REQUEST_URL.search(customer.url)
     assert match
@@ -53,8 +53,10 @@ def test_a_password_reset_from_form_to_the_password_shown_once(
     pages.check(customer, "customer sees where the link went")
 
     parser = BytesParser(policy=policy.default)
-    sent = [parser.parsebytes(p.read_bytes()) for p in portal.mailer.folder.glob("*.eml")]
-    [mail] = [m for m in sent if m["To"] == account.email and "Administrera Själv" in str(m["Subject"])]
+    written = sorted(portal.mailer.folder.glob("*.eml"), key=lambda path: path.stat().st_mtime_ns)
+    sent = [parser.parsebytes(p.read_bytes()) for p in written]
+    mails = [m for m in sent if m["To"] == account.email and "Administrera Själv" in str(m["Subject"])]
+    mail = mails[-1]  # the story runs at each width against one database: this run's mail is the newest
     body = mail.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"(http://127\.0\.0\.1:\d+/password-reset/\S+)", body)
     assert link
@@ -64,7 +66,7 @@ def test_a_password_reset_from_form_to_the_password_shown_once(
     expect(recipient.get_by_role("heading", level=1)).to_have_text("Nytt lösenord för Administrera Själv")
     pages.check(recipient, "link page asks to confirm")
     recipient.get_by_role("button", name="Sätt nytt lösenord").click()
-    expect(recipient.get_by_role("heading", level=1)).to_have_text("Ditt nya lösenord")
+    expect(recipient.get_by_role("heading", level=1)).to_have_text("Ert nya lösenord")
     password = recipient.locator("#new-password").inner_text()
     pages.check(recipient, "new password shown once")
     with portal.database.reading() as session:

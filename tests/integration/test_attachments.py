@@ -191,7 +191,7 @@ def test_other_routes_keep_litestars_body_limit(portal: Portal, world: World, we
     filed = file_fault(portal, world)
     web.login(world.member.email)
     response = web.post(f"/requests/{filed.id}/follow", {"following": "x" * (11 * 1024 * 1024)})
-    assert response.status_code == 413 and "Det du skickade är för stort. Inget sparades." in response.text
+    assert response.status_code == 413 and "Det ni skickade är för stort. Inget sparades." in response.text
 
 
 def test_files_on_a_closed_request_are_not_kept(portal: Portal, world: World, web: Any) -> None:

@@ -143,7 +143,7 @@ def test_the_customer_sees_the_cost_under_their_agreement_before_sending(
         web.post("/requests/new/sample_billable", {**form, "estimate": fingerprint.group(1)}, follow_redirects=False)
     )
     page = web.get(f"/requests/{request_id}").text
-    assert "Beräknad när begäran skickades" in page and kr("1 125,00 kr") in page
+    assert "Beräknad när ärendet skickades" in page and kr("1 125,00 kr") in page
 
     quota = web.post("/requests/new/sample_billable", {"tags": "1", "change_orders": "1"})
     assert "Ingår i ert avtal (5 av 5 kvar denna månad)" in quota.text
@@ -166,7 +166,7 @@ def test_a_changed_cost_is_shown_again_instead_of_being_filed(portal: Portal, wo
     )
     again = first.post("/requests/new/sample_billable", {**form, "estimate": _fingerprint(seen.text)})
     assert again.status_code == 409
-    assert "Kostnaden har ändrats sedan du såg den." in again.text
+    assert "Kostnaden har ändrats sedan ni såg den." in again.text
     assert "Månadens 1 som ingår är förbrukade" in again.text
     assert len(charges(portal)) == 0
     filed_id(

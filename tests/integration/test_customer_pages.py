@@ -164,7 +164,7 @@ def test_a_closed_request_leads_to_a_new_request_about_it(portal: Portal, world:
     web.login(world.member.email)
     assert link in web.get(f"/requests/{closed.id}").text
     choose = web.get(link).text
-    assert f"Din nya begäran hänvisar till {closed.number}." in html.unescape(choose)
+    assert f"Ert nya ärende hänvisar till {closed.number}." in html.unescape(choose)
     assert f'href="/requests/new/fault_report?about={closed.number}"' in choose
     form = web.get(f"/requests/new/fault_report?about={closed.number}").text
     assert f'name="follows_up" value="{closed.number}"' in form and f'href="/requests/{closed.id}"' in form

@@ -108,11 +108,39 @@ def test_a_fulfil_that_raises_leaves_a_note_in_the_staffs_language(
     assert stored(portal, filed.id or 0).needs_attention
     assert messages(portal, filed.id or 0) == [
         (
-            "Det automatiska steget stoppades av ett fel: KeyError: 'holder'. "
+            "Det automatiska steget stoppades av ett oväntat fel; den tekniska informationen finns i historiken. "
             "Tryck Försök igen, eller utför ärendet för hand.",
             True,
         )
     ]
+    with portal.database.reading() as s:
+        failed = s.exec(
+            select(RequestHistory).where(
+                RequestHistory.request_id == filed.id, RequestHistory.action == "fulfilment_failed"
+            )
+        ).one()
+    assert failed.details == {"error": "KeyError: 'holder'"}  # the exception's own text, kept apart for staff
+
+
+def test_the_technical_detail_is_folded_away_for_staff_and_never_shown_to_the_customer(
+    portal: Portal, world: World, make_web: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: AutomaticSample, request: Any, context: Any) -> Any:
+        raise RuntimeError("adapter returned <html>502</html>")
+
+    monkeypatch.setattr(AutomaticSample, "fulfil", broken)
+    filed = workflow.file(portal, world.member, "sample_automatic", {"note": "x"}, None)
+    outbox.drain(portal)
+    staff = make_web()
+    staff.login(world.staff.email)
+    page = staff.get(f"/staff/requests/{filed.id}").text
+    detail = re.search(r'<details class="technical">\s*<summary>([^<]+)</summary>\s*<pre>([^<]*)</pre>', page)
+    assert detail is not None, "the staff page folds the technical detail away under the history row"
+    assert detail.group(1) == "Teknisk information"
+    assert detail.group(2) == "RuntimeError: adapter returned &lt;html&gt;502&lt;/html&gt;"
+    customer = make_web()
+    customer.login(world.member.email)
+    assert "adapter returned" not in customer.get(f"/requests/{filed.id}").text
 
 
 def test_failed_automatic_fulfilment_stays_open_flagged_and_a_retry_finishes_it(portal: Portal, world: World) -> None:

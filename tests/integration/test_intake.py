@@ -301,7 +301,7 @@ def test_an_answer_to_a_closed_request_gets_one_automatic_reply_a_day_with_the_f
     [queued] = closed_replies(portal)
     assert queued.payload["user_id"] == world.member.id and queued.payload["request_id"] == request.id
     outbox.drain(portal)
-    [sent] = [m for m in sent_mails(portal) if m["Subject"].startswith(f"[BB-{request.id}] Ditt mejl lades inte")]
+    [sent] = [m for m in sent_mails(portal) if m["Subject"].startswith(f"[BB-{request.id}] Ert mejl lades inte")]
     assert sent["To"].addresses[0].addr_spec == world.member.email and sent["Reply-To"] is None
     assert f"/requests/new?about=BB-{request.id}" in sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 

@@ -95,6 +95,6 @@ def test_invitation_for_a_new_user_without_a_password(portal: Portal, world: Wor
     [mail] = [m for m in mails(portal) if "nora@testet.example" in m]
     assert "Subject: Välkommen till BBGRUPPEN Portal" in mail
     token = LINK.search(mail).group(1)  # type: ignore[union-attr]
-    assert "Välj ditt lösenord" in invited.get(f"/password/{token}").text
+    assert "Välj ert lösenord" in invited.get(f"/password/{token}").text
     invited.post(f"/password/{token}", {"password": "noras-losenord-1", "repeated": "noras-losenord-1"})
     assert invited.login("nora@testet.example", "noras-losenord-1").status_code == 302

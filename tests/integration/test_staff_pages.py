@@ -46,7 +46,7 @@ def test_take_hand_back_and_pass_on(portal: Portal, world: World, make_web: Any)
     henrik, klara = make_web(), make_web()
     henrik.login(world.staff.email)
     klara.login(world.colleague.email)
-    assert "Du har nu tagit ärendet." in henrik.post(f"/staff/requests/{filed.id}/take", follow_redirects=True).text
+    assert "Ni har nu tagit ärendet." in henrik.post(f"/staff/requests/{filed.id}/take", follow_redirects=True).text
     lost = klara.post(f"/staff/requests/{filed.id}/take")
     assert lost.status_code == 409 and "Henrik Handläggare har redan tagit detta ärende." in lost.text
     back = henrik.post(f"/staff/requests/{filed.id}/hand_back", follow_redirects=True).text

@@ -337,12 +337,12 @@ def test_the_same_change_cannot_be_asked_for_twice_while_it_is_open(portal: Port
     first_add = filed_id(file_by_web(web, add_form()))
     again = file_by_web(web, add_form(email="BERIT@testet.example"))
     assert again.status_code == 422
-    assert f"Det finns redan en öppen begäran om att lägga till den här adressen (BB-{first_add})." in html.unescape(
+    assert f"Det finns redan ett öppet ärende om att lägga till den här adressen (BB-{first_add})." in html.unescape(
         again.text
     )
     first_remove = filed_id(file_by_web(web, remove_form(world.member.id)))
     twice = file_by_web(web, remove_form(world.member.id))
-    assert f"en öppen begäran om att ta bort den här användaren (BB-{first_remove})" in html.unescape(twice.text)
+    assert f"ett öppet ärende om att ta bort den här användaren (BB-{first_remove})" in html.unescape(twice.text)
 
     workflow.perform(portal, world.admin, first_add, Action.WITHDRAW)  # a closed request no longer blocks
     assert file_by_web(web, add_form()).status_code == 302

@@ -37,6 +37,8 @@ from core.requests.forms import (
 from core.requests.lifecycle import Action
 from core.requests.queries import follow_up_of, get_request
 from core.requests.request_types import RequestType
+from core.requests.statuses import Status
+from core.requests.waiting import newest_waiting, waiting_count
 from core.web.common import (
     NOTICES,
     UPLOADS,
@@ -67,6 +69,10 @@ FOLLOWS_UP = "follows_up"
 """The form's hidden field with the request a new one follows up (``BB-12``); the confirmation page keeps it."""
 
 
+WAITING_SHOWN = 5
+"""The start page names at most this many requests waiting for the customer; the list's filter has them all."""
+
+
 class HomeController(Controller):
     include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
     guards = [require_user]
@@ -85,8 +91,19 @@ def _start_page(request: HttpRequest, about: str) -> Template:
     with the_portal.database.reading() as session:
         office = session.get(Office, organisation.office_id) if organisation else None
         earlier = follow_up_of(session, current, about) if about else None
+        waiting = waiting_count(session, current)
+        waiting_rows = newest_waiting(session, current, limit=WAITING_SHOWN) if waiting else []
     types = [t for t in the_portal.registry if not t.administrators_only or current.is_org_admin]
-    return page("start.html", viewer(request), types=types, office=office, organisation=organisation, about=earlier)
+    return page(
+        "start.html",
+        viewer(request),
+        types=types,
+        office=office,
+        organisation=organisation,
+        about=earlier,
+        waiting=waiting,
+        waiting_rows=waiting_rows,
+    )
 
 
 class CustomerController(Controller):
