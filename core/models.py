@@ -164,6 +164,7 @@ class Request(SQLModel, table=True):
         """The title in the reader's language (English where there is one, else the stored Swedish)."""
         return title_in(current_language(), self.summary, self.summary_en)
 
+
 class RequestHistory(SQLModel, table=True):
     """Who did what to a request, when; ``actor_id`` empty means the ``system`` actor."""
 

@@ -1,4 +1,4 @@
-"""Begäran om utdrag/logg in a real browser: the form with its nested choices, filled in, and the finished extract."""
+"""Utdrag eller logg in a real browser: the form with its nested choices, filled in, and the finished extract."""
 
 from __future__ import annotations
 

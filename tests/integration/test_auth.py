@@ -221,9 +221,7 @@ def test_a_token_cannot_mint_tokens_and_each_person_has_a_limited_number(
     assert 'id="new-token"' in web.post("/profile/tokens", {"name": "Ny"}).text
 
 
-def test_every_user_changes_their_password_on_the_profile_page(
-    portal: Portal, world: World, make_web: Any
-) -> None:
+def test_every_user_changes_their_password_on_the_profile_page(portal: Portal, world: World, make_web: Any) -> None:
     laptop, phone = make_web(), make_web()
     laptop.login(world.staff.email)
     phone.login(world.staff.email)

@@ -84,9 +84,7 @@ def _redis_available() -> bool:
 
 
 @pytest.mark.skipif(not _redis_available(), reason=f"Redis is not reachable at {REDIS_URL}")
-def test_with_redis_every_web_process_shares_the_counts(
-    portal: Portal, world: World, test_settings: Settings
-) -> None:
+def test_with_redis_every_web_process_shares_the_counts(portal: Portal, world: World, test_settings: Settings) -> None:
     import redis
     from litestar.testing import TestClient
 

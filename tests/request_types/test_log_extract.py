@@ -1,4 +1,4 @@
-"""Begäran om utdrag/logg: validation, the files it makes (exact CSV, XLSX), streaming in bounded memory, failure."""
+"""Utdrag eller logg: validation, the files it makes (exact CSV, XLSX), streaming in bounded memory, failure."""
 
 from __future__ import annotations
 

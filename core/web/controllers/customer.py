@@ -37,7 +37,6 @@ from core.requests.forms import (
 from core.requests.lifecycle import Action
 from core.requests.queries import follow_up_of, get_request
 from core.requests.request_types import RequestType
-from core.requests.statuses import Status
 from core.requests.waiting import newest_waiting, waiting_count
 from core.web.common import (
     NOTICES,

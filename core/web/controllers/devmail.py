@@ -41,6 +41,7 @@ def _read(path: Path) -> EmailMessage:
 
 class DevMailController(Controller):
     """Shows every mail, password links included: only BBGRUPPEN administrators may look."""
+
     include_in_schema = False  # a page, not the API (docs: the OpenAPI document is the API's)
 
     path = "/dev/mail"
