@@ -25,7 +25,9 @@ Per run, with ``--clients`` concurrent clients (bench/loadgen.py):
    (``background_cpu_ms_per_filing``, and its ratio to the web's);
 2. **sustained**: filings for ``--sustain-s`` seconds; the rate counts only filings whose receipt arrived, over
    the time from the first POST to the last receipt — the rate at which the topology files *and* mails;
-3. **pages**: ``--gets`` × the staff queue, the customer's list and one request page; p50/p95/p99;
+3. **pages**: ``--gets`` × the staff queue, the customer's list, three searches (a common word as the customer,
+   a word and part of a phone number as staff) and one request page; p50/p95/p99 (target: pages < 50 ms,
+   searches < 100 ms);
 4. **status change → mail**: ``--changes`` staff "take" actions (through the workflow, committed in this
    process like a web process would) at ``--rate`` per second; the time from commit to arrival at the sink;
 5. the resident memory (VmRSS, VmHWM) of every process of the topology.
@@ -72,6 +74,7 @@ TARGETS = {
     "sustained_pct_of_ceiling_min": 50,
     "background_x_web_cpu_max": 0.7,
     "page_p95_ms_max": 50,
+    "search_p95_ms_max": 100,
     "mail_p95_s_max": 2.0,
 }
 NUMBER = re.compile(r"BB-(\d+)")
@@ -365,6 +368,11 @@ def one_run(
     return measured
 
 
+def limit(page_name: str) -> float:
+    """The p95 target of a page: searches (issue 18) < 100 ms, the other pages (issue 17) < 50 ms."""
+    return TARGETS["search_p95_ms_max"] if page_name.startswith("search") else TARGETS["page_p95_ms_max"]
+
+
 def summarise(runs: list[dict[str, Any]], page_names: list[str]) -> dict[str, Any]:
     median = embedded.median
     figures: dict[str, Any] = {
@@ -390,10 +398,7 @@ def summarise(runs: list[dict[str, Any]], page_names: list[str]) -> dict[str, An
         >= TARGETS["sustained_pct_of_ceiling_min"],
         "background CPU <= 0.7 x web CPU": (figures["background_x_web_cpu"] or 99)
         <= TARGETS["background_x_web_cpu_max"],
-        **{
-            f"{name} p95 < 50 ms": (figures[f"{name}_p95_ms"] or 1e9) < TARGETS["page_p95_ms_max"]
-            for name in page_names
-        },
+        **{f"{name} p95 < {limit(name)} ms": (figures[f"{name}_p95_ms"] or 1e9) < limit(name) for name in page_names},
         "status change -> mail p95 < 2 s": (figures["mail_p95_s"] or 1e9) < TARGETS["mail_p95_s_max"],
         "every receipt arrived": receipts_ok,
         "no errors": errors == 0,
@@ -550,6 +555,11 @@ def main(argv: list[str] | None = None) -> int:
         page_specs = [
             {"name": "queue", "path": "/staff/queue", "cookies": "staff", "contains": 'class="list"'},
             {"name": "requests", "path": "/requests", "cookies": "customer", "contains": 'class="list"'},
+            # issue 18's search: a common word for the customer (their organisation only), a rarer one and part
+            # of a phone number for staff (everything)
+            {"name": "search_word", "path": "/search?q=l%C3%A5set", "cookies": "customer", "contains": "<mark>"},
+            {"name": "search_staff", "path": "/search?q=porttelefonen", "cookies": "staff", "contains": "<mark>"},
+            {"name": "search_digits", "path": "/search?q=5551234", "cookies": "staff", "contains": "<mark>"},
             {
                 "name": "request_page",
                 "path": f"/requests/{prepared['request_id']}",
