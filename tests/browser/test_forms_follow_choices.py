@@ -14,7 +14,7 @@ from tests.browser.test_request_types_order import FORM, choose_kind, settled
 pytestmark = pytest.mark.browser
 
 TEXTS = {
-    "sv": {"access": "Ändring av behörighet", "send": "Skicka begäran", "first": "Välj först: System."},
+    "sv": {"access": "Ändring av behörighet", "send": "Skicka ärendet", "first": "Välj först: System."},
     "en": {"access": "Change of access permissions", "send": "Send request", "first": "First choose: System."},
 }
 

@@ -14,7 +14,7 @@ from tests.browser.test_flows import REQUEST_URL
 pytestmark = pytest.mark.browser
 
 WORDS = {
-    "sv": {"kept": "Behållen: trasigt-las.png", "send": "Skicka begäran"},
+    "sv": {"kept": "Behållen: trasigt-las.png", "send": "Skicka ärendet"},
     "en": {"kept": "Kept: trasigt-las.png", "send": "Send request"},
 }
 

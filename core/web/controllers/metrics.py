@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from litestar import Response, get
-from litestar.exceptions import NotFoundException
 from litestar.plugins.prometheus import PrometheusController
-from litestar.status_codes import HTTP_401_UNAUTHORIZED
+from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_404_NOT_FOUND
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from core.web import metrics
@@ -28,7 +27,9 @@ class MetricsController(PrometheusController):
     def get(self, request: HttpRequest) -> Response[bytes]:
         settings = portal(request).settings
         if not settings.metrics_token:
-            raise NotFoundException()
+            # Plain text like the 401: a probe looks up no viewer, so an HTML error page would not know their
+            # language; and to a person there is nothing here.
+            return Response(b"404: Not Found\n", status_code=HTTP_404_NOT_FOUND, media_type="text/plain")
         if not metrics.authorized(settings, request.headers.get("authorization")):
             # A plain 401 for a machine, not the log-in redirect that pages answer people with.
             return Response(
