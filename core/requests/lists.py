@@ -12,7 +12,7 @@ counting a million rows on every page view would cost more than the page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -203,19 +203,7 @@ def _sorted_page(
         values.update(cursor_value=parsed[1], cursor_id=parsed[2])
     statement = _sorted(tuple(conditions), column, descending != backwards, parsed is not None, False)
     rows = _rows(session, statement, values, False)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if backwards:
-        rows.reverse()
-    if not rows:
-        return rows, None, None
-    has_next = more if not backwards else True
-    has_previous = parsed is not None if not backwards else more
-    return (
-        rows,
-        ">" + _cursor_of(rows[-1], column) if has_next else None,
-        "<" + _cursor_of(rows[0], column) if has_previous else None,
-    )
+    return _page(rows, limit, backwards, parsed is not None, lambda row: _cursor_of(row, column))
 
 
 @lru_cache(maxsize=128)
@@ -276,19 +264,7 @@ def _queue_page(
         rows.extend(_rows(session, _queue_level(tuple(conditions), after, backwards), level, False))
         if len(rows) > limit:
             break
-    more = len(rows) > limit
-    rows = rows[:limit]
-    if backwards:
-        rows.reverse()
-    if not rows:
-        return rows, None, None
-    has_next = more if not backwards else True
-    has_previous = parsed is not None if not backwards else more
-    return (
-        rows,
-        ">" + _queue_cursor(rows[-1]) if has_next else None,
-        "<" + _queue_cursor(rows[0]) if has_previous else None,
-    )
+    return _page(rows, limit, backwards, parsed is not None, _queue_cursor)
 
 
 @lru_cache(maxsize=128)
@@ -349,3 +325,19 @@ __all__ = [
     "page",
     "replace",
 ]
+
+
+def _page(
+    rows: list[Any], limit: int, backwards: bool, from_cursor: bool, cursor: Callable[[Any], str]
+) -> tuple[list[Any], str | None, str | None]:
+    """One page of ``rows`` (read ``limit + 1`` deep, newest-last when read ``backwards``): the rows in the list's
+    order and the cursors of the next and the previous page (None where there is none)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return rows, None, None
+    has_next = more if not backwards else True
+    has_previous = from_cursor if not backwards else more
+    return rows, ">" + cursor(rows[-1]) if has_next else None, "<" + cursor(rows[0]) if has_previous else None

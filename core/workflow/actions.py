@@ -15,7 +15,7 @@ from core.models import Organisation, Request, User
 from core.platform.errors import Conflict, NotFound, ValidationFailed
 from core.requests import attachments
 from core.requests.attachments import StagedFile
-from core.requests.context import form_context_for
+from core.requests.context import FormContext, form_context_for
 from core.requests.filing import Filing, draft_request, prepare_filing, validate_submission, write_filing
 from core.requests.lifecycle import Action, apply
 from core.requests.queries import follow_up_of, get_request, valid_id
@@ -128,21 +128,13 @@ def problems(
     portal: Portal, user: User, type_key: str, payload: dict[str, Any], carry_out_on: Any
 ) -> dict[str, list[str]]:
     """What filing would refuse, without filing (the form shows these next to a refused upload's error)."""
-    from core.requests.context import form_context_for
     from core.requests.filing import validate_submission
 
     request_type = portal.registry.get(type_key)
     if request_type is None:
         return {}
     with portal.database.reading() as session:
-        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-        context = form_context_for(
-            session=session,
-            user=user,
-            organisation=organisation,
-            clock=portal.clock,
-            access_control_for=portal.access_control,
-        )
+        context = _form_context(portal, session, user)
         try:
             validate_submission(request_type, payload, context, carry_out_on)
         except ValidationFailed as exc:
@@ -158,16 +150,9 @@ def estimate(
     if request_type is None or user.is_staff or (request_type.administrators_only and not user.is_org_admin):
         raise NotFound("There is no request type %(key)s.", key=type_key)
     with portal.database.reading() as session:
-        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-        if organisation is None:
+        context = _form_context(portal, session, user)
+        if context.organisation is None:
             raise NotFound("There is no request type %(key)s.", key=type_key)
-        context = form_context_for(
-            session=session,
-            user=user,
-            organisation=organisation,
-            clock=portal.clock,
-            access_control_for=portal.access_control,
-        )
         data, when = validate_submission(request_type, payload, context, carry_out_on)
         draft = draft_request(request_type, data, when=when, context=context)
         items = request_type.charge_items(data, RequestView.of(draft))
@@ -176,18 +161,23 @@ def estimate(
         )
 
 
+def _form_context(portal: Portal, session: Session, user: User) -> FormContext:
+    """The context a type's form checks run in, for ``user`` (their organisation, the clock, the systems)."""
+    organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+    return form_context_for(
+        session=session,
+        user=user,
+        organisation=organisation,
+        clock=portal.clock,
+        access_control_for=portal.access_control,
+    )
+
+
 def to_confirm(portal: Portal, user: User, type_key: str, data: BaseModel) -> list[str]:
     """What the customer must confirm before ``data`` (validated) is filed from a form: the type's lines."""
     request_type = portal.registry.require(type_key)
     with portal.database.reading() as session:
-        organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-        context = form_context_for(
-            session=session,
-            user=user,
-            organisation=organisation,
-            clock=portal.clock,
-            access_control_for=portal.access_control,
-        )
+        context = _form_context(portal, session, user)
         return list(request_type.to_confirm(data, context))
 
 
