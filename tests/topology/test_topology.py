@@ -411,11 +411,23 @@ def test_the_kit_topology_under_load_a_killed_worker_and_a_redis_restart(topolog
         response = webs[i % 2].post(
             "/api/v1/requests",
             headers={"authorization": f"Bearer {tokens[filer.id]}"},
-            json={
-                "type": "fault_report",
-                "data": {**VALID_FAULT, "system_id": world.system.id, "description": f"Topologitest {i}"},
-                "carry_out_on": tomorrow if scheduled else None,
-            },
+            json=(
+                # A fault report is carried out now; an order of another change may wait for a later day.
+                {
+                    "type": "order",
+                    "data": {
+                        "system_id": world.system.id,
+                        "order": {"kind": "other", "description": f"Topologitest {i}"},
+                    },
+                    "carry_out_on": tomorrow,
+                }
+                if scheduled
+                else {
+                    "type": "fault_report",
+                    "data": {**VALID_FAULT, "system_id": world.system.id, "description": f"Topologitest {i}"},
+                    "carry_out_on": None,
+                }
+            ),
         )
         assert response.status_code == 201, response.text
         return int(response.json()["id"]), filer.id or 0, scheduled
