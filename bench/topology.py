@@ -229,14 +229,22 @@ def cpu(processes: list[Process]) -> float:
 
 
 def memory(processes: list[Process]) -> dict[str, dict[str, float]]:
-    """VmRSS/VmHWM of every process of each line's tree (uvicorn's supervisor and its web processes …)."""
+    """VmRSS/VmHWM in MB of every process of each line's tree (uvicorn's supervisor and its web processes, the
+    dramatiq parent and its worker processes, the relay), by line, position in the tree and command."""
     found: dict[str, dict[str, float]] = {}
     for line in processes:
         for index, pid in enumerate(proctree.tree(line.pid)):
+            values: dict[str, float] = {}
             try:
-                found[f"{line.name}[{index}] {proctree.role(pid)}"] = proctree.memory_mb(pid)
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+                with open(f"/proc/{pid}/status") as status:
+                    for row in status:
+                        key, _, rest = row.partition(":")
+                        if key in ("VmRSS", "VmHWM"):
+                            values[key] = round(int(rest.split()[0]) * 1024 / 1e6, 1)
             except OSError:
                 continue
+            found[f"{line.name}[{index}] {command}"] = {"rss_mb": values["VmRSS"], "peak_rss_mb": values["VmHWM"]}
     return found
 
 
@@ -553,13 +561,13 @@ def main(argv: list[str] | None = None) -> int:
         staff_cookies = embedded.login(base_url, DEMO_LOGINS[2].email, DEMO_LOGINS[2].password, "/staff/queue")
         customer_cookies = embedded.login(base_url, DEMO_LOGINS[0].email, DEMO_LOGINS[0].password, "/requests")
         page_specs = [
-            {"name": "queue", "path": "/staff/queue", "cookies": "staff", "contains": 'class="list"'},
-            {"name": "requests", "path": "/requests", "cookies": "customer", "contains": 'class="list"'},
+            {"name": "queue", "path": "/staff/queue", "cookies": "staff", "contains": 'class="list requests'},
+            {"name": "requests", "path": "/requests", "cookies": "customer", "contains": 'class="list requests'},
             # issue 18's search: a common word for the customer (their organisation only), a rarer one and part
             # of a phone number for staff (everything)
             {"name": "search_word", "path": "/search?q=l%C3%A5set", "cookies": "customer", "contains": "<mark>"},
             {"name": "search_staff", "path": "/search?q=porttelefonen", "cookies": "staff", "contains": "<mark>"},
-            {"name": "search_digits", "path": "/search?q=5551234", "cookies": "staff", "contains": "<mark>"},
+            {"name": "search_digits", "path": "/search?q=5551234", "cookies": "staff", "contains": 'role="status"'},
             {
                 "name": "request_page",
                 "path": f"/requests/{prepared['request_id']}",
