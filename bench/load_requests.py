@@ -392,6 +392,19 @@ def _copier(connection: Any) -> Any:
     return copy
 
 
+def _inserter(connection: Any) -> Any:
+    """A function that INSERTs encoded rows into a model's table on this (SQLite) connection, executemany."""
+    connection.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache for index upkeep
+
+    from sqlalchemy import insert
+
+    def write(model: Any, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            connection.execute(insert(_untyped(model)), _fill_defaults(model, rows))
+
+    return write
+
+
 def load(
     data_dir: Path,
     n: int,
@@ -412,7 +425,7 @@ def load(
     os.environ["BBPORTAL_DATA_DIR"] = str(data_dir)
     postgres = database_url.startswith("postgresql")
 
-    from sqlalchemy import insert, text
+    from sqlalchemy import text
 
     from core import demo, models
     from core.migrate import upgrade
@@ -448,33 +461,28 @@ def load(
 
         insert_started = time.perf_counter()
         counts = {"request": 0, "request_history": 0, "chat_message": 0, "outbox": 0, "request_follower": 0}
-        request_insert = insert(_untyped(Request))
-        history_insert = insert(_untyped(RequestHistory))
-        chat_insert = insert(_untyped(ChatMessage))
-        outbox_insert = insert(_untyped(OutboxMessage))
-        follower_insert = insert(_untyped(follower_model)) if follower_model is not None else None
         position = 0
-        while postgres and position < n:
+        while position < n:
             transaction_end = min(n, position + commit_every)
             with database.write_engine.begin() as connection:
-                copy = _copier(connection)
+                write = _copier(connection) if postgres else _inserter(connection)
                 while position < transaction_end:
                     chunk = plan[position : min(transaction_end, position + BATCH)]
                     requests, history, outbox, followers, chat = _rows(
                         start_id + position, chunk, world, rng, now, with_outbox
                     )
-                    copy(Request, requests)
-                    copy(RequestHistory, history)
-                    copy(ChatMessage, chat)
-                    counts["chat_message"] += len(chat)
-                    search.add_rows(connection, _search_rows(requests, chat))
-                    copy(OutboxMessage, outbox)
+                    tables: list[tuple[Any, list[dict[str, Any]]]] = [
+                        (Request, requests),
+                        (RequestHistory, history),
+                        (ChatMessage, chat),
+                        (OutboxMessage, outbox),
+                    ]
                     if follower_model is not None:
-                        copy(follower_model, followers)
-                        counts["request_follower"] += len(followers)
-                    counts["request"] += len(requests)
-                    counts["request_history"] += len(history)
-                    counts["outbox"] += len(outbox)
+                        tables.append((follower_model, followers))
+                    for model, rows in tables:
+                        write(model, rows)
+                        counts[model.__tablename__] += len(rows)
+                    search.add_rows(connection, _search_rows(requests, chat))
                     position += len(chunk)
             elapsed = time.perf_counter() - insert_started
             say(f"  {position:>9,} requests  {elapsed:7.1f} s  {position / elapsed:9,.0f} requests/s")
@@ -485,32 +493,6 @@ def load(
                 )
             with database.write_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.exec_driver_sql("ANALYZE")
-        while not postgres and position < n:
-            transaction_end = min(n, position + commit_every)
-            with database.write_engine.begin() as connection:
-                connection.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache for index upkeep
-                while position < transaction_end:
-                    chunk = plan[position : min(transaction_end, position + BATCH)]
-                    requests, history, outbox, followers, chat = _rows(
-                        start_id + position, chunk, world, rng, now, with_outbox
-                    )
-                    connection.execute(request_insert, _fill_defaults(Request, requests))
-                    connection.execute(history_insert, _fill_defaults(RequestHistory, history))
-                    if chat:
-                        connection.execute(chat_insert, _fill_defaults(ChatMessage, chat))
-                        counts["chat_message"] += len(chat)
-                    search.add_rows(connection, _search_rows(requests, chat))
-                    if outbox:
-                        connection.execute(outbox_insert, _fill_defaults(OutboxMessage, outbox))
-                    if follower_insert is not None:
-                        connection.execute(follower_insert, _fill_defaults(follower_model, followers))
-                        counts["request_follower"] += len(followers)
-                    counts["request"] += len(requests)
-                    counts["request_history"] += len(history)
-                    counts["outbox"] += len(outbox)
-                    position += len(chunk)
-            elapsed = time.perf_counter() - insert_started
-            say(f"  {position:>9,} requests  {elapsed:7.1f} s  {position / elapsed:9,.0f} requests/s")
         insert_s = time.perf_counter() - insert_started
         if n:
             _check(database, start_id, start_id + n - 1)
