@@ -34,6 +34,7 @@ from core.platform.errors import ConfigurationError
 from core.platform.logs import get_logger
 from core.platform.metrics import MAILS_FAILED, MAILS_SENT, count
 from core.platform.outbox import OutboxMessage, enqueue
+from core.platform.template_i18n import install_gettext
 from core.views import RequestView, UserView
 
 if TYPE_CHECKING:
@@ -335,9 +336,7 @@ def _environment(portal: Portal) -> Environment:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        environment.install_gettext_callables(  # type: ignore[attr-defined]
-            lambda message: i18n.gettext(message), lambda s, p, n: i18n.ngettext(s, p, n), newstyle=True
-        )
+        install_gettext(environment)
         environment.filters.update(local_datetime=local_datetime, local_date=local_date, first_name=first_name)
         _ENVIRONMENTS[folders] = environment
     return environment

@@ -50,7 +50,10 @@ def local_datetime(value: datetime | None, with_seconds: bool = False) -> str:
     """Stockholm wall time, written the Swedish (ISO) way in both languages (pages and mails; lists call it often)."""
     if value is None:
         return ""
-    return as_utc(value).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    local = as_utc(value).astimezone(LOCAL_ZONE)
+    # formatted by hand: strftime took a fifth of a list's rendering (three times on every row)
+    text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    return f"{text}:{local.second:02d}" if with_seconds else text
 
 
 def local_date(value: date | None) -> str:

@@ -190,6 +190,11 @@ def _messages(language: str, generation: int) -> dict[str, str]:
     return merged
 
 
+def catalog_generation() -> int:
+    """Raised by every change of the registered catalogs: part of the key of anything cached per translation."""
+    return _generation
+
+
 def translations(language: str) -> _gettext.NullTranslations:
     return _chain(language, _generation)
 

@@ -175,21 +175,22 @@ async def list_page(
     params = {key: request.query_params.get(key, "") for key in (*FILTER_KEYS, "cursor")}
     chosen = any(params[key] for key in FILTER_KEYS)
     the_portal = portal(request)
-    if remember_as and current.id is not None:
-        if not chosen and not params["cursor"] and not notice:  # a notice (after an action) shows as it is
-            stored = await anyio.to_thread.run_sync(_remembered, the_portal, current.id, remember_as)
-            if stored:
-                return Redirect(f"{path}?{stored}")
-        elif chosen:
-            wanted = urlencode(address_of(list_query(params, current, default_view=default_view)))
-            await anyio.to_thread.run_sync(_remember, the_portal, current.id, remember_as, wanted)
     query = list_query(params, current, default_view=default_view)
+    remembering = bool(remember_as) and current.id is not None
+    # the address of the list as chosen here, to keep; or, given no choice (nor a notice to show as it is), the
+    # kept one to go to
+    wanted = urlencode(address_of(query)) if remembering and chosen else None
+    restore = remembering and not chosen and not params["cursor"] and not notice
 
     def load(session: Session) -> dict[str, Any]:
-        found = lists.page(
+        loaded: dict[str, Any] = {}
+        if restore or wanted is not None:  # in the same read as the page: no second session for every page
+            loaded["remembered"] = list_choices.remembered(session, current.id or 0, remember_as)
+            if restore and loaded["remembered"]:
+                return loaded
+        loaded["list_page"] = lists.page(
             session, current, query, cursor=params["cursor"] or None, limit=the_portal.settings.page_size
         )
-        loaded: dict[str, Any] = {"list_page": found}
         if current.is_staff:
             loaded["organisations"] = organisation_choices(session)
             loaded["flagged"] = needing_attention(session) if query.in_queue_order and not params["cursor"] else []
@@ -199,6 +200,11 @@ async def list_page(
         return loaded
 
     loaded = await read(request, load)
+    remembered = loaded.pop("remembered", None)
+    if restore and remembered:
+        return Redirect(f"{path}?{remembered}")
+    if wanted is not None and wanted != remembered:  # only a changed choice takes a write transaction
+        await anyio.to_thread.run_sync(_remember, the_portal, current.id or 0, remember_as, wanted)
     views = STAFF_VIEWS if current.is_staff else CUSTOMER_VIEWS
     labels = VIEW_LABELS if current.is_staff else CUSTOMER_VIEW_LABELS
     return page(
@@ -217,15 +223,7 @@ async def list_page(
     )
 
 
-def _remembered(the_portal: Portal, user_id: int, list_key: str) -> str | None:
-    with the_portal.database.reading() as session:
-        return list_choices.remembered(session, user_id, list_key)
-
-
 def _remember(the_portal: Portal, user_id: int, list_key: str, query: str) -> None:
-    """Only a changed choice takes a write transaction (paging through a list is reading)."""
-    if _remembered(the_portal, user_id, list_key) == query:
-        return
     with the_portal.database.writing() as session:
         list_choices.remember(session, user_id, list_key, query)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from core.billing.money import format_amount, format_money, format_percent
 from core.platform import i18n
 from core.platform.clock import local_date, local_datetime
 from core.platform.i18n import N_
+from core.platform.template_i18n import install_gettext
 from core.requests.request_types import RequestTypeRegistry
 from core.requests.statuses import Status
 from core.web.viewer import Viewer
@@ -61,6 +63,12 @@ def step_label(action: str) -> str:
 
 def status_badge(value: str) -> Markup:
     """A status as a badge; a filter rather than a macro, because every row of every list shows one."""
+    return _badge(value, i18n.current_language(), i18n.catalog_generation())
+
+
+@lru_cache(maxsize=256)
+def _badge(value: str, _language: str, _generation: int) -> Markup:
+    """One badge per status and language (and catalogs): made once, not escaped again for every row."""
     return Markup('<span class="status status-%s">%s</span>') % (value, Status(value).label)
 
 
@@ -95,11 +103,7 @@ def build_environment(extra_dirs: list[Path] | None = None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message: i18n.gettext(message),
-        lambda singular, plural, n: i18n.ngettext(singular, plural, n),
-        newstyle=True,
-    )
+    install_gettext(environment)
     environment.filters.update(
         local_datetime=local_datetime,
         local_date=local_date,
