@@ -284,6 +284,17 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Database at {revision}.")
 
 
+@db.command("reindex")
+def db_reindex() -> None:
+    """Rebuild the search index of every request from the stored requests, names and chat (a repair; renames
+    rebuild their own requests' rows by themselves)."""
+    from core.requests import search
+
+    portal = _portal()
+    done = search.reindex(portal.database, portal.registry.schema_of)
+    click.echo(f"Search index rebuilt for {done} requests.")
+
+
 @main.command("backup")
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(archive: Path) -> None:

@@ -14,6 +14,7 @@ from core.models import Office, Organisation, Role, Store, System, User, UserKin
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound, ValidationFailed
 from core.platform.i18n import gettext as _
+from core.requests import search
 from core.requests.context import HookContext
 from core.requests.forms import error_paths
 from core.requests.queries import valid_id
@@ -98,6 +99,7 @@ def save_organisation(
     clash = session.exec(select(Organisation).where(func.lower(Organisation.name) == values.name.lower())).first()
     if clash is not None and (organisation is None or clash.id != organisation.id):
         raise ValidationFailed({"name": [_("An organisation with this name already exists.")]})
+    renamed = organisation is not None and organisation.name != values.name
     if organisation is None:
         organisation = Organisation(**values.model_dump(), created_at=clock.now())
     else:
@@ -105,6 +107,8 @@ def save_organisation(
             setattr(organisation, key, value)
     session.add(organisation)
     session.flush()
+    if renamed:
+        search.names_changed(session, now=clock.now(), organisation_id=organisation.id)
     return organisation
 
 

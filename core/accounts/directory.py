@@ -15,8 +15,9 @@ from sqlmodel import Session, col, select
 
 from core.accounts import administration, auth, passwords
 from core.models import Organisation, Role, System, User, UserKind
-from core.platform.clock import Clock
+from core.platform.clock import Clock, SystemClock
 from core.platform.errors import NotFound
+from core.requests import search
 from core.requests.queries import parse_id
 from core.views import OrganisationView, SystemView, UserView
 
@@ -67,18 +68,24 @@ def add_customer_user(
     return UserView.of(administration.create_customer_user(session, organisation, data, clock=clock))
 
 
-def reopen_customer_user(session: Session, user_id: int, *, name: str, role: str) -> UserView:
+def reopen_customer_user(
+    session: Session, user_id: int, *, name: str, role: str, clock: Clock | None = None
+) -> UserView:
     """A removed customer user comes back: the same account (their old requests are theirs again), the name
-    and role asked for now, no old password (they choose one through :func:`invite_user`)."""
+    and role asked for now, no old password (they choose one through :func:`invite_user`). A changed name is
+    searched by from now on, on their old requests too (rebuilt in the background)."""
     row = session.get(User, user_id)
     if row is None or row.kind != UserKind.CUSTOMER:
         raise NotFound("There is no such user.")
+    renamed = row.name != name
     row.name = name
     row.role = Role.ADMINISTRATOR if role == Role.ADMINISTRATOR else Role.MEMBER
     row.password_hash = None
     row.active = True
     session.add(row)
     session.flush()
+    if renamed:
+        search.names_changed(session, now=(clock or SystemClock()).now(), requester_id=user_id)
     return UserView.of(row)
 
 

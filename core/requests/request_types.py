@@ -259,6 +259,11 @@ class RequestTypeRegistry:
     def get(self, key: str) -> RequestType | None:
         return self._types.get(key)
 
+    def schema_of(self, key: str) -> type[BaseModel] | None:
+        """The form schema of the type ``key``; None for a type not installed (the search index's rebuild)."""
+        found = self._types.get(key)
+        return found.schema if found is not None else None
+
     def require(self, key: str) -> RequestType:
         request_type = self._types.get(key)
         if request_type is None:

@@ -8,7 +8,9 @@ Who writes it: the writers of what it indexes, in their own transaction — ``li
 a request is written (its title and form data never change afterwards) and ``chat.add_message`` appends each
 message. Database triggers were the other choice; they were not taken because the folding (diacritics, phone
 numbers) is Python, which a trigger cannot call on PostgreSQL and which SQLite triggers only see on connections
-that registered the function. One indexed write per filing and per message; never a scan.
+that registered the function. One indexed write per filing and per message; never a scan. A renamed organisation
+or user (whose names the rows hold) queues a background job (:func:`names_changed`) that rebuilds their
+requests' rows from the stored request and chat (:func:`rebuild`); ``bbportal search reindex`` rebuilds all.
 
 SQLite (embedded): an FTS5 table with the trigram tokenizer — any three characters of a word match, so "tagg"
 finds "taggarna" and "taggspärr", "dörr" "dörrarna", and part of a tag or phone number matches; ranked by bm25.
@@ -19,17 +21,25 @@ Both rank only the newest :data:`CANDIDATES` matches.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 from pydantic import BaseModel
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session
 
 from core.models import User
+from core.platform.outbox import enqueue
 from core.requests.search_text import coded_fields, fold, request_text, searchable, snippet, terms_of
+
+if TYPE_CHECKING:
+    from core.platform.db import Database
 
 TABLE = "request_search"
 LIMIT = 50
@@ -120,6 +130,114 @@ def index_message(session: Session, request_id: int, body: str, *, internal: boo
         ),
         {"id": request_id, "text": "\n" + body, "folded": "\n" + searchable(body)},
     )
+
+
+REINDEX_TOPIC = "search_reindex"
+"""The background job that rebuilds the rows of a renamed organisation's or user's requests."""
+REINDEX_BATCH = 500
+
+SchemaOf = Callable[[str], "type[BaseModel] | None"]
+"""A request type's form schema by its key (which of its values are codes); None for a type not installed."""
+
+
+def names_changed(
+    session: Session, *, now: datetime, organisation_id: int | None = None, requester_id: int | None = None
+) -> None:
+    """An organisation or a user was renamed (in ``session``'s transaction): their requests' rows hold the old
+    name, so they are rebuilt — in the background, after the rename commits, since an organisation may have
+    a hundred thousand requests and a rename must not wait for them."""
+    payload = {"organisation_id": organisation_id} if organisation_id is not None else {"requester_id": requester_id}
+    enqueue(session, REINDEX_TOPIC, payload, now=now)
+
+
+def reindex(
+    database: Database, schema_of: SchemaOf, *, organisation_id: int | None = None, requester_id: int | None = None
+) -> int:
+    """Rebuild the rows of an organisation's requests, or a requester's, or (neither given) every request's, from
+    what they index now, :data:`REINDEX_BATCH` requests per transaction; returns how many.
+
+    Safe to run again (a retry, two renames in a row): each row is computed from the stored request, names and
+    chat, not patched.
+    """
+    if organisation_id is not None:
+        where, owner = "organisation_id = :owner AND ", organisation_id
+    elif requester_id is not None:
+        where, owner = "requester_id = :owner AND ", requester_id
+    else:
+        where, owner = "", 0
+    statement = text(f"SELECT id FROM request WHERE {where}id > :after ORDER BY id LIMIT :batch")
+    after, done = 0, 0
+    while True:
+        with database.writing() as session:
+            connection = session.connection()
+            found = connection.execute(statement, {"owner": owner, "after": after, "batch": REINDEX_BATCH})
+            ids = [row[0] for row in found]
+            if not ids:
+                return done
+            rebuild(connection, ids, schema_of)
+        after, done = ids[-1], done + len(ids)
+
+
+def rebuild(connection: Connection, ids: list[int], schema_of: SchemaOf) -> None:
+    """Write the rows of requests ``ids`` again from the requests, their names and their chat, in place.
+
+    On PostgreSQL the rows are locked first, so that a message added meanwhile (``index_message``) either is
+    read here or waits and is appended to the row written here; SQLite has one writer at a time.
+    """
+    expanding: BindParameter[Any] = bindparam("ids", expanding=True)
+    if connection.dialect.name != "sqlite":
+        connection.execute(
+            text("SELECT request_id FROM request_search WHERE request_id IN :ids FOR UPDATE").bindparams(expanding),
+            {"ids": ids},
+        )
+    requests = connection.execute(
+        text(
+            "SELECT r.id, r.type_key, r.summary, r.data, o.name, u.name FROM request r "
+            'JOIN organisation o ON o.id = r.organisation_id JOIN "user" u ON u.id = r.requester_id '
+            "WHERE r.id IN :ids"
+        ).bindparams(expanding),
+        {"ids": ids},
+    ).all()
+    chat: dict[tuple[int, bool], list[str]] = {}
+    messages = connection.execute(
+        text("SELECT request_id, body, internal FROM chat_message WHERE request_id IN :ids ORDER BY id").bindparams(
+            expanding
+        ),
+        {"ids": ids},
+    )
+    for request_id, body, internal in messages:
+        chat.setdefault((request_id, bool(internal)), []).append(body)
+    key = _key(connection.dialect.name)
+    rows = []
+    for request_id, type_key, summary, data, organisation, requester in requests:
+        schema = schema_of(type_key)
+        values = json.loads(data) if isinstance(data, str) else data
+        public = request_text(
+            summary or "",
+            values,
+            organisation or "",
+            requester or "",
+            skipped=coded_fields(schema) if schema is not None else frozenset(),
+        )
+        public = "\n".join([public, *chat.get((request_id, False), [])])
+        internal = "\n".join(chat.get((request_id, True), []))
+        rows.append(
+            {
+                "id": request_id,
+                "public_text": public,
+                "internal_text": internal,
+                "public_folded": searchable(public),
+                "internal_folded": searchable(internal),
+            }
+        )
+    if rows:
+        connection.execute(
+            text(
+                "UPDATE request_search SET public_text = :public_text, internal_text = :internal_text, "
+                f"public_folded = :public_folded, internal_folded = :internal_folded WHERE {key} = :id"
+            ),
+            rows,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,4 +350,16 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, lim
     return list(connection.execute(statement, ranked))
 
 
-__all__ = ["Hit", "add_rows", "find", "fold", "index_filed", "index_message", "schema"]
+__all__ = [
+    "REINDEX_TOPIC",
+    "Hit",
+    "add_rows",
+    "find",
+    "fold",
+    "index_filed",
+    "index_message",
+    "names_changed",
+    "rebuild",
+    "reindex",
+    "schema",
+]

@@ -18,6 +18,7 @@ from core.accounts import auth
 from core.models import Organisation, User
 from core.platform.errors import NotFound
 from core.platform.i18n import LANGUAGES, N_, set_language
+from core.requests.waiting import waiting_count
 from core.web.types import PROBE, UPLOADS, HttpRequest
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class Viewer:
     csrf_binding: str = ""
     """What the CSRF token is bound to (the session cookie, or the anonymous cookie): a token made for it with a
     fallback key (a page rendered before a key rotation) is accepted too."""
+    waiting: int | None = None
+    """How many of a customer's requests wait for their answer (the navigation's badge), counted in the read
+    that found the session when a page is asked for (a GET); None: not counted here."""
 
 
 def portal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Portal:
@@ -73,6 +77,7 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
     session_token = request.cookies.get(SESSION_COOKIE)
     header = request.headers.get("authorization", "")
     identity: auth.Identity | None = None
+    waiting: int | None = None
     with portal.database.reading() as session:
         if header.lower().startswith("bearer "):
             api_token = header[7:].strip()
@@ -85,6 +90,9 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
                     auth.rekey(writer, api_token, keys)
         elif session_token:
             identity, stale = auth.resolve_session(session, session_token, secret_key=keys, clock=portal.clock)
+            if identity is not None and request.method == "GET" and not identity.user.is_staff:
+                # one query more in this read, not a read of its own while the page renders
+                waiting = waiting_count(session, identity.user)
             if stale is not None or (identity is not None and identity.by_fallback_key):
                 with portal.database.writing() as writer:
                     if identity is not None and identity.by_fallback_key:
@@ -101,7 +109,9 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
     anon = request.cookies.get(ANON_COOKIE)
     binding = session_token if user is not None and session_token else anon
     csrf = auth.csrf_token(keys.current, binding) if binding else ""
-    return Viewer(user, organisation, via_token, session_token if user else None, anon, language, csrf, binding or "")
+    return Viewer(
+        user, organisation, via_token, session_token if user else None, anon, language, csrf, binding or "", waiting
+    )
 
 
 def _nobody(request: HttpRequest) -> Viewer:

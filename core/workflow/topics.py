@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from core.conversation import notifications
 from core.mail import service as mail
 from core.platform.outbox import MAX_ATTEMPTS, Finish, Handler
+from core.requests import search
 from core.workflow import fulfilment
 
 if TYPE_CHECKING:
@@ -35,7 +36,17 @@ def _send_mail(portal: Portal, message: OutboxMessage) -> None:
     mail.send(portal, message)
 
 
-LEAF_TOPICS = frozenset({"send_mail"})
+def _reindex(portal: Portal, message: OutboxMessage) -> None:
+    payload = message.payload
+    search.reindex(
+        portal.database,
+        portal.registry.schema_of,
+        organisation_id=payload.get("organisation_id"),
+        requester_id=payload.get("requester_id"),
+    )
+
+
+LEAF_TOPICS = frozenset({"send_mail", search.REINDEX_TOPIC})
 """Topics whose handlers never queue further work: after one, no relay round is owed (each costs a scan)."""
 
 HANDLERS: dict[str, Handler] = {
@@ -44,5 +55,6 @@ HANDLERS: dict[str, Handler] = {
     "request_filed": _fan_out,
     "status_changed": _fan_out,
     "send_mail": _send_mail,
+    search.REINDEX_TOPIC: _reindex,
 }
 """The core's topics. Their handlers may return a write done in the done mark's transaction (``Finish``)."""

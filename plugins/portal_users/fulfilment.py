@@ -116,7 +116,7 @@ def _add(request: RequestView, task: AddUser, context: FulfilmentContext, speech
         else:
             # A returning user: same account (their old requests are theirs again), the role and name asked
             # for now, and no old password: they choose a new one through the invitation.
-            user = reopen_customer_user(session, existing.id, name=task.name, role=task.role)
+            user = reopen_customer_user(session, existing.id, name=task.name, role=task.role, clock=context.clock)
             change = Change.REACTIVATED
         invite_user(session, context.portal, user.id)
         session.add(AccountChange(request_id=request.id or 0, user_id=user.id, change=change, at=context.clock.now()))

@@ -145,3 +145,74 @@ def test_older_requests_are_found_past_the_newest(
     assert set(_found(portal, world.staff, "1234567")) == {filed["phone"], filed["other_org"]}
     monkeypatch.setattr(search, "CANDIDATES", 1)
     assert len(_found(portal, world.staff, "tagg")) == 1
+
+
+def test_a_renamed_organisation_is_found_by_its_new_name_on_its_old_requests(
+    portal: Portal, world: World, filed: dict[str, int]
+) -> None:
+    from core.accounts import administration
+    from core.models import Organisation
+    from core.platform import outbox
+
+    ours = {filed[name] for name in ("taggarna", "taggspärr", "dörrarna", "phone", "tag_number")}
+    chat.post(portal, world.member, filed["taggarna"], "Hälsningar från styrelsen i Sjöbrisen.")
+    with portal.database.writing() as session:
+        organisation = session.get(Organisation, world.org.id)
+        assert organisation is not None
+        values = {"name": "Brf Havsutsikten", "office_id": organisation.office_id}
+        administration.save_organisation(session, values, clock=portal.clock, organisation=organisation)
+    outbox.drain(portal)
+    assert set(_found(portal, world.member, "havsutsikten")) == ours
+    assert set(_found(portal, world.staff, "havsutsikten")) == ours
+    assert _found(portal, world.staff, "Testet") == []
+    # what the rows held besides the name is all still there: the words, the numbers, the chat
+    assert set(_found(portal, world.member, "tagg")) == {filed[n] for n in ("taggarna", "taggspärr", "tag_number")}
+    assert _found(portal, world.member, "0701234567") == [filed["phone"]]
+    assert _found(portal, world.member, "sjobrisen") == [filed["taggarna"]]
+    assert filed["other_org"] not in _found(portal, world.staff, "havsutsikten")
+
+
+def test_saving_an_organisation_without_renaming_it_queues_no_rebuild(portal: Portal, world: World) -> None:
+    from sqlmodel import select
+
+    from core.accounts import administration
+    from core.models import Organisation
+    from core.platform.outbox import OutboxMessage
+
+    with portal.database.writing() as session:
+        organisation = session.get(Organisation, world.org.id)
+        assert organisation is not None
+        values = {"name": organisation.name, "office_id": organisation.office_id, "org_number": "769600-1234"}
+        administration.save_organisation(session, values, clock=portal.clock, organisation=organisation)
+    with portal.database.reading() as session:
+        queued = session.exec(select(OutboxMessage).where(OutboxMessage.topic == search.REINDEX_TOPIC)).all()
+    assert queued == []
+
+
+def test_a_returning_user_with_a_new_name_is_found_by_it_on_their_old_requests(
+    portal: Portal, world: World, filed: dict[str, int]
+) -> None:
+    from core.accounts import directory
+    from core.platform import outbox
+
+    with portal.database.writing() as session:
+        directory.deactivate_user(session, world.member.id, clock=portal.clock)
+    with portal.database.writing() as session:
+        directory.reopen_customer_user(
+            session, world.member.id, name="Maja Lindgren", role="member", clock=portal.clock
+        )
+    outbox.drain(portal)
+    assert set(_found(portal, world.staff, "lindgren")) == {
+        filed[name] for name in ("taggarna", "taggspärr", "dörrarna", "phone", "tag_number")
+    }
+
+
+def test_the_whole_index_can_be_rebuilt_and_finds_the_same(portal: Portal, world: World, filed: dict[str, int]) -> None:
+    chat.post(portal, world.staff, filed["dörrarna"], "Intern: nyckeln hos vaktmästaren.", internal=True)
+    queries = ("tagg", "dorr", "1234567", "Maja", "Testet", "vaktmastaren")
+    before = {query: sorted(_found(portal, world.staff, query)) for query in queries}
+    with portal.database.writing() as session:  # spoil every row, as a bug or a hand-edit might
+        session.connection().exec_driver_sql("UPDATE request_search SET public_folded = '', internal_folded = ''")
+    assert _found(portal, world.staff, "tagg") == []
+    assert search.reindex(portal.database, portal.registry.schema_of) == len(filed)
+    assert {query: sorted(_found(portal, world.staff, query)) for query in queries} == before
