@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 TABLE = "request_search"
 LIMIT = 50
 """The best this many matches are shown; a search that finds more asks for more words."""
-CANDIDATES = 500
+CANDIDATES = 200
 """Ranking reads every match's words, so only the newest this many matches are ranked: a word found in a
 hundred thousand requests ("entrén") stays as quick as a rare one; the page asks for more words."""
 RECENT = 20_000
@@ -304,11 +304,14 @@ def _like(term: str) -> str:
 
 
 def _postgresql(connection: Connection, terms: list[str], scope: int | None, limit: int) -> list[Any]:
-    """Candidates first, then ranked. A word in half the requests is found fastest newest-first along the primary
-    key (the first 500 come at once); a rare one fastest through the GIN indexes (the planner, misjudging
-    substring matches, would walk the whole table newest-first). So the newest :data:`RECENT` requests are read
-    newest-first, and only when they hold too few matches are the older ones read through the indexes."""
-    params: dict[str, Any] = {"scope": scope}
+    """Candidates first, then ranked, in one statement. A word in half the requests is found fastest newest-first
+    along the primary key (the first candidates come at once); a rare one fastest through the GIN indexes (the
+    planner, misjudging substring matches, would walk the whole table newest-first). So the newest
+    :data:`RECENT` requests are read newest-first (``recent``), and only when they hold too few matches are the
+    older ones read through the indexes (``older``, whose one-time filter skips it otherwise); the newest
+    :data:`CANDIDATES` of both are ranked. One statement: each round trip, and the candidates' ids carried through
+    Python, cost more CPU than the reading itself."""
+    params: dict[str, Any] = {"scope": scope, "recent": RECENT, "candidates": CANDIDATES, "limit": limit}
     sides = ("public",) if scope is not None else ("public", "internal")
     conditions = []
     for n, term in enumerate(terms):
@@ -320,34 +323,32 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, lim
                 either.append(f"s.{side}_words @@ to_tsquery('swedish', :ts{n})")
             either.append(f"s.{side}_folded LIKE :like{n}")
         conditions.append("(" + " OR ".join(either) + ")")
-    where = " AND ".join(conditions) + (" AND r.organisation_id = :scope" if scope is not None else "")
-    matching = f"SELECT s.request_id FROM request_search s JOIN request r ON r.id = s.request_id WHERE {where}"
-    newest = connection.execute(text("SELECT coalesce(max(request_id), 0) FROM request_search")).scalar_one()
-    floor = max(0, int(newest) - RECENT)
-    recent = connection.execute(
-        text(f"{matching} AND s.request_id > :floor ORDER BY s.request_id DESC LIMIT :candidates"),
-        {**params, "floor": floor, "candidates": CANDIDATES},
-    )
-    found = [row[0] for row in recent]
-    if len(found) < CANDIDATES and floor > 0:
-        connection.execute(text("SET LOCAL enable_seqscan = off"))  # this read's transaction only
-        older = connection.execute(
-            text(f"{matching} AND s.request_id + 0 <= :floor ORDER BY s.request_id + 0 DESC LIMIT :candidates"),
-            {**params, "floor": floor, "candidates": CANDIDATES - len(found)},
-        )
-        found += [row[0] for row in older]
-        connection.execute(text("SET LOCAL enable_seqscan = on"))
-    if not found:
-        return []
+    where = " AND ".join(conditions)
+    if scope is not None:  # a customer's: their organisation's requests only
+        matching = f"SELECT s.request_id FROM request_search s JOIN request r ON r.id = s.request_id WHERE {where}"
+        matching += " AND r.organisation_id = :scope"
+    else:
+        matching = f"SELECT s.request_id FROM request_search s WHERE {where}"
     rank = "ts_rank(s.public_words, to_tsquery('swedish', :all))"
     if scope is None:
         rank += " + 0.5 * ts_rank(s.internal_words, to_tsquery('swedish', :all))"
+    params["all"] = " | ".join(q for q in map(_tsquery, terms) if q) or "x"
     statement = text(
-        "SELECT s.request_id, s.public_text, s.internal_text FROM request_search s WHERE s.request_id IN :ids "
+        "WITH floor AS (SELECT coalesce(max(request_id), 0) - :recent AS id FROM request_search), "
+        f"recent AS ({matching} AND s.request_id > (SELECT id FROM floor) "
+        "ORDER BY s.request_id DESC LIMIT :candidates), "
+        f"older AS ({matching} AND s.request_id + 0 <= (SELECT id FROM floor) "
+        "AND (SELECT count(*) FROM recent) < :candidates ORDER BY s.request_id + 0 DESC LIMIT :candidates), "
+        "found AS (SELECT request_id FROM recent UNION ALL SELECT request_id FROM older LIMIT :candidates) "
+        "SELECT s.request_id, s.public_text, s.internal_text FROM request_search s "
+        "JOIN found ON found.request_id = s.request_id "
         f"ORDER BY {rank} DESC, s.request_id DESC LIMIT :limit"
-    ).bindparams(bindparam("ids", expanding=True))
-    ranked = {"ids": found, "limit": limit, "all": " | ".join(q for q in map(_tsquery, terms) if q) or "x"}
-    return list(connection.execute(statement, ranked))
+    )
+    connection.execute(text("SET LOCAL enable_seqscan = off"))  # this read's transaction only (see above)
+    try:
+        return list(connection.execute(statement, params))
+    finally:
+        connection.execute(text("SET LOCAL enable_seqscan = on"))
 
 
 __all__ = [
