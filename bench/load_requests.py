@@ -156,11 +156,10 @@ def _rows(
     rng: random.Random,
     now: datetime,
     with_outbox: bool,
-) -> tuple[
-    list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]
-]:
+) -> tuple[list[dict[str, Any]], ...]:
     """Encoded rows of one batch; ``now`` and the planned times are naive UTC."""
     requests: list[dict[str, Any]] = []
+    reminded: list[dict[str, Any]] = []
     chat: list[dict[str, Any]] = []
     followers: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -240,6 +239,18 @@ def _rows(
         asked = status == "waiting_for_customer" or (status in ("completed", "in_progress") and rng.random() < 0.15)
         if asked:
             chat.append(_message(request_id, staff[0], rng.choice(QUESTIONS), False, steps[-1][0] or created_s))
+        if status == "waiting_for_customer":
+            # a portal in use has reminded these already: without it, the first start would mail them all
+            reminded.append(
+                {
+                    "message_id": f"<bench-reminder-{request_id}@bench.invalid>",
+                    "request_id": request_id,
+                    "user_id": requester,
+                    "kind": "reminder",
+                    "sent_at": steps[-1][0] or created_s,
+                    "text": "Påminnelse (benchmark data)",
+                }
+            )
         if status == "completed" and rng.random() < 0.25:
             chat.append(_message(request_id, staff[0], rng.choice(ANSWERS), False, steps[-1][0] or created_s))
         if status != "cancelled" and rng.random() < 0.05:
@@ -284,7 +295,7 @@ def _rows(
                         "done_at": at_s,
                     }
                 )
-    return requests, history, outbox, followers, chat
+    return requests, history, outbox, followers, chat, reminded
 
 
 def _message(request_id: int, author: int, body: str, internal: bool, at: str | None) -> dict[str, Any]:
@@ -430,7 +441,7 @@ def load(
 
     from core import demo, models
     from core.migrate import upgrade
-    from core.models import ChatMessage, Request, RequestHistory
+    from core.models import ChatMessage, Request, RequestHistory, SentMail
     from core.platform.clock import SystemClock
     from core.platform.db import create_database
     from core.platform.outbox import OutboxMessage
@@ -461,7 +472,14 @@ def load(
             start_id = int(connection.execute(text("SELECT coalesce(max(id), 0) FROM request")).scalar_one()) + 1
 
         insert_started = time.perf_counter()
-        counts = {"request": 0, "request_history": 0, "chat_message": 0, "outbox": 0, "request_follower": 0}
+        counts = {
+            "request": 0,
+            "request_history": 0,
+            "chat_message": 0,
+            "outbox": 0,
+            "request_follower": 0,
+            "sent_mail": 0,
+        }
         position = 0
         while position < n:
             transaction_end = min(n, position + commit_every)
@@ -469,7 +487,7 @@ def load(
                 write = _copier(connection) if postgres else _inserter(connection)
                 while position < transaction_end:
                     chunk = plan[position : min(transaction_end, position + BATCH)]
-                    requests, history, outbox, followers, chat = _rows(
+                    requests, history, outbox, followers, chat, reminded = _rows(
                         start_id + position, chunk, world, rng, now, with_outbox
                     )
                     tables: list[tuple[Any, list[dict[str, Any]]]] = [
@@ -477,6 +495,7 @@ def load(
                         (RequestHistory, history),
                         (ChatMessage, chat),
                         (OutboxMessage, outbox),
+                        (SentMail, reminded),
                     ]
                     if follower_model is not None:
                         tables.append((follower_model, followers))

@@ -44,7 +44,10 @@ def send_due_reminders(portal: Portal) -> int:
     now = portal.clock.now()
     queued = 0
     with portal.database.reading() as session:
-        # Only requests waiting now (the status index finds them), and of those only their latest question.
+        # Only requests waiting now (the status index finds them), and of those only their latest question, asked
+        # at least ``days`` calendar days ago (fewer than the working days) and not yet reminded: a question
+        # reminded once stays out of every later round, which at a million requests would otherwise re-read
+        # thousands of requests in a write transaction every few minutes.
         waiting = select(Request.id).where(Request.status == Status.WAITING_FOR_CUSTOMER.value)
         asked = (
             select(RequestHistory.request_id, func.max(RequestHistory.id).label("history_id"))
@@ -52,14 +55,23 @@ def send_due_reminders(portal: Portal) -> int:
             .group_by(col(RequestHistory.request_id))
             .subquery()
         )
+        already = (
+            select(SentMail.id)
+            .where(
+                SentMail.request_id == asked.c.request_id,
+                SentMail.kind == "reminder",
+                col(SentMail.sent_at) >= col(RequestHistory.at),
+            )
+            .exists()
+        )
         candidates = [
-            (request.id, question.id)
-            for request, question in session.exec(
-                select(Request, RequestHistory)
-                .join(asked, asked.c.request_id == col(Request.id))
+            (request_id, question_id)
+            for request_id, question_id, at in session.exec(
+                select(asked.c.request_id, RequestHistory.id, RequestHistory.at)
                 .join(RequestHistory, col(RequestHistory.id) == asked.c.history_id)
+                .where(col(RequestHistory.at) <= now - timedelta(days=days), ~already)
             ).all()
-            if add_working_days(question.at, days) <= now
+            if add_working_days(at, days) <= now
         ]
     if not candidates:
         return 0

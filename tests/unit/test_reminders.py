@@ -58,3 +58,39 @@ def test_one_reminder_after_three_working_days(portal: Portal, world: World) -> 
         for p in (Path(portal.settings.data_dir) / "mail").glob("*.eml")
     ]
     assert f"Påminnelse: [BB-{filed.id}] Väntar på kund – Felanmälan" in subjects
+
+
+def test_a_reminded_question_is_not_read_again_and_a_new_question_is(portal: Portal, world: World) -> None:
+    """Once its reminder is sent, a question still waiting is left out of the rounds' read (at a million requests
+    thousands wait), while the next question asked on the same request gets its own reminder."""
+    import pytest
+
+    from core.conversation import reminders
+    from core.platform import outbox
+
+    clock: FixedClock = portal.clock  # type: ignore[assignment]
+    clock.set(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+    filed = workflow.file(portal, world.member, "fault_report", world.fault(), None)
+    workflow.perform(portal, world.staff, filed.id or 0, Action.TAKE)
+    chat.post(portal, world.staff, filed.id or 0, "Vilken dörr?", ask_customer=True)
+    clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    assert send_due_reminders(portal) == 1
+    outbox.drain(portal)  # sent: now in sent_mail
+
+    looked_up: list[int] = []
+    original = reminders.followers
+
+    def counting(session: object, request: object) -> object:
+        looked_up.append(1)
+        return original(session, request)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reminders, "followers", counting)
+        clock.set(datetime(2026, 12, 9, 9, 0, tzinfo=UTC))
+        assert send_due_reminders(portal) == 0
+    assert looked_up == []  # not even a candidate
+
+    chat.post(portal, world.member, filed.id or 0, "Entrédörren.")
+    chat.post(portal, world.staff, filed.id or 0, "Vilken våning?", ask_customer=True)
+    clock.set(datetime(2026, 12, 14, 9, 0, tzinfo=UTC))  # the Monday after: three working days later
+    assert send_due_reminders(portal) == 1
