@@ -280,13 +280,16 @@ def _phrase(term: str) -> str:
 def _sqlite(connection: Connection, terms: list[str], scope: int | None, limit: int) -> list[Any]:
     words = " AND ".join(_phrase(term) for term in terms)
     match = f"{{public_folded}} : ({words})" if scope is not None else f"({words})"
-    where = "request_search MATCH :match" + (" AND r.organisation_id = :scope" if scope is not None else "")
+    if scope is not None:  # a customer's: their organisation's requests only
+        source = "request_search JOIN request r ON r.id = request_search.rowid"
+        where = "request_search MATCH :match AND r.organisation_id = :scope"
+    else:
+        source, where = "request_search", "request_search MATCH :match"
     statement = text(
         "SELECT id, public_text, internal_text FROM ("
         " SELECT request_search.rowid AS id, request_search.public_text, request_search.internal_text,"
         " bm25(request_search, 2.0, 1.0) AS score"
-        " FROM request_search JOIN request r ON r.id = request_search.rowid"
-        f" WHERE {where} ORDER BY request_search.rowid DESC LIMIT :candidates"
+        f" FROM {source} WHERE {where} ORDER BY request_search.rowid DESC LIMIT :candidates"
         ") ORDER BY score, id DESC LIMIT :limit"
     )
     values = {"match": match, "scope": scope, "limit": limit, "candidates": CANDIDATES}

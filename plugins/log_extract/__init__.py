@@ -1,4 +1,4 @@
-"""Utdrag eller logg: the system's users, or its event log for a bounded window, made as files automatically.
+"""Begäran om utdrag/logg: the system's users, or its event log for a bounded window, made as files automatically.
 
 The worker reads the adapter as a stream and writes the CSV (and, if asked, the XLSX) straight into the
 file storage, so an extract of a year of a busy system never has to fit in memory; the files are attached

@@ -1,4 +1,4 @@
-"""Utdrag eller logg in a real browser: the form with its nested choices, filled in, and the finished extract."""
+"""Begäran om utdrag/logg in a real browser: the form with its nested choices, filled in, and the finished extract."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def test_customer_asks_for_the_log_of_one_door_and_gets_the_files(
     today = date.today()
     page = sign_in(world.member.email, who="customer")
     page.goto("/")
-    page.get_by_role("link", name=re.compile("Utdrag eller logg")).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Utdrag eller logg")
+    page.get_by_role("link", name=re.compile("Begäran om utdrag/logg")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Begäran om utdrag/logg")
     pages.check(page, "log extract form")
 
     page.locator("#f-system-id").select_option(label=world.system.name)

@@ -1,4 +1,4 @@
-"""Utdrag eller logg: validation, the files it makes (exact CSV, XLSX), streaming in bounded memory, failure."""
+"""Begäran om utdrag/logg: validation, the files it makes (exact CSV, XLSX), streaming in bounded memory, failure."""
 
 from __future__ import annotations
 
@@ -201,7 +201,7 @@ def test_another_organisations_system_is_refused_without_looking_inside_it(porta
 def test_the_form_offers_the_chosen_system_s_doors_and_users(portal: Portal, world: World, web: Any) -> None:
     web.login(world.member.email)
     page = web.get("/requests/new/log_extract").text
-    assert "Utdrag eller logg" in page and "Händelseloggen" in page and "Hela systemet" in page
+    assert "Begäran om utdrag/logg" in page and "Händelseloggen" in page and "Hela systemet" in page
     first_door = portal.access_control(world.system).doors()[0]
     assert f'value="{world.system.id}:{first_door.id}"' not in page and "Välj först: System." in page
     assert 'value="refresh:system_id"' in page and "Välj system" in page  # the button without JavaScript
