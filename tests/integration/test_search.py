@@ -216,3 +216,19 @@ def test_the_whole_index_can_be_rebuilt_and_finds_the_same(portal: Portal, world
     assert _found(portal, world.staff, "tagg") == []
     assert search.reindex(portal.database, portal.registry.schema_of) == len(filed)
     assert {query: sorted(_found(portal, world.staff, query)) for query in queries} == before
+
+
+def test_the_reindex_command_rebuilds_every_row(
+    portal: Portal, world: World, filed: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from core import cli
+
+    with portal.database.writing() as session:
+        session.connection().exec_driver_sql("UPDATE request_search SET public_folded = ''")
+    monkeypatch.setattr(cli, "_portal", lambda: portal)
+    result = CliRunner().invoke(cli.main, ["db", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert f"Search index rebuilt for {len(filed)} requests." in result.output
+    assert _found(portal, world.member, "taggsparr") == [filed["taggspärr"]]
