@@ -10,7 +10,7 @@ message. Database triggers were the other choice; they were not taken because th
 numbers) is Python, which a trigger cannot call on PostgreSQL and which SQLite triggers only see on connections
 that registered the function. One indexed write per filing and per message; never a scan. A renamed organisation
 or user (whose names the rows hold) queues a background job (:func:`names_changed`) that rebuilds their
-requests' rows from the stored request and chat (:func:`rebuild`); ``bbportal search reindex`` rebuilds all.
+requests' rows from the stored request and chat (:func:`rebuild`); ``bbportal db reindex`` rebuilds all.
 
 SQLite (embedded): an FTS5 table with the trigram tokenizer — any three characters of a word match, so "tagg"
 finds "taggarna" and "taggspärr", "dörr" "dörrarna", and part of a tag or phone number matches; ranked by bm25.
@@ -179,17 +179,21 @@ def reindex(
 
 
 def rebuild(connection: Connection, ids: list[int], schema_of: SchemaOf) -> None:
-    """Write the rows of requests ``ids`` again from the requests, their names and their chat, in place.
+    """Write the rows of requests ``ids`` again from the requests, their names and their chat, in place (a row
+    that is missing is added).
 
-    On PostgreSQL the rows are locked first, so that a message added meanwhile (``index_message``) either is
-    read here or waits and is appended to the row written here; SQLite has one writer at a time.
+        On PostgreSQL the rows are locked first, so that a message added meanwhile (``index_message``) either is
+        read here or waits and is appended to the row written here; SQLite has one writer at a time.
     """
     expanding: BindParameter[Any] = bindparam("ids", expanding=True)
-    if connection.dialect.name != "sqlite":
-        connection.execute(
-            text("SELECT request_id FROM request_search WHERE request_id IN :ids FOR UPDATE").bindparams(expanding),
-            {"ids": ids},
+    key = _key(connection.dialect.name)
+    lock = " FOR UPDATE" if connection.dialect.name != "sqlite" else ""
+    indexed = {
+        row[0]
+        for row in connection.execute(
+            text(f"SELECT {key} FROM request_search WHERE {key} IN :ids{lock}").bindparams(expanding), {"ids": ids}
         )
+    }
     requests = connection.execute(
         text(
             "SELECT r.id, r.type_key, r.summary, r.data, o.name, u.name FROM request r "
@@ -207,8 +211,8 @@ def rebuild(connection: Connection, ids: list[int], schema_of: SchemaOf) -> None
     )
     for request_id, body, internal in messages:
         chat.setdefault((request_id, bool(internal)), []).append(body)
-    key = _key(connection.dialect.name)
     rows = []
+    missing: list[tuple[int, str, str]] = []
     for request_id, type_key, summary, data, organisation, requester in requests:
         schema = schema_of(type_key)
         values = json.loads(data) if isinstance(data, str) else data
@@ -221,6 +225,9 @@ def rebuild(connection: Connection, ids: list[int], schema_of: SchemaOf) -> None
         )
         public = "\n".join([public, *chat.get((request_id, False), [])])
         internal = "\n".join(chat.get((request_id, True), []))
+        if request_id not in indexed:  # lost (a restore of part of the data, a hand-edit): written anew
+            missing.append((request_id, public, internal))
+            continue
         rows.append(
             {
                 "id": request_id,
@@ -238,6 +245,7 @@ def rebuild(connection: Connection, ids: list[int], schema_of: SchemaOf) -> None
             ),
             rows,
         )
+    add_rows(connection, missing)
 
 
 @dataclass(frozen=True, slots=True)
