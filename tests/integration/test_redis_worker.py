@@ -239,7 +239,8 @@ def test_two_worker_processes_count_into_one_folder_and_log_the_filings_request_
     portal: Portal, world: World, broker: Any, smtp: tuple[Inbox, int], start_worker: Any, tmp_path: Path
 ) -> None:
     """``dramatiq --processes 2`` as deployed: what the workers count, ``/metrics`` adds up from the folder; what
-    they log is JSON with the request id of the filing whose jobs they ran."""
+    they log is JSON with the request id of the filing whose jobs they ran. (Not "job handed out": the receipt's
+    job is handed out by whichever relay gets to it first, the worker's own after its commit or this test's.)"""
     from prometheus_client.parser import text_string_to_metric_families
 
     from core.platform import request_ids
@@ -262,7 +263,7 @@ def test_two_worker_processes_count_into_one_folder_and_log_the_filings_request_
 
     assert wait_for(lambda: done("send_mail"), 20), (tmp_path / "worker-0.log").read_text()
     ours = [line for line in logged() if line.get("request_id") == trail]
-    assert {"job done", "mail sent", "job handed out"} <= {line["event"] for line in ours}
+    assert {"job done", "mail sent"} <= {line["event"] for line in ours}
     assert {line["topic"] for line in ours if line["event"] == "job done"} == {"request_filed", "send_mail"}
 
     assert len(list(folder.glob("counter_*.db"))) >= 1
