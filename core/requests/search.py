@@ -42,11 +42,12 @@ if TYPE_CHECKING:
     from core.platform.db import Database
 
 TABLE = "request_search"
-LIMIT = 50
-"""The best this many matches are shown; a search that finds more asks for more words."""
+PAGE = 20
+"""Matches on one page of results (each is a row, a snippet and a piece of the page to render)."""
 CANDIDATES = 200
 """Ranking reads every match's words, so only the newest this many matches are ranked: a word found in a
-hundred thousand requests ("entrén") stays as quick as a rare one; the page asks for more words."""
+hundred thousand requests ("entrén") stays as quick as a rare one; the page asks for more words. So a search
+has at most ``CANDIDATES / PAGE`` pages."""
 RECENT = 20_000
 """PostgreSQL: how many of the newest requests are read newest-first before the indexes are asked (see
 :func:`_postgresql`); reading them costs a few milliseconds."""
@@ -257,35 +258,56 @@ class Hit:
     internal: bool = False
 
 
-def find(session: Session, user: User, query: str, *, limit: int = LIMIT) -> list[Hit]:
-    """The best matches of ``query`` for ``user``, best first: staff over everything, internal notes included;
-    a customer only over their organisation's requests and never over internal notes. No words of at least three
-    characters: no matches (the page says why)."""
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One page of a search's matches, and how many there are in all (of the ranked :data:`CANDIDATES`)."""
+
+    hits: list[Hit]
+    total: int
+    page: int
+
+    @property
+    def more_than(self) -> bool:
+        """More matched than were ranked: the page says "more than" and asks for another word."""
+        return self.total >= CANDIDATES
+
+    @property
+    def pages(self) -> int:
+        return -(-self.total // PAGE)
+
+
+def find(session: Session, user: User, query: str, *, page: int = 1) -> Found:
+    """Page ``page`` (from 1) of the best matches of ``query`` for ``user``, best first: staff over everything,
+    internal notes included; a customer only over their organisation's requests and never over internal notes.
+    No words of at least three characters: no matches (the page says why). A page past the last has no hits and
+    a total of 0 (the count comes with the page's rows)."""
     terms = terms_of(query)
+    page = min(max(page, 1), -(-CANDIDATES // PAGE))
     if not terms:
-        return []
+        return Found([], 0, page)
     connection = session.connection()
     scope = None if user.is_staff else (user.organisation_id if user.organisation_id is not None else -1)
+    window = {"limit": PAGE, "offset": (page - 1) * PAGE, "candidates": CANDIDATES}
     if connection.dialect.name == "sqlite":
-        found = _sqlite(connection, terms, scope, limit)
+        found = _sqlite(connection, terms, scope, window)
     else:
-        found = _postgresql(connection, terms, scope, limit)
+        found = _postgresql(connection, terms, scope, window)
     hits = []
-    for request_id, public_text, internal_text in found:
+    for request_id, public_text, internal_text, _total in found:
         shown = snippet(public_text, terms)
         internal = False
         if shown is None and scope is None:
             shown = snippet(internal_text, terms)
             internal = shown is not None
         hits.append(Hit(request_id, shown, internal))
-    return hits
+    return Found(hits, found[0][3] if found else 0, page)
 
 
 def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _sqlite(connection: Connection, terms: list[str], scope: int | None, limit: int) -> list[Any]:
+def _sqlite(connection: Connection, terms: list[str], scope: int | None, window: dict[str, int]) -> list[Any]:
     words = " AND ".join(_phrase(term) for term in terms)
     match = f"{{public_folded}} : ({words})" if scope is not None else f"({words})"
     if scope is not None:  # a customer's: their organisation's requests only
@@ -294,13 +316,13 @@ def _sqlite(connection: Connection, terms: list[str], scope: int | None, limit: 
     else:
         source, where = "request_search", "request_search MATCH :match"
     statement = text(
-        "SELECT id, public_text, internal_text FROM ("
+        "SELECT id, public_text, internal_text, count(*) OVER () FROM ("
         " SELECT request_search.rowid AS id, request_search.public_text, request_search.internal_text,"
         " bm25(request_search, 2.0, 1.0) AS score"
         f" FROM {source} WHERE {where} ORDER BY request_search.rowid DESC LIMIT :candidates"
-        ") ORDER BY score, id DESC LIMIT :limit"
+        ") ORDER BY score, id DESC LIMIT :limit OFFSET :offset"
     )
-    values = {"match": match, "scope": scope, "limit": limit, "candidates": CANDIDATES}
+    values = {"match": match, "scope": scope, **window}
     return list(connection.execute(statement, values))
 
 
@@ -314,7 +336,7 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _postgresql(connection: Connection, terms: list[str], scope: int | None, limit: int) -> list[Any]:
+def _postgresql(connection: Connection, terms: list[str], scope: int | None, window: dict[str, int]) -> list[Any]:
     """Candidates first, then ranked, in one statement. A word in half the requests is found fastest newest-first
     along the primary key (the first candidates come at once); a rare one fastest through the GIN indexes (the
     planner, misjudging substring matches, would walk the whole table newest-first). So the newest
@@ -322,7 +344,7 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, lim
     older ones read through the indexes (``older``, whose one-time filter skips it otherwise); the newest
     :data:`CANDIDATES` of both are ranked. One statement: each round trip, and the candidates' ids carried through
     Python, cost more CPU than the reading itself."""
-    params: dict[str, Any] = {"scope": scope, "recent": RECENT, "candidates": CANDIDATES, "limit": limit}
+    params: dict[str, Any] = {"scope": scope, "recent": RECENT, **window}
     sides = ("public",) if scope is not None else ("public", "internal")
     conditions = []
     for n, term in enumerate(terms):
@@ -351,9 +373,9 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, lim
         f"older AS ({matching} AND s.request_id + 0 <= (SELECT id FROM floor) "
         "AND (SELECT count(*) FROM recent) < :candidates ORDER BY s.request_id + 0 DESC LIMIT :candidates), "
         "found AS (SELECT request_id FROM recent UNION ALL SELECT request_id FROM older LIMIT :candidates) "
-        "SELECT s.request_id, s.public_text, s.internal_text FROM request_search s "
+        "SELECT s.request_id, s.public_text, s.internal_text, count(*) OVER () FROM request_search s "
         "JOIN found ON found.request_id = s.request_id "
-        f"ORDER BY {rank} DESC, s.request_id DESC LIMIT :limit"
+        f"ORDER BY {rank} DESC, s.request_id DESC LIMIT :limit OFFSET :offset"
     )
     connection.execute(text("SET LOCAL enable_seqscan = off"))  # this read's transaction only (see above)
     try:
@@ -363,7 +385,9 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, lim
 
 
 __all__ = [
+    "PAGE",
     "REINDEX_TOPIC",
+    "Found",
     "Hit",
     "add_rows",
     "find",

@@ -24,7 +24,7 @@ def _suggest(portal: Portal, who: Any, text: str) -> int:
 
 def _found(portal: Portal, who: Any, query: str) -> list[int]:
     with portal.database.reading() as session:
-        return [hit.request_id for hit in search.find(session, who, query)]
+        return [hit.request_id for hit in search.find(session, who, query).hits]
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_messages_are_found_and_internal_notes_only_by_staff(
     assert _found(portal, world.member, "lassmeden") == []
     assert _found(portal, world.member, "Lindqvist") == []
     with portal.database.reading() as session:
-        hits = search.find(session, world.staff, "lindqvist")
+        hits = search.find(session, world.staff, "lindqvist").hits
     assert [hit.request_id for hit in hits] == [request_id]
     assert hits[0].internal and hits[0].snippet is not None and "<mark>Lindqvist</mark>" in hits[0].snippet
 
@@ -92,7 +92,7 @@ def test_messages_are_found_and_internal_notes_only_by_staff(
 def test_the_snippet_is_escaped_and_marks_the_original_words(portal: Portal, world: World) -> None:
     _suggest(portal, world.member, "Skylten <b>Dörrarna</b> & portarna behöver bytas.")
     with portal.database.reading() as session:
-        (hit,) = search.find(session, world.member, "dorrarna")
+        (hit,) = search.find(session, world.member, "dorrarna").hits
     assert hit.snippet is not None
     assert "&lt;b&gt;<mark>Dörrarna</mark>&lt;/b&gt; &amp; portarna" in hit.snippet
 
@@ -134,6 +134,50 @@ def test_the_results_page_shows_ranked_matches_in_context(
     assert "<mark>Dörr</mark>arna" in page.text
     assert f'href="/requests/{filed["other_org"]}"' not in page.text
     assert 'action="/search"' in customer_web.get("/requests").text  # the box in the header
+
+
+def test_matches_come_a_page_at_a_time_with_their_count(
+    portal: Portal, world: World, customer_web: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "PAGE", 2)
+    filed = {_suggest(portal, world.member, f"Grinden nummer {n} gnisslar." + " grinden" * n) for n in range(5)}
+    with portal.database.reading() as session:
+        pages = [search.find(session, world.member, "grinden", page=n) for n in (1, 2, 3, 4)]
+    assert [len(found.hits) for found in pages] == [2, 2, 1, 0]
+    assert [found.total for found in pages[:3]] == [5, 5, 5] and pages[0].pages == 3 and not pages[0].more_than
+    in_order = [hit.request_id for found in pages for hit in found.hits]
+    assert set(in_order) == filed and len(in_order) == 5  # every match once, across the pages
+    assert in_order == _ranked(portal, world, "grinden")  # in the order of one long page
+
+    second = customer_web.get("/search", params={"q": "grinden", "page": "2"})
+    assert second.status_code == 200
+    assert "Sida 2 av 3" in second.text and "Visar 3–4." in second.text and "5 ärenden hittades" in second.text
+    assert 'rel="prev" ' in second.text or 'rel="prev">' in second.text
+    assert "page=3" in second.text and 'start="3"' in second.text
+    past = customer_web.get("/search", params={"q": "grinden", "page": "7"}, follow_redirects=False)
+    assert past.status_code in (302, 303) and past.headers["location"] == "/search?q=grinden"  # an old link
+    for typo in ("0", "-1", "två", "99999999999"):
+        assert "Sida 1 av 3" in customer_web.get("/search", params={"q": "grinden", "page": typo}).text
+
+
+def test_more_matches_than_are_ranked_say_so(
+    portal: Portal, world: World, customer_web: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    for n in range(4):
+        _suggest(portal, world.member, f"Staketet vid infart {n} lutar.")
+    with portal.database.reading() as session:
+        found = search.find(session, world.member, "staketet")
+    assert found.total == 3 and found.more_than
+    page = customer_web.get("/search", params={"q": "staketet"})
+    assert "Minst 3 ärenden hittades" in page.text and "lägg till ett ord" in page.text
+
+
+def _ranked(portal: Portal, world: World, query: str) -> list[int]:
+    """All matches on one page, as a reference order."""
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(search, "PAGE", 1000)
+        return _found(portal, world.member, query)
 
 
 def test_older_requests_are_found_past_the_newest(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
 
 from litestar import Controller, get
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
@@ -33,32 +35,49 @@ class SearchController(Controller):
     guards = [require_user]
 
     @get("/search")
-    async def search(self, request: HttpRequest, q: FromQuery[str] = "") -> Template | Redirect:
+    async def search(
+        self,
+        request: HttpRequest,
+        q: FromQuery[str] = "",
+        page_number: Annotated[str, QueryParameter(name="page")] = "1",
+    ) -> Template | Redirect:
         query = q.strip()[:MAX_QUERY]
+        wanted = page_of(page_number)
         current = user(request)
         prefix = "/staff" if current.is_staff else ""
         number = number_of(query)
 
-        def load(session: Session) -> tuple[int | None, list[Result]]:
-            if number is not None:
+        def load(session: Session) -> tuple[int | None, search.Found, list[Result]]:
+            if number is not None and wanted == 1:
                 try:
-                    return get_request(session, current, number).id, []
+                    return get_request(session, current, number).id, search.Found([], 0, 1), []
                 except NotFound:
                     pass  # another organisation's number, or none: look for it as text (part of a phone number)
-            hits = search.find(session, current, query)
-            rows = rows_by_id(session, current, [hit.request_id for hit in hits])
-            return None, [Result(rows[hit.request_id], hit) for hit in hits if hit.request_id in rows]
+            found = search.find(session, current, query, page=wanted)
+            rows = rows_by_id(session, current, [hit.request_id for hit in found.hits])
+            return None, found, [Result(rows[hit.request_id], hit) for hit in found.hits if hit.request_id in rows]
 
-        jump, results = await read(request, load) if query else (None, [])
+        jump, found, results = await read(request, load) if query else (None, search.Found([], 0, 1), [])
         if jump is not None:
             return Redirect(f"{prefix}/requests/{jump}")
+        if found.page > 1 and not found.hits:  # past the last page (an old link, a hand-typed number)
+            return Redirect(f"/search?{urlencode({'q': query})}")
         return page(
             "search.html",
             viewer(request),
             query=query,
+            found=found,
             results=results,
+            first=(found.page - 1) * search.PAGE + 1,
+            page_href=lambda number: f"/search?{urlencode({'q': query, 'page': number})}",
             too_short=bool(query) and not terms_of(query),
             min_term=MIN_TERM,
-            limit=search.LIMIT,
             link_prefix=prefix,
         )
+
+
+def page_of(value: str) -> int:
+    """The page asked for: a whole number from 1; anything else (a typo in a link) is the first page, and a
+    number past the last is brought back to it by :func:`search.find`."""
+    value = value.strip()
+    return int(value) if value.isdigit() and 0 < len(value) <= 4 and int(value) > 0 else 1
