@@ -6,6 +6,7 @@ portal and web clients, as it gives them to any plugin package.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,10 @@ from core.testing.fixtures import DATABASE_URL_VARIABLE
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+"""aiosmtpd (the tests' SMTP servers) logs every command at INFO: pages of it in a failing test's output, and
+nothing there that the test's own assertions do not say better."""
 
 
 @pytest.fixture(autouse=True, scope="session")

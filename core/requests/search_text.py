@@ -133,10 +133,19 @@ def terms_of(query: str) -> list[str]:
     return list(dict.fromkeys(word for word in words if len(word) >= MIN_TERM))[:MAX_TERMS]
 
 
+@lru_cache(maxsize=256)
+def _written_digits(term: str) -> re.Pattern[str]:
+    """Digits as a phone number is written: "5551234" in "073-555 12 34" (the index also holds the digits
+    alone, so the match is found; this finds it in the text shown)."""
+    return re.compile(r"[\s\-()]{0,2}".join(term))
+
+
 def _spans(folded: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for term in terms:
         start = folded.find(term)
+        if start == -1 and term.isdigit() and len(term) >= MIN_TERM:
+            spans.extend(match.span() for match in _written_digits(term).finditer(folded))
         while start != -1:
             spans.append((start, start + len(term)))
             start = folded.find(term, start + len(term))

@@ -38,6 +38,13 @@ def test_the_snippet_escapes_and_marks_the_original_words() -> None:
     assert later is not None and later.startswith("…") and "<mark>tagg</mark>en" in later
 
 
+def test_digits_are_marked_in_a_phone_number_as_it_is_written() -> None:
+    shown = snippet("Ring 073-555 12 34 eller (08) 123 45", ["5551234"])
+    assert shown == "Ring 073-<mark>555 12 34</mark> eller (08) 123 45"
+    assert snippet("Ring (08) 123 45", ["0812345"]) == "Ring (<mark>08) 123 45</mark>"
+    assert snippet("Ring 073-555 12 34", ["5559"]) is None  # digits that are not there are not marked
+
+
 class Topic(StrEnum):
     PORTAL = "portal"
 
