@@ -92,7 +92,7 @@ def resolve_viewer(request: HttpRequest) -> Viewer:
             identity, stale = auth.resolve_session(session, session_token, secret_key=keys, clock=portal.clock)
             if identity is not None and request.method == "GET" and not identity.user.is_staff:
                 # one query more in this read, not a read of its own while the page renders
-                waiting = waiting_count(session, identity.user)
+                waiting = waiting_count(session, identity.user, for_badge=True)
             if stale is not None or (identity is not None and identity.by_fallback_key):
                 with portal.database.writing() as writer:
                     if identity is not None and identity.by_fallback_key:

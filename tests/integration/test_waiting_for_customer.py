@@ -20,7 +20,7 @@ def ask(staff: Any, request_id: int, question: str) -> None:
 
 def badge(page: str) -> str | None:
     found = re.search(
-        r'href="/requests">[^<]*<span class="badge">(\d+)<span class="visually-hidden">([^<]*)</span>', page
+        r'href="/requests">[^<]*<span class="badge">(\d+\+?)<span class="visually-hidden">([^<]*)</span>', page
     )
     return f"{found.group(1)}{found.group(2)}" if found else None
 
@@ -85,3 +85,29 @@ def test_the_navigation_count_is_one_query_per_page(portal: Portal, world: World
         event.remove(engine, "before_cursor_execute", seen)
     assert badge(html.unescape(page)) == "3 väntar på svar från er"
     assert len(counts) == 1
+
+
+def test_the_badge_stops_counting_past_its_maximum_and_the_start_page_does_not(
+    portal: Portal, world: World, make_web: Any, monkeypatch: Any
+) -> None:
+    """The badge is on every page: past a backlog of questions it says "2+" (here; "99+" as shipped) and stops
+    counting, while the start page counts them all."""
+    from core.requests import waiting
+
+    monkeypatch.setattr(waiting, "BADGE_MAX", 2)
+    waiting._capped_count_statement.cache_clear()
+    customer, staff = make_web(), make_web()
+    staff.login(world.staff.email)
+    for n in range(3):
+        filed = workflow.file(portal, world.member, "fault_report", world.fault(location=f"Port {n}"), None)
+        ask(staff, filed.id or 0, "Vilken dörr?")
+    customer.login(world.member.email)
+    try:
+        assert badge(html.unescape(customer.get("/profile").text)) == "2+ väntar på svar från er"
+        start = html.unescape(customer.get("/").text)
+        assert "3 ärenden väntar på svar från er" in start and badge(start) == "2+ väntar på svar från er"
+        with portal.database.reading() as session:
+            assert waiting.waiting_count(session, world.member, for_badge=True) == 3  # one past the maximum
+            assert waiting.waiting_count(session, world.member) == 3
+    finally:
+        waiting._capped_count_statement.cache_clear()
