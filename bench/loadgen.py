@@ -6,7 +6,8 @@ every request is taken around the whole call, so it includes queueing in the ser
 
 Phases, in order:
 
-* ``file``: ``posts`` × ``POST /api/v1/requests`` (Bearer token), throughput = 201 answers / wall time;
+* ``file``: ``posts`` × ``POST /api/v1/requests`` (Bearer token), throughput = 201 answers / wall time; each
+  filing is the job's ``fault_report`` with the next of its ``fault_variants`` (if any) laid over it;
 * ``queue``: ``gets`` × ``GET /staff/queue`` with the staff session cookie;
 * ``requests``: ``gets`` × ``GET /requests`` with the customer session cookie;
 * ``sustain``: like ``file``, but for ``sustain_s`` seconds instead of a number of POSTs (bench/topology.py);
@@ -151,11 +152,14 @@ def main() -> None:
     def cookie_client(cookies: dict[str, str]) -> Callable[[], httpx.Client]:
         return lambda: httpx.Client(base_url=base, timeout=timeout, limits=limits, cookies=cookies)
 
+    variants: list[dict[str, Any]] = job.get("fault_variants") or [{}]
+
     def file_one(client: httpx.Client, index: int) -> tuple[bool, str]:
+        data = {**fault, **variants[index % len(variants)]}
         body = {
             "type": "fault_report",
             "carry_out_on": None,
-            "data": {**fault, "description": f"{fault['description']} (bench {index})"},
+            "data": {**data, "description": f"{data['description']} (bench {index})"},
         }
         response = client.post("/api/v1/requests", json=body)
         if response.status_code != 201:

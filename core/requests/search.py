@@ -22,6 +22,7 @@ Both rank only the newest :data:`CANDIDATES` matches.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +51,10 @@ hundred thousand requests ("entrén") stays as quick as a rare one; the page ask
 has at most ``CANDIDATES / PAGE`` pages."""
 RECENT = 20_000
 """PostgreSQL: how many of the newest requests are read newest-first before the indexes are asked (see
-:func:`_postgresql`); reading them costs a few milliseconds."""
+:func:`_postgresql`); reading them all costs about 15 ms at a million requests."""
+RARE = 2_000
+"""PostgreSQL: a search whose words the planner expects in fewer requests than this goes to the indexes
+straight away, without reading the newest requests first (see :func:`_postgresql`)."""
 
 SQLITE_SCHEMA = (
     "CREATE VIRTUAL TABLE request_search USING fts5("
@@ -337,13 +341,15 @@ def _like(term: str) -> str:
 
 
 def _postgresql(connection: Connection, terms: list[str], scope: int | None, window: dict[str, int]) -> list[Any]:
-    """Candidates first, then ranked, in one statement. A word in half the requests is found fastest newest-first
-    along the primary key (the first candidates come at once); a rare one fastest through the GIN indexes (the
-    planner, misjudging substring matches, would walk the whole table newest-first). So the newest
-    :data:`RECENT` requests are read newest-first (``recent``), and only when they hold too few matches are the
-    older ones read through the indexes (``older``, whose one-time filter skips it otherwise); the newest
-    :data:`CANDIDATES` of both are ranked. One statement: each round trip, and the candidates' ids carried through
-    Python, cost more CPU than the reading itself."""
+    """Candidates first, then ranked, in one statement. A word in a third of the requests is found fastest
+    newest-first along the primary key (the first candidates come at once; through the GIN indexes it would cost
+    200 ms at a million requests, every match read and sorted); a rare one fastest through the GIN indexes (a
+    fraction of a millisecond; newest-first it would read every request). So a search the planner expects to be
+    rare (:func:`_expected_rare`) reads the indexes only; any other reads the newest :data:`RECENT` requests
+    newest-first (``recent``), and only when they hold too few matches the older ones through the indexes
+    (``older``, whose one-time filter skips it otherwise) — which also bounds what a wrong guess of "common" costs.
+    The newest :data:`CANDIDATES` are ranked. One statement: each round trip, and the candidates' ids carried
+    through Python, cost more CPU than the reading itself."""
     params: dict[str, Any] = {"scope": scope, "recent": RECENT, **window}
     sides = ("public",) if scope is not None else ("public", "internal")
     conditions = []
@@ -366,13 +372,19 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, win
     if scope is None:
         rank += " + 0.5 * ts_rank(s.internal_words, to_tsquery('swedish', :all))"
     params["all"] = " | ".join(q for q in map(_tsquery, terms) if q) or "x"
+    if _expected_rare(connection, terms, sides):
+        found = f"found AS ({matching} ORDER BY s.request_id + 0 DESC LIMIT :candidates) "
+    else:
+        found = (
+            "floor AS (SELECT coalesce(max(request_id), 0) - :recent AS id FROM request_search), "
+            f"recent AS ({matching} AND s.request_id > (SELECT id FROM floor) "
+            "ORDER BY s.request_id DESC LIMIT :candidates), "
+            f"older AS ({matching} AND s.request_id + 0 <= (SELECT id FROM floor) "
+            "AND (SELECT count(*) FROM recent) < :candidates ORDER BY s.request_id + 0 DESC LIMIT :candidates), "
+            "found AS (SELECT request_id FROM recent UNION ALL SELECT request_id FROM older LIMIT :candidates) "
+        )
     statement = text(
-        "WITH floor AS (SELECT coalesce(max(request_id), 0) - :recent AS id FROM request_search), "
-        f"recent AS ({matching} AND s.request_id > (SELECT id FROM floor) "
-        "ORDER BY s.request_id DESC LIMIT :candidates), "
-        f"older AS ({matching} AND s.request_id + 0 <= (SELECT id FROM floor) "
-        "AND (SELECT count(*) FROM recent) < :candidates ORDER BY s.request_id + 0 DESC LIMIT :candidates), "
-        "found AS (SELECT request_id FROM recent UNION ALL SELECT request_id FROM older LIMIT :candidates) "
+        f"WITH {found}"
         "SELECT s.request_id, s.public_text, s.internal_text, count(*) OVER () FROM request_search s "
         "JOIN found ON found.request_id = s.request_id "
         f"ORDER BY {rank} DESC, s.request_id DESC LIMIT :limit OFFSET :offset"
@@ -386,6 +398,45 @@ def _postgresql(connection: Connection, terms: list[str], scope: int | None, win
         return list(connection.execute(statement, params))
     finally:
         connection.execute(text("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL plan_cache_mode TO DEFAULT"))
+
+
+_LEXEME = re.compile(r"'((?:[^']|'')*)'")
+
+
+def _expected_rare(connection: Connection, terms: list[str], sides: tuple[str, ...]) -> bool:
+    """Whether the planner expects fewer than :data:`RARE` requests to hold every word, as typed or as its stem.
+
+    Its statistics of the folded text (a histogram of a hundred sampled rows) see a word that a few per cent of
+    the requests hold; for a word they did not see it expects a handful. So a word in one per cent of a million
+    requests may be taken for rare and read through the indexes: ten thousand matches, about 10 ms, where a word
+    absent from the newest requests costs 15 ms without the guess. (A histogram of a thousand rows sees words ten
+    times rarer but made every search's planning 2–3 ms dearer.) A word is found by its stem too ("dorrarna" by
+    "dorr", as common as "dörren"), so the estimate is of the folded text holding the stem where the stem is part
+    of the word, of either otherwise. Two round trips (the stems, then EXPLAIN), a fraction of a millisecond each.
+    """
+    queries = [_tsquery(term) for term in terms]
+    stems = [""] * len(terms)
+    wanted = [n for n, query in enumerate(queries) if query]
+    if wanted:
+        columns = ", ".join(f"to_tsquery('swedish', :q{n})::text" for n in wanted)
+        row = connection.execute(text(f"SELECT {columns}"), {f"q{n}": queries[n] for n in wanted}).one()
+        for n, lexemes in zip(wanted, row, strict=True):
+            found = _LEXEME.search(lexemes or "")
+            stems[n] = found.group(1).replace("''", "'") if found else ""
+    params: dict[str, str] = {}
+    conditions = []
+    for n, term in enumerate(terms):
+        patterns = [stems[n]] if stems[n] and stems[n] in term else [term, *([stems[n]] if stems[n] else [])]
+        either = []
+        for m, pattern in enumerate(patterns):
+            params[f"p{n}_{m}"] = _like(pattern)
+            either += [f"s.{side}_folded LIKE :p{n}_{m}" for side in sides]
+        conditions.append("(" + " OR ".join(either) + ")")
+    plan = connection.execute(
+        text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM request_search s WHERE {' AND '.join(conditions)}"), params
+    ).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"]) < RARE
 
 
 __all__ = [
