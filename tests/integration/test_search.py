@@ -288,3 +288,27 @@ def test_the_reindex_command_rebuilds_every_row(
     assert result.exit_code == 0, result.output
     assert f"Search index rebuilt for {len(filed)} requests." in result.output
     assert _found(portal, world.member, "taggsparr") == [filed["taggspärr"]]
+
+
+def test_postgresql_reads_the_indexes_first_only_for_words_it_expects_to_be_rare(
+    portal: Portal, world: World, _route: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner's estimate decides, over the word as typed and its stem: "dorrarna" is in no request here, but
+    its stem "dorr" is in every one, so it is not rare."""
+    if portal.database.is_sqlite:
+        pytest.skip("the choice is PostgreSQL's")
+    from sqlalchemy import text
+
+    for n in range(40):
+        _suggest(portal, world.member, f"Dörren till förråd {n} kärvar.")
+    monkeypatch.setattr(search, "RARE", 10)
+    with portal.database.writing() as session:
+        session.connection().execute(text("ANALYZE request_search"))
+    with portal.database.reading() as session:
+        connection = session.connection()
+        sides = ("public", "internal")
+        assert search._expected_rare(connection, ["fonsterbeslaget"], sides)
+        assert not search._expected_rare(connection, ["dorren"], sides)
+        assert not search._expected_rare(connection, ["dorrarna"], sides)  # by its stem
+        assert not search._expected_rare(connection, ["forrad"], sides)  # part of "förråd 7", no stem of its own
+        assert search.find(session, world.member, "dorrarna").total == 40
