@@ -159,3 +159,52 @@ def test_the_staff_queue_views_and_sorting(
     finally:
         page.goto("/staff/queue?view=queue")  # the remembered view back to the queue for later stories
         _language(page, "sv")
+
+
+@pytest.fixture(scope="module")
+def many(live_server: Any) -> str:
+    """One word in a page of matches and one more, all of another organisation's (staff find them; the first
+    organisation's lists in the stories above stay as they were)."""
+    from core.requests import search
+    from core.workflow import actions as workflow
+
+    portal, world = live_server.portal, live_server.world
+    for n in range(search.PAGE + 1):
+        text = f"Grindhålet vid infart {n} behöver lagas före vintern."
+        workflow.file(portal, world.outsider, "suggestion", {"topic": "other", "suggestion": text}, None)
+    return "grindhålet"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_search_results_come_a_page_at_a_time(
+    sign_in: Any, pages: Any, world: Any, many: str, width: str, language: str
+) -> None:
+    sv = language == "sv"
+    page = sign_in(world.staff_admin.email, who="staff", viewport=WIDTHS[width])
+    try:
+        page.goto("/staff/queue")
+        _language(page, language)
+        box = page.locator("#header-search-q")
+        box.fill(many)
+        box.press("Enter")
+        status = page.locator("main [role=status]")
+        expect(status).to_contain_text("21 ärenden hittades" if sv else "21 requests found")
+        expect(status).to_contain_text("Visar 1–20." if sv else "Showing 1–20.")
+        expect(page.locator("ol.results > li")).to_have_count(20)
+        _fits(page, f"search results, first page, at {width}")
+        pages.check(page, f"search results page 1 {language} {width}")
+
+        pager = page.locator("nav.pager")
+        pager.get_by_role("link", name="Nästa sida" if sv else "Next page").click()
+        expect(page).to_have_url(re.compile(r"page=2"))
+        expect(page.locator("ol.results > li")).to_have_count(1)
+        expect(pager).to_contain_text("Sida 2 av 2" if sv else "Page 2 of 2")
+        expect(page.locator("main [role=status]")).to_contain_text("Visar nummer 21." if sv else "Showing number 21.")
+        _fits(page, f"search results, second page, at {width}")
+        pages.check(page, f"search results page 2 {language} {width}")
+        pager.get_by_role("link", name="Föregående sida" if sv else "Previous page").click()
+        expect(page).to_have_url(re.compile(r"page=1"))
+        expect(page.locator("ol.results > li")).to_have_count(20)
+    finally:
+        _language(page, "sv")
