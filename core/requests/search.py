@@ -15,8 +15,9 @@ requests' rows from the stored request and chat (:func:`rebuild`); ``bbportal db
 SQLite (embedded): an FTS5 table with the trigram tokenizer — any three characters of a word match, so "tagg"
 finds "taggarna" and "taggspärr", "dörr" "dörrarna", and part of a tag or phone number matches; ranked by bm25.
 PostgreSQL: stored ``tsvector`` columns in the Swedish configuration (stems: "dörrarna" finds "dörren"; words
-as prefixes) or'ed with ``pg_trgm`` substring matching, each with its GIN index; ranked by ``ts_rank``.
-Both rank only the newest :data:`CANDIDATES` matches.
+as prefixes) or'ed with ``pg_trgm`` substring matching, each with its GIN index; ranked by ``ts_rank``; a
+common word read newest-first, a rare one through the indexes (:func:`_postgresql`). Both rank only the newest
+:data:`CANDIDATES` matches and show them :data:`PAGE` at a time.
 """
 
 from __future__ import annotations
@@ -271,7 +272,7 @@ class Found:
 
     @property
     def more_than(self) -> bool:
-        """More matched than were ranked: the page says "more than" and asks for another word."""
+        """At least as many matched as are ranked: the page says "at least" and asks for another word."""
         return self.total >= CANDIDATES
 
     @property
