@@ -80,4 +80,4 @@ def page_of(value: str) -> int:
     """The page asked for: a whole number from 1; anything else (a typo in a link) is the first page, and a
     number past the last is brought back to it by :func:`search.find`."""
     value = value.strip()
-    return int(value) if value.isdigit() and 0 < len(value) <= 4 and int(value) > 0 else 1
+    return int(value) if value.isdecimal() and 0 < len(value) <= 4 and int(value) > 0 else 1
