@@ -25,6 +25,17 @@ def badge(page: str) -> str | None:
     return f"{found.group(1)}{found.group(2)}" if found else None
 
 
+def three_waiting(portal: Portal, world: World, make_web: Any) -> Any:
+    """Three of the member's requests asked a question by staff; the member's web client, logged in."""
+    customer, staff = make_web(), make_web()
+    staff.login(world.staff.email)
+    for n in range(3):
+        filed = workflow.file(portal, world.member, "fault_report", world.fault(location=f"Port {n}"), None)
+        ask(staff, filed.id or 0, "Vilken dörr?")
+    customer.login(world.member.email)
+    return customer
+
+
 def test_the_start_page_and_the_navigation_show_what_waits_for_the_customer(
     portal: Portal, world: World, make_web: Any
 ) -> None:
@@ -65,12 +76,7 @@ def test_another_organisations_waiting_requests_are_not_counted(portal: Portal, 
 
 
 def test_the_navigation_count_is_one_query_per_page(portal: Portal, world: World, make_web: Any) -> None:
-    customer, staff = make_web(), make_web()
-    staff.login(world.staff.email)
-    for n in range(3):
-        filed = workflow.file(portal, world.member, "fault_report", world.fault(location=f"Port {n}"), None)
-        ask(staff, filed.id or 0, "Vilken dörr?")
-    customer.login(world.member.email)
+    customer = three_waiting(portal, world, make_web)
     counts: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
@@ -96,12 +102,7 @@ def test_the_badge_stops_counting_past_its_maximum_and_the_start_page_does_not(
 
     monkeypatch.setattr(waiting, "BADGE_MAX", 2)
     waiting._capped_count_statement.cache_clear()
-    customer, staff = make_web(), make_web()
-    staff.login(world.staff.email)
-    for n in range(3):
-        filed = workflow.file(portal, world.member, "fault_report", world.fault(location=f"Port {n}"), None)
-        ask(staff, filed.id or 0, "Vilken dörr?")
-    customer.login(world.member.email)
+    customer = three_waiting(portal, world, make_web)
     try:
         assert badge(html.unescape(customer.get("/profile").text)) == "2+ väntar på svar från er"
         start = html.unescape(customer.get("/").text)
